@@ -1,0 +1,56 @@
+# PPN node appliance. The README's two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CONFIG      ?= Release
+RID         := linux-x64
+OUT         := $(CURDIR)/out
+RESULTS     := $(OUT)/test-results
+DOTNET      := dotnet
+DOTNET_OPTS := --nologo -v:minimal -c $(CONFIG)
+KVER        ?= $(shell ls /lib/modules 2>/dev/null | sort -V | tail -1)
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export PPN_REPO_ROOT := $(CURDIR)
+
+.PHONY: help deps build publish image test hil demo bench fuzz clean
+
+help:
+	@echo "make demo     install what is missing, build the image, boot an emulated node twice (self-genesis, same identity)"
+	@echo "make test     every test: unit, host integration, quick emulated-node scenarios; ends with 'N passed, N failed'"
+	@echo "make publish  out/bin/ppn: one trimmed Native AOT executable (+ libsodium.so)"
+	@echo "make image    out/image/: initramfs + kernel for a node"
+	@echo "make hil      the long emulated hardware-in-the-loop scenarios"
+	@echo "make clean    remove artifacts/ and out/"
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(DOTNET) build ppn.slnx $(DOTNET_OPTS)
+
+publish: deps
+	$(DOTNET) publish appliance/Ppn.Appliance/Ppn.Appliance.csproj $(DOTNET_OPTS) -r $(RID) -o $(OUT)/bin
+	@rm -f $(OUT)/bin/*.dbg
+	@ls -l $(OUT)/bin
+
+image: publish
+	$(DOTNET) run --project image-builder/Ppn.ImageBuilder/Ppn.ImageBuilder.csproj $(DOTNET_OPTS) -- \
+	  build --appliance $(OUT)/bin --kernel-version $(KVER) --out $(OUT)/image
+
+test: image
+	@rm -rf $(RESULTS); mkdir -p $(RESULTS)
+	-$(DOTNET) test ppn.slnx $(DOTNET_OPTS) --logger trx --results-directory $(RESULTS)
+	@scripts/test-summary.sh $(RESULTS)
+
+hil: image
+	@rm -rf $(OUT)/hil-results; mkdir -p $(OUT)/hil-results
+	-PPN_HIL=full $(DOTNET) test hw-tests/Ppn.Rig.Scenarios/Ppn.Rig.Scenarios.csproj $(DOTNET_OPTS) --logger trx --results-directory $(OUT)/hil-results
+	@scripts/test-summary.sh $(OUT)/hil-results
+
+demo: image
+	$(DOTNET) run --project hw-tests/Ppn.Rig.Cli/Ppn.Rig.Cli.csproj $(DOTNET_OPTS) -- demo --image $(OUT)/image
+
+clean:
+	rm -rf artifacts out

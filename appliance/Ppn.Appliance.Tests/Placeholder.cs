@@ -1,0 +1,1 @@
+namespace Ppn.Appliance.Tests; public class Placeholder { [Fact] public void Builds() { } }

@@ -1,0 +1,1 @@
+namespace Ppn.Genesis.Tests; public class Placeholder { [Fact] public void Builds() { } }

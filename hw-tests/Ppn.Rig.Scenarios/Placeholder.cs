@@ -1,0 +1,1 @@
+namespace Ppn.Rig.Scenarios; public class Placeholder { [Fact] public void Builds() { } }

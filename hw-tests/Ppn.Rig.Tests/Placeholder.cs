@@ -1,0 +1,1 @@
+namespace Ppn.Rig.Tests; public class Placeholder { [Fact] public void Builds() { } }

@@ -1,0 +1,1 @@
+namespace Ppn.ImageBuilder.Tests; public class Placeholder { [Fact] public void Builds() { } }

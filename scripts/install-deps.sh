@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build, the tests and the demo need; does nothing when all are present.
+# Idempotent and safe to run on every `make` (CI runs it on a fresh Debian 12 machine).
+set -euo pipefail
+
+packages=(
+  qemu-system-x86     # emulated nodes (TCG; KVM fails with OVMF on our machines)
+  ovmf                # UEFI firmware + NVRAM template for emulated nodes
+  linux-image-amd64   # kernel + modules the image ships (efivarfs, wireguard, virtio-net, e1000e, tg3)
+  iproute2            # ip netns / tap for the test rig
+  cpio                # interop check of our own cpio writer
+  zstd                # zstd-compressed initramfs (image-builder)
+  kmod                # modinfo, for interop checks of module ordering
+  wireguard-tools     # wg: interop peer
+  wireguard-go        # userspace WireGuard inside network namespaces (host has no module)
+  ethtool             # interop peer for the NIC code
+  efivar              # interop peer for the UEFI variable code
+  netcat-openbsd      # nc: what a technician uses against the holding port
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing Debian packages: ${missing[*]}; run as root (apt-get install) and retry" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "install-deps: the .NET 10 SDK (dotnet) is not on PATH; install it, then retry (global.json pins the band)" >&2
+  exit 1
+fi

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sums the TRX results of every test project into the one line CI reads: "N passed, N failed, N skipped".
+# Exits non-zero when a test failed, when no result file exists, or when a test assembly did not report.
+set -euo pipefail
+dir=${1:?usage: test-summary.sh RESULTS_DIR}
+passed=0 failed=0 skipped=0 files=0
+shopt -s nullglob
+for f in "$dir"/*.trx; do
+  files=$((files + 1))
+  counters=$(grep -o '<Counters [^>]*>' "$f" | head -1)
+  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' || echo 0; }
+  total=$(get total); executed=$(get executed); p=$(get passed); fl=$(get failed); e=$(get error); t=$(get timeout); a=$(get aborted)
+  passed=$((passed + p))
+  failed=$((failed + fl + e + t + a))
+  skipped=$((skipped + total - executed))
+  # Failed tests: list their names so the log says what broke without opening the TRX.
+  grep -o 'testName="[^"]*" [^>]*outcome="Failed"' "$f" | sed 's/testName="\([^"]*\)".*/  FAILED: \1/' || true
+done
+if ((files == 0)); then
+  echo "test-summary: no TRX files in $dir (did the build fail?)" >&2
+  failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+((failed == 0))

@@ -1,0 +1,1 @@
+namespace Ppn.UefiVars.Tests; public class Placeholder { [Fact] public void Builds() { } }
