@@ -1,1 +1,3 @@
-return 0;
+using Ppn.Appliance;
+
+return Entry.Run(args);

@@ -1,0 +1,41 @@
+using Ppn.Appliance.Cli;
+
+namespace Ppn.Appliance.Tests;
+
+public class CliTests
+{
+    internal static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CommandLine.Build().Parse(args).Invoke(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Init_refuses_to_run_unless_it_is_pid_1()
+    {
+        var (code, _, err) = Run("init");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("must run as PID 1", err);
+    }
+
+    [Fact]
+    public void Version_as_json_names_version_and_runtime()
+    {
+        var (code, output, _) = Run("version", "--json");
+        Assert.Equal(0, code);
+        using var doc = System.Text.Json.JsonDocument.Parse(output);
+        Assert.False(string.IsNullOrEmpty(doc.RootElement.GetProperty("version").GetString()));
+        Assert.StartsWith(".NET", doc.RootElement.GetProperty("runtime").GetString());
+    }
+
+    [Fact]
+    public void Help_documents_the_exit_codes()
+    {
+        var (code, output, _) = Run("--help");
+        Assert.Equal(0, code);
+        Assert.Contains("Exit codes:", output);
+        Assert.Contains("7  no space (UEFI NVRAM full)", output);
+    }
+}

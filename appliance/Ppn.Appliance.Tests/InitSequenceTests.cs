@@ -1,0 +1,149 @@
+using Ppn.Appliance.Init;
+
+namespace Ppn.Appliance.Tests;
+
+public sealed class InitSequenceTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("ppn-init-").FullName;
+    private readonly RecordingLog _log = new();
+    private readonly FakeMounter _mounter = new();
+    private readonly FakeModules _modules = new();
+    private readonly FakeLinks _links = new();
+
+    public InitSequenceTests()
+    {
+        File.WriteAllText(Path.Combine(_root, "osrelease"), "6.1.0-test\n");
+        var dir = Directory.CreateDirectory(Path.Combine(_root, "modules", "6.1.0-test")).FullName;
+        File.WriteAllText(Path.Combine(dir, "modules.dep"), """
+            kernel/fs/efivarfs/efivarfs.ko:
+            kernel/drivers/net/virtio_net.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+            kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko
+            kernel/drivers/virtio/virtio_ring.ko:
+            """);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private InitSequence Sequence() =>
+        new(_log, _mounter, _modules, _links, new InitPaths(Path.Combine(_root, "modules"), Path.Combine(_root, "osrelease")), TimeSpan.Zero);
+
+    [Fact]
+    public void Boot_mounts_loads_modules_dependencies_first_then_mounts_efivarfs_and_raises_links()
+    {
+        _mounter.Existing.Add("/sys/firmware/efi");
+        _links.Names.AddRange(["eth0", "lo"]);
+
+        var report = Sequence().Run();
+
+        Assert.Empty(report.Failures);
+        Assert.Equal(["/proc", "/sys", "/dev", "/run", "/tmp", "/sys/firmware/efi/efivars"], _mounter.Mounted);
+        Assert.Equal(["efivarfs", "virtio_ring", "virtio", "virtio_net"], _modules.Loaded.Select(Path.GetFileNameWithoutExtension));
+        Assert.True(report.EfivarfsMounted);
+        Assert.Equal(["eth0", "lo"], _links.Up);
+    }
+
+    [Fact]
+    public void Blind_boot_refuses_router_advertisements_everywhere()
+    {
+        _links.Names.AddRange(["eth0", "lo"]);
+        Sequence().Run();
+        foreach (var scope in new[] { "all", "default", "eth0" })
+        {
+            Assert.Equal("0", _links.Sysctls[$"net/ipv6/conf/{scope}/accept_ra"]);
+            Assert.Equal("0", _links.Sysctls[$"net/ipv6/conf/{scope}/autoconf"]);
+        }
+    }
+
+    [Fact]
+    public void A_module_that_fails_is_reported_and_the_others_still_load()
+    {
+        _links.Names.Add("eth0");
+        _modules.Failing.Add("virtio");
+
+        var report = Sequence().Run();
+
+        Assert.Contains(report.Failures, f => f.StartsWith("module virtio:", StringComparison.Ordinal));
+        Assert.Contains("virtio_net", _modules.Loaded.Select(Path.GetFileNameWithoutExtension));
+        Assert.Contains(_log.Lines, l => l.Contains("problem: module virtio:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_node_not_booted_through_uefi_is_told_so_and_still_comes_up()
+    {
+        _links.Names.Add("eth0");
+        var report = Sequence().Run();
+        Assert.False(report.EfivarfsMounted);
+        Assert.Contains(report.Failures, f => f.Contains("did not boot through UEFI", StringComparison.Ordinal));
+        Assert.Equal(["eth0"], report.LinksUp);
+    }
+
+    [Fact]
+    public void No_network_interface_is_a_reported_problem_not_a_hang()
+    {
+        _links.Names.Add("lo");
+        var report = Sequence().Run();
+        Assert.Contains(report.Failures, f => f.Contains("no network interface appeared", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_failing_mount_does_not_stop_boot()
+    {
+        _mounter.Failing.Add("/run");
+        _links.Names.Add("eth0");
+        var report = Sequence().Run();
+        Assert.Contains(report.Failures, f => f.StartsWith("mount tmpfs on /run", StringComparison.Ordinal));
+        Assert.Contains("/tmp", _mounter.Mounted);
+        Assert.Equal(["eth0"], report.LinksUp);
+    }
+
+    private sealed class RecordingLog : ILog
+    {
+        public List<string> Lines { get; } = new();
+        public void Write(string area, string message) => Lines.Add($"ppn: {area}: {message}");
+    }
+
+    private sealed class FakeMounter : IMounter
+    {
+        public List<string> Mounted { get; } = new();
+        public HashSet<string> Existing { get; } = new();
+        public HashSet<string> Failing { get; } = new();
+
+        public bool Mount(MountSpec spec)
+        {
+            if (Failing.Contains(spec.Target))
+            {
+                throw new IOException("mount failed (test)");
+            }
+            Mounted.Add(spec.Target);
+            return true;
+        }
+
+        public bool DirectoryExists(string path) => Existing.Contains(path);
+    }
+
+    private sealed class FakeModules : IModuleLoader
+    {
+        public List<string> Loaded { get; } = new();
+        public HashSet<string> Failing { get; } = new();
+
+        public bool Load(string path)
+        {
+            if (Failing.Contains(Path.GetFileNameWithoutExtension(path)))
+            {
+                throw new IOException("finit_module failed (test)");
+            }
+            Loaded.Add(path);
+            return true;
+        }
+    }
+
+    private sealed class FakeLinks : ILinkControl
+    {
+        public List<string> Names { get; } = new();
+        public List<string> Up { get; } = new();
+        public Dictionary<string, string> Sysctls { get; } = new();
+        public IReadOnlyList<string> List() => Names.Order(StringComparer.Ordinal).ToList();
+        public void SetUp(string name) => Up.Add(name);
+        public void WriteSysctl(string relativePath, string value) => Sysctls[relativePath] = value;
+    }
+}

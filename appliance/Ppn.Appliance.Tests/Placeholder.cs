@@ -1,1 +1,0 @@
-namespace Ppn.Appliance.Tests; public class Placeholder { [Fact] public void Builds() { } }

@@ -1,0 +1,31 @@
+using System.CommandLine;
+
+namespace Ppn.Appliance.Cli;
+
+/// <summary>The `ppn` command tree: verbs grouped by noun, like talosctl and wg.</summary>
+public static class CommandLine
+{
+    public static RootCommand Build(CliEnvironment? environment = null)
+    {
+        environment ??= CliEnvironment.System;
+        var root = new RootCommand($"""
+            ppn — PPN node appliance: the node's PID 1 and the field technician's tool.
+
+            {ExitCodes.HelpText}
+            """);
+        root.Options.Add(Verb.Verbose);
+        root.Subcommands.Add(VersionCommand.Build());
+        root.Subcommands.Add(InitCommand.Build());
+        foreach (var command in environment.ExtraCommands)
+        {
+            root.Subcommands.Add(command);
+        }
+        return root;
+    }
+}
+
+/// <summary>Where the CLI finds the OS: the real node by default, temp directories in tests.</summary>
+public sealed record CliEnvironment(string EfivarfsRoot, IReadOnlyList<Command> ExtraCommands)
+{
+    public static CliEnvironment System { get; } = new("/sys/firmware/efi/efivars", []);
+}

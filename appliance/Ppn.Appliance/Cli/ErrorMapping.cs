@@ -1,0 +1,31 @@
+using Ppn.Linux;
+using Ppn.UefiVars;
+
+namespace Ppn.Appliance.Cli;
+
+/// <summary>Turns the libraries' typed errors into exit codes; their messages already say what to do.</summary>
+public static class ErrorMapping
+{
+    public static (int Code, string Message) Map(Exception e) => e switch
+    {
+        VariableStoreException v => (v.Kind switch
+        {
+            VariableErrorKind.NotFound => ExitCodes.NotFound,
+            VariableErrorKind.AlreadyExists => ExitCodes.Conflict,
+            VariableErrorKind.NvramFull => ExitCodes.NoSpace,
+            VariableErrorKind.InvalidAttributes => ExitCodes.BadInput,
+            VariableErrorKind.PermissionDenied => ExitCodes.PermissionDenied,
+            VariableErrorKind.Unavailable => ExitCodes.Unavailable,
+            VariableErrorKind.Corrupt => ExitCodes.Integrity,
+            _ => ExitCodes.Failed,
+        }, v.Message),
+        SyscallException s when s.Is(Errno.EPERM) || s.Is(Errno.EACCES) => (ExitCodes.PermissionDenied, s.Message),
+        SyscallException s when s.Is(Errno.ENOENT) || s.Is(Errno.ENODEV) => (ExitCodes.NotFound, s.Message),
+        SyscallException s => (ExitCodes.Failed, s.Message),
+        FormatException f => (ExitCodes.BadInput, f.Message),
+        ArgumentException a => (ExitCodes.BadInput, a.Message),
+        UnauthorizedAccessException u => (ExitCodes.PermissionDenied, $"{u.Message}; run as root"),
+        IOException io => (ExitCodes.Failed, io.Message),
+        _ => (ExitCodes.Internal, $"internal error: {e.GetType().Name}: {e.Message} (a bug; rerun with --verbose and report it)"),
+    };
+}

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Ppn.Appliance.Init;
+
+namespace Ppn.Appliance.Cli;
+
+/// <summary>`ppn init`: what runs as PID 1 (/init in the image). Refuses to run as anything else.</summary>
+public static class InitCommand
+{
+    public static Command Build()
+    {
+        var command = new Command("init", "Run as the node's PID 1 (/init in the image): mounts, modules, links, genesis. Refuses unless PID 1.");
+        Verb.Run(command, (_, output) =>
+        {
+            if (Environment.ProcessId != 1)
+            {
+                throw new CliError(ExitCodes.BadInput,
+                    $"ppn init must run as PID 1 (this is PID {Environment.ProcessId}); it mounts filesystems and loads modules. Boot the node image instead.");
+            }
+            RunAsPid1(new ConsoleLog(output.Out));
+            return ExitCodes.Ok;
+        }, json: false);
+        return command;
+    }
+
+    /// <summary>Never returns.</summary>
+    public static void RunAsPid1(ILog log)
+    {
+        var host = new Pid1Host(log);
+        try
+        {
+            log.Write("init", $"ppn {typeof(InitCommand).Assembly.GetName().Version} starting as PID 1");
+            using var stopping = new CancellationTokenSource();
+            host.InstallSignalHandlers(() =>
+            {
+                stopping.Cancel();
+                host.PowerOff(restart: false);
+            });
+            var report = new InitSequence(log, new SystemMounter(), new FinitModuleLoader(), new SystemLinkControl(), InitPaths.System).Run();
+            host.Start(NodeServices.Create(log, report), stopping.Token);
+        }
+        catch (Exception ex)
+        {
+            log.Write("init", $"fatal: {ex.GetType().Name}: {ex.Message}; PID 1 stays up for inspection");
+        }
+        host.HoldForever();
+    }
+}

@@ -1,0 +1,42 @@
+using System.CommandLine;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Ppn.Appliance.Cli;
+
+public static class VersionCommand
+{
+    public static Command Build()
+    {
+        var command = new Command("version", "Show the appliance version, build commit and runtime");
+        Verb.Run(command, (_, output) =>
+        {
+            var info = typeof(VersionCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+            var plus = info.IndexOf('+');
+            var version = plus < 0 ? info : info[..plus];
+            var commit = plus < 0 ? "unknown" : info[(plus + 1)..];
+            var aot = !RuntimeFeature.IsDynamicCodeSupported;
+            if (output.Json)
+            {
+                output.WriteJson(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("version", version);
+                    w.WriteString("commit", commit);
+                    w.WriteString("runtime", RuntimeInformation.FrameworkDescription);
+                    w.WriteString("architecture", RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant());
+                    w.WriteBoolean("nativeAot", aot);
+                    w.WriteEndObject();
+                });
+            }
+            else
+            {
+                output.Line($"ppn {version} (commit {commit})");
+                output.Line($"runtime {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}{(aot ? ", native AOT" : "")}");
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

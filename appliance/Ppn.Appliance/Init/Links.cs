@@ -1,0 +1,93 @@
+using System.Runtime.InteropServices;
+using Ppn.Linux;
+using Ppn.Linux.Interop;
+
+namespace Ppn.Appliance.Init;
+
+/// <summary>Network interfaces as PID 1 needs them: list, bring up; and the sysctls of blind boot.</summary>
+public interface ILinkControl
+{
+    /// <summary>Interface names present now (from sysfs), sorted.</summary>
+    IReadOnlyList<string> List();
+
+    void SetUp(string name);
+
+    /// <summary>Writes a value under /proc/sys (path relative to it, e.g. net/ipv6/conf/all/accept_ra).</summary>
+    void WriteSysctl(string relativePath, string value);
+}
+
+public sealed class SystemLinkControl : ILinkControl
+{
+    private const nuint SIOCGIFFLAGS = 0x8913; // linux/sockios.h
+    private const nuint SIOCSIFFLAGS = 0x8914;
+    private const short IFF_UP = 0x1;          // linux/if.h
+    private const int AF_INET = 2, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0x80000;
+    internal const int IfreqSize = 40;         // struct ifreq on 64-bit: IFNAMSIZ (16) + a 24-byte union
+    internal const int IfNameSize = 16;
+
+    private readonly string _sysfsRoot;
+    private readonly string _procSysRoot;
+
+    public SystemLinkControl(string sysfsRoot = "/sys", string procSysRoot = "/proc/sys")
+    {
+        _sysfsRoot = sysfsRoot;
+        _procSysRoot = procSysRoot;
+    }
+
+    public IReadOnlyList<string> List()
+    {
+        var dir = Path.Combine(_sysfsRoot, "class", "net");
+        if (!Directory.Exists(dir))
+        {
+            return [];
+        }
+        var names = Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).OfType<string>().ToList();
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
+
+    public unsafe void SetUp(string name)
+    {
+        if (name.Length == 0 || name.Length >= IfNameSize)
+        {
+            throw new ArgumentException($"interface name '{name}' is not 1..15 characters", nameof(name));
+        }
+        int s = SyscallException.ThrowIfFailed(LibC.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), "socket", "AF_INET/SOCK_DGRAM");
+        using var socket = new SafeFd(s);
+        byte* ifr = stackalloc byte[IfreqSize];
+        new Span<byte>(ifr, IfreqSize).Clear();
+        System.Text.Encoding.ASCII.GetBytes(name, new Span<byte>(ifr, IfNameSize - 1));
+        SyscallException.ThrowIfFailed(LibC.ioctl(socket.Fd, SIOCGIFFLAGS, ifr), "ioctl(SIOCGIFFLAGS)", name);
+        short* flags = (short*)(ifr + IfNameSize);
+        if ((*flags & IFF_UP) != 0)
+        {
+            return;
+        }
+        *flags |= IFF_UP;
+        SyscallException.ThrowIfFailed(LibC.ioctl(socket.Fd, SIOCSIFFLAGS, ifr), "ioctl(SIOCSIFFLAGS)", name);
+    }
+
+    public void WriteSysctl(string relativePath, string value)
+    {
+        var path = Path.Combine(_procSysRoot, relativePath);
+        using var fd = SafeFd.Open(path, OpenFlags.O_WRONLY);
+        FileDescriptorIo.WriteOnce(fd, System.Text.Encoding.ASCII.GetBytes(value + "\n"), path);
+    }
+}
+
+/// <summary>
+/// Blind boot (design page, Genesis Protocol step 2): the node configures nothing from the network.
+/// No DHCP client exists in the image; these sysctls stop the kernel itself from taking router
+/// advertisements (routes, SLAAC addresses, RDNSS). IPv6 link-local addresses stay: they are how the
+/// holding pattern is reached.
+/// </summary>
+public static class BlindBoot
+{
+    public static IEnumerable<(string Path, string Value)> Sysctls(string scope)
+    {
+        yield return ($"net/ipv6/conf/{scope}/accept_ra", "0");
+        yield return ($"net/ipv6/conf/{scope}/autoconf", "0");
+        yield return ($"net/ipv6/conf/{scope}/accept_redirects", "0");
+        yield return ($"net/ipv4/conf/{scope}/accept_redirects", "0");
+    }
+}

@@ -1,0 +1,126 @@
+using System.Runtime.InteropServices;
+using Ppn.Linux.Interop;
+
+namespace Ppn.Appliance.Init;
+
+/// <summary>A long-running part of the appliance, run on its own thread and restarted if it fails.</summary>
+public interface IApplianceService
+{
+    string Name { get; }
+
+    void Run(CancellationToken stopping);
+}
+
+/// <summary>
+/// The node's PID 1. It must never return and never crash: when PID 1 exits the kernel panics and the
+/// node is unreachable until someone walks to the rack. So every step is guarded, services run on their
+/// own threads under supervision, and orphaned processes are reaped.
+/// </summary>
+public sealed class Pid1Host
+{
+    private const int WNOHANG = 1;
+    private readonly ILog _log;
+    private readonly List<PosixSignalRegistration> _signals = new();
+
+    public Pid1Host(ILog log) => _log = log;
+
+    public void InstallSignalHandlers(Action onPowerOffRequest)
+    {
+        // Ctrl-Alt-Del: deliver SIGINT to PID 1 instead of an immediate reboot (reboot(2) LINUX_REBOOT_CMD_CAD_OFF).
+        LibC.reboot(RebootCommands.LINUX_REBOOT_CMD_CAD_OFF);
+        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGCHLD, ctx =>
+        {
+            ctx.Cancel = true;
+            ReapChildren();
+        }));
+        foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT })
+        {
+            _signals.Add(PosixSignalRegistration.Create(signal, ctx =>
+            {
+                // The default action would end PID 1 (kernel panic): take over instead.
+                ctx.Cancel = true;
+                _log.Write("init", $"{ctx.Signal} received: powering off");
+                onPowerOffRequest();
+            }));
+        }
+    }
+
+    public unsafe int ReapChildren()
+    {
+        int reaped = 0;
+        int status;
+        while (LibC.waitpid(-1, &status, WNOHANG) > 0)
+        {
+            reaped++;
+        }
+        return reaped;
+    }
+
+    /// <summary>Starts each service on a dedicated thread, restarting it with backoff if it throws or returns.</summary>
+    public IReadOnlyList<Thread> Start(IEnumerable<IApplianceService> services, CancellationToken stopping)
+    {
+        var threads = new List<Thread>();
+        foreach (var service in services)
+        {
+            var thread = new Thread(() => Supervise(service, stopping)) { IsBackground = true, Name = service.Name };
+            thread.Start();
+            threads.Add(thread);
+        }
+        return threads;
+    }
+
+    private void Supervise(IApplianceService service, CancellationToken stopping)
+    {
+        var backoff = TimeSpan.FromSeconds(1);
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                _log.Write(service.Name, "starting");
+                service.Run(stopping);
+                if (stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+                _log.Write(service.Name, $"stopped on its own; restarting in {backoff.TotalSeconds:0} s");
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                _log.Write(service.Name, $"failed: {ex.GetType().Name}: {ex.Message}; restarting in {backoff.TotalSeconds:0} s");
+            }
+            stopping.WaitHandle.WaitOne(backoff);
+            backoff = TimeSpan.FromSeconds(Math.Min(backoff.TotalSeconds * 2, 60));
+        }
+    }
+
+    /// <summary>Flushes filesystems and powers off or restarts; logs and returns if the kernel refuses.</summary>
+    public void PowerOff(bool restart)
+    {
+        LibC.sync();
+        int rc = LibC.reboot(restart ? RebootCommands.LINUX_REBOOT_CMD_RESTART : RebootCommands.LINUX_REBOOT_CMD_POWER_OFF);
+        if (rc != 0)
+        {
+            _log.Write("init", $"reboot(2) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+    }
+
+    /// <summary>PID 1's last act: stay alive forever, whatever happened before.</summary>
+    public void HoldForever()
+    {
+        while (true)
+        {
+            try
+            {
+                Thread.Sleep(Timeout.Infinite);
+            }
+            catch (Exception ex)
+            {
+                _log.Write("init", $"unexpected wake-up: {ex.Message}");
+            }
+        }
+    }
+}
