@@ -32,7 +32,7 @@ build: deps
 
 publish: deps
 	$(DOTNET) publish appliance/Ppn.Appliance/Ppn.Appliance.csproj $(DOTNET_OPTS) -r $(RID) -o $(OUT)/bin
-	@rm -f $(OUT)/bin/*.dbg
+	@rm -f $(OUT)/bin/*.dbg $(OUT)/bin/*.pdb
 	@ls -l $(OUT)/bin
 
 image: publish
