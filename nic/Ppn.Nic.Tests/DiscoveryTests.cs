@@ -1,0 +1,72 @@
+using Ppn.Nic.Discovery;
+
+namespace Ppn.Nic.Tests;
+
+/// <summary>A temp-directory fake /sys laid out like the real one (class/net/IF/device -> ../../../PCI address).</summary>
+public sealed class DiscoveryTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("ppn-sysfs-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private void AddPciNic(string name, string address, string vendor, string device, string driver)
+    {
+        var pci = Path.Combine(_root, "devices", "pci0000:00", address);
+        Directory.CreateDirectory(pci);
+        File.WriteAllText(Path.Combine(pci, "vendor"), vendor + "\n");
+        File.WriteAllText(Path.Combine(pci, "device"), device + "\n");
+        File.WriteAllText(Path.Combine(pci, "subsystem_vendor"), "0x106b\n");
+        File.WriteAllText(Path.Combine(pci, "subsystem_device"), "0x00f6\n");
+        var drivers = Path.Combine(_root, "bus", "pci", "drivers", driver);
+        Directory.CreateDirectory(drivers);
+        File.CreateSymbolicLink(Path.Combine(pci, "driver"), Path.GetRelativePath(pci, drivers));
+        var net = Path.Combine(_root, "class", "net", name);
+        Directory.CreateDirectory(net);
+        File.CreateSymbolicLink(Path.Combine(net, "device"), Path.GetRelativePath(net, pci));
+    }
+
+    [Fact]
+    public void A_pci_nic_is_described_by_ids_driver_and_address()
+    {
+        AddPciNic("enp2s0", "0000:02:00.0", "0x14e4", "0x16b4", "tg3");
+        Directory.CreateDirectory(Path.Combine(_root, "class", "net", "lo"));
+
+        var nics = new SysfsNicDiscovery(_root).List();
+
+        Assert.Equal(["enp2s0", "lo"], nics.Select(n => n.Name));
+        var nic = nics[0];
+        Assert.Equal("14e4:16b4", nic.PciId);
+        Assert.Equal((ushort)0x106b, nic.SubsystemVendor);
+        Assert.Equal((ushort)0x00f6, nic.SubsystemDevice);
+        Assert.Equal("tg3", nic.Driver);
+        Assert.Equal("0000:02:00.0", nic.PciAddress);
+        Assert.True(nic.IsPhysical);
+        Assert.False(nics[1].IsPhysical);
+    }
+
+    [Fact]
+    public void Garbage_in_an_id_file_reads_as_absent()
+    {
+        AddPciNic("eth0", "0000:03:00.0", "not-hex", "0x10d3", "e1000e");
+        var nic = new SysfsNicDiscovery(_root).Find("eth0")!;
+        Assert.Null(nic.Vendor);
+        Assert.Null(nic.PciId);
+        Assert.Equal("e1000e", nic.Driver);
+    }
+
+    [Fact]
+    public void Unknown_or_hostile_names_are_not_found()
+    {
+        Assert.Null(new SysfsNicDiscovery(_root).Find("eth9"));
+        Assert.Null(new SysfsNicDiscovery(_root).Find("../.."));
+        Assert.Empty(new SysfsNicDiscovery(Path.Combine(_root, "missing")).List());
+    }
+
+    [Fact]
+    public void The_real_sysfs_lists_loopback_as_not_physical()
+    {
+        var lo = new SysfsNicDiscovery().Find("lo");
+        Assert.NotNull(lo);
+        Assert.False(lo.IsPhysical);
+    }
+}

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using Ppn.Linux;
+using Ppn.Linux.Interop;
+
+namespace Ppn.Nic.Tests;
+
+/// <summary>
+/// A network namespace this test run creates with one veth pair (va, vb), deleted on dispose even when a
+/// test failed. Our ioctls run inside it on a dedicated thread that setns(CLONE_NEWNET)s first; a socket
+/// belongs to the namespace of the thread that opened it.
+/// </summary>
+public sealed class NetnsFixture : IDisposable
+{
+    public string Namespace { get; } = $"ppn-nic-{Environment.ProcessId}-{Guid.NewGuid():N}"[..24];
+
+    public NetnsFixture()
+    {
+        try
+        {
+            Run("ip", "netns", "add", Namespace);
+            Run("ip", "-n", Namespace, "link", "add", "va", "type", "veth", "peer", "name", "vb");
+            Run("ip", "-n", Namespace, "link", "set", "va", "up");
+            Run("ip", "-n", Namespace, "link", "set", "vb", "up");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose() => Run("ip", "netns", "del", Namespace, check: false);
+
+    /// <summary>Runs <paramref name="body"/> on a fresh thread inside the namespace; waits at most 30 s.</summary>
+    public T InNamespace<T>(Func<T> body)
+    {
+        T result = default!;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var ns = SafeFd.Open($"/var/run/netns/{Namespace}", OpenFlags.O_RDONLY);
+                SyscallException.ThrowIfFailed(LibC.setns(ns.Fd, NamespaceTypes.CLONE_NEWNET), "setns", Namespace);
+                result = body();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        if (!thread.Join(TimeSpan.FromSeconds(30)))
+        {
+            throw new TimeoutException($"work in namespace {Namespace} did not finish in 30 s");
+        }
+        if (failure is not null)
+        {
+            throw new AggregateException(failure);
+        }
+        return result;
+    }
+
+    /// <summary>Debian's ethtool in the namespace; its stdout.</summary>
+    public string Ethtool(params string[] args) => Run(["ip", "netns", "exec", Namespace, "ethtool", .. args]);
+
+    public static string Run(params string[] argv) => Run(argv, check: true);
+
+    private static string Run(string a, string b, string c, string d, bool check) => Run([a, b, c, d], check);
+
+    private static string Run(string[] argv, bool check)
+    {
+        var psi = new ProcessStartInfo(argv[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in argv.Skip(1)) psi.ArgumentList.Add(arg);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            p.Kill();
+            throw new TimeoutException($"{string.Join(' ', argv)} did not finish in 30 s");
+        }
+        if (check && p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{string.Join(' ', argv)} exited {p.ExitCode}: {stderr.Result}");
+        }
+        return stdout.Result;
+    }
+
+    /// <summary>"key: value" lines (ethtool -i, ethtool IFACE, ethtool -k), trimmed; later duplicates win.</summary>
+    public static Dictionary<string, string> KeyValues(string text)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in text.Split('\n'))
+        {
+            int colon = line.IndexOf(':');
+            if (colon <= 0) continue;
+            map[line[..colon].Trim()] = line[(colon + 1)..].Trim();
+        }
+        return map;
+    }
+}
