@@ -1,0 +1,46 @@
+using System.Text.Json;
+using Ppn.Nic.Ethtool;
+using Ppn.Nic.Rendering;
+using Ppn.Nic.Tuning;
+
+namespace Ppn.Nic.Tests;
+
+public class NicJsonTests
+{
+    private static JsonElement Render(Action<Utf8JsonWriter> write)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream)) write(w);
+        return JsonDocument.Parse(stream.ToArray()).RootElement.Clone();
+    }
+
+    [Fact]
+    public void Show_json_names_driver_pci_id_and_every_tunable_part()
+    {
+        var fake = new FakeEthtool().Add("enp2s0", Tg3Fixture.Bcm57765());
+        var snapshot = NicSnapshot.Read(fake, Tg3Fixture.Identity());
+        var nic = Render(w => NicJson.WriteShow(w, [snapshot])).GetProperty("nics")[0];
+        Assert.Equal("14e4:16b4", nic.GetProperty("pciId").GetString());
+        Assert.Equal("tg3", nic.GetProperty("driver").GetProperty("name").GetString());
+        Assert.Equal("00:10:18:aa:bb:cc", nic.GetProperty("permanentAddress").GetString());
+        Assert.Equal(JsonValueKind.Null, nic.GetProperty("link").ValueKind);
+        Assert.Equal(511, nic.GetProperty("rings").GetProperty("rxMax").GetInt32());
+        Assert.True(nic.GetProperty("eee").GetProperty("enabled").GetBoolean());
+        Assert.True(nic.GetProperty("features").GetProperty("rx-gro").GetProperty("active").GetBoolean());
+    }
+
+    [Fact]
+    public void Tune_json_carries_status_changes_and_the_read_back_state()
+    {
+        var fake = new FakeEthtool().Add("enp2s0", Tg3Fixture.Bcm57765());
+        var result = NicTuner.Tune(fake, Tg3Fixture.Identity(), ProfileCatalog.Bcm57765, 2, dryRun: false);
+        var r = Render(w => NicJson.WriteTune(w, [result])).GetProperty("results")[0];
+        Assert.Equal("applied", r.GetProperty("status").GetString());
+        Assert.Equal("bcm57765", r.GetProperty("profile").GetString());
+        var rings = r.GetProperty("changes").EnumerateArray().Single(c => c.GetProperty("setting").GetString() == "rings");
+        Assert.True(rings.GetProperty("applied").GetBoolean());
+        Assert.Equal("511", rings.GetProperty("fields")[0].GetProperty("after").GetString());
+        Assert.Equal(511, r.GetProperty("state").GetProperty("rings").GetProperty("rx").GetInt32());
+        Assert.False(r.GetProperty("state").GetProperty("eee").GetProperty("enabled").GetBoolean());
+    }
+}
