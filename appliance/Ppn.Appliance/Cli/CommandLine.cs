@@ -16,6 +16,7 @@ public static class CommandLine
         root.Options.Add(Verb.Verbose);
         root.Subcommands.Add(VersionCommand.Build());
         root.Subcommands.Add(InitCommand.Build());
+        root.Subcommands.Add(NicCommand.Build());
         foreach (var command in environment.ExtraCommands)
         {
             root.Subcommands.Add(command);

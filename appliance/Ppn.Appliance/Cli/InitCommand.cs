@@ -1,5 +1,8 @@
 using System.CommandLine;
 using Ppn.Appliance.Init;
+using Ppn.Nic.Discovery;
+using Ppn.Nic.Ethtool;
+using Ppn.Nic.Tuning;
 
 namespace Ppn.Appliance.Cli;
 
@@ -36,6 +39,8 @@ public static class InitCommand
                 host.PowerOff(restart: false);
             });
             var report = new InitSequence(log, new SystemMounter(), new FinitModuleLoader(), new SystemLinkControl(), InitPaths.System).Run();
+            // The NIC profile goes on before genesis, so the beacon scan and the mesh run on a tuned link.
+            NicTuner.TuneAll(new SystemEthtool(), new SysfsNicDiscovery(), message => log.Write("nic", message));
             host.Start(NodeServices.Create(log, report), stopping.Token);
         }
         catch (Exception ex)
