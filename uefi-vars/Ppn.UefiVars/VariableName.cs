@@ -74,7 +74,7 @@ public readonly record struct VariableName(string Name, Guid Vendor)
         {
             candidate = fileName.Value;
         }
-        else if (text.Length > GuidLength + 1 && text[GuidLength] == '-'
+        else if (text.Length >= GuidLength + 1 && text[GuidLength] == '-'
                  && Guid.TryParseExact(text.AsSpan(0, GuidLength), "D", out var leadingVendor))
         {
             candidate = new VariableName(text[(GuidLength + 1)..], leadingVendor);
