@@ -34,6 +34,14 @@ public interface IVariableStore
     /// <summary>Writes with the given attributes; see <see cref="WriteMode"/>.</summary>
     void Write(VariableName name, VariableAttributes attributes, ReadOnlySpan<byte> data, WriteMode mode);
 
+    /// <summary>
+    /// As <see cref="Write(VariableName, VariableAttributes, ReadOnlySpan{byte}, WriteMode)"/>; when
+    /// <paramref name="secret"/> the variable's file is readable by root only (mode 0600). Stores without
+    /// file permissions (in-memory fakes) have nothing to restrict and ignore the flag.
+    /// </summary>
+    void Write(VariableName name, VariableAttributes attributes, ReadOnlySpan<byte> data, WriteMode mode, bool secret)
+        => Write(name, attributes, data, mode);
+
     /// <summary>Deletes the variable; <see cref="VariableErrorKind.NotFound"/> when it does not exist.</summary>
     void Delete(VariableName name);
 }

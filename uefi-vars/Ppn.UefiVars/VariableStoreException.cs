@@ -16,6 +16,10 @@ public enum VariableErrorKind
     Corrupt,
     /// <summary>EIO and anything else the firmware reports.</summary>
     Io,
+    /// <summary>The name cannot be a UEFI variable name in efivarfs (empty, non-ASCII, '/', too long).</summary>
+    InvalidName,
+    /// <summary>The value cannot be written: an empty value (SetVariable with DataSize 0 deletes).</summary>
+    InvalidValue,
 }
 
 public sealed class VariableStoreException : IOException

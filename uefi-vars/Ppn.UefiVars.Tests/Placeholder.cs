@@ -1,1 +1,0 @@
-namespace Ppn.UefiVars.Tests; public class Placeholder { [Fact] public void Builds() { } }
