@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Ppn.UefiVars;
+using Ppn.UefiVars.Efivarfs;
 
 namespace Ppn.Appliance.Cli;
 
@@ -16,6 +18,7 @@ public static class CommandLine
         root.Options.Add(Verb.Verbose);
         root.Subcommands.Add(VersionCommand.Build());
         root.Subcommands.Add(InitCommand.Build());
+        root.Subcommands.Add(UefiCommand.Build(environment));
         root.Subcommands.Add(NicCommand.Build());
         foreach (var command in environment.ExtraCommands)
         {
@@ -26,7 +29,14 @@ public static class CommandLine
 }
 
 /// <summary>Where the CLI finds the OS: the real node by default, temp directories in tests.</summary>
-public sealed record CliEnvironment(string EfivarfsRoot, IReadOnlyList<Command> ExtraCommands)
+public sealed record CliEnvironment(string EfivarfsRoot, Func<IVariableStore> OpenStore, IReadOnlyList<Command> ExtraCommands)
 {
-    public static CliEnvironment System { get; } = new("/sys/firmware/efi/efivars", []);
+    public static CliEnvironment System { get; } = Real(EfivarfsStore.DefaultRoot);
+
+    public static CliEnvironment Real(string efivarfsRoot) => new(efivarfsRoot, () =>
+    {
+        var store = new EfivarfsStore(efivarfsRoot);
+        store.EnsureAvailable();
+        return store;
+    }, []);
 }
