@@ -19,8 +19,27 @@ public static class WireGuardBackends
         {
             WireGuardBackendChoice.Userspace => userspace,
             WireGuardBackendChoice.Kernel => new KernelWireGuard(links),
-            _ => File.Exists(userspace.SocketPath(name)) ? userspace : new KernelWireGuard(links),
+            _ => IsServed(userspace.SocketPath(name)) ? userspace : new KernelWireGuard(links),
         };
+    }
+
+    /// <summary>A socket file a killed daemon left behind accepts no connection: then it is not the backend.</summary>
+    private static bool IsServed(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            socket.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
     }
 }
 
