@@ -16,6 +16,7 @@ packages=(
   ethtool             # interop peer for the NIC code
   efivar              # interop peer for the UEFI variable code
   netcat-openbsd      # nc: what a technician uses against the holding port
+  iputils-ping        # ping between mesh namespaces (spoke to spoke through the hub)
 )
 
 missing=()

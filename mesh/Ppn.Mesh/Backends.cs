@@ -1,0 +1,71 @@
+using Ppn.Mesh.Links;
+using Ppn.Mesh.WireGuard;
+
+namespace Ppn.Mesh;
+
+public enum WireGuardBackendChoice { Auto, Kernel, Userspace }
+
+/// <summary>Chooses the WireGuard backend for an interface.</summary>
+public static class WireGuardBackends
+{
+    /// <summary>
+    /// Auto: the userspace backend when a UAPI socket for the interface exists (a wireguard-go is serving it),
+    /// else the kernel module. A kernel without the module then fails with the clear "no wireguard kernel module" error.
+    /// </summary>
+    public static IWireGuard Open(string name, WireGuardBackendChoice choice, ILinkConfigurator links, string uapiDirectory = UapiWireGuard.DefaultSocketDirectory)
+    {
+        var userspace = new UapiWireGuard(uapiDirectory);
+        return choice switch
+        {
+            WireGuardBackendChoice.Userspace => userspace,
+            WireGuardBackendChoice.Kernel => new KernelWireGuard(links),
+            _ => IsServed(userspace.SocketPath(name)) ? userspace : new KernelWireGuard(links),
+        };
+    }
+
+    /// <summary>A socket file a killed daemon left behind accepts no connection: then it is not the backend.</summary>
+    private static bool IsServed(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            socket.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>Where the node's mesh configuration comes from. Genesis will provide the enrolment record; until then "not enrolled".</summary>
+public interface IEnrolmentSource
+{
+    /// <summary>A line for `ppn mesh status`: where the configuration came from, or why there is none.</summary>
+    string Describe();
+
+    /// <summary>The enrolled configuration, or null when the node is not enrolled.</summary>
+    MeshConfig? TryLoad();
+}
+
+public sealed class NotEnrolled : IEnrolmentSource
+{
+    public static NotEnrolled Instance { get; } = new();
+    public string Describe() => "not enrolled (no enrolment record yet: genesis provides it; use `ppn mesh up --config FILE` meanwhile)";
+    public MeshConfig? TryLoad() => null;
+}
+
+/// <summary>
+/// Seam for the authority-command listener (commands/Ppn.Commands, not in this tree yet): after ppn0 is up the
+/// appliance starts it bound to the node's mesh address on UDP <see cref="MeshConfig.CommandPort"/>, so a command
+/// from the authority travels spoke ← hub ← authority inside the tunnel and is executed on the node.
+/// </summary>
+public interface IMeshCommandListener
+{
+    void Start(System.Net.IPEndPoint meshEndpoint, CancellationToken stopping);
+}
