@@ -22,6 +22,8 @@ help:
 	@echo "make publish  out/bin/ppn: one trimmed Native AOT executable (+ libsodium.so)"
 	@echo "make image    out/image/: initramfs + kernel for a node"
 	@echo "make hil      the long emulated hardware-in-the-loop scenarios"
+	@echo "make bench    command verify cost and 8090 intake, as ratios to libsodium and a C recvmmsg loop"
+	@echo "make fuzz     afl++ over the command parser and verifier for FUZZ_SECONDS (default 60)"
 	@echo "make clean    remove artifacts/ and out/"
 
 deps:
@@ -51,6 +53,12 @@ hil: image
 
 demo: image
 	$(DOTNET) run --project hw-tests/Ppn.Rig.Cli/Ppn.Rig.Cli.csproj $(DOTNET_OPTS) -- demo --image $(OUT)/image
+
+bench: deps
+	$(DOTNET) run --project commands/Ppn.Commands.Bench/Ppn.Commands.Bench.csproj $(DOTNET_OPTS)
+
+fuzz: deps
+	commands/Ppn.Commands.Fuzz/fuzz.sh
 
 clean:
 	rm -rf artifacts out

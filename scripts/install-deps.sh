@@ -17,6 +17,9 @@ packages=(
   efivar              # interop peer for the UEFI variable code
   netcat-openbsd      # nc: what a technician uses against the holding port
   iputils-ping        # ping between mesh namespaces (spoke to spoke through the hub)
+  tshark              # runs tools/wireshark/ppn-commands.lua in the command-dissector test
+  afl++               # afl-fuzz for `make fuzz` (commands/Ppn.Commands.Fuzz, SharpFuzz-instrumented)
+  gcc                 # bench/recvmmsg_drain.c baseline and the socket ABI layout test
 )
 
 missing=()

@@ -1,0 +1,82 @@
+namespace Ppn.Commands.Tests;
+
+public class DispatcherTests
+{
+    private const long Second = 1_000_000_000;
+    private readonly RecordingEffects _effects = new();
+    private readonly CommandJournal _journal = new();
+    private ulong _sequence;
+
+    private DispatchOutcome Send(CommandDispatcher d, CommandIntent intent, byte argument = 0, long at = 0) =>
+        d.Dispatch(new AcceptedCommand(new CommandPacket(1, 0, (byte)intent, argument, TargetSelector.Node(1), (uint)(_sequence + 1), 0),
+            ++_sequence, default, at));
+
+    [Fact]
+    public void Each_intent_reaches_its_effect()
+    {
+        var d = new CommandDispatcher(_effects, _journal);
+        Send(d, CommandIntent.Noop);
+        Send(d, CommandIntent.Identify, 3);
+        Send(d, CommandIntent.Identify, 0);
+        Send(d, CommandIntent.Reboot);
+        Send(d, CommandIntent.Poweroff);
+        Send(d, CommandIntent.NicRetune);
+        Send(d, CommandIntent.BeaconRescan);
+        Assert.Equal(["noop", "identify 30", "identify 0", "reboot", "poweroff", "nic-retune", "beacon-rescan"], _effects.Calls);
+        Assert.Equal(7, _journal.Accepted().Length);
+    }
+
+    [Fact]
+    public void Genesis_reset_runs_only_when_confirm_follows_arm_with_the_same_code_in_time()
+    {
+        var d = new CommandDispatcher(_effects, _journal);
+        Assert.Equal(DispatchOutcome.Armed, Send(d, CommandIntent.GenesisResetArm, 9, at: 0));
+        Assert.Equal(DispatchOutcome.Executed, Send(d, CommandIntent.GenesisResetConfirm, 9, at: 29 * Second));
+        Assert.Equal(["genesis-reset"], _effects.Calls);
+    }
+
+    [Fact]
+    public void Genesis_reset_confirm_is_refused_when_late_unarmed_mismatched_or_not_next()
+    {
+        var d = new CommandDispatcher(_effects, _journal);
+        Assert.Equal(DispatchOutcome.ConfirmWithoutArm, Send(d, CommandIntent.GenesisResetConfirm, 1));
+        Send(d, CommandIntent.GenesisResetArm, 1, at: 0);
+        Assert.Equal(DispatchOutcome.ConfirmExpired, Send(d, CommandIntent.GenesisResetConfirm, 1, at: 31 * Second));
+        Send(d, CommandIntent.GenesisResetArm, 1, at: 40 * Second);
+        Assert.Equal(DispatchOutcome.ConfirmMismatch, Send(d, CommandIntent.GenesisResetConfirm, 2, at: 41 * Second));
+        Send(d, CommandIntent.GenesisResetArm, 1, at: 50 * Second);
+        Send(d, CommandIntent.Noop, at: 51 * Second); // any accepted command in between disarms
+        Assert.Equal(DispatchOutcome.ConfirmWithoutArm, Send(d, CommandIntent.GenesisResetConfirm, 1, at: 52 * Second));
+        Send(d, CommandIntent.GenesisResetArm, 1, at: 60 * Second);
+        _sequence++; // an accepted command the executor never saw (queue full) still breaks the pair
+        Assert.Equal(DispatchOutcome.ConfirmNotNext, Send(d, CommandIntent.GenesisResetConfirm, 1, at: 61 * Second));
+        Assert.DoesNotContain("genesis-reset", _effects.Calls);
+    }
+
+    [Fact]
+    public void A_failing_effect_is_journalled_as_failed()
+    {
+        _effects.ThrowOnReboot = true;
+        var d = new CommandDispatcher(_effects, _journal);
+        Assert.Equal(DispatchOutcome.EffectFailed, Send(d, CommandIntent.Reboot));
+        Assert.Equal(DispatchOutcome.EffectFailed, _journal.Accepted()[^1].Outcome);
+    }
+
+    [Fact]
+    public void Journal_keeps_accepted_history_through_a_flood_of_rejects()
+    {
+        var journal = new CommandJournal(acceptedCapacity: 4, rejectedCapacity: 8);
+        journal.Record(new CommandJournalEntry(1, CommandVerdict.Accepted, DispatchOutcome.Executed, 2, 0, TargetSelector.All, 7, 0, default));
+        for (int i = 0; i < 1000; i++)
+        {
+            journal.Record(new CommandJournalEntry(i, CommandVerdict.BadTag, DispatchOutcome.None, 2, 0, TargetSelector.All, (uint)i, 0, default));
+        }
+        Assert.Single(journal.Accepted());
+        Assert.Equal(7u, journal.Accepted()[0].Counter);
+        var rejected = journal.Rejected();
+        Assert.Equal(8, rejected.Length);
+        Assert.Equal(992u, rejected[0].Counter);
+        Assert.Equal(999u, rejected[^1].Counter);
+        Assert.Equal(1000, journal.RejectedTotal);
+    }
+}

@@ -1,0 +1,228 @@
+using System.Text;
+using System.Text.Json;
+using Geralt;
+
+namespace Ppn.Commands.Tests;
+
+/// <summary>
+/// docs/protocol/vectors/commands.json: the control plane's conformance script. <see cref="Generate"/> writes it
+/// from the code (PPN_WRITE_VECTORS=1); the other tests read it back like a foreign implementation would.
+/// </summary>
+public class VectorTests
+{
+    private const ushort NodeId = 42;
+    private static readonly ushort[] Groups = [7, 300];
+
+    [Fact]
+    public void Vectors_file_is_what_the_code_produces()
+    {
+        var generated = Generate();
+        if (Environment.GetEnvironmentVariable("PPN_WRITE_VECTORS") == "1")
+        {
+            File.WriteAllText(Repo.VectorsPath, generated);
+        }
+        Assert.Equal(generated, File.ReadAllText(Repo.VectorsPath).ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void Key_derivation_matches_the_vectors()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Repo.VectorsPath));
+        var keys = doc.RootElement.GetProperty("keys");
+        var authorityPrivate = Hex(keys, "authorityPrivate");
+        var nodePrivate = Hex(keys, "nodePrivate");
+        Assert.Equal(Hex(keys, "authorityPublic"), TestKeys.Public(authorityPrivate));
+        Assert.Equal(Hex(keys, "nodePublic"), TestKeys.Public(nodePrivate));
+        var shared = new byte[32];
+        X25519.ComputeSharedSecret(shared, nodePrivate, Hex(keys, "authorityPublic"));
+        Assert.Equal(Hex(keys, "sharedSecret"), shared);
+        using var nodeRing = CommandKeyring.ForNode(nodePrivate, Hex(keys, "authorityPublic"));
+        using var authorityRing = CommandKeyring.ForAuthority(authorityPrivate, Hex(keys, "nodePublic"));
+        foreach (var entry in keys.GetProperty("commandKeys").EnumerateObject())
+        {
+            int epoch = int.Parse(entry.Name);
+            Assert.Equal(Convert.FromHexString(entry.Value.GetString()!), nodeRing.Key(epoch).ToArray());
+            Assert.Equal(Convert.FromHexString(entry.Value.GetString()!), authorityRing.Key(epoch).ToArray());
+        }
+        var kdfInput = Hex(keys, "kdfInputEpoch0");
+        var key0 = new byte[32];
+        BLAKE2b.ComputeTag(key0, kdfInput, shared);
+        Assert.Equal(nodeRing.Key(0).ToArray(), key0);
+    }
+
+    [Fact]
+    public void Every_vector_step_gets_its_expected_verdict_and_state()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Repo.VectorsPath));
+        var root = doc.RootElement;
+        var keys = root.GetProperty("keys");
+        var node = root.GetProperty("node");
+        var addressing = new NodeAddressing((ushort)node.GetProperty("nodeId").GetInt32(),
+            node.GetProperty("groupIds").EnumerateArray().Select(g => (ushort)g.GetInt32()).ToArray());
+        using var ring = CommandKeyring.ForNode(Hex(keys, "nodePrivate"), Hex(keys, "authorityPublic"));
+        var store = new InMemoryReplayStateStore();
+        var initial = root.GetProperty("initialState");
+        store.Save(new ReplayState((byte)initial.GetProperty("epoch").GetInt32(), initial.GetProperty("floor").GetUInt32()));
+        var verifier = new CommandVerifier(ring, addressing, store, lastKnownEpoch: 0);
+        int checkedSteps = 0;
+        foreach (var step in root.GetProperty("steps").EnumerateArray())
+        {
+            var name = step.GetProperty("name").GetString();
+            if (step.TryGetProperty("action", out var action))
+            {
+                Assert.Equal("restart", action.GetString());
+                verifier = new CommandVerifier(ring, addressing, store, lastKnownEpoch: 0);
+            }
+            else
+            {
+                var packet = Hex(step, "packet");
+                var verdict = verifier.Verify(packet, out _);
+                Assert.True(verdict.Token() == step.GetProperty("expect").GetString(), $"{name}: got {verdict.Token()}");
+                checkedSteps++;
+            }
+            var after = step.GetProperty("stateAfter");
+            Assert.True(store.Load(out var state) == ReplayStateLoad.Ok, name);
+            Assert.True(after.GetProperty("epoch").GetInt32() == state.Epoch, $"{name}: epoch");
+            Assert.True(after.GetProperty("floor").GetUInt32() == state.Floor, $"{name}: floor");
+        }
+        Assert.True(checkedSteps >= 20);
+    }
+
+    [Fact]
+    public void Vectors_cover_every_verdict_the_brief_names()
+    {
+        var text = File.ReadAllText(Repo.VectorsPath);
+        foreach (var token in new[] { "accept", "bad-tag", "replay", "wrong-target", "stale-epoch", "bad-version", "wrong-length", "bad-intent" })
+        {
+            Assert.Contains($"\"expect\": \"{token}\"", text);
+        }
+    }
+
+    private static byte[] Hex(JsonElement e, string name) => Convert.FromHexString(e.GetProperty(name).GetString()!);
+
+    internal static string Generate()
+    {
+        using var authorityRing = CommandKeyring.ForAuthority(TestKeys.AuthorityPrivate, TestKeys.NodePublic);
+        using var nodeRing = TestKeys.NodeRing();
+        var addressing = new NodeAddressing(NodeId, Groups);
+        var store = new InMemoryReplayStateStore();
+        store.Save(new ReplayState(0, 0));
+        var verifier = new CommandVerifier(nodeRing, addressing, store, 0);
+
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteString("spec", "docs/protocol/commands.md");
+            json.WriteString("description", "Run the steps in order against one node whose replay state starts as initialState; 'restart' rebuilds the node from its persisted state. Every packet is hex of the UDP payload.");
+            json.WriteStartObject("keys");
+            json.WriteString("authorityPrivate", Convert.ToHexStringLower(TestKeys.AuthorityPrivate));
+            json.WriteString("authorityPublic", Convert.ToHexStringLower(TestKeys.AuthorityPublic));
+            json.WriteString("nodePrivate", Convert.ToHexStringLower(TestKeys.NodePrivate));
+            json.WriteString("nodePublic", Convert.ToHexStringLower(TestKeys.NodePublic));
+            var shared = new byte[32];
+            X25519.ComputeSharedSecret(shared, TestKeys.NodePrivate, TestKeys.AuthorityPublic);
+            json.WriteString("sharedSecret", Convert.ToHexStringLower(shared));
+            var kdf = new List<byte>();
+            kdf.AddRange(CommandKeyring.Label.ToArray());
+            kdf.Add(0);
+            kdf.AddRange(TestKeys.AuthorityPublic);
+            kdf.AddRange(TestKeys.NodePublic);
+            json.WriteString("kdfInputEpoch0", Convert.ToHexStringLower(kdf.ToArray()));
+            json.WriteStartObject("commandKeys");
+            for (int e = 0; e < 3; e++) json.WriteString(e.ToString(), Convert.ToHexStringLower(nodeRing.Key(e)));
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteStartObject("node");
+            json.WriteNumber("nodeId", NodeId);
+            json.WriteStartArray("groupIds");
+            foreach (var g in Groups) json.WriteNumberValue(g);
+            json.WriteEndArray();
+            json.WriteEndObject();
+            json.WriteStartObject("initialState");
+            json.WriteNumber("epoch", 0);
+            json.WriteNumber("floor", 0);
+            json.WriteEndObject();
+            json.WriteStartArray("steps");
+
+            void Step(string name, byte[] packet, string? expectOverride = null)
+            {
+                var verdict = verifier!.Verify(packet, out _);
+                if (expectOverride is not null && verdict.Token() != expectOverride)
+                {
+                    throw new InvalidOperationException($"vector '{name}' produced {verdict.Token()}, expected {expectOverride}");
+                }
+                json.WriteStartObject();
+                json.WriteString("name", name);
+                json.WriteString("packet", Convert.ToHexStringLower(packet));
+                json.WriteString("expect", verdict.Token());
+                WriteState();
+                json.WriteEndObject();
+            }
+            void Restart(string name)
+            {
+                verifier = new CommandVerifier(nodeRing, addressing, store, 0);
+                json.WriteStartObject();
+                json.WriteString("name", name);
+                json.WriteString("action", "restart");
+                WriteState();
+                json.WriteEndObject();
+            }
+            void WriteState()
+            {
+                store.Load(out var s);
+                json.WriteStartObject("stateAfter");
+                json.WriteNumber("epoch", s.Epoch);
+                json.WriteNumber("floor", s.Floor);
+                json.WriteEndObject();
+            }
+            byte[] Seal(byte epoch, CommandIntent intent, byte arg, TargetSelector target, uint counter, byte version = 1, byte? rawIntent = null)
+            {
+                var b = new byte[16];
+                CommandSealer.Seal(authorityRing.Key(epoch), version, epoch, rawIntent ?? (byte)intent, arg, target, counter, b);
+                return b;
+            }
+
+            var me = TargetSelector.Node(NodeId);
+            var first = Seal(0, CommandIntent.Noop, 0, me, 1);
+            Step("noop to this node, counter 1: accepted; floor reserved through 255", first, "accept");
+            Step("the same packet again", first, "replay");
+            Step("identify 30 s (argument 3) to group 7, counter 2", Seal(0, CommandIntent.Identify, 3, TargetSelector.Group(7), 2), "accept");
+            Step("beacon-rescan to all, counter 3", Seal(0, CommandIntent.BeaconRescan, 0, TargetSelector.All, 3), "accept");
+            var tampered = Seal(0, CommandIntent.Reboot, 0, me, 4);
+            tampered[15] ^= 0x01;
+            Step("reboot with the last tag bit flipped", tampered, "bad-tag");
+            var forgedIntent = Seal(0, CommandIntent.Noop, 0, me, 5);
+            forgedIntent[1] = 0x20; // noop's tag on a reboot
+            Step("noop's valid tag moved onto a reboot", forgedIntent, "bad-tag");
+            Step("validly sealed for node 43", Seal(0, CommandIntent.Reboot, 0, TargetSelector.Node(43), 6), "wrong-target");
+            Step("validly sealed for group 8", Seal(0, CommandIntent.Reboot, 0, TargetSelector.Group(8), 7), "wrong-target");
+            Step("all with a non-zero id", Seal(0, CommandIntent.Noop, 0, new TargetSelector(TargetKind.All, 5), 8), "wrong-target");
+            Step("reserved selector kind 3", Seal(0, CommandIntent.Noop, 0, new TargetSelector(TargetKind.Reserved, NodeId), 9), "wrong-target");
+            Step("version 2", Seal(0, CommandIntent.Noop, 0, me, 10, version: 2), "bad-version");
+            Step("version 0", Seal(0, CommandIntent.Noop, 0, me, 11, version: 0), "bad-version");
+            Step("15 bytes", first[..15], "wrong-length");
+            Step("17 bytes", [.. first, 0], "wrong-length");
+            Step("empty datagram", [], "wrong-length");
+            Step("epoch 5 while the node is in epoch 0", Seal(5, CommandIntent.Noop, 0, me, 12), "stale-epoch");
+            Step("unknown intent code 9", Seal(0, CommandIntent.Noop, 0, me, 13, rawIntent: 9), "bad-intent");
+            Step("reboot with a non-zero argument", Seal(0, CommandIntent.Reboot, 1, me, 14), "bad-intent");
+            Step("nic-retune, counter 15 (a counter whose earlier uses were rejected before the tag is still fresh)", Seal(0, CommandIntent.NicRetune, 0, me, 15), "accept");
+            Step("next batch starts at block boundary 256: floor becomes 511", Seal(0, CommandIntent.Identify, 0, me, 256), "accept");
+            Step("late counter 100, inside the window and unseen", Seal(0, CommandIntent.Noop, 0, me, 100), "accept");
+            Step("late counter 100 again", Seal(0, CommandIntent.Noop, 0, me, 100), "replay");
+            Restart("node restarts; the persisted floor is 511");
+            Step("counter 300: never seen, but at or below the floor after restart", Seal(0, CommandIntent.Noop, 0, me, 300), "replay");
+            Step("the first packet, captured before the restart", first, "replay");
+            Step("authority's next batch starts at 512", Seal(0, CommandIntent.Reboot, 0, me, 512), "accept");
+            Step("counter 513 in the same batch: no new reservation", Seal(0, CommandIntent.Poweroff, 0, me, 513), "accept");
+            Step("rotation: epoch 1 (current + 1), counter 1", Seal(1, CommandIntent.Noop, 0, me, 1), "accept");
+            Step("epoch 0 after the rotation, fresh counter 600", Seal(0, CommandIntent.Noop, 0, me, 600), "stale-epoch");
+            Step("genesis-reset-arm with pairing code 9, epoch 1 counter 2", Seal(1, CommandIntent.GenesisResetArm, 9, me, 2), "accept");
+            Step("genesis-reset-confirm with pairing code 9, counter 3", Seal(1, CommandIntent.GenesisResetConfirm, 9, me, 3), "accept");
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()).ReplaceLineEndings("\n") + "\n";
+    }
+}

@@ -1,0 +1,154 @@
+using System.Buffers.Binary;
+using System.Net;
+
+namespace Ppn.Commands;
+
+/// <summary>Where a datagram came from: an IPv6 address (IPv4 as ::ffff:a.b.c.d) and a UDP port, without allocation.</summary>
+public readonly struct CommandSource : IEquatable<CommandSource>
+{
+    private readonly ulong _high;
+    private readonly ulong _low;
+
+    public CommandSource(ReadOnlySpan<byte> ipv6Address, ushort port)
+    {
+        _high = BinaryPrimitives.ReadUInt64BigEndian(ipv6Address);
+        _low = BinaryPrimitives.ReadUInt64BigEndian(ipv6Address[8..]);
+        Port = port;
+    }
+
+    public static CommandSource FromIPv4(ReadOnlySpan<byte> ipv4Address, ushort port)
+    {
+        Span<byte> mapped = stackalloc byte[16];
+        mapped[10] = 0xFF;
+        mapped[11] = 0xFF;
+        ipv4Address[..4].CopyTo(mapped[12..]);
+        return new CommandSource(mapped, port);
+    }
+
+    public static CommandSource From(IPEndPoint endPoint)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        endPoint.Address.MapToIPv6().TryWriteBytes(bytes, out _);
+        return new CommandSource(bytes, (ushort)endPoint.Port);
+    }
+
+    public ushort Port { get; }
+
+    public IPAddress Address
+    {
+        get
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            BinaryPrimitives.WriteUInt64BigEndian(bytes, _high);
+            BinaryPrimitives.WriteUInt64BigEndian(bytes[8..], _low);
+            var address = new IPAddress(bytes);
+            return address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        }
+    }
+
+    public bool Equals(CommandSource other) => _high == other._high && _low == other._low && Port == other.Port;
+    public override bool Equals(object? obj) => obj is CommandSource other && Equals(other);
+    public override int GetHashCode() => HashCode.Combine(_high, _low, Port);
+
+    public override string ToString()
+    {
+        var address = Address;
+        return address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]:{Port}" : $"{address}:{Port}";
+    }
+}
+
+/// <summary>What the dispatcher did with an accepted command.</summary>
+public enum DispatchOutcome : byte
+{
+    /// <summary>Not dispatched (a rejected datagram, or the receive-side record of an accepted one).</summary>
+    None = 0,
+    Executed = 1,
+    Armed = 2,
+    ConfirmWithoutArm = 3,
+    ConfirmNotNext = 4,
+    ConfirmExpired = 5,
+    ConfirmMismatch = 6,
+    EffectFailed = 7,
+    /// <summary>The executor queue was full; the command was authentic but not executed.</summary>
+    QueueFull = 8,
+}
+
+public readonly record struct CommandJournalEntry(
+    long MonotonicNanoseconds,
+    CommandVerdict Verdict,
+    DispatchOutcome Outcome,
+    byte IntentCode,
+    byte Argument,
+    TargetSelector Target,
+    uint Counter,
+    byte Epoch,
+    CommandSource Source)
+{
+    public string IntentToken => CommandPacket.IntentToken(IntentCode);
+}
+
+/// <summary>
+/// Bounded local history for `ppn status`: two rings, so a flood of forged datagrams can overwrite the rejected
+/// history but never push accepted commands (and their dispatch outcomes) out. Appending does not allocate.
+/// </summary>
+public sealed class CommandJournal
+{
+    private readonly Ring _accepted;
+    private readonly Ring _rejected;
+
+    public CommandJournal(int acceptedCapacity = 64, int rejectedCapacity = 256)
+    {
+        _accepted = new Ring(acceptedCapacity);
+        _rejected = new Ring(rejectedCapacity);
+    }
+
+    public void Record(in CommandJournalEntry entry)
+    {
+        (entry.Verdict == CommandVerdict.Accepted ? _accepted : _rejected).Add(entry);
+    }
+
+    /// <summary>Accepted commands and their dispatch records, oldest first.</summary>
+    public CommandJournalEntry[] Accepted() => _accepted.Snapshot();
+
+    /// <summary>The most recent rejected datagrams, oldest first.</summary>
+    public CommandJournalEntry[] Rejected() => _rejected.Snapshot();
+
+    public long AcceptedTotal => _accepted.Total;
+    public long RejectedTotal => _rejected.Total;
+
+    private sealed class Ring(int capacity)
+    {
+        private readonly CommandJournalEntry[] _entries = new CommandJournalEntry[capacity];
+        private readonly Lock _lock = new();
+        private long _total;
+
+        public long Total
+        {
+            get
+            {
+                lock (_lock) return _total;
+            }
+        }
+
+        public void Add(in CommandJournalEntry entry)
+        {
+            lock (_lock)
+            {
+                _entries[(int)(_total % _entries.Length)] = entry;
+                _total++;
+            }
+        }
+
+        public CommandJournalEntry[] Snapshot()
+        {
+            lock (_lock)
+            {
+                int count = (int)Math.Min(_total, _entries.Length);
+                var result = new CommandJournalEntry[count];
+                long start = _total - count;
+                for (int i = 0; i < count; i++) result[i] = _entries[(int)((start + i) % _entries.Length)];
+                return result;
+            }
+        }
+    }
+}

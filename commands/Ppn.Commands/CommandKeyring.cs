@@ -1,0 +1,106 @@
+using System.Security.Cryptography;
+using Geralt;
+
+namespace Ppn.Commands;
+
+/// <summary>
+/// The per-node command keys for all 16 epochs (docs/protocol/commands.md §Keys):
+/// shared = X25519(own private, peer public);
+/// key(e) = BLAKE2b-256(key = shared, message = "ppn-command-key-v1" || e || authority_pk || node_pk).
+/// Both sides derive the same keys: the node from (node private, authority public), the authority from
+/// (authority private, node public). Keys live in one pinned buffer zeroed on <see cref="Dispose"/>.
+/// </summary>
+public sealed class CommandKeyring : IDisposable
+{
+    public const int KeySize = 32;
+    public const int PublicKeySize = 32;
+    public const int PrivateKeySize = 32;
+    public const int EpochCount = 16;
+    public static ReadOnlySpan<byte> Label => "ppn-command-key-v1"u8;
+
+    private readonly byte[] _keys = GC.AllocateArray<byte>(EpochCount * KeySize, pinned: true);
+    private bool _disposed;
+
+    private CommandKeyring() { }
+
+    /// <summary>The node side: its own static X25519 private key and the authority's public key.</summary>
+    public static CommandKeyring ForNode(ReadOnlySpan<byte> nodePrivateKey, ReadOnlySpan<byte> authorityPublicKey)
+    {
+        Span<byte> nodePublic = stackalloc byte[PublicKeySize];
+        X25519.ComputePublicKey(nodePublic, nodePrivateKey);
+        return Derive(nodePrivateKey, authorityPublicKey, authorityPublicKey, nodePublic);
+    }
+
+    /// <summary>The authority side: its static X25519 private key and the node's public key.</summary>
+    public static CommandKeyring ForAuthority(ReadOnlySpan<byte> authorityPrivateKey, ReadOnlySpan<byte> nodePublicKey)
+    {
+        Span<byte> authorityPublic = stackalloc byte[PublicKeySize];
+        X25519.ComputePublicKey(authorityPublic, authorityPrivateKey);
+        return Derive(authorityPrivateKey, nodePublicKey, authorityPublic, nodePublicKey);
+    }
+
+    private static CommandKeyring Derive(ReadOnlySpan<byte> ownPrivate, ReadOnlySpan<byte> peerPublic,
+        ReadOnlySpan<byte> authorityPublic, ReadOnlySpan<byte> nodePublic)
+    {
+        if (ownPrivate.Length != PrivateKeySize) throw new ArgumentException("X25519 private keys are 32 bytes", nameof(ownPrivate));
+        if (peerPublic.Length != PublicKeySize) throw new ArgumentException("X25519 public keys are 32 bytes", nameof(peerPublic));
+        var ring = new CommandKeyring();
+        Span<byte> shared = stackalloc byte[X25519.SharedSecretSize];
+        try
+        {
+            // Geralt rejects an all-zero shared secret (a low-order peer key) with CryptographicException.
+            X25519.ComputeSharedSecret(shared, ownPrivate, peerPublic);
+            for (byte e = 0; e < EpochCount; e++)
+            {
+                DeriveCommandKey(ring._keys.AsSpan(e * KeySize, KeySize), shared, e, authorityPublic, nodePublic);
+            }
+            return ring;
+        }
+        catch
+        {
+            ring.Dispose();
+            throw;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(shared);
+        }
+    }
+
+    /// <summary>key(e) from an X25519 shared secret; exposed for the vectors and for other implementations' tests.</summary>
+    public static void DeriveCommandKey(Span<byte> key, ReadOnlySpan<byte> sharedSecret, byte epoch,
+        ReadOnlySpan<byte> authorityPublic, ReadOnlySpan<byte> nodePublic)
+    {
+        if (epoch >= EpochCount) throw new ArgumentOutOfRangeException(nameof(epoch));
+        Span<byte> info = stackalloc byte[18 + 1 + PublicKeySize + PublicKeySize];
+        Label.CopyTo(info);
+        info[18] = epoch;
+        authorityPublic.CopyTo(info[19..]);
+        nodePublic.CopyTo(info[(19 + PublicKeySize)..]);
+        BLAKE2b.ComputeTag(key[..KeySize], info, sharedSecret);
+    }
+
+    /// <summary>The 32-byte key for <paramref name="epoch"/> (0..15).</summary>
+    public ReadOnlySpan<byte> Key(int epoch)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _keys.AsSpan(epoch * KeySize, KeySize);
+    }
+
+    /// <summary>tag = first 8 bytes of BLAKE2b-256(key, header[0..8]). Allocation-free.</summary>
+    public static void ComputeTag(Span<byte> tag, ReadOnlySpan<byte> header, ReadOnlySpan<byte> key)
+    {
+        Span<byte> full = stackalloc byte[32];
+        BLAKE2b.ComputeTag(full, header[..CommandPacket.AuthenticatedSize], key);
+        full[..CommandPacket.TagSize].CopyTo(tag);
+        CryptographicOperations.ZeroMemory(full);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        CryptographicOperations.ZeroMemory(_keys);
+    }
+
+}

@@ -1,0 +1,116 @@
+using System.Runtime.InteropServices;
+
+#pragma warning disable CS8981 // kernel struct names kept as in the headers (iovec, msghdr, mmsghdr, pollfd)
+
+namespace Ppn.Linux.Interop;
+
+// UDP datagram sockets with batched receive (recvmmsg(2)) for the 8090 command listener.
+// Layouts are x86-64/arm64 LP64 (sys/socket.h, bits/uio.h, linux/in6.h); CommandInteropLayoutTests compiles
+// the kernel/glibc headers with gcc and compares every size and offset.
+public static unsafe partial class LibC
+{
+    public const int AF_INET = 2;
+    public const int AF_INET6 = 10;
+    public const int SOCK_DGRAM = 2;
+    public const int SOCK_NONBLOCK = 0x800;
+    public const int SOCK_CLOEXEC = 0x80000;
+    public const int IPPROTO_UDP = 17;
+    public const int IPPROTO_IPV6 = 41;
+    public const int SOL_SOCKET = 1;
+    public const int SO_REUSEADDR = 2;
+    public const int SO_RCVBUF = 8;
+    public const int SO_RCVBUFFORCE = 33;
+    public const int IPV6_V6ONLY = 26;
+    public const int MSG_DONTWAIT = 0x40;
+    public const int MSG_TRUNC = 0x20;
+    public const int SHUT_RD = 0;
+    public const int SHUT_WR = 1;
+    public const short POLLIN = 0x1;
+    public const int EFD_CLOEXEC = 0x80000;
+    public const int EFD_NONBLOCK = 0x800;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int bind(int fd, void* addr, uint addrlen);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int getsockname(int fd, void* addr, uint* addrlen);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int setsockopt(int fd, int level, int name, void* value, uint len);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int getsockopt(int fd, int level, int name, void* value, uint* len);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int recvmmsg(int fd, mmsghdr* msgvec, uint vlen, int flags, void* timeout);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint sendto(int fd, byte* buf, nuint len, int flags, void* addr, uint addrlen);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int shutdown(int fd, int how);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int poll(pollfd* fds, nuint nfds, int timeout);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int eventfd(uint initval, int flags);
+
+    [StructLayout(LayoutKind.Explicit, Size = 16)]
+    public struct iovec
+    {
+        [FieldOffset(0)] public void* iov_base;
+        [FieldOffset(8)] public nuint iov_len;
+    }
+
+    [StructLayout(LayoutKind.Explicit, Size = 56)]
+    public struct msghdr
+    {
+        [FieldOffset(0)] public void* msg_name;
+        [FieldOffset(8)] public uint msg_namelen;
+        [FieldOffset(16)] public iovec* msg_iov;
+        [FieldOffset(24)] public nuint msg_iovlen;
+        [FieldOffset(32)] public void* msg_control;
+        [FieldOffset(40)] public nuint msg_controllen;
+        [FieldOffset(48)] public int msg_flags;
+    }
+
+    [StructLayout(LayoutKind.Explicit, Size = 64)]
+    public struct mmsghdr
+    {
+        [FieldOffset(0)] public msghdr msg_hdr;
+        [FieldOffset(56)] public uint msg_len;
+    }
+
+    /// <summary>sockaddr_in6 (linux/in6.h). Port and flowinfo are network byte order.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 28)]
+    public struct sockaddr_in6
+    {
+        [FieldOffset(0)] public ushort sin6_family;
+        [FieldOffset(2)] public ushort sin6_port;
+        [FieldOffset(4)] public uint sin6_flowinfo;
+        [FieldOffset(8)] public fixed byte sin6_addr[16];
+        [FieldOffset(24)] public uint sin6_scope_id;
+    }
+
+    /// <summary>sockaddr_in (linux/in.h). Port and address are network byte order.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 16)]
+    public struct sockaddr_in
+    {
+        [FieldOffset(0)] public ushort sin_family;
+        [FieldOffset(2)] public ushort sin_port;
+        [FieldOffset(4)] public fixed byte sin_addr[4];
+        [FieldOffset(8)] public fixed byte sin_zero[8];
+    }
+
+    [StructLayout(LayoutKind.Explicit, Size = 8)]
+    public struct pollfd
+    {
+        [FieldOffset(0)] public int fd;
+        [FieldOffset(4)] public short events;
+        [FieldOffset(6)] public short revents;
+    }
+}
