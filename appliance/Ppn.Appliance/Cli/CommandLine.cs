@@ -20,6 +20,7 @@ public static class CommandLine
         root.Subcommands.Add(InitCommand.Build());
         root.Subcommands.Add(UefiCommand.Build(environment));
         root.Subcommands.Add(NicCommand.Build());
+        root.Subcommands.Add(MeshCommand.Build());
         foreach (var command in environment.ExtraCommands)
         {
             root.Subcommands.Add(command);

@@ -30,34 +30,7 @@ public static unsafe partial class LibC
     public const int EFD_NONBLOCK = 0x800;
 
     [LibraryImport(Lib, SetLastError = true)]
-    public static partial int socket(int domain, int type, int protocol);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int bind(int fd, void* addr, uint addrlen);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int getsockname(int fd, void* addr, uint* addrlen);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int setsockopt(int fd, int level, int name, void* value, uint len);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int getsockopt(int fd, int level, int name, void* value, uint* len);
-
-    [LibraryImport(Lib, SetLastError = true)]
     public static partial int recvmmsg(int fd, mmsghdr* msgvec, uint vlen, int flags, void* timeout);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial nint sendto(int fd, byte* buf, nuint len, int flags, void* addr, uint addrlen);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int shutdown(int fd, int how);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int poll(pollfd* fds, nuint nfds, int timeout);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int eventfd(uint initval, int flags);
 
     [StructLayout(LayoutKind.Explicit, Size = 16)]
     public struct iovec

@@ -22,9 +22,6 @@ public static unsafe partial class LibC
     public static partial int waitpid(int pid, int* status, int options);
 
     [LibraryImport(Lib, SetLastError = true)]
-    public static partial int socket(int domain, int type, int protocol);
-
-    [LibraryImport(Lib, SetLastError = true)]
     public static partial int dup2(int oldfd, int newfd);
 
     [LibraryImport(Lib, SetLastError = true)]
