@@ -38,7 +38,7 @@ publish: deps
 	@ls -l $(OUT)/bin
 
 image: publish
-	$(DOTNET) run --project image-builder/Ppn.ImageBuilder/Ppn.ImageBuilder.csproj $(DOTNET_OPTS) -- \
+	$(DOTNET) run --project image-builder/Ppn.ImageBuilder/Ppn.ImageBuilder.csproj -c $(CONFIG) -- \
 	  build --appliance $(OUT)/bin --kernel-version $(KVER) --out $(OUT)/image
 
 test: image
@@ -52,10 +52,10 @@ hil: image
 	@scripts/test-summary.sh $(OUT)/hil-results
 
 demo: image
-	$(DOTNET) run --project hw-tests/Ppn.Rig.Cli/Ppn.Rig.Cli.csproj $(DOTNET_OPTS) -- demo --image $(OUT)/image
+	$(DOTNET) run --project hw-tests/Ppn.Rig.Cli/Ppn.Rig.Cli.csproj -c $(CONFIG) -- demo --image $(OUT)/image
 
 bench: deps
-	$(DOTNET) run --project commands/Ppn.Commands.Bench/Ppn.Commands.Bench.csproj $(DOTNET_OPTS)
+	$(DOTNET) run --project commands/Ppn.Commands.Bench/Ppn.Commands.Bench.csproj -c $(CONFIG)
 
 fuzz: deps
 	commands/Ppn.Commands.Fuzz/fuzz.sh

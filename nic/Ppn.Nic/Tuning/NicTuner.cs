@@ -59,7 +59,7 @@ public static class NicTuner
         }
         catch (Exception e)
         {
-            log($"nic: cannot list NICs: {e.Message}");
+            log($"cannot list NICs: {e.Message}");
             return new TuneReport([]);
         }
         var results = new List<TuneResult>();
@@ -163,11 +163,11 @@ public static class NicTuner
 
     public static string Summary(TuneResult r) => r.Status switch
     {
-        TuneStatus.NothingToDo => $"nic: {r.Nic.Name}: profile {r.Profile}: already tuned",
-        TuneStatus.Planned => $"nic: {r.Nic.Name}: profile {r.Profile}: {r.Plan!.Changes.Count} change(s) planned",
-        TuneStatus.Applied => $"nic: {r.Nic.Name}: profile {r.Profile}: applied {r.Applied.Count} change(s)",
-        TuneStatus.RolledBack => $"nic: {r.Nic.Name}: profile {r.Profile}: {r.Error}; rolled back {r.Applied.Count} change(s)",
-        TuneStatus.RollbackIncomplete => $"nic: {r.Nic.Name}: profile {r.Profile}: {r.Error}; ROLLBACK INCOMPLETE: {string.Join("; ", r.RollbackErrors)}",
-        _ => $"nic: {r.Nic.Name}: profile {r.Profile}: not tuned: {r.Error}",
+        TuneStatus.NothingToDo => $"{r.Nic.Name}: profile {r.Profile}: already tuned",
+        TuneStatus.Planned => $"{r.Nic.Name}: profile {r.Profile}: {r.Plan!.Changes.Count} change(s) planned",
+        TuneStatus.Applied => $"{r.Nic.Name}: profile {r.Profile}: applied {r.Applied.Count} change(s)",
+        TuneStatus.RolledBack => $"{r.Nic.Name}: profile {r.Profile}: {r.Error}; rolled back {r.Applied.Count} change(s)",
+        TuneStatus.RollbackIncomplete => $"{r.Nic.Name}: profile {r.Profile}: {r.Error}; ROLLBACK INCOMPLETE: {string.Join("; ", r.RollbackErrors)}",
+        _ => $"{r.Nic.Name}: profile {r.Profile}: not tuned: {r.Error}",
     };
 }

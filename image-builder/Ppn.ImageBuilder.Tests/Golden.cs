@@ -1,0 +1,24 @@
+using System.Runtime.CompilerServices;
+
+namespace Ppn.ImageBuilder.Tests;
+
+/// <summary>Golden files under golden/; PPN_UPDATE_GOLDEN=1 rewrites them (review the diff like code).</summary>
+public static class Golden
+{
+    public static void MatchBytes(string name, byte[] actual, [CallerFilePath] string callerFile = "")
+    {
+        var path = Path.Combine(Path.GetDirectoryName(callerFile)!, "golden", name);
+        if (Environment.GetEnvironmentVariable("PPN_UPDATE_GOLDEN") == "1")
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllBytes(path, actual);
+            return;
+        }
+        Assert.True(File.Exists(path), $"no golden file {path}; run the tests once with PPN_UPDATE_GOLDEN=1 and review it");
+        var expected = File.ReadAllBytes(path);
+        int at = 0;
+        while (at < expected.Length && at < actual.Length && expected[at] == actual[at]) at++;
+        Assert.True(at == expected.Length && at == actual.Length,
+            $"bytes differ from {path} at offset {at} (expected {expected.Length} bytes, got {actual.Length}); if intended, rerun with PPN_UPDATE_GOLDEN=1");
+    }
+}

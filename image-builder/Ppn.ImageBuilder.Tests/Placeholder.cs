@@ -1,1 +1,0 @@
-namespace Ppn.ImageBuilder.Tests; public class Placeholder { [Fact] public void Builds() { } }
