@@ -18,6 +18,7 @@ public static class CommandLine
         root.Options.Add(Verb.Verbose);
         root.Subcommands.Add(VersionCommand.Build());
         root.Subcommands.Add(InitCommand.Build());
+        root.Subcommands.Add(IdentityCommand.Build(environment));
         root.Subcommands.Add(UefiCommand.Build(environment));
         root.Subcommands.Add(NicCommand.Build());
         root.Subcommands.Add(MeshCommand.Build());

@@ -32,7 +32,8 @@ public static class InitCommand
         try
         {
             log.Write("init", $"ppn {typeof(InitCommand).Assembly.GetName().Version} starting as PID 1");
-            using var stopping = new CancellationTokenSource();
+            // Lives as long as PID 1: the services wait on its token for the whole life of the node.
+            var stopping = new CancellationTokenSource();
             host.InstallSignalHandlers(() =>
             {
                 stopping.Cancel();
@@ -41,7 +42,7 @@ public static class InitCommand
             var report = new InitSequence(log, new SystemMounter(), new FinitModuleLoader(), new SystemLinkControl(), InitPaths.System).Run();
             // The NIC profile goes on before genesis, so the beacon scan and the mesh run on a tuned link.
             NicTuner.TuneAll(new SystemEthtool(), new SysfsNicDiscovery(), message => log.Write("nic", message));
-            host.Start(NodeServices.Create(log, report), stopping.Token);
+            host.Start(NodeServices.Create(log, report, KernelCommandLine.Read()), stopping.Token);
         }
         catch (Exception ex)
         {
