@@ -16,6 +16,7 @@ packages=(
   ethtool             # interop peer for the NIC code
   efivar              # interop peer for the UEFI variable code
   netcat-openbsd      # nc: what a technician uses against the holding port
+  busybox-static      # static busybox for the rig's stand-in node image (hw-tests self-tests)
 )
 
 missing=()

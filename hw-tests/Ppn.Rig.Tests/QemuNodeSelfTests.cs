@@ -59,6 +59,20 @@ public class QemuNodeSelfTests
     }
 
     [RigFact]
+    public void The_reset_button_restarts_the_guest_in_the_same_emulator_despite_no_reboot()
+    {
+        using var rig = Rig.Create("selftest-reset");
+        using var node = rig.FactoryNewNode("kernel", HostKernel("console=ttyS0 panic=0"));
+        node.PowerOn();
+        var first = node.WaitForLine(new Regex("Linux version"), ConsoleTimeout);
+        node.Reset();
+        node.WaitForLine(new Regex("Linux version"), ConsoleTimeout, first.Index + 1);
+        Assert.True(node.IsRunning);
+        Assert.Equal("running", node.QueryStatus());
+        Assert.Equal(PowerOffOutcome.QmpQuit, node.PowerOff());
+    }
+
+    [RigFact]
     public void A_node_powers_on_again_from_the_same_nvram_after_a_power_off()
     {
         using var rig = Rig.Create("selftest-reboot");

@@ -202,9 +202,20 @@ public sealed class QemuNode : IDisposable
         {
             _state = NodeState.Booting;
         }
-        if (!process.Start())
+        try
         {
-            throw new NodeFailureException(Name, "QEMU did not start", console.FormatTail());
+            process.Start();
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            process.Dispose();
+            console.End("the emulator never started");
+            lock (_gate)
+            {
+                _state = NodeState.Off;
+            }
+            exited.Set();
+            throw new NodeFailureException(Name, $"QEMU did not start: {e.Message}", console.FormatTail());
         }
         _process = process;
         process.StandardInput.Close();

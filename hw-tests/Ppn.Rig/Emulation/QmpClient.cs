@@ -190,8 +190,23 @@ public sealed class QmpClient : IDisposable
         return status.TryGetProperty("status", out var s) ? s.GetString() ?? "?" : "?";
     }
 
-    /// <summary>Hard reset, as the reset button: the guest gets no chance to shut down.</summary>
-    public void SystemReset() => Execute("system_reset");
+    /// <summary>
+    /// Hard reset, as the reset button: the guest gets no chance to shut down. Under -no-reboot QEMU turns
+    /// every reset request, the host's too, into a shutdown (softmmu/runstate.c, qemu_system_reset_request),
+    /// so the reboot action is set to "reset" around the request; QEMU decides when the request is made.
+    /// </summary>
+    public void SystemReset()
+    {
+        Execute("set-action", w => w.WriteString("reboot", "reset"));
+        try
+        {
+            Execute("system_reset");
+        }
+        finally
+        {
+            Execute("set-action", w => w.WriteString("reboot", "shutdown"));
+        }
+    }
 
     /// <summary>
     /// Ends the emulator at once: to the guest this is a power cut (nothing is flushed or shut down inside).

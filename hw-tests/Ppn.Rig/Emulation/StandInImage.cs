@@ -22,10 +22,10 @@ public static class StandInImage
         var kernel = Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(f => f, StringComparer.Ordinal).LastOrDefault()
             ?? throw new InvalidOperationException("no /boot/vmlinuz-*; install linux-image-amd64");
         var version = Path.GetFileName(kernel)["vmlinuz-".Length..];
-        var busybox = "/usr/bin/busybox";
+        var busybox = "/bin/busybox";
         if (!File.Exists(busybox))
         {
-            throw new InvalidOperationException("the stand-in image needs a static /usr/bin/busybox (package busybox)");
+            throw new InvalidOperationException("the stand-in image needs a static /bin/busybox (package busybox-static; scripts/install-deps.sh)");
         }
         Directory.CreateDirectory(directory);
         var staging = Directory.CreateTempSubdirectory("ppnrig-standin-").FullName;
