@@ -76,12 +76,12 @@ public sealed class QemuNode : IDisposable
     private Thread? _stderrReader;
     private readonly StringBuilder _stderr = new();
     private NodeState _state = NodeState.Off;
+    private bool _disposed;
 
     public QemuNode(QemuNodeOptions options)
     {
         _options = options;
         var runtime = Path.Combine(Path.GetTempPath(), $"ppnrig-{Environment.ProcessId}");
-        Directory.CreateDirectory(runtime);
         // sun_path holds 108 bytes: keep the QMP socket short and out of deep work directories.
         _qmpPath = Path.Combine(runtime, string.Create(CultureInfo.InvariantCulture, $"{Interlocked.Increment(ref s_sequence)}.qmp"));
         Console = new ConsoleLog(null, "not powered on yet");
@@ -139,6 +139,7 @@ public sealed class QemuNode : IDisposable
     /// </summary>
     public void PowerOn()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (State != NodeState.Off)
         {
             throw new InvalidOperationException($"node {Name} is {State}; power it off first");
@@ -167,6 +168,7 @@ public sealed class QemuNode : IDisposable
             $"node {Name} boot {BootCount}: {CommandLine}"));
         console.LineReceived += line => ConsoleLine?.Invoke(this, line);
         Console = console;
+        Directory.CreateDirectory(Path.GetDirectoryName(_qmpPath)!);
         File.Delete(_qmpPath);
         lock (_stderr)
         {
@@ -433,7 +435,10 @@ public sealed class QemuNode : IDisposable
             _process = null;
             _slot?.Dispose();
             _slot = null;
-            File.Delete(_qmpPath);
+            if (File.Exists(_qmpPath))
+            {
+                File.Delete(_qmpPath);
+            }
         }
     }
 
@@ -528,6 +533,11 @@ public sealed class QemuNode : IDisposable
 
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         try
         {
             Kill();
@@ -537,6 +547,22 @@ public sealed class QemuNode : IDisposable
             _qmp?.Dispose();
             _slot?.Dispose();
             Console.Dispose();
+            TryRemoveEmptyDirectory(Path.GetDirectoryName(_qmpPath)!);
+        }
+    }
+
+    private static void TryRemoveEmptyDirectory(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path) && !Directory.EnumerateFileSystemEntries(path).Any())
+            {
+                Directory.Delete(path);
+            }
+        }
+        catch (IOException)
+        {
+            // Another node of this process still has its socket there; the last one out removes it.
         }
     }
 }
