@@ -20,6 +20,7 @@ packages=(
   tshark              # runs tools/wireshark/ppn-commands.lua in the command-dissector test
   afl++               # afl-fuzz for `make fuzz` (commands/Ppn.Commands.Fuzz, SharpFuzz-instrumented)
   gcc                 # bench/recvmmsg_drain.c baseline and the socket ABI layout test
+  busybox-static      # static busybox for the rig's stand-in node image (hw-tests self-tests)
 )
 
 missing=()

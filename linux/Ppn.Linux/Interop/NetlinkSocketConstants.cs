@@ -17,7 +17,4 @@ public static class NetlinkSocketConstants
     public const int NETLINK_GENERIC = 16;
     public const int MSG_TRUNC = 0x20;
     public const int MSG_PEEK = 0x2;
-
-    /// <summary>sched.h: setns(2) nstype for a network namespace.</summary>
-    public const int CLONE_NEWNET = 0x40000000;
 }

@@ -21,7 +21,7 @@ public static class NetworkNamespace
             {
                 using (var fd = SafeFd.Open(namespacePath, OpenFlags.O_RDONLY))
                 {
-                    SyscallException.ThrowIfFailed(LibC.setns(fd.Fd, NetlinkSocketConstants.CLONE_NEWNET), "setns", namespacePath, "entering a network namespace needs CAP_SYS_ADMIN");
+                    SyscallException.ThrowIfFailed(LibC.setns(fd.Fd, NamespaceTypes.CLONE_NEWNET), "setns", namespacePath, "entering a network namespace needs CAP_SYS_ADMIN");
                 }
                 result = body();
             }

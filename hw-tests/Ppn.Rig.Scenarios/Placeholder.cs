@@ -1,1 +1,0 @@
-namespace Ppn.Rig.Scenarios; public class Placeholder { [Fact] public void Builds() { } }

@@ -1,1 +1,0 @@
-namespace Ppn.Rig.Tests; public class Placeholder { [Fact] public void Builds() { } }
