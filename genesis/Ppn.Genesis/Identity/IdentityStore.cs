@@ -140,7 +140,16 @@ public sealed class IdentityStore
                 throw new IdentityException(IdentityErrorKind.StorageFailed, $"could not store the new identity: {e.Message}", e);
             }
 
-            var readBack = _store.TryRead(Variable);
+            Variable? readBack;
+            try
+            {
+                readBack = _store.TryRead(Variable);
+            }
+            catch (VariableStoreException e)
+            {
+                keys.Dispose();
+                throw new IdentityException(IdentityErrorKind.VerifyFailed, $"{Variable} was written but could not be read back: {e.Message}", e);
+            }
             try
             {
                 if (readBack is null || !CryptographicOperations.FixedTimeEquals(readBack.Data, buffer))

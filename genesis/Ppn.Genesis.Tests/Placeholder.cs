@@ -1,1 +1,0 @@
-namespace Ppn.Genesis.Tests; public class Placeholder { [Fact] public void Builds() { } }
