@@ -10,7 +10,7 @@ public static class Golden
 {
     public static void Match(string name, string actual, [CallerFilePath] string callerFile = "")
     {
-        var path = Path.Combine(Path.GetDirectoryName(callerFile)!, "golden", name + ".txt");
+        var path = Path.Combine(Path.GetDirectoryName(SourceFile(callerFile))!, "golden", name + ".txt");
         actual = actual.Replace("\r\n", "\n");
         if (Environment.GetEnvironmentVariable("PPN_UPDATE_GOLDEN") == "1")
         {
@@ -36,5 +36,25 @@ public static class Golden
                 If the change is intended, rerun with PPN_UPDATE_GOLDEN=1 and review the diff.
                 """);
         }
+    }
+
+    /// <summary>
+    /// The caller's source file on disk. CI builds are deterministic (ContinuousIntegrationBuild), which maps
+    /// source paths to "/_/"; map them back to the repository root (the directory holding ppn.slnx).
+    /// </summary>
+    private static string SourceFile(string callerFile)
+    {
+        if (!callerFile.StartsWith("/_/", StringComparison.Ordinal))
+        {
+            return callerFile;
+        }
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ppn.slnx")))
+            {
+                return Path.Combine(dir.FullName, callerFile[3..]);
+            }
+        }
+        throw new DirectoryNotFoundException($"cannot map {callerFile} to a file: no ppn.slnx above {AppContext.BaseDirectory}");
     }
 }

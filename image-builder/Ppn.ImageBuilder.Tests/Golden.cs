@@ -7,7 +7,7 @@ public static class Golden
 {
     public static void MatchBytes(string name, byte[] actual, [CallerFilePath] string callerFile = "")
     {
-        var path = Path.Combine(Path.GetDirectoryName(callerFile)!, "golden", name);
+        var path = Path.Combine(Path.GetDirectoryName(SourceFile(callerFile))!, "golden", name);
         if (Environment.GetEnvironmentVariable("PPN_UPDATE_GOLDEN") == "1")
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -20,5 +20,25 @@ public static class Golden
         while (at < expected.Length && at < actual.Length && expected[at] == actual[at]) at++;
         Assert.True(at == expected.Length && at == actual.Length,
             $"bytes differ from {path} at offset {at} (expected {expected.Length} bytes, got {actual.Length}); if intended, rerun with PPN_UPDATE_GOLDEN=1");
+    }
+
+    /// <summary>
+    /// The caller's source file on disk. CI builds are deterministic (ContinuousIntegrationBuild), which maps
+    /// source paths to "/_/"; map them back to the repository root (the directory holding ppn.slnx).
+    /// </summary>
+    private static string SourceFile(string callerFile)
+    {
+        if (!callerFile.StartsWith("/_/", StringComparison.Ordinal))
+        {
+            return callerFile;
+        }
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ppn.slnx")))
+            {
+                return Path.Combine(dir.FullName, callerFile[3..]);
+            }
+        }
+        throw new DirectoryNotFoundException($"cannot map {callerFile} to a file: no ppn.slnx above {AppContext.BaseDirectory}");
     }
 }
