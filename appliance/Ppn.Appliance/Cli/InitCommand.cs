@@ -32,6 +32,9 @@ public static class InitCommand
         try
         {
             log.Write("init", $"ppn {typeof(InitCommand).Assembly.GetName().Version} starting as PID 1");
+            // A crash of PID 1 panics the kernel; at least say why on the console before it happens.
+            AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+                log.Write("init", $"FATAL unhandled exception (kernel panic follows): {e.ExceptionObject}");
             // Lives as long as PID 1: the services wait on its token for the whole life of the node.
             var stopping = new CancellationTokenSource();
             host.InstallSignalHandlers(() =>
