@@ -20,6 +20,10 @@ public static class NodeServices
         {
             RunUefiSelfTest(log);
         }
+        if (cmdline.Has("ppn.selftest", "mesh"))
+        {
+            SelfTests.MeshSelfTest.Run(line => log.Write("selftest", line));
+        }
         return [new GenesisService(log)];
     }
 

@@ -86,7 +86,7 @@ public sealed class WireGuardPrivateKey : IDisposable
     public static WireGuardPrivateKey Generate()
     {
         Span<byte> key = stackalloc byte[WireGuardKey.Length];
-        RandomNumberGenerator.Fill(key);
+        Ppn.Linux.KernelRandom.Fill(key);
         key[0] &= 248;
         key[31] &= 127;
         key[31] |= 64;
