@@ -1,4 +1,5 @@
 using System.Net;
+using Ppn.Commands;
 using Ppn.Linux.Netlink;
 using Ppn.Mesh.Links;
 using Ppn.Mesh.WireGuard;
@@ -106,6 +107,8 @@ public class NamespaceMeshTests
 
         NamespaceLab.RunIn(a.Ns, "ping", "-c", "3", "-W", "2", "10.8.0.3");
 
+        AuthorityCommandCrossesTheMeshToSpokeB(hub, b, bKey);
+
         // Idempotent: nothing to change the second time.
         Assert.Empty(Up(hub, hubConfig).Changes);
         Assert.Empty(Up(a, aConfig).Changes);
@@ -160,5 +163,58 @@ public class NamespaceMeshTests
         var e = Assert.ThrowsAny<Ppn.Linux.SyscallException>(() => NetworkNamespace.Run(NetworkNamespace.PathOf(ns), () =>
             new KernelWireGuard(new RtnetlinkLinkConfigurator()).Get("ppn0")));
         Assert.Contains("no wireguard kernel module", e.Message);
+    }
+
+    /// <summary>
+    /// An authority command sent over ppn0 (from the hub's side of the tunnel) to spoke b's mesh address on
+    /// UDP 8090 is verified with b's per-node command key and executed there; a replay of it is not.
+    /// </summary>
+    private static void AuthorityCommandCrossesTheMeshToSpokeB(Node hub, Node b, WireGuardPrivateKey bKey)
+    {
+        using var authority = WireGuardPrivateKey.Generate();
+        var authorityPublic = Convert.FromBase64String(authority.PublicKey().ToBase64());
+        var bPrivate = Convert.FromBase64String(bKey.RevealBase64());
+        var bPublic = Convert.FromBase64String(bKey.PublicKey().ToBase64());
+        var effects = new CountingEffects();
+        var journal = new CommandJournal();
+        using var keyring = CommandKeyring.ForNode(bPrivate, authorityPublic);
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(bPrivate);
+        var store = new InMemoryReplayStateStore();
+        store.Save(new ReplayState(0, 0));
+        var verifier = new CommandVerifier(keyring, new NodeAddressing(3), store, 0);
+        using var listener = NetworkNamespace.Run(NetworkNamespace.PathOf(b.Ns), () => CommandListener.Start(
+            new CommandListenerOptions { BindAddress = System.Net.IPAddress.Parse("10.8.0.3"), Port = CommandListenerOptions.DefaultPort },
+            verifier, new CommandDispatcher(effects, journal), journal));
+
+        using var sealer = CommandSealer.ForNode(Convert.FromBase64String(authority.RevealBase64()), bPublic);
+        var packet = new byte[CommandPacket.Size];
+        sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(3), new AuthorityCounter().BeginBatch(), packet);
+        NetworkNamespace.Run(NetworkNamespace.PathOf(hub.Ns), () =>
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+            var spoke = new System.Net.IPEndPoint(System.Net.IPAddress.Parse("10.8.0.3"), CommandListenerOptions.DefaultPort);
+            socket.SendTo(packet, spoke);
+            socket.SendTo(packet, spoke); // the replay
+            return 0;
+        });
+
+        Assert.True(SpinWait.SpinUntil(() => effects.HealthProbes == 1 && journal.Rejected().Length == 1, TimeSpan.FromSeconds(15)),
+            $"spoke b executed {effects.HealthProbes} command(s), journalled {journal.Rejected().Length} reject(s)");
+        var accepted = Assert.Single(journal.Accepted());
+        Assert.Equal(CommandVerdict.Accepted, accepted.Verdict);
+        Assert.Equal(CommandVerdict.Replay, journal.Rejected()[0].Verdict);
+    }
+
+    private sealed class CountingEffects : ICommandEffects
+    {
+        private int _probes;
+        public int HealthProbes => Volatile.Read(ref _probes);
+        public void HealthProbe() => Interlocked.Increment(ref _probes);
+        public void Identify(int seconds) { }
+        public void Reboot() { }
+        public void Poweroff() { }
+        public void RetuneNic() { }
+        public void RescanBeacon() { }
+        public void GenesisReset() { }
     }
 }
