@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using Ppn.Linux;
-using Ppn.Linux.Interop;
+using Ppn.Linux.Netlink;
 
 namespace Ppn.Nic.Tests;
 
@@ -32,34 +31,7 @@ public sealed class NetnsFixture : IDisposable
     public void Dispose() => Run("ip", "netns", "del", Namespace, check: false);
 
     /// <summary>Runs <paramref name="body"/> on a fresh thread inside the namespace; waits at most 30 s.</summary>
-    public T InNamespace<T>(Func<T> body)
-    {
-        T result = default!;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using var ns = SafeFd.Open($"/var/run/netns/{Namespace}", OpenFlags.O_RDONLY);
-                SyscallException.ThrowIfFailed(LibC.setns(ns.Fd, NamespaceTypes.CLONE_NEWNET), "setns", Namespace);
-                result = body();
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        });
-        thread.Start();
-        if (!thread.Join(TimeSpan.FromSeconds(30)))
-        {
-            throw new TimeoutException($"work in namespace {Namespace} did not finish in 30 s");
-        }
-        if (failure is not null)
-        {
-            throw new AggregateException(failure);
-        }
-        return result;
-    }
+    public T InNamespace<T>(Func<T> body) => NetworkNamespace.Run(NetworkNamespace.PathOf(Namespace), body);
 
     /// <summary>Debian's ethtool in the namespace; its stdout.</summary>
     public string Ethtool(params string[] args) => Run(["ip", "netns", "exec", Namespace, "ethtool", .. args]);
