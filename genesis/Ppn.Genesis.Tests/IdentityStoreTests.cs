@@ -86,3 +86,36 @@ public sealed class IdentityStoreTests : IDisposable
         Assert.False(Store().Reset());
     }
 }
+
+public sealed class IdentityStoreEdgeTests : IDisposable
+{
+    private readonly TempDirEfivarfs _nvram = new();
+
+    public void Dispose() => _nvram.Dispose();
+
+    private IdentityStore Store() => new(_nvram, new EntropyMixer([new KernelRandomSource()]));
+
+    [Fact]
+    public void A_volatile_variable_under_our_name_is_not_taken_for_the_identity()
+    {
+        var record = new byte[IdentityRecord.Size];
+        using (var keys = NodeKeyPair.FromSeed(new byte[32]))
+        {
+            new IdentityRecord(1, EntropySources.KernelCsprng, keys.PrivateKey.ToArray(), keys.PublicKey).WriteTo(record);
+        }
+        _nvram.Seed(IdentityStore.Variable, VariableAttributes.BootServiceAccess | VariableAttributes.RuntimeAccess, record);
+        var ex = Assert.Throws<IdentityException>(() => Store().LoadOrCreate());
+        Assert.Equal(IdentityErrorKind.Corrupt, ex.Kind);
+        Assert.Contains("not non-volatile", ex.Message);
+    }
+
+    [Fact]
+    public void Unreadable_storage_is_a_typed_storage_error_not_a_crash()
+    {
+        using (Store().LoadOrCreate()) { }
+        _nvram.Reboot();
+        _nvram.InjectFault(EfivarfsOperation.Read, 1, Errno.EIO);
+        var ex = Assert.Throws<IdentityException>(() => Store().LoadOrCreate());
+        Assert.Equal(IdentityErrorKind.StorageFailed, ex.Kind);
+    }
+}

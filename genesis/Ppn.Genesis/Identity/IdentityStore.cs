@@ -74,13 +74,28 @@ public sealed class IdentityStore
     /// <summary>The stored identity, or null when there is none. Throws <see cref="IdentityException"/> (Corrupt).</summary>
     public NodeIdentity? TryLoad()
     {
-        var variable = _store.TryRead(Variable);
+        Variable? variable;
+        try
+        {
+            variable = _store.TryRead(Variable);
+        }
+        catch (VariableStoreException e)
+        {
+            throw new IdentityException(e.Kind == VariableErrorKind.Corrupt ? IdentityErrorKind.Corrupt : IdentityErrorKind.StorageFailed,
+                $"cannot read {Variable}: {e.Message}", e);
+        }
         if (variable is null)
         {
             return null;
         }
         try
         {
+            if ((variable.Attributes & VariableAttributes.NonVolatile) == 0)
+            {
+                throw new IdentityException(IdentityErrorKind.Corrupt,
+                    $"{Variable} in {_store.Location} is not non-volatile (attributes {variable.Attributes}): it would vanish at power-off, so it is not this node's identity. " +
+                    "Inspect it (`ppn uefi get PpnIdentity`), then `ppn identity reset --confirm`");
+            }
             if (!IdentityRecord.TryParse(variable.Data, out var record, out var error))
             {
                 throw new IdentityException(IdentityErrorKind.Corrupt,
