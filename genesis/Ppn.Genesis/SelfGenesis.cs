@@ -1,3 +1,4 @@
+using Ppn.Genesis.Beacon;
 using Ppn.Genesis.Entropy;
 using Ppn.Genesis.Holding;
 using Ppn.Genesis.Identity;
@@ -13,16 +14,16 @@ public enum GenesisPhase
     HoldingWithoutIdentity,
 }
 
-/// <summary>Whether a control-plane beacon was heard in the scan window (the beacon scan is its own issue).</summary>
+/// <summary>Listens for an authority beacon for at most <c>window</c>; a verified beacon or null (nothing heard, or only rogue ones).</summary>
 public interface IBeaconScanner
 {
-    bool ScanForBeacon(TimeSpan window, CancellationToken cancellation);
+    VerifiedBeacon? Scan(TimeSpan window, CancellationToken cancellation);
 }
 
-/// <summary>Until the beacon scan exists: reports honestly that it heard nothing, so the node self-geneses.</summary>
+/// <summary>For images without pinned authority keys: reports honestly that it heard nothing, so the node self-geneses.</summary>
 public sealed class NoBeaconScanner : IBeaconScanner
 {
-    public bool ScanForBeacon(TimeSpan window, CancellationToken cancellation) => false;
+    public VerifiedBeacon? Scan(TimeSpan window, CancellationToken cancellation) => null;
 }
 
 /// <summary>
@@ -71,7 +72,7 @@ public sealed class SelfGenesis
 
         try
         {
-            if (_scanner.ScanForBeacon(TimeSpan.Zero, cancellation))
+            if (_scanner.Scan(TimeSpan.Zero, cancellation) is not null)
             {
                 _log("beacon found, but the mesh-join handshake is not part of this build: holding instead");
             }
