@@ -62,7 +62,7 @@ public class HoldingListenerTests
     [Fact]
     public void Connections_beyond_the_cap_are_closed_without_a_banner()
     {
-        using var listener = Start(new HoldingOptions { MaxConnections = 2, IdleTimeout = TimeSpan.FromMinutes(1) }, IPAddress.Loopback);
+        using var listener = Start(new HoldingOptions { MaxConnections = 2, IdleTimeout = TimeSpan.FromMinutes(1), WhenFull = FullPolicy.RefuseNew }, IPAddress.Loopback);
         var endpoint = listener.LocalEndPoints[0];
         var held = new List<Socket>();
         try

@@ -1,3 +1,7 @@
+using Ppn.Genesis.Beacon;
+using Ppn.Genesis.Claim;
+using Ppn.Genesis.Enrolment;
+using Ppn.Genesis.Join;
 using Ppn.Genesis.Entropy;
 using Ppn.Genesis.Holding;
 using Ppn.Genesis.Identity;
@@ -11,18 +15,30 @@ public enum GenesisPhase
     Holding,
     /// <summary>No usable identity (corrupt record, failed storage): holding with an error banner.</summary>
     HoldingWithoutIdentity,
+    /// <summary>A verified, stored enrolment (join, claim, or restored from UEFI variables): the mesh may come up.</summary>
+    Enrolled,
 }
 
-/// <summary>Whether a control-plane beacon was heard in the scan window (the beacon scan is its own issue).</summary>
+/// <summary>
+/// What turns self-genesis into the whole Genesis Protocol: the pinned authority keys, the scan window, and
+/// what to do with the enrolment once it is stored. Without a plan SelfGenesis only holds (as before).
+/// </summary>
+public sealed record GenesisPlan(AuthorityTrust Trust, TimeSpan ScanWindow, Action<EnrolmentGrant>? OnEnrolled = null)
+{
+    public GenesisTimeouts Timeouts { get; init; } = new();
+    public int JoinAttempts { get; init; } = 3;
+}
+
+/// <summary>Listens for an authority beacon for at most <c>window</c>; a verified beacon or null (nothing heard, or only rogue ones).</summary>
 public interface IBeaconScanner
 {
-    bool ScanForBeacon(TimeSpan window, CancellationToken cancellation);
+    VerifiedBeacon? Scan(TimeSpan window, CancellationToken cancellation);
 }
 
-/// <summary>Until the beacon scan exists: reports honestly that it heard nothing, so the node self-geneses.</summary>
+/// <summary>For images without pinned authority keys: reports honestly that it heard nothing, so the node self-geneses.</summary>
 public sealed class NoBeaconScanner : IBeaconScanner
 {
-    public bool ScanForBeacon(TimeSpan window, CancellationToken cancellation) => false;
+    public VerifiedBeacon? Scan(TimeSpan window, CancellationToken cancellation) => null;
 }
 
 /// <summary>
@@ -37,9 +53,12 @@ public sealed class SelfGenesis
     private readonly IBeaconScanner _scanner;
     private readonly HoldingOptions _options;
     private readonly Action<string> _log;
+    private readonly GenesisPlan? _plan;
+    private ClaimHandler? _claims;
 
-    public SelfGenesis(IVariableStore store, EntropyMixer mixer, IInterfaceAddressSource addresses, IBeaconScanner scanner, HoldingOptions options, Action<string> log)
+    public SelfGenesis(IVariableStore store, EntropyMixer mixer, IInterfaceAddressSource addresses, IBeaconScanner scanner, HoldingOptions options, Action<string> log, GenesisPlan? plan = null)
     {
+        _plan = plan;
         _store = store;
         _mixer = mixer;
         _addresses = addresses;
@@ -51,6 +70,8 @@ public sealed class SelfGenesis
     public GenesisPhase Phase { get; private set; } = GenesisPhase.Starting;
     public string? PublicKeyBase64 { get; private set; }
     public HoldingListener? Listener { get; private set; }
+    /// <summary>The verified, stored enrolment once <see cref="Phase"/> is <see cref="GenesisPhase.Enrolled"/>.</summary>
+    public EnrolmentGrant? Enrolment { get; private set; }
 
     public void Run(CancellationToken cancellation)
     {
@@ -71,11 +92,19 @@ public sealed class SelfGenesis
 
         try
         {
-            if (_scanner.ScanForBeacon(TimeSpan.Zero, cancellation))
+            if (identity is not null && _plan is not null && TryEnrol(identity, cancellation))
             {
-                _log("beacon found, but the mesh-join handshake is not part of this build: holding instead");
+                return;
+            }
+            if (identity is not null && _plan is not null)
+            {
+                _claims = new ClaimHandler(identity.Keys, _plan.Trust, new EnrolmentStore(_store), _log);
             }
             Hold(banner, cancellation, identity is null ? GenesisPhase.HoldingWithoutIdentity : GenesisPhase.Holding);
+            if (_claims is { Claimed.IsCompletedSuccessfully: true })
+            {
+                Enrolled(_claims.Claimed.Result, "claim");
+            }
         }
         finally
         {
@@ -83,8 +112,52 @@ public sealed class SelfGenesis
         }
     }
 
-    private void Hold(string banner, CancellationToken cancellation, GenesisPhase phase)
+    // Restored enrolment, else beacon scan and join; any failure falls through to self-genesis (never to an
+    // unauthenticated state: nothing is used that a pinned key did not sign for this node's key).
+    private bool TryEnrol(NodeIdentity identity, CancellationToken cancellation)
     {
+        var plan = _plan!;
+        var store = new EnrolmentStore(_store);
+        var stored = store.TryLoad(identity.Keys.PublicKey, plan.Trust, out var origin, out var problem);
+        if (stored is not null)
+        {
+            Enrolled(stored, $"restored ({origin.ToString().ToLowerInvariant()})");
+            return true;
+        }
+        if (problem is not null)
+        {
+            _log($"stored enrolment not used: {problem}");
+        }
+        var beacon = _scanner.Scan(plan.ScanWindow, cancellation);
+        if (beacon is null)
+        {
+            _log("no authority beacon in the scan window: self-genesis");
+            return false;
+        }
+        var outcome = new JoinClient(plan.Trust, store, _log, plan.Timeouts, plan.JoinAttempts).Join(identity.Keys, beacon, cancellation);
+        if (!outcome.Succeeded)
+        {
+            _log($"mesh join failed ({outcome.Failure}): self-genesis");
+            return false;
+        }
+        Enrolled(outcome.Grant!, "join");
+        return true;
+    }
+
+    private void Enrolled(EnrolmentGrant grant, string how)
+    {
+        Enrolment = grant;
+        Phase = GenesisPhase.Enrolled;
+        _log($"enrolled by {how}: node {grant.NodeId}, {grant.Address}/24, hub {grant.HubEndpoint} key {Convert.ToBase64String(grant.HubPublicKey)}, command-key epoch {grant.CommandKeyEpoch}");
+        _plan?.OnEnrolled?.Invoke(grant);
+    }
+
+    private void Hold(string banner, CancellationToken outer, GenesisPhase phase)
+    {
+        // A successful claim ends the holding pattern as cancellation does.
+        using var claimedOrCancelled = CancellationTokenSource.CreateLinkedTokenSource(outer);
+        _claims?.Claimed.ContinueWith(_ => { try { claimedOrCancelled.Cancel(); } catch (ObjectDisposedException) { } }, TaskContinuationOptions.OnlyOnRanToCompletion);
+        var cancellation = claimedOrCancelled.Token;
         while (!cancellation.IsCancellationRequested)
         {
             var addresses = ProcNetIfInet6.WaitForLinkLocal(_addresses, TimeSpan.FromSeconds(10));
@@ -95,7 +168,7 @@ public sealed class SelfGenesis
                 continue;
             }
             var endpoints = addresses.Select(a => a.EndPoint(_options.Port)).ToList();
-            using var listener = HoldingListener.Start(endpoints, () => banner, _options, new NoClaimYet(), _log);
+            using var listener = HoldingListener.Start(endpoints, () => banner, _options, (IClaimHandler?)_claims ?? new NoClaimYet(), _log);
             Listener = listener;
             Phase = phase;
             foreach (var a in addresses)

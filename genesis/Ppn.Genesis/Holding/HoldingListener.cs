@@ -13,6 +13,22 @@ public sealed record HoldingOptions
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>The most a peer may send before it is cut off (claim frames are small).</summary>
     public int MaxInboundBytes { get; init; } = 4096;
+    /// <summary>The claim hello and the whole handshake must be done within this, however slowly bytes trickle in.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>No connection lives longer than this, whatever it does (slowloris).</summary>
+    public TimeSpan MaxConnectionLifetime { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>Connections one source address may hold at once.</summary>
+    public int PerSourceMaxConnections { get; init; } = 8;
+    /// <summary>New connections per second one source address may open (token bucket, burst of twice this).</summary>
+    public double PerSourceRatePerSecond { get; init; } = 10;
+    /// <summary>At the cap: close the oldest connection to make room (so a flood cannot lock a claim out), or refuse the new one.</summary>
+    public FullPolicy WhenFull { get; init; } = FullPolicy.EvictOldest;
+}
+
+public enum FullPolicy
+{
+    EvictOldest,
+    RefuseNew,
 }
 
 /// <summary>What happens after the banner: the authenticated claim (its own issue) plugs in here.</summary>
@@ -67,7 +83,11 @@ public sealed class HoldingListener : IDisposable
     private readonly HoldingOptions _options;
     private readonly IClaimHandler _claims;
     private readonly Action<string> _log;
+    private readonly object _gate = new();
+    private readonly LinkedList<Entry> _order = new();
+    private readonly Dictionary<IPAddress, Bucket> _sources = new();
     private int _active;
+    private long _evicted;
     private long _accepted;
     private long _refused;
     private long _errors;
@@ -84,6 +104,8 @@ public sealed class HoldingListener : IDisposable
     public long Accepted => Interlocked.Read(ref _accepted);
     public long Refused => Interlocked.Read(ref _refused);
     public int Active => Volatile.Read(ref _active);
+    /// <summary>Connections closed to make room for newer ones (<see cref="FullPolicy.EvictOldest"/>).</summary>
+    public long Evicted => Interlocked.Read(ref _evicted);
 
     public static HoldingListener Start(IEnumerable<IPEndPoint> endpoints, Func<string> banner, HoldingOptions options, IClaimHandler claims, Action<string> log)
     {
@@ -135,20 +157,104 @@ public sealed class HoldingListener : IDisposable
                 Note($"accept failed: {e.Message}");
                 continue;
             }
-            if (Interlocked.Increment(ref _active) > _options.MaxConnections)
+            var source = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+            var admitted = Admit(source, connection, token);
+            if (admitted is null)
             {
-                Interlocked.Decrement(ref _active);
                 Interlocked.Increment(ref _refused);
                 connection.Close(0);
                 continue;
             }
             Interlocked.Increment(ref _accepted);
-            _ = Task.Run(() => Serve(connection, token));
+            _ = Task.Run(() => Serve(admitted));
         }
     }
 
-    private async Task Serve(Socket connection, CancellationToken token)
+    private sealed class Entry(Socket socket, IPAddress source, CancellationTokenSource lifetime)
     {
+        public Socket Socket { get; } = socket;
+        public IPAddress Source { get; } = source;
+        public CancellationTokenSource Lifetime { get; } = lifetime;
+        public LinkedListNode<Entry>? Node { get; set; }
+    }
+
+    private sealed class Bucket
+    {
+        public double Tokens;
+        public long Stamp;
+        public int Open;
+    }
+
+    // Admission under one lock: per-source rate (token bucket) and concurrency, then the global cap.
+    private Entry? Admit(IPAddress source, Socket connection, CancellationToken token)
+    {
+        Entry? evicted = null;
+        Entry entry;
+        lock (_gate)
+        {
+            long now = Environment.TickCount64;
+            if (!_sources.TryGetValue(source, out var bucket))
+            {
+                if (_sources.Count >= 4096) PruneSources();
+                bucket = new Bucket { Tokens = _options.PerSourceRatePerSecond * 2, Stamp = now };
+                _sources[source] = bucket;
+            }
+            bucket.Tokens = Math.Min(_options.PerSourceRatePerSecond * 2, bucket.Tokens + (now - bucket.Stamp) / 1000.0 * _options.PerSourceRatePerSecond);
+            bucket.Stamp = now;
+            if (bucket.Tokens < 1 || bucket.Open >= _options.PerSourceMaxConnections) return null;
+            if (_order.Count >= _options.MaxConnections)
+            {
+                if (_options.WhenFull == FullPolicy.RefuseNew || _order.First is null) return null;
+                evicted = _order.First.Value;
+                _order.RemoveFirst();
+                evicted.Node = null;
+            }
+            bucket.Tokens -= 1;
+            bucket.Open++;
+            var lifetime = CancellationTokenSource.CreateLinkedTokenSource(token);
+            entry = new Entry(connection, source, lifetime);
+            entry.Node = _order.AddLast(entry);
+            Interlocked.Increment(ref _active);
+        }
+        if (evicted is not null)
+        {
+            Interlocked.Increment(ref _evicted);
+            evicted.Lifetime.Cancel();
+            try { evicted.Socket.Close(0); } catch (ObjectDisposedException) { }
+        }
+        entry.Lifetime.CancelAfter(_options.MaxConnectionLifetime);
+        // The lifetime ends the connection even when a handler ignores its token (a stuck send, say).
+        entry.Lifetime.Token.Register(static s => { try { ((Socket)s!).Close(0); } catch (ObjectDisposedException) { } }, connection);
+        return entry;
+    }
+
+    private void PruneSources()
+    {
+        foreach (var key in _sources.Where(kv => kv.Value.Open == 0).Select(kv => kv.Key).ToList())
+        {
+            _sources.Remove(key);
+        }
+    }
+
+    private void Release(Entry entry)
+    {
+        lock (_gate)
+        {
+            if (entry.Node is not null)
+            {
+                _order.Remove(entry.Node);
+                entry.Node = null;
+            }
+            if (_sources.TryGetValue(entry.Source, out var bucket)) bucket.Open--;
+        }
+        Interlocked.Decrement(ref _active);
+        entry.Lifetime.Dispose();
+    }
+
+    private async Task Serve(Entry entry)
+    {
+        var connection = entry.Socket;
+        var token = entry.Lifetime.Token;
         try
         {
             connection.NoDelay = true;
@@ -171,7 +277,7 @@ public sealed class HoldingListener : IDisposable
         finally
         {
             connection.Close(0);
-            Interlocked.Decrement(ref _active);
+            Release(entry);
         }
     }
 

@@ -1,0 +1,126 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Security.Cryptography;
+
+namespace Ppn.Genesis.Enrolment;
+
+public enum GrantStatus : byte
+{
+    Granted = 0,
+    /// <summary>The registry refuses this node (revoked, or the /24 is full): the node self-geneses.</summary>
+    Refused = 1,
+}
+
+/// <summary>
+/// What the authority gives a node, in a join reply and a claim alike (docs/protocol/genesis.md §Grant):
+/// <code>
+///   0   4  magic "PPNG"
+///   4   1  version = 1
+///   5   1  status (0 granted, 1 refused)
+///   6   2  reserved (0)
+///   8   8  node ID (big-endian)
+///  16   4  assigned IPv4 address, in 10.8.0.0/24 (.2 to .254)
+///  20   1  prefix length = 24
+///  21   1  reserved (0)
+///  22   2  hub WireGuard port (big-endian)
+///  24  16  hub endpoint address (IPv6, or IPv4-mapped ::ffff:a.b.c.d)
+///  40  32  hub WireGuard public key (the hub itself is 10.8.0.1)
+///  72   4  command-key epoch (big-endian)
+///  76  32  node X25519 public key this binding is for
+/// 108   8  issued at, Unix seconds (big-endian)
+/// 116  64  registry binding receipt: Ed25519 over "PPN-BINDING-v1" || bytes 0..115
+/// </code>
+/// </summary>
+public sealed record EnrolmentGrant(
+    GrantStatus Status,
+    ulong NodeId,
+    IPAddress Address,
+    IPEndPoint HubEndpoint,
+    byte[] HubPublicKey,
+    uint CommandKeyEpoch,
+    byte[] NodePublicKey,
+    ulong IssuedAt,
+    byte[] Receipt)
+{
+    public const int Size = 180;
+    public const int SignedSize = 116;
+    public const byte CurrentVersion = 1;
+    public const byte PrefixLength = 24;
+    public static readonly IPAddress HubAddress = IPAddress.Parse("10.8.0.1");
+    public static ReadOnlySpan<byte> Magic => "PPNG"u8;
+    public static ReadOnlySpan<byte> ReceiptDomain => "PPN-BINDING-v1"u8;
+
+    public void WriteBody(Span<byte> d)
+    {
+        d[..Size].Clear();
+        Magic.CopyTo(d);
+        d[4] = CurrentVersion;
+        d[5] = (byte)Status;
+        BinaryPrimitives.WriteUInt64BigEndian(d[8..], NodeId);
+        Address.TryWriteBytes(d.Slice(16, 4), out _);
+        d[20] = PrefixLength;
+        BinaryPrimitives.WriteUInt16BigEndian(d[22..], (ushort)HubEndpoint.Port);
+        var hub = HubEndpoint.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? HubEndpoint.Address.MapToIPv6() : HubEndpoint.Address;
+        hub.TryWriteBytes(d.Slice(24, 16), out _);
+        HubPublicKey.CopyTo(d.Slice(40, 32));
+        BinaryPrimitives.WriteUInt32BigEndian(d[72..], CommandKeyEpoch);
+        NodePublicKey.CopyTo(d.Slice(76, 32));
+        BinaryPrimitives.WriteUInt64BigEndian(d[108..], IssuedAt);
+    }
+
+    public void WriteTo(Span<byte> d)
+    {
+        WriteBody(d);
+        Receipt.CopyTo(d.Slice(SignedSize, 64));
+    }
+
+    /// <summary>Signs the binding (the authority's side) and returns the grant with its receipt.</summary>
+    public EnrolmentGrant SignedWith(ReadOnlySpan<byte> ed25519PrivateKey)
+    {
+        Span<byte> body = stackalloc byte[Size];
+        WriteBody(body);
+        Span<byte> message = stackalloc byte[ReceiptDomain.Length + SignedSize];
+        ReceiptDomain.CopyTo(message);
+        body[..SignedSize].CopyTo(message[ReceiptDomain.Length..]);
+        var receipt = new byte[64];
+        Geralt.Ed25519.Sign(receipt, message, ed25519PrivateKey);
+        return this with { Receipt = receipt };
+    }
+
+    /// <summary>Layout and value checks, no signature; never throws.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> d, out EnrolmentGrant? grant, out string? error)
+    {
+        grant = null;
+        error = null;
+        if (d.Length != Size) { error = $"grant is {d.Length} bytes, expected {Size}"; return false; }
+        if (!d[..4].SequenceEqual(Magic) || d[4] != CurrentVersion) { error = "grant has a bad magic or version"; return false; }
+        if (d[5] > 1 || d[6] != 0 || d[7] != 0 || d[21] != 0) { error = "grant has unknown status or reserved bits"; return false; }
+        var address = new IPAddress(d.Slice(16, 4));
+        var a = d.Slice(16, 4);
+        var status = (GrantStatus)d[5];
+        if (status == GrantStatus.Granted && (a[0] != 10 || a[1] != 8 || a[2] != 0 || a[3] < 2 || a[3] == 255 || d[20] != PrefixLength))
+        {
+            error = $"granted address {address}/{d[20]} is not a node address in 10.8.0.0/24";
+            return false;
+        }
+        var hub = new IPAddress(d.Slice(24, 16));
+        if (hub.IsIPv4MappedToIPv6) hub = hub.MapToIPv4();
+        grant = new EnrolmentGrant(status, BinaryPrimitives.ReadUInt64BigEndian(d[8..]), address,
+            new IPEndPoint(hub, BinaryPrimitives.ReadUInt16BigEndian(d[22..])), d.Slice(40, 32).ToArray(),
+            BinaryPrimitives.ReadUInt32BigEndian(d[72..]), d.Slice(76, 32).ToArray(), BinaryPrimitives.ReadUInt64BigEndian(d[108..]),
+            d.Slice(SignedSize, 64).ToArray());
+        return true;
+    }
+
+    /// <summary>The receipt verifies under a pinned authority key and binds exactly <paramref name="nodePublicKey"/>.</summary>
+    public bool IsBoundTo(ReadOnlySpan<byte> nodePublicKey, AuthorityTrust trust)
+    {
+        if (!CryptographicOperations.FixedTimeEquals(NodePublicKey, nodePublicKey)) return false;
+        Span<byte> body = stackalloc byte[Size];
+        WriteBody(body);
+        Span<byte> message = stackalloc byte[ReceiptDomain.Length + SignedSize];
+        ReceiptDomain.CopyTo(message);
+        body[..SignedSize].CopyTo(message[ReceiptDomain.Length..]);
+        return trust.VerifySignature(message, Receipt);
+    }
+}
