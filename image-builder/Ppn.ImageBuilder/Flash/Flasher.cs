@@ -36,7 +36,7 @@ public sealed partial class Flasher(HostRoots roots, Action<string> progress)
         var classDir = Path.Combine(roots.Sys, "class", "block", name);
         if (!Directory.Exists(classDir))
         {
-            if (File.Exists(device) && !Path.GetFullPath(device).StartsWith("/dev/", StringComparison.Ordinal))
+            if (!Path.GetFullPath(device).StartsWith("/dev/", StringComparison.Ordinal) && !Directory.Exists(device))
             {
                 return $"regular file {device}";
             }
