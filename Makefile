@@ -22,7 +22,7 @@ help:
 	@echo "make demo     install what is missing, build the image, boot an emulated node twice (self-genesis, same identity)"
 	@echo "make test     every test: unit, host integration, quick emulated-node scenarios; ends with 'N passed, N failed'"
 	@echo "make publish  out/bin/ppn: one trimmed Native AOT executable (+ libsodium.so)"
-	@echo "make image    out/image/: initramfs + kernel for a node"
+	@echo "make image    out/image/: disk.img (GPT+ESP), ppn.efi (UKI), initramfs, kernel, manifest (NODE_CONFIG=file.json bakes a node configuration in)"
 	@echo "make hil      the long emulated hardware-in-the-loop scenarios"
 	@echo "make bench    command verify cost and 8090 intake, as ratios to libsodium and a C recvmmsg loop"
 	@echo "make fuzz     afl++ over the command parser and verifier for FUZZ_SECONDS (default 60)"
@@ -41,7 +41,7 @@ publish: deps
 
 image: publish
 	$(DOTNET) run --project image-builder/Ppn.ImageBuilder/Ppn.ImageBuilder.csproj -c $(CONFIG) -- \
-	  build --appliance $(OUT)/bin --kernel-version $(KVER) --out $(OUT)/image
+	  build --appliance $(OUT)/bin --kernel-version $(KVER) --out $(OUT)/image $(if $(NODE_CONFIG),--config $(NODE_CONFIG))
 
 test: image
 	@rm -rf $(RESULTS); mkdir -p $(RESULTS)

@@ -10,6 +10,11 @@ packages=(
   iproute2            # ip netns / tap for the test rig
   cpio                # interop check of our own cpio writer
   zstd                # zstd-compressed initramfs (image-builder)
+  systemd-boot-efi    # linuxx64.efi.stub: the EFI stub the Unified Kernel Image is built on (image-builder)
+  dosfstools          # mkfs.vfat --invariant: the disk image's EFI system partition (image-builder)
+  mtools              # mmd/mcopy/mdir: files into and out of the ESP without mounting (image-builder)
+  sbsigntool          # sbsign/sbverify/sbattach: optional Secure Boot signing of the UKI (image-builder)
+  openssl             # throwaway Secure Boot keys in the image-builder signing test
   kmod                # modinfo, for interop checks of module ordering
   wireguard-tools     # wg: interop peer
   wireguard-go        # userspace WireGuard inside network namespaces (host has no module)

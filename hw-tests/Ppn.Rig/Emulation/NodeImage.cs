@@ -34,9 +34,46 @@ public sealed record NodeImage(string Directory, string Kernel, string Initramfs
         return new NodeImage(dir, kernel, initramfs);
     }
 
+    public const string DiskImageFile = "disk.img";
+    public const string UkiFile = "ppn.efi";
+
+    /// <summary>The GPT disk image of this build (boots with no -kernel); throws <see cref="NodeImageMissingException"/>.</summary>
+    public BootSource ToDiskBootSource() => BootSource.FromDiskImage(Require(DiskImageFile));
+
+    /// <summary>The UKI of this build on a FAT disk made in <paramref name="workDirectory"/>; throws <see cref="NodeImageMissingException"/>.</summary>
+    public BootSource ToUkiBootSource(string workDirectory) => BootSource.FromUki(Require(UkiFile), workDirectory);
+
+    private string Require(string file)
+    {
+        var path = Path.Combine(Directory, file);
+        return File.Exists(path) ? path : throw new NodeImageMissingException($"no {file} in {Directory}; run `make image` (ppn-image build writes it)");
+    }
+
     public BootSource ToBootSource(string? extraCommandLine = null) =>
         new(Kernel, Initramfs, extraCommandLine is null ? CommandLine : $"{CommandLine} {extraCommandLine}");
 }
 
-/// <summary>What QEMU loads into the node directly (fw_cfg -kernel/-initrd; OVMF starts it).</summary>
-public sealed record BootSource(string Kernel, string? Initramfs, string CommandLine);
+/// <summary>
+/// What the node boots: a kernel QEMU loads directly (fw_cfg -kernel/-initrd; OVMF starts it), or, when
+/// <see cref="Disk"/> is set, nothing but firmware and a disk: OVMF finds \EFI\BOOT\BOOTX64.EFI itself.
+/// </summary>
+public sealed record BootSource(string Kernel, string? Initramfs, string CommandLine)
+{
+    /// <summary>A raw disk image (GPT + ESP) or a directory presented as a FAT disk (QEMU vvfat); null for -kernel boots.</summary>
+    public string? Disk { get; init; }
+
+    /// <summary>Boots a raw disk image as the node's virtio disk; the node's writes go to a throwaway overlay (snapshot=on).</summary>
+    public static BootSource FromDiskImage(string diskImage) => new("", null, "") { Disk = Path.GetFullPath(diskImage) };
+
+    /// <summary>
+    /// Boots a Unified Kernel Image the way firmware boots removable media: copied to
+    /// <paramref name="workDirectory"/>/esp/EFI/BOOT/BOOTX64.EFI, presented as a read-only FAT disk.
+    /// </summary>
+    public static BootSource FromUki(string uki, string workDirectory)
+    {
+        var esp = Path.Combine(Path.GetFullPath(workDirectory), "esp");
+        var boot = Directory.CreateDirectory(Path.Combine(esp, "EFI", "BOOT")).FullName;
+        File.Copy(uki, Path.Combine(boot, "BOOTX64.EFI"), overwrite: true);
+        return new("", null, "") { Disk = esp };
+    }
+}

@@ -261,13 +261,23 @@ public sealed class QemuNode : IDisposable
             "-nographic", "-no-reboot", "-nodefaults",
             "-drive", $"if=pflash,format=raw,unit=0,readonly=on,file={Esc(RigEnvironment.OvmfCode)}",
             "-drive", $"if=pflash,format=raw,unit=1,file={Esc(Path.GetFullPath(NvramPath))}",
-            "-kernel", _options.Boot.Kernel,
         };
-        if (_options.Boot.Initramfs is { } initrd)
+        if (_options.Boot.Disk is { } disk)
         {
-            args.AddRange(["-initrd", initrd]);
+            // No -kernel: the firmware boots the disk's ESP like a real machine.
+            args.AddRange(["-drive", Directory.Exists(disk)
+                ? $"file=fat:{Esc(disk)},format=raw,if=virtio,readonly=on"
+                : $"file={Esc(disk)},format=raw,if=virtio,snapshot=on"]);
         }
-        args.AddRange(["-append", _options.Boot.CommandLine]);
+        else
+        {
+            args.AddRange(["-kernel", _options.Boot.Kernel]);
+            if (_options.Boot.Initramfs is { } initrd)
+            {
+                args.AddRange(["-initrd", initrd]);
+            }
+            args.AddRange(["-append", _options.Boot.CommandLine]);
+        }
         // The first UART on the rig's pipe; signal=off so a stray ^C in the stream cannot kill QEMU.
         args.AddRange(["-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console"]);
         args.AddRange(["-qmp", $"unix:{Esc(_qmpPath)},server=on,wait=off"]);

@@ -1,11 +1,18 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Ppn.ImageBuilder.Cpio;
+using Ppn.ImageBuilder.Disk;
 using Ppn.ImageBuilder.Elf;
 using Ppn.ImageBuilder.Modules;
+using Ppn.ImageBuilder.Uki;
 
 namespace Ppn.ImageBuilder.Build;
+
+/// <summary>Secure Boot signing material for sbsign: a PEM private key and its PEM certificate.</summary>
+public sealed record SigningKey(string KeyPath, string CertificatePath);
 
 public sealed record ImageInputs(
     string ApplianceDir,
@@ -14,18 +21,34 @@ public sealed record ImageInputs(
     string ModulesRoot = "/lib/modules",
     string BootDir = "/boot",
     long SourceDateEpoch = 0,
-    IReadOnlyList<string>? ExtraModules = null);
+    IReadOnlyList<string>? ExtraModules = null)
+{
+    /// <summary>Canonical node configuration JSON (NodeConfig.ToJson) baked in as /etc/ppn/node.json; null for an unconfigured image.</summary>
+    public byte[]? NodeConfigJson { get; init; }
+    public string KernelCommandLine { get; init; } = NodeImageBuilder.DefaultCommandLine;
+    public string StubPath { get; init; } = UkiWriter.DefaultStub;
+    public SigningKey? Signing { get; init; }
+    /// <summary>Largest compressed initramfs accepted (each of gzip and zstd).</summary>
+    public long InitramfsBudget { get; init; } = NodeImageBuilder.DefaultInitramfsBudget;
+}
 
-public sealed record ImageResult(IReadOnlyList<(string Name, long Size, string Sha256)> Outputs, int Modules, int Libraries, long InitramfsUncompressed);
+public sealed record ImageResult(IReadOnlyList<ManifestFile> Outputs, int Modules, int Libraries, long InitramfsUncompressed);
+
+/// <summary>The image would not fit its size budget; the message says by how much and what is big.</summary>
+public sealed class ImageTooLargeException(string message) : Exception(message);
 
 /// <summary>
-/// Builds out/image/: initramfs.cpio.gz (ppn as /init, its libraries, the kernel modules), vmlinuz, SHA256SUMS.
-/// Same inputs give the same bytes: entries sorted, one mtime (SOURCE_DATE_EPOCH), ids 0, fixed modes,
-/// our own gzip header. Layout and reasons: docs/image.md.
+/// Builds out/image/: the initramfs (ppn as /init, its libraries, kernel modules, node configuration) as gzip and
+/// zstd, the kernel, a Unified Kernel Image (ppn.efi), a GPT disk image whose ESP boots that UKI, manifest.json
+/// and SHA256SUMS. Same inputs give the same bytes for every output (signing aside). Layout: docs/image.md.
 /// </summary>
 public sealed class NodeImageBuilder
 {
     public const string InstallDir = "usr/lib/ppn";
+    public const string DefaultCommandLine = "console=tty0 console=ttyS0,115200 panic=-1";
+    public const long DefaultInitramfsBudget = 16L * 1024 * 1024;
+    public const string InitramfsGzip = "initramfs.cpio.gz", InitramfsZstd = "initramfs.cpio.zst", Kernel = "vmlinuz",
+        Uki = "ppn.efi", DiskImage = "disk.img", Sums = "SHA256SUMS";
     private const uint Exec = 0x1ED /* 0755 */, Data = 0x1A4 /* 0644 */;
     private readonly Action<string> _progress;
     private readonly Func<IReadOnlyList<string>, IReadOnlyList<ResolvedLibrary>> _resolveLibraries;
@@ -53,6 +76,14 @@ public sealed class NodeImageBuilder
         if (!File.Exists(depFile))
         {
             throw new FileNotFoundException($"no {depFile}; the kernel's modules are not installed (linux-image-{inputs.KernelVersion})");
+        }
+        if (!File.Exists(inputs.StubPath))
+        {
+            throw new FileNotFoundException($"no EFI stub at {inputs.StubPath}; apt-get install systemd-boot-efi (scripts/install-deps.sh does)");
+        }
+        if (inputs.Signing is { } signing && (!File.Exists(signing.KeyPath) || !File.Exists(signing.CertificatePath)))
+        {
+            throw new FileNotFoundException($"signing key {signing.KeyPath} or certificate {signing.CertificatePath} does not exist");
         }
 
         var files = new SortedDictionary<string, CpioEntry>(StringComparer.Ordinal);
@@ -102,27 +133,131 @@ public sealed class NodeImageBuilder
         Add(CpioEntry.Device("dev/console", 5, 1, 0x180 /* 0600 */));
         Add(CpioEntry.Device("dev/null", 1, 3, 0x1B6 /* 0666 */));
         Add(CpioEntry.File("etc/ppn/image.json", ImageJson(inputs, ppn, shipped), Data));
+        if (inputs.NodeConfigJson is { } config)
+        {
+            Add(CpioEntry.File("etc/ppn/node.json", config, Data));
+            _progress("node configuration: /etc/ppn/node.json");
+        }
+        else
+        {
+            _progress("node configuration: none (unconfigured image; pass --config FILE to bake one in)");
+        }
 
         Directory.CreateDirectory(inputs.OutDir);
         using var cpio = new MemoryStream();
         CpioWriter.Write(cpio, files.Values, (uint)inputs.SourceDateEpoch);
-        var initramfs = DeterministicGzip.Compress(cpio.GetBuffer().AsSpan(0, (int)cpio.Length));
-        WriteAtomically(Path.Combine(inputs.OutDir, "initramfs.cpio.gz"), initramfs);
-        WriteAtomically(Path.Combine(inputs.OutDir, "vmlinuz"), File.ReadAllBytes(kernel));
+        var cpioBytes = cpio.ToArray();
+        _progress($"initramfs: {Size(cpioBytes.Length)} uncompressed, {files.Count} entries");
 
-        var outputs = new List<(string, long, string)>();
-        foreach (var name in new[] { "initramfs.cpio.gz", "vmlinuz" })
+        var gzip = Step("initramfs gzip", () => DeterministicGzip.Compress(cpioBytes));
+        // -T1: one worker, so the frame layout never depends on the core count; zstd's output is a function of
+        // its input, level and version (recorded in the manifest).
+        var zstd = Step("initramfs zstd", () => HostTool.Run("zstd", ["-19", "-T1", "-q", "-c", "--no-progress"], inputs.SourceDateEpoch, cpioBytes));
+        foreach (var (name, bytes) in new[] { (InitramfsGzip, gzip), (InitramfsZstd, zstd) })
         {
-            var bytes = File.ReadAllBytes(Path.Combine(inputs.OutDir, name));
-            outputs.Add((name, bytes.LongLength, Convert.ToHexStringLower(SHA256.HashData(bytes))));
+            if (bytes.LongLength > inputs.InitramfsBudget)
+            {
+                var biggest = files.Values.Where(f => f.Data is not null).OrderByDescending(f => f.Data!.Length).Take(3).Select(f => $"{f.Path} {Size(f.Data!.Length)}");
+                throw new ImageTooLargeException($"{name} is {Size(bytes.LongLength)}, over the {Size(inputs.InitramfsBudget)} budget (largest: {string.Join(", ", biggest)}); ship fewer modules or a smaller appliance");
+            }
         }
-        WriteAtomically(Path.Combine(inputs.OutDir, "SHA256SUMS"), Encoding.UTF8.GetBytes(string.Concat(outputs.Select(o => $"{o.Item3}  {o.Item1}\n"))));
-        foreach (var (name, size, _) in outputs)
+        var vmlinuz = File.ReadAllBytes(kernel);
+
+        var unsignedUki = Step("unified kernel image", () => UkiWriter.Build(File.ReadAllBytes(inputs.StubPath),
+        [
+            (".osrel", UkiWriter.OsRelease(Version, inputs.KernelVersion)),
+            (".cmdline", Encoding.ASCII.GetBytes(inputs.KernelCommandLine)),
+            (".linux", vmlinuz),
+            (".initrd", zstd),
+        ]));
+        var work = Path.Combine(inputs.OutDir, ".work");
+        Directory.CreateDirectory(work);
+        byte[] uki = unsignedUki;
+        if (inputs.Signing is { } key)
         {
-            _progress($"{name}: {size:N0} bytes");
+            uki = Step("secure boot signing", () => Sign(unsignedUki, key, work, inputs.SourceDateEpoch));
         }
-        _progress($"initramfs: {cpio.Length:N0} bytes uncompressed, {files.Count} entries");
-        return new ImageResult(outputs, shipped.Count, libraries.Count, cpio.Length);
+        var esp = Step("EFI system partition", () => EspImage.Build(uki, work, inputs.SourceDateEpoch));
+        Directory.Delete(work, recursive: true);
+
+        WriteAtomically(Path.Combine(inputs.OutDir, InitramfsGzip), gzip);
+        WriteAtomically(Path.Combine(inputs.OutDir, InitramfsZstd), zstd);
+        WriteAtomically(Path.Combine(inputs.OutDir, Kernel), vmlinuz);
+        WriteAtomically(Path.Combine(inputs.OutDir, Uki), uki);
+        Step("GPT disk image", () =>
+        {
+            var temp = Path.Combine(inputs.OutDir, DiskImage + ".tmp");
+            using (var disk = new FileStream(temp, FileMode.Create, FileAccess.Write))
+            {
+                GptDisk.Write(disk, esp, GptDisk.EfiSystemPartition, "EFI System");
+            }
+            File.Move(temp, Path.Combine(inputs.OutDir, DiskImage), overwrite: true);
+            return new FileInfo(Path.Combine(inputs.OutDir, DiskImage)).Length;
+        });
+
+        var outputs = new List<ManifestFile>();
+        foreach (var name in new[] { DiskImage, InitramfsGzip, InitramfsZstd, Uki, Kernel })
+        {
+            outputs.Add(Describe(Path.Combine(inputs.OutDir, name)));
+        }
+        var manifest = new Manifest(inputs.SourceDateEpoch, inputs.KernelVersion, shipped.Select(ModuleSet.NameOf).ToList(),
+            libraries.Select(l => l.ImagePath).ToList(), inputs.NodeConfigJson, inputs.KernelCommandLine, inputs.Signing is not null,
+            Convert.ToHexStringLower(SHA256.HashData(unsignedUki)), ToolVersions(inputs), outputs);
+        WriteAtomically(Path.Combine(inputs.OutDir, Manifest.FileName), manifest.ToJson());
+        outputs.Add(Describe(Path.Combine(inputs.OutDir, Manifest.FileName)));
+        WriteAtomically(Path.Combine(inputs.OutDir, Sums), Encoding.UTF8.GetBytes(string.Concat(outputs.Select(o => $"{o.Sha256}  {o.Name}\n"))));
+        foreach (var o in outputs)
+        {
+            _progress($"{o.Name}: {Size(o.Size)}");
+        }
+        return new ImageResult(outputs, shipped.Count, libraries.Count, cpioBytes.Length);
+    }
+
+    public static string Version => typeof(NodeImageBuilder).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    public static string Size(long bytes) => bytes >= 1024 * 1024
+        ? string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:0.00} MiB ({bytes:N0} bytes)")
+        : string.Create(CultureInfo.InvariantCulture, $"{bytes:N0} bytes");
+
+    private T Step<T>(string name, Func<T> work)
+    {
+        _progress($"{name} ...");
+        var clock = Stopwatch.StartNew();
+        var result = work();
+        var size = result switch
+        {
+            byte[] b => $", {Size(b.LongLength)}",
+            long n => $", {Size(n)}",
+            _ => "",
+        };
+        _progress(string.Create(CultureInfo.InvariantCulture, $"{name}: done in {clock.Elapsed.TotalSeconds:0.0} s{size}"));
+        return result;
+    }
+
+    private static byte[] Sign(byte[] unsigned, SigningKey key, string work, long epoch)
+    {
+        var input = Path.Combine(work, "unsigned.efi");
+        var output = Path.Combine(work, "signed.efi");
+        File.WriteAllBytes(input, unsigned);
+        HostTool.Run("sbsign", ["--key", key.KeyPath, "--cert", key.CertificatePath, "--output", output, input], epoch);
+        return File.ReadAllBytes(output);
+    }
+
+    private static IReadOnlyList<(string, string)> ToolVersions(ImageInputs inputs) =>
+    [
+        ("ppn-image", Version),
+        ("dosfstools", HostTool.PackageVersion("dosfstools")),
+        ("mtools", HostTool.PackageVersion("mtools")),
+        ("zstd", HostTool.PackageVersion("zstd")),
+        ("systemd-boot-efi", HostTool.PackageVersion("systemd-boot-efi")),
+        ("efiStubSha256", Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(inputs.StubPath)))),
+        ("sbsigntool", inputs.Signing is null ? "not used" : HostTool.PackageVersion("sbsigntool")),
+    ];
+
+    public static ManifestFile Describe(string path)
+    {
+        using var f = File.OpenRead(path);
+        return new ManifestFile(Path.GetFileName(path), f.Length, Convert.ToHexStringLower(SHA256.HashData(f)));
     }
 
     private static byte[] ImageJson(ImageInputs inputs, string ppn, IReadOnlyList<string> modules)

@@ -1,0 +1,145 @@
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using Ppn.Genesis.Configuration;
+using Ppn.ImageBuilder.Build;
+using Ppn.ImageBuilder.Cpio;
+using Ppn.ImageBuilder.Disk;
+using Ppn.ImageBuilder.Uki;
+
+namespace Ppn.ImageBuilder.Inspect;
+
+/// <summary>
+/// What an image holds, read from the image itself (not from the build inputs): from a GPT disk the ESP's
+/// BOOTX64.EFI, from the UKI its sections, from the .initrd the node configuration and modules.
+/// </summary>
+public static class ImageInspector
+{
+    /// <summary>Human-readable lines about <paramref name="path"/> (an output directory, disk.img, or a UKI).</summary>
+    public static IReadOnlyList<string> Describe(string path)
+    {
+        var lines = new List<string>();
+        byte[] uki;
+        if (Directory.Exists(path))
+        {
+            var manifest = Path.Combine(path, Manifest.FileName);
+            if (File.Exists(manifest))
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(manifest));
+                var root = doc.RootElement;
+                lines.Add($"manifest: {manifest}");
+                foreach (var name in new[] { "builder", "kernelVersion", "sourceDateEpoch", "secureBootSigned" })
+                {
+                    if (root.TryGetProperty(name, out var v))
+                    {
+                        lines.Add($"  {name}: {v}");
+                    }
+                }
+            }
+            var disk = Path.Combine(path, NodeImageBuilder.DiskImage);
+            if (!File.Exists(disk))
+            {
+                throw new FileNotFoundException($"no {NodeImageBuilder.DiskImage} in {path}; build the image with ppn-image build");
+            }
+            path = disk;
+        }
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{path} does not exist");
+        }
+        using (var f = File.OpenRead(path))
+        {
+            Span<byte> magic = stackalloc byte[2];
+            f.ReadExactly(magic);
+            if (magic.SequenceEqual("MZ"u8))
+            {
+                uki = File.ReadAllBytes(path);
+                lines.Add($"unified kernel image: {path}");
+            }
+            else
+            {
+                if (!GptDisk.TryRead(f, out var partitions, out var error))
+                {
+                    throw new FormatException($"{path}: neither a UKI nor a GPT disk image ({error})");
+                }
+                lines.Add($"disk image: {path} ({NodeImageBuilder.Size(f.Length)}), GPT OK");
+                var esp = partitions.FirstOrDefault(p => p.Type == GptDisk.EfiSystemPartition)
+                    ?? throw new FormatException($"{path}: no EFI system partition");
+                lines.Add($"  ESP: LBA {esp.FirstLba}-{esp.LastLba} ({NodeImageBuilder.Size(esp.Length)}) \"{esp.Name}\"");
+                uki = EspImage.ReadBootFile(path, esp.Offset);
+                lines.Add($"  \\EFI\\BOOT\\BOOTX64.EFI: {NodeImageBuilder.Size(uki.LongLength)}");
+            }
+        }
+        lines.AddRange(DescribeUki(uki));
+        return lines;
+    }
+
+    public static IReadOnlyList<string> DescribeUki(byte[] uki)
+    {
+        var lines = new List<string>();
+        if (!PeFile.TryParse(uki, out var pe, out var error))
+        {
+            throw new FormatException($"boot file is not a PE image ({error})");
+        }
+        lines.Add(pe!.CertificateTableSize > 0 ? $"secure boot signature: present ({pe.CertificateTableSize} bytes; check with sbverify --cert)" : "secure boot signature: none");
+        foreach (var s in pe.Sections.Where(s => s.Name is ".osrel" or ".cmdline" or ".linux" or ".initrd"))
+        {
+            lines.Add($"section {s.Name,-8} {NodeImageBuilder.Size(s.VirtualSize)} at RVA 0x{s.VirtualAddress:x}");
+        }
+        if (Section(uki, pe, ".osrel") is { } osrel)
+        {
+            var pretty = Encoding.UTF8.GetString(osrel).Split('\n').FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal));
+            lines.Add($"os-release: {pretty?["PRETTY_NAME=".Length..].Trim('"') ?? "(no PRETTY_NAME)"}");
+        }
+        if (Section(uki, pe, ".cmdline") is { } cmdline)
+        {
+            lines.Add($"kernel command line: {Encoding.ASCII.GetString(cmdline).TrimEnd('\0', '\n')}");
+        }
+        var initrd = Section(uki, pe, ".initrd") ?? throw new FormatException("the UKI has no .initrd section");
+        var cpio = Decompress(initrd);
+        if (!CpioReader.TryRead(cpio, out var entries, out var cpioError))
+        {
+            throw new FormatException($"the UKI's initramfs is not a newc archive ({cpioError})");
+        }
+        lines.Add($"initramfs: {NodeImageBuilder.Size(initrd.LongLength)} compressed, {NodeImageBuilder.Size(cpio.LongLength)} unpacked, {entries.Count} entries");
+        var modules = entries.Where(e => e.Path.EndsWith(".ko", StringComparison.Ordinal)).Select(e => Path.GetFileNameWithoutExtension(e.Path)).ToList();
+        lines.Add($"modules ({modules.Count}): {string.Join(' ', modules)}");
+        var node = entries.FirstOrDefault(e => e.Path == NodeConfig.ImagePath.TrimStart('/'));
+        if (node.Data is null)
+        {
+            lines.Add("node configuration: none (unconfigured image)");
+        }
+        else if (NodeConfig.TryParse(node.Data, out var config, out var errors))
+        {
+            lines.Add($"node configuration ({NodeConfig.ImagePath}, format {NodeConfig.CurrentFormat}):");
+            lines.AddRange(config.Describe().Select(l => "  " + l));
+        }
+        else
+        {
+            lines.Add($"node configuration ({NodeConfig.ImagePath}) is INVALID:");
+            lines.AddRange(errors.Select(e => "  " + e));
+        }
+        return lines;
+    }
+
+    private static byte[]? Section(byte[] image, PeFile pe, string name) =>
+        pe.Sections.FirstOrDefault(s => s.Name == name) is { Name: not null } s && s.RawOffset + (long)Math.Min(s.VirtualSize, s.RawSize) <= image.Length
+            ? PeFile.SectionData(image, s).ToArray()
+            : null;
+
+    public static byte[] Decompress(byte[] data)
+    {
+        if (data.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD]))
+        {
+            return HostTool.Run("zstd", ["-d", "-c", "-q"], stdin: data);
+        }
+        if (data.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
+        {
+            using var gz = new GZipStream(new MemoryStream(data), CompressionMode.Decompress);
+            using var output = new MemoryStream();
+            gz.CopyTo(output);
+            return output.ToArray();
+        }
+        return data; // an uncompressed cpio
+    }
+}
