@@ -2,6 +2,13 @@ using Ppn.Appliance.Init;
 using Ppn.Genesis;
 using Ppn.Genesis.Entropy;
 using Ppn.Genesis.Holding;
+using Ppn.Genesis.Beacon;
+using Ppn.Genesis.Configuration;
+using Ppn.Genesis.Enrolment;
+using Ppn.Genesis.Identity;
+using Ppn.Mesh;
+using Ppn.Mesh.Links;
+using Ppn.Mesh.WireGuard;
 using Ppn.UefiVars.Conformance;
 using Ppn.UefiVars.Efivarfs;
 
@@ -51,14 +58,58 @@ public static class NodeServices
 
         public void Run(CancellationToken stopping)
         {
-            var genesis = new SelfGenesis(
-                new EfivarfsStore(),
-                EntropyMixer.ForThisMachine(),
-                new ProcNetIfInet6(),
-                new NoBeaconScanner(),
-                new HoldingOptions(),
-                message => log.Write("genesis", message));
+            void Log(string message) => log.Write("genesis", message);
+            var store = new EfivarfsStore();
+            IBeaconScanner scanner = new NoBeaconScanner();
+            GenesisPlan? plan = null;
+            if (NodeConfig.TryLoad(NodeConfig.ImagePath, out var config, out var errors))
+            {
+                var trust = new AuthorityTrust(
+                    config.AuthorityBeaconKeysEd25519.Select(k => k.ToArray()),
+                    config.AuthorityNoiseKeysX25519.Select(k => k.ToArray()));
+                scanner = new PacketBeaconScanner(trust, config.BeaconPeriod, Log);
+                plan = new GenesisPlan(trust, config.ScanWindow);
+            }
+            else if (File.Exists(NodeConfig.ImagePath))
+            {
+                // A broken configuration is not silently replaced by defaults: say what is wrong, self-genesis only.
+                foreach (var error in errors)
+                {
+                    log.Write("config", $"{NodeConfig.ImagePath}: {error}");
+                }
+                Log("the image's configuration is invalid: no pinned authority, so no beacon scan and no claim (self-genesis only)");
+            }
+            else
+            {
+                Log($"unconfigured image (no {NodeConfig.ImagePath}): no pinned authority, self-genesis only");
+            }
+
+            var genesis = new SelfGenesis(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), scanner, new HoldingOptions(), Log, plan);
             genesis.Run(stopping);
+            if (genesis.Enrolment is { } grant && !stopping.IsCancellationRequested)
+            {
+                BringUpMesh(grant, store);
+            }
+            // Enrolled (or cancelled): this service's work is done; stay until the node stops so the
+            // supervisor does not rerun genesis.
+            stopping.WaitHandle.WaitOne();
+        }
+
+        private void BringUpMesh(EnrolmentGrant grant, EfivarfsStore store)
+        {
+            try
+            {
+                using var identity = new IdentityStore(store, EntropyMixer.ForThisMachine()).TryLoad()
+                    ?? throw new InvalidOperationException("enrolled, but the identity is gone");
+                using var config = EnrolledMesh.ConfigFor(grant, identity.Keys.PrivateKey);
+                var links = new RtnetlinkLinkConfigurator();
+                var report = new MeshBringUp(new KernelWireGuard(links), links).Up(EnrolledMesh.Interface, config);
+                log.Write("mesh", $"{EnrolledMesh.Interface} up as {grant.Address}/{EnrolmentGrant.PrefixLength}, hub {grant.HubEndpoint}: {report.Changes.Count} change(s)");
+            }
+            catch (Exception e)
+            {
+                log.Write("mesh", $"bring-up failed: {e.Message}");
+            }
         }
     }
 }
