@@ -13,6 +13,7 @@ packages=(
   systemd-boot-efi    # linuxx64.efi.stub: the EFI stub the Unified Kernel Image is built on (image-builder)
   dosfstools          # mkfs.vfat --invariant: the disk image's EFI system partition (image-builder)
   mtools              # mmd/mcopy/mdir: files into and out of the ESP without mounting (image-builder)
+  e2fsprogs           # mkfs.ext4: the loop-device flash test mounts a partition of the flashed disk
   sbsigntool          # sbsign/sbverify/sbattach: optional Secure Boot signing of the UKI (image-builder)
   openssl             # throwaway Secure Boot keys in the image-builder signing test
   kmod                # modinfo, for interop checks of module ordering
