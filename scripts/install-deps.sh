@@ -14,7 +14,8 @@ packages=(
   dosfstools          # mkfs.vfat --invariant: the disk image's EFI system partition (image-builder)
   mtools              # mmd/mcopy/mdir: files into and out of the ESP without mounting (image-builder)
   e2fsprogs           # mkfs.ext4: the loop-device flash test mounts a partition of the flashed disk
-  sbsigntool          # sbsign/sbverify/sbattach: optional Secure Boot signing of the UKI (image-builder)
+  osslsigncode        # Authenticode signing of the UKI with a fixed signing time (reproducible signed builds)
+  sbsigntool          # sbverify/sbattach: checking and stripping UKI signatures (image-builder tests)
   openssl             # throwaway Secure Boot keys in the image-builder signing test
   kmod                # modinfo, for interop checks of module ordering
   wireguard-tools     # wg: interop peer

@@ -28,8 +28,8 @@ var extra = new Option<string[]>("--extra-module") { Description = "Another kern
 var config = new Option<string?>("--config") { Description = "Node configuration JSON (format 1, docs/image.md) baked in as /etc/ppn/node.json" };
 var cmdline = new Option<string>("--cmdline") { Description = "Kernel command line in the UKI", DefaultValueFactory = _ => NodeImageBuilder.DefaultCommandLine };
 var stub = new Option<string>("--efi-stub") { Description = "systemd-boot EFI stub the UKI is built on", DefaultValueFactory = _ => Ppn.ImageBuilder.Uki.UkiWriter.DefaultStub };
-var signKey = new Option<string?>("--sign-key") { Description = "Secure Boot: PEM private key for sbsign (with --sign-cert)" };
-var signCert = new Option<string?>("--sign-cert") { Description = "Secure Boot: PEM certificate for sbsign (with --sign-key)" };
+var signKey = new Option<string?>("--sign-key") { Description = "Secure Boot: PEM private key (with --sign-cert); the UKI is signed with osslsigncode at SOURCE_DATE_EPOCH, so signed builds are reproducible too" };
+var signCert = new Option<string?>("--sign-cert") { Description = "Secure Boot: PEM certificate (with --sign-key)" };
 
 var build = new Command("build", "Build the node image: initramfs (ppn as /init, libraries, modules, node configuration), UKI, GPT disk image, manifest");
 foreach (var option in new Option[] { appliance, kernelVersion, outDir, modulesRoot, bootDir, epoch, extra, config, cmdline, stub, signKey, signCert })

@@ -16,6 +16,7 @@ public static class HostTool
         ["mmd"] = "mtools",
         ["mcopy"] = "mtools",
         ["mdir"] = "mtools",
+        ["osslsigncode"] = "osslsigncode",
         ["sbsign"] = "sbsigntool",
         ["sbverify"] = "sbsigntool",
         ["sbattach"] = "sbsigntool",

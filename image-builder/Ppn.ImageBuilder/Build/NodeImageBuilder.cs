@@ -11,7 +11,7 @@ using Ppn.ImageBuilder.Uki;
 
 namespace Ppn.ImageBuilder.Build;
 
-/// <summary>Secure Boot signing material for sbsign: a PEM private key and its PEM certificate.</summary>
+/// <summary>Secure Boot signing material: a PEM private key and its PEM certificate (signed with osslsigncode).</summary>
 public sealed record SigningKey(string KeyPath, string CertificatePath);
 
 public sealed record ImageInputs(
@@ -239,7 +239,11 @@ public sealed class NodeImageBuilder
         var input = Path.Combine(work, "unsigned.efi");
         var output = Path.Combine(work, "signed.efi");
         File.WriteAllBytes(input, unsigned);
-        HostTool.Run("sbsign", ["--key", key.KeyPath, "--cert", key.CertificatePath, "--output", output, input], epoch);
+        // osslsigncode, not sbsign: sbsign stamps the wall-clock signing time into the PKCS#7 signature, so
+        // signed builds could never be reproducible. With -time the signing time is SOURCE_DATE_EPOCH and
+        // (RSA PKCS#1 v1.5 being deterministic) the same inputs give the same signed bytes.
+        HostTool.Run("osslsigncode", ["sign", "-certs", key.CertificatePath, "-key", key.KeyPath, "-h", "sha256",
+            "-time", epoch.ToString(System.Globalization.CultureInfo.InvariantCulture), "-in", input, "-out", output], epoch);
         return File.ReadAllBytes(output);
     }
 
@@ -251,7 +255,7 @@ public sealed class NodeImageBuilder
         ("zstd", HostTool.PackageVersion("zstd")),
         ("systemd-boot-efi", HostTool.PackageVersion("systemd-boot-efi")),
         ("efiStubSha256", Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(inputs.StubPath)))),
-        ("sbsigntool", inputs.Signing is null ? "not used" : HostTool.PackageVersion("sbsigntool")),
+        ("osslsigncode", inputs.Signing is null ? "not used" : HostTool.PackageVersion("osslsigncode")),
     ];
 
     public static ManifestFile Describe(string path)
