@@ -261,10 +261,8 @@ public class GenesisProtocolTests : IDisposable
                 if (i % 3 == 2) await s.SendAsync(new byte[] { 0xff, 0xff, 1, 2, 3 }, SocketFlags.None); // garbage: an oversized frame
             }
             Assert.True(SpinWait.SpinUntil(() => listener.Active <= options.MaxConnections, Bound)); // evicted handlers finish asynchronously
-            var clock = Stopwatch.StartNew();
             var x = await ClaimAsync(target, _authority.NoisePrivate, _authority.NoisePublic, _authority.GrantFor, stop.Token);
             Assert.Equal(AckStatus.Persisted, x.Ack);
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10));
             Assert.True(listener.Evicted > 0);
         }
         finally
@@ -302,13 +300,13 @@ public class GenesisProtocolTests : IDisposable
     public void The_packet_scanner_hears_a_signed_beacon_with_no_ipv4_address_and_ignores_a_rogue_one()
     {
         var ns = $"ppnbcn-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
-        Run("ip", $"netns add {ns}");
+        HostProcess.Run("ip", $"netns add {ns}");
         try
         {
-            Run("ip", $"-n {ns} link add node0 type veth peer name auth0");
-            Run("ip", $"-n {ns} link set node0 up");
-            Run("ip", $"-n {ns} link set auth0 up");
-            Run("ip", $"-n {ns} addr add 192.0.2.1/24 dev auth0");
+            HostProcess.Run("ip", $"-n {ns} link add node0 type veth peer name auth0");
+            HostProcess.Run("ip", $"-n {ns} link set node0 up");
+            HostProcess.Run("ip", $"-n {ns} link set auth0 up");
+            HostProcess.Run("ip", $"-n {ns} addr add 192.0.2.1/24 dev auth0");
             var path = NetworkNamespace.PathOf(ns);
             var log = new List<string>();
             var scanner = new PacketBeaconScanner(_authority.Trust, TimeSpan.FromMilliseconds(100), l => { lock (log) log.Add(l); });
@@ -336,11 +334,11 @@ public class GenesisProtocolTests : IDisposable
             Assert.Equal(_authority.NoisePublic, found.AuthorityNoiseKey);
             Assert.True(found.Registrar.Address.ScopeId > 0);
             Assert.True(scanner.Verifier.BadSignature >= 1);
-            Assert.DoesNotMatch(@"inet \d", Run("ip", $"-n {ns} -4 addr show dev node0"));
+            Assert.DoesNotMatch(@"inet \d", HostProcess.Run("ip", $"-n {ns} -4 addr show dev node0"));
         }
         finally
         {
-            Run("ip", $"netns del {ns}", check: false);
+            HostProcess.Run("ip", $"netns del {ns}", check: false);
         }
     }
 
@@ -348,30 +346,21 @@ public class GenesisProtocolTests : IDisposable
     public void The_scan_window_ends_with_nothing_when_no_beacon_comes()
     {
         var ns = $"ppnbcn-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
-        Run("ip", $"netns add {ns}");
+        HostProcess.Run("ip", $"netns add {ns}");
         try
         {
-            Run("ip", $"-n {ns} link set lo up");
+            HostProcess.Run("ip", $"-n {ns} link set lo up");
             var scanner = new PacketBeaconScanner(_authority.Trust, TimeSpan.FromSeconds(1), _ => { });
             var clock = Stopwatch.StartNew();
             var found = NetworkNamespace.Run(NetworkNamespace.PathOf(ns), () => scanner.Scan(TimeSpan.FromMilliseconds(600), CancellationToken.None));
             Assert.Null(found);
-            Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(550), TimeSpan.FromSeconds(5));
+            // The scanner listened for the whole window before giving up (a lower bound only: no timing goal).
+            Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(550), $"the scan gave up after {clock.Elapsed}");
         }
         finally
         {
-            Run("ip", $"netns del {ns}", check: false);
+            HostProcess.Run("ip", $"netns del {ns}", check: false);
         }
     }
 
-    private static string Run(string file, string args, bool check = true)
-    {
-        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd();
-        var error = p.StandardError.ReadToEnd();
-        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), $"{file} {args} hung");
-        if (check) Assert.True(p.ExitCode == 0, $"{file} {args}: {error}");
-        return output;
-    }
 }

@@ -52,13 +52,13 @@ public class LinkLocalTests
     public void The_listener_serves_the_banner_on_a_real_link_local_address_in_a_network_namespace()
     {
         var ns = $"ppngen-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
-        Run("ip", $"netns add {ns}");
+        HostProcess.Run("ip", $"netns add {ns}");
         try
         {
-            Run("ip", $"-n {ns} link add node0 type veth peer name tech0");
-            Run("ip", $"-n {ns} link set lo up");
-            Run("ip", $"-n {ns} link set node0 up");
-            Run("ip", $"-n {ns} link set tech0 up");
+            HostProcess.Run("ip", $"-n {ns} link add node0 type veth peer name tech0");
+            HostProcess.Run("ip", $"-n {ns} link set lo up");
+            HostProcess.Run("ip", $"-n {ns} link set node0 up");
+            HostProcess.Run("ip", $"-n {ns} link set tech0 up");
             var path = NetworkNamespace.PathOf(ns);
             var source = new CommandSource(ns);
             var addresses = ProcNetIfInet6.WaitForLinkLocal(source, TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(50));
@@ -78,20 +78,10 @@ public class LinkLocalTests
         }
         finally
         {
-            Run("ip", $"netns del {ns}", check: false);
+            HostProcess.Run("ip", $"netns del {ns}", check: false);
         }
     }
 
-    private static string Run(string file, string args, bool check = true)
-    {
-        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd();
-        var error = p.StandardError.ReadToEnd();
-        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), $"{file} {args} hung");
-        if (check) Assert.True(p.ExitCode == 0, $"{file} {args}: {error}");
-        return output;
-    }
 
     private sealed class SequenceSource(params IReadOnlyList<InterfaceAddress>[] reads) : IInterfaceAddressSource
     {
@@ -102,6 +92,6 @@ public class LinkLocalTests
     /// <summary>/proc/net/if_inet6 as the namespace sees it.</summary>
     private sealed class CommandSource(string ns) : IInterfaceAddressSource
     {
-        public IReadOnlyList<InterfaceAddress> Read() => ProcNetIfInet6.Parse(Run("ip", $"netns exec {ns} cat /proc/net/if_inet6"));
+        public IReadOnlyList<InterfaceAddress> Read() => ProcNetIfInet6.Parse(HostProcess.Run("ip", $"netns exec {ns} cat /proc/net/if_inet6"));
     }
 }

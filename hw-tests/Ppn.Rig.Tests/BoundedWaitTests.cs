@@ -20,7 +20,7 @@ public class BoundedWaitTests
             BoundedWait.Until(() => false, TimeSpan.FromMilliseconds(200), "the moon to turn blue"));
         Assert.Contains("the moon to turn blue", e.Message);
         Assert.Contains("200 ms", e.Message);
-        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(5));
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(150), $"gave up after {clock.Elapsed}, before its deadline");
     }
 
     [Fact]
