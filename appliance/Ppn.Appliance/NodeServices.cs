@@ -1,3 +1,4 @@
+using Ppn.Appliance.Commands;
 using Ppn.Appliance.Init;
 using Ppn.Genesis;
 using Ppn.Genesis.Entropy;
@@ -9,6 +10,9 @@ using Ppn.Genesis.Identity;
 using Ppn.Mesh;
 using Ppn.Mesh.Links;
 using Ppn.Mesh.WireGuard;
+using Ppn.Genesis.Join;
+using Ppn.Nic.Discovery;
+using Ppn.Nic.Ethtool;
 using Ppn.UefiVars.Conformance;
 using Ppn.UefiVars.Efivarfs;
 
@@ -17,7 +21,8 @@ namespace Ppn.Appliance;
 /// <summary>Composes the node's long-running services from the libraries (no protocol logic here).</summary>
 public static class NodeServices
 {
-    public static IReadOnlyList<IApplianceService> Create(ILog log, EarlyBootReport report, KernelCommandLine cmdline)
+    /// <param name="powerOff">PID 1's flush + reboot(2): true restarts, false powers off.</param>
+    public static IReadOnlyList<IApplianceService> Create(ILog log, EarlyBootReport report, KernelCommandLine cmdline, Action<bool> powerOff)
     {
         if (!report.EfivarfsMounted)
         {
@@ -31,7 +36,7 @@ public static class NodeServices
         {
             SelfTests.MeshSelfTest.Run(line => log.Write("selftest", line));
         }
-        return [new GenesisService(log)];
+        return [new GenesisService(log, powerOff)];
     }
 
     /// <summary>The efivarfs conformance checks against this node's real firmware (hw-tests boots with ppn.selftest=uefi).</summary>
@@ -52,8 +57,14 @@ public static class NodeServices
         }
     }
 
-    private sealed class GenesisService(ILog log) : IApplianceService
+    /// <summary>
+    /// Genesis, then life as an enrolled node: ppn0 from the enrolment, the UDP 8090 command listener on the mesh
+    /// address, and a beacon rescan (join again, idempotent) whenever the authority asks for one.
+    /// </summary>
+    private sealed class GenesisService(ILog log, Action<bool> powerOff) : IApplianceService
     {
+        private readonly AutoResetEvent _rescan = new(false);
+
         public string Name => "genesis";
 
         public void Run(CancellationToken stopping)
@@ -62,8 +73,10 @@ public static class NodeServices
             var store = new EfivarfsStore();
             IBeaconScanner scanner = new NoBeaconScanner();
             GenesisPlan? plan = null;
-            if (NodeConfig.TryLoad(NodeConfig.ImagePath, out var config, out var errors))
+            NodeConfig? config = null;
+            if (NodeConfig.TryLoad(NodeConfig.ImagePath, out var loaded, out var errors))
             {
+                config = loaded;
                 var trust = new AuthorityTrust(
                     config.AuthorityBeaconKeysEd25519.Select(k => k.ToArray()),
                     config.AuthorityNoiseKeysX25519.Select(k => k.ToArray()));
@@ -86,29 +99,119 @@ public static class NodeServices
 
             var genesis = new SelfGenesis(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), scanner, new HoldingOptions(), Log, plan);
             genesis.Run(stopping);
-            if (genesis.Enrolment is { } grant && !stopping.IsCancellationRequested)
+            if (genesis.Enrolment is not { } grant || stopping.IsCancellationRequested || plan is null || config is null)
             {
-                BringUpMesh(grant, store);
+                // Cancelled, or holding ended without an enrolment: stay until the node stops so the supervisor
+                // does not rerun genesis.
+                stopping.WaitHandle.WaitOne();
+                return;
             }
-            // Enrolled (or cancelled): this service's work is done; stay until the node stops so the
-            // supervisor does not rerun genesis.
-            stopping.WaitHandle.WaitOne();
+            var replay = new UefiReplayStateStore(store);
+            if (genesis.EnrolledThisRun)
+            {
+                TryLog("commands", () => replay.StartEnrolment(grant.CommandKeyEpoch), "initial replay state not stored");
+            }
+            using var identity = new IdentityStore(store, EntropyMixer.ForThisMachine()).TryLoad();
+            if (identity is null)
+            {
+                Log("enrolled, but the identity cannot be read back: no mesh, no commands");
+                stopping.WaitHandle.WaitOne();
+                return;
+            }
+            var meshUp = BringUpMesh(grant, identity);
+            using var commands = meshUp ? StartCommands(store, grant, identity, config, stopping) : null;
+            var handles = new[] { stopping.WaitHandle, _rescan };
+            while (WaitHandle.WaitAny(handles) == 1)
+            {
+                if (Rescan(scanner, plan, store, identity, stopping) is { } refreshed && !refreshed.Equals(grant))
+                {
+                    grant = refreshed;
+                    BringUpMesh(grant, identity);
+                }
+            }
         }
 
-        private void BringUpMesh(EnrolmentGrant grant, EfivarfsStore store)
+        // Scan for a beacon and join again: the registrar's assignment is idempotent, so this refreshes the grant
+        // (a moved hub endpoint, a new epoch) and never leaves the node less enrolled than it was.
+        private EnrolmentGrant? Rescan(IBeaconScanner scanner, GenesisPlan plan, EfivarfsStore store, NodeIdentity identity, CancellationToken stopping)
+        {
+            void Log(string message) => log.Write("genesis", message);
+            var beacon = scanner.Scan(plan.ScanWindow, stopping);
+            if (beacon is null)
+            {
+                Log("beacon rescan: no authority beacon in the scan window; the enrolment stays as it is");
+                return null;
+            }
+            var outcome = new JoinClient(plan.Trust, new EnrolmentStore(store), Log, plan.Timeouts, plan.JoinAttempts).Join(identity.Keys, beacon, stopping);
+            if (!outcome.Succeeded)
+            {
+                Log($"beacon rescan: join failed ({outcome.Failure}); the enrolment stays as it is");
+                return null;
+            }
+            Log($"beacon rescan: enrolment refreshed (node {outcome.Grant!.NodeId}, {outcome.Grant.Address}/24, hub {outcome.Grant.HubEndpoint})");
+            return outcome.Grant;
+        }
+
+        private bool BringUpMesh(EnrolmentGrant grant, NodeIdentity identity)
         {
             try
             {
-                using var identity = new IdentityStore(store, EntropyMixer.ForThisMachine()).TryLoad()
-                    ?? throw new InvalidOperationException("enrolled, but the identity is gone");
                 using var config = EnrolledMesh.ConfigFor(grant, identity.Keys.PrivateKey);
                 var links = new RtnetlinkLinkConfigurator();
                 var report = new MeshBringUp(new KernelWireGuard(links), links).Up(EnrolledMesh.Interface, config);
                 log.Write("mesh", $"{EnrolledMesh.Interface} up as {grant.Address}/{EnrolmentGrant.PrefixLength}, hub {grant.HubEndpoint}: {report.Changes.Count} change(s)");
+                return true;
             }
             catch (Exception e)
             {
                 log.Write("mesh", $"bring-up failed: {e.Message}");
+                return false;
+            }
+        }
+
+        private CommandService? StartCommands(EfivarfsStore store, EnrolmentGrant grant, NodeIdentity identity, NodeConfig config, CancellationToken stopping)
+        {
+            void Log(string message) => log.Write("commands", message);
+            var machine = new NodeMachine
+            {
+                Ethtool = new SystemEthtool(),
+                Nics = new SysfsNicDiscovery(),
+                PowerOff = powerOff,
+                RescanBeacon = () => _rescan.Set(),
+                EraseGenesis = () =>
+                {
+                    new EnrolmentStore(store).Delete();
+                    new UefiReplayStateStore(store).Erase();
+                    new IdentityStore(store, EntropyMixer.ForThisMachine()).Reset();
+                },
+            };
+            try
+            {
+                return CommandService.Start(new CommandServiceSetup
+                {
+                    Store = store,
+                    Grant = grant,
+                    // The command keys pair the node with the authority's first pinned X25519 key (docs/protocol/commands.md §Keys).
+                    AuthorityPublicKey = config.AuthorityNoiseKeysX25519[0].ToArray(),
+                    GroupIds = config.CommandGroups,
+                }, identity.Keys.PrivateKey, new NodeCommandEffects(machine, Log), Log);
+            }
+            catch (Exception e)
+            {
+                Log($"not listening: {e.Message}");
+                return null;
+            }
+        }
+
+        private void TryLog(string area, Action action, string what)
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                log.Write(area, $"{what}: {e.Message}");
             }
         }
     }

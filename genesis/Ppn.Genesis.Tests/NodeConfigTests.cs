@@ -86,6 +86,30 @@ public class NodeConfigTests
     }
 
     [Fact]
+    public void Command_groups_are_optional_and_round_trip()
+    {
+        Assert.True(NodeConfig.TryParse(Encoding.UTF8.GetBytes(Valid()), out var none, out _));
+        Assert.Empty(none.CommandGroups);
+        Assert.True(NodeConfig.TryParse(Encoding.UTF8.GetBytes(Valid("\"commandKeyEpoch\": 3", "\"commandKeyEpoch\": 3, \"commandGroups\": [7, 300]")), out var config, out var errors), string.Join("\n", errors));
+        Assert.Equal([(ushort)7, (ushort)300], config.CommandGroups);
+        Assert.True(NodeConfig.TryParse(config.ToJson(), out var again, out _));
+        Assert.Equal(config.CommandGroups, again.CommandGroups);
+    }
+
+    [Theory]
+    [InlineData("[16384]", "commandGroups[0]")]
+    [InlineData("[7, 7]", "commandGroups[1]")]
+    [InlineData("[\"7\"]", "commandGroups[0]")]
+    [InlineData("7", "commandGroups")]
+    [InlineData("[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]", "commandGroups")]
+    public void Bad_command_groups_are_named(string groups, string field)
+    {
+        var error = Assert.Single(Errors(Valid("\"commandKeyEpoch\": 3", $"\"commandKeyEpoch\": 3, \"commandGroups\": {groups}")));
+        Assert.Equal(field, error.Field);
+        Assert.Contains("0 to 16383", error.Fix);
+    }
+
+    [Fact]
     public void Keys_must_be_32_bytes_nonzero_and_distinct_and_each_bad_key_is_named()
     {
         var shortKey = Convert.ToBase64String(new byte[31]);

@@ -72,6 +72,8 @@ public sealed class SelfGenesis
     public HoldingListener? Listener { get; private set; }
     /// <summary>The verified, stored enrolment once <see cref="Phase"/> is <see cref="GenesisPhase.Enrolled"/>.</summary>
     public EnrolmentGrant? Enrolment { get; private set; }
+    /// <summary>True when <see cref="Enrolment"/> was made in this run (join or claim), false when it was restored.</summary>
+    public bool EnrolledThisRun { get; private set; }
 
     public void Run(CancellationToken cancellation)
     {
@@ -147,6 +149,7 @@ public sealed class SelfGenesis
     private void Enrolled(EnrolmentGrant grant, string how)
     {
         Enrolment = grant;
+        EnrolledThisRun = !how.StartsWith("restored", StringComparison.Ordinal);
         Phase = GenesisPhase.Enrolled;
         _log($"enrolled by {how}: node {grant.NodeId}, {grant.Address}/24, hub {grant.HubEndpoint} key {Convert.ToBase64String(grant.HubPublicKey)}, command-key epoch {grant.CommandKeyEpoch}");
         _plan?.OnEnrolled?.Invoke(grant);

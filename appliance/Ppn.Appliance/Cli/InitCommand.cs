@@ -45,7 +45,7 @@ public static class InitCommand
             var report = new InitSequence(log, new SystemMounter(), new FinitModuleLoader(), new SystemLinkControl(), InitPaths.System).Run();
             // The NIC profile goes on before genesis, so the beacon scan and the mesh run on a tuned link.
             NicTuner.TuneAll(new SystemEthtool(), new SysfsNicDiscovery(), message => log.Write("nic", message));
-            host.Start(NodeServices.Create(log, report, KernelCommandLine.Read()), stopping.Token);
+            host.Start(NodeServices.Create(log, report, KernelCommandLine.Read(), restart => host.PowerOff(restart)), stopping.Token);
         }
         catch (Exception ex)
         {

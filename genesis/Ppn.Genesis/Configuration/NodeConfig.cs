@@ -56,7 +56,13 @@ public sealed class NodeConfig
     /// <summary>Epoch of the command signing key the node accepts; commands of an older epoch are refused.</summary>
     public required uint CommandKeyEpoch { get; init; }
 
-    private static readonly string[] TopLevel = ["format", "authority", "scanWindowSeconds", "beaconPeriodSeconds", "nicProfile", "hub", "commandKeyEpoch"];
+    /// <summary>Command group ids (docs/protocol/commands.md target selector) this image's nodes answer to, besides their node id and "all".</summary>
+    public IReadOnlyList<ushort> CommandGroups { get; init; } = [];
+
+    public const int MaxCommandGroups = 16;
+    public const int MaxCommandGroupId = 0x3FFF;
+
+    private static readonly string[] TopLevel = ["format", "authority", "scanWindowSeconds", "beaconPeriodSeconds", "nicProfile", "hub", "commandKeyEpoch", "commandGroups"];
     private static readonly string[] AuthorityFields = ["beaconSigningKeysEd25519", "noiseStaticKeysX25519"];
     private static readonly string[] HubFields = ["endpoint", "wireGuardPublicKey"];
 
@@ -187,6 +193,7 @@ public sealed class NodeConfig
         }
 
         var epoch = Integer(root, "commandKeyEpoch", 0, uint.MaxValue, "the command signing key epoch (0 or more)", found);
+        var groups = Groups(root, found);
 
         if (found.Count > 0)
         {
@@ -201,8 +208,39 @@ public sealed class NodeConfig
             NicProfile = nicProfile!,
             Hub = hub!,
             CommandKeyEpoch = (uint)epoch!.Value,
+            CommandGroups = groups,
         };
         return true;
+    }
+
+    // Optional: absent means no groups. Ids are the 14-bit target ids of the command packet.
+    private static List<ushort> Groups(JsonElement root, List<NodeConfigError> found)
+    {
+        var groups = new List<ushort>();
+        if (!root.TryGetProperty("commandGroups", out var value))
+        {
+            return groups;
+        }
+        string fix = string.Create(CultureInfo.InvariantCulture, $"give \"commandGroups\" as an array of at most {MaxCommandGroups} distinct integers from 0 to {MaxCommandGroupId}, e.g. [7, 300]");
+        if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() > MaxCommandGroups)
+        {
+            found.Add(new("commandGroups", $"is {Truncate(value.GetRawText())}", fix));
+            return groups;
+        }
+        int i = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt32(out var id) || id < 0 || id > MaxCommandGroupId || groups.Contains((ushort)id))
+            {
+                found.Add(new(string.Create(CultureInfo.InvariantCulture, $"commandGroups[{i}]"), $"is {Truncate(item.GetRawText())}", fix));
+            }
+            else
+            {
+                groups.Add((ushort)id);
+            }
+            i++;
+        }
+        return groups;
     }
 
     /// <summary>
@@ -264,6 +302,12 @@ public sealed class NodeConfig
             w.WriteString("wireGuardPublicKey", Convert.ToBase64String(Hub.WireGuardPublicKey.Span));
             w.WriteEndObject();
             w.WriteNumber("commandKeyEpoch", CommandKeyEpoch);
+            if (CommandGroups.Count > 0)
+            {
+                w.WriteStartArray("commandGroups");
+                foreach (var g in CommandGroups) w.WriteNumberValue(g);
+                w.WriteEndArray();
+            }
             w.WriteEndObject();
         }
         stream.WriteByte((byte)'\n');
@@ -288,6 +332,10 @@ public sealed class NodeConfig
         lines.Add($"hub endpoint:      {Hub.Endpoint}");
         lines.Add($"hub WireGuard key: {Convert.ToBase64String(Hub.WireGuardPublicKey.Span)}");
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"command key epoch: {CommandKeyEpoch}"));
+        if (CommandGroups.Count > 0)
+        {
+            lines.Add($"command groups:    {string.Join(", ", CommandGroups)}");
+        }
         return lines;
     }
 

@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Ppn.Appliance.Commands;
+using Ppn.Appliance.Cli;
+using Ppn.Commands;
+using Ppn.Genesis.Enrolment;
+using Ppn.UefiVars.Testing;
+
+namespace Ppn.Appliance.Tests;
+
+/// <summary>
+/// The appliance's command service end to end on loopback: keys from the node's identity and the authority's
+/// X25519 key, replay state in (emulated) UEFI variables across a reboot, effects, the status file and `ppn status`.
+/// </summary>
+public sealed class CommandServiceTests : IDisposable
+{
+    private static readonly byte[] AuthorityPrivate = Convert.FromHexString("a8abababababababababababababababababababababababababababababab6b");
+    private static readonly byte[] AuthorityPublic = Convert.FromHexString("e3712d851a0e5d79b831c5e34ab22b41a198171de209b8b8faca23a11c624859");
+    private static readonly byte[] NodePrivate = Convert.FromHexString("c8cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd4d");
+    private static readonly byte[] NodePublic = Convert.FromHexString("b5bea823d9c9ff576091c54b7c596c0ae296884f0e150290e88455d7fba6126f");
+
+    private readonly TempDirEfivarfs _efivarfs = new();
+    private readonly string _statusPath;
+    private readonly RecordingEffects _effects = new();
+    private readonly List<string> _log = [];
+
+    public CommandServiceTests() => _statusPath = Path.Combine(_efivarfs.Root + "-run", "status.json");
+
+    public void Dispose()
+    {
+        _efivarfs.Dispose();
+        if (Directory.Exists(Path.GetDirectoryName(_statusPath))) Directory.Delete(Path.GetDirectoryName(_statusPath)!, true);
+    }
+
+    private static EnrolmentGrant Grant(ulong nodeId = 42, uint epoch = 0) => new(GrantStatus.Granted, nodeId, IPAddress.Parse("10.8.0.2"),
+        new IPEndPoint(IPAddress.Parse("192.0.2.1"), 51820), new byte[32], epoch, NodePublic, 0, new byte[64]);
+
+    private CommandService Start(EnrolmentGrant? grant = null) => CommandService.Start(new CommandServiceSetup
+    {
+        Store = _efivarfs.OpenStore(),
+        Grant = grant ?? Grant(),
+        AuthorityPublicKey = AuthorityPublic,
+        BindAddress = IPAddress.Loopback,
+        Port = 0,
+        GroupIds = [7],
+        StatusPath = _statusPath,
+    }, NodePrivate, _effects, line => { lock (_log) _log.Add(line); });
+
+    private static byte[] Seal(CommandIntent intent, uint counter, byte epoch = 0, byte argument = 0, TargetSelector? target = null)
+    {
+        var packet = new byte[CommandPacket.Size];
+        using var sealer = CommandSealer.ForNode(AuthorityPrivate, NodePublic);
+        sealer.Seal(epoch, intent, argument, target ?? TargetSelector.Node(42), counter, packet);
+        return packet;
+    }
+
+    private static void Send(CommandService service, byte[] packet)
+    {
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        client.SendTo(packet, service.LocalEndPoint);
+    }
+
+    private static bool Until(Func<bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        var spin = new SpinWait();
+        while (!condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(20)) return false;
+            spin.SpinOnce(sleep1Threshold: 20);
+        }
+        return true;
+    }
+
+    [Fact]
+    public void An_accepted_command_is_executed_journalled_logged_and_shown_by_ppn_status()
+    {
+        new UefiReplayStateStore(_efivarfs.OpenStore()).StartEnrolment(0);
+        using (var service = Start())
+        {
+            Send(service, Seal(CommandIntent.Noop, 1));
+            Send(service, Seal(CommandIntent.Reboot, 2, target: TargetSelector.Node(43)));
+            Assert.True(Until(() => _effects.Probes == 1 && service.Journal.RejectedTotal == 1), "noop executed and the wrong-target packet journalled");
+            service.Publish();
+        }
+        Assert.Contains(_log, l => l.StartsWith("accepted noop (argument 0) for node 42, epoch 0 counter 1 from 127.0.0.1:", StringComparison.Ordinal) && l.EndsWith(": executed", StringComparison.Ordinal));
+        Assert.Equal(0, _effects.Reboots);
+
+        var (code, output, err) = CliTests.Run("status", "--file", _statusPath);
+        Assert.True(code == 0, err);
+        Assert.Contains("node:      42 at 10.8.0.2/24, hub 192.0.2.1:51820", output);
+        Assert.Contains("commands:  listening on 127.0.0.1:", output);
+        Assert.Contains("verdicts:  2 datagram(s): accept 1, wrong-target 1", output);
+        Assert.Contains("noop(0) for node 42, epoch 0 counter 1 from 127.0.0.1:", output);
+        Assert.Contains("reboot(0) for node 43, epoch 0 counter 2", output);
+        Assert.Contains("[wrong-target]", output);
+
+        var json = CliTests.Run("status", "--file", _statusPath, "--json");
+        using var doc = JsonDocument.Parse(json.Out);
+        Assert.Equal(1, doc.RootElement.GetProperty("journal").GetProperty("acceptedTotal").GetInt64());
+        Assert.Equal(255, doc.RootElement.GetProperty("commands").GetProperty("reservedThrough").GetInt64());
+    }
+
+    [Fact]
+    public void Replay_of_a_command_seen_before_reboot_is_rejected_after_it()
+    {
+        new UefiReplayStateStore(_efivarfs.OpenStore()).StartEnrolment(0);
+        var captured = Seal(CommandIntent.Noop, 5);
+        using (var before = Start())
+        {
+            Send(before, captured);
+            Assert.True(Until(() => _effects.Probes == 1));
+        }
+        _efivarfs.Reboot();
+        using var after = Start();
+        Assert.Equal(255u, after.Verifier.BootFloor);
+        Send(after, captured);
+        Send(after, Seal(CommandIntent.Noop, 256)); // the authority's next batch starts at the next block
+        Assert.True(Until(() => after.Verifier.Counters[CommandVerdict.Replay] == 1 && _effects.Probes == 2));
+    }
+
+    [Fact]
+    public void A_new_enrolment_starts_in_the_grant_epoch()
+    {
+        new UefiReplayStateStore(_efivarfs.OpenStore()).StartEnrolment(3);
+        using var service = Start(Grant(epoch: 3));
+        Assert.Equal(3, service.Verifier.Epoch);
+        Assert.Equal(ReplayStateLoad.Ok, service.Verifier.StartupLoad);
+    }
+
+    [Fact]
+    public void Lost_replay_state_moves_past_the_newest_epoch_the_node_rotated_to()
+    {
+        var store = new UefiReplayStateStore(_efivarfs.OpenStore());
+        store.StartEnrolment(0);
+        using (var service = Start())
+        {
+            Send(service, Seal(CommandIntent.Noop, 1, epoch: 1)); // the authority rotates to epoch 1
+            Assert.True(Until(() => _effects.Probes == 1));
+            Assert.Equal(1, service.Verifier.Epoch);
+        }
+        Assert.Equal((byte)1, store.LastKnownEpoch());
+        _efivarfs.OpenStore().Delete(UefiReplayStateStore.ReplayVariable); // the replay record is lost
+        using var after = Start();
+        Assert.Equal(ReplayStateLoad.Missing, after.Verifier.StartupLoad);
+        Assert.Equal(2, after.Verifier.Epoch); // not 1: epoch-1 commands may have been captured
+        Assert.Contains(_log, l => l.Contains("moved to command epoch 2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_damaged_epoch_record_falls_back_to_the_grant_epoch()
+    {
+        var store = _efivarfs.OpenStore();
+        store.Write(UefiReplayStateStore.EpochVariable, Ppn.UefiVars.VariableAttributes.NonVolatileBootRuntime, [5, 5], Ppn.UefiVars.WriteMode.CreateOrReplace);
+        Assert.Null(new UefiReplayStateStore(store).LastKnownEpoch());
+        Assert.Equal(4, new UefiReplayStateStore(store).LastKnownEpoch(4u));
+    }
+
+    [Fact]
+    public void A_node_id_beyond_14_bits_is_refused_with_a_reason()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => Start(Grant(nodeId: 20000)));
+        Assert.Contains("does not fit the command target's 14 bits", e.Message);
+    }
+
+    [Fact]
+    public void Status_without_a_running_service_says_so()
+    {
+        var (code, _, err) = CliTests.Run("status", "--file", _statusPath);
+        Assert.Equal(ExitCodes.NotFound, code);
+        Assert.Contains("the node's command service is not running", err);
+    }
+
+    private sealed class RecordingEffects : ICommandEffects
+    {
+        private int _probes, _reboots;
+        public int Probes => Volatile.Read(ref _probes);
+        public int Reboots => Volatile.Read(ref _reboots);
+        public void HealthProbe() => Interlocked.Increment(ref _probes);
+        public void Identify(int seconds) { }
+        public void Reboot() => Interlocked.Increment(ref _reboots);
+        public void Poweroff() { }
+        public void RetuneNic() { }
+        public void RescanBeacon() { }
+        public void GenesisReset() { }
+    }
+}

@@ -1,0 +1,91 @@
+using Ppn.Appliance.Commands;
+using Ppn.Nic.Discovery;
+using Ppn.Nic.Ethtool;
+
+namespace Ppn.Appliance.Tests;
+
+public sealed class NodeCommandEffectsTests
+{
+    private readonly List<string> _log = [];
+    private readonly List<bool> _powerOffs = [];
+    private int _rescans, _erased;
+
+    private NodeCommandEffects Effects(IEthtool ethtool, INicDiscovery nics) => new(new NodeMachine
+    {
+        Ethtool = ethtool,
+        Nics = nics,
+        PowerOff = restart => { lock (_powerOffs) _powerOffs.Add(restart); },
+        RescanBeacon = () => Interlocked.Increment(ref _rescans),
+        EraseGenesis = () => Interlocked.Increment(ref _erased),
+    }, line => { lock (_log) _log.Add(line); });
+
+    [Fact]
+    public void Genesis_reset_erases_then_reboots()
+    {
+        var effects = Effects(new FakeEthtool(), new StaticNics());
+        effects.GenesisReset();
+        Assert.Equal(1, _erased);
+        Assert.Equal([true], _powerOffs);
+    }
+
+    [Fact]
+    public void Reboot_restarts_and_poweroff_powers_off()
+    {
+        var effects = Effects(new FakeEthtool(), new StaticNics());
+        effects.Reboot();
+        effects.Poweroff();
+        Assert.Equal([true, false], _powerOffs);
+    }
+
+    [Fact]
+    public void Beacon_rescan_is_handed_to_the_genesis_service()
+    {
+        Effects(new FakeEthtool(), new StaticNics()).RescanBeacon();
+        Assert.Equal(1, _rescans);
+    }
+
+    [Fact]
+    public void Identify_without_a_physical_nic_says_so()
+    {
+        Effects(new FakeEthtool(), new StaticNics()).Identify(30);
+        Assert.Contains("identify: no physical NIC to blink", _log);
+    }
+
+    private sealed class StaticNics(params NicIdentity[] nics) : INicDiscovery
+    {
+        public IReadOnlyList<NicIdentity> List() => nics;
+        public NicIdentity? Find(string name) => nics.FirstOrDefault(n => n.Name == name);
+    }
+}
+
+public sealed class NodeCommandEffectsIdentifyTests
+{
+    [Fact]
+    public void Identify_blinks_every_physical_port_in_slices_until_the_asked_time()
+    {
+        var ethtool = new FakeEthtool().Add("eth0", new FakeNic { Driver = Driver(), CanIdentify = true });
+        var log = new List<string>();
+        var done = new ManualResetEventSlim();
+        var effects = new NodeCommandEffects(new NodeMachine
+        {
+            Ethtool = ethtool,
+            Nics = new OneNic(),
+            PowerOff = _ => { },
+            RescanBeacon = () => { },
+            EraseGenesis = () => { },
+        }, line => { lock (log) log.Add(line); if (line.StartsWith("identify: done", StringComparison.Ordinal)) done.Set(); });
+        effects.Identify(12);
+        Assert.True(done.Wait(TimeSpan.FromSeconds(20)), string.Join("\n", log));
+        // 12 s = 5 + 5 + 2: a stop is never more than one slice away.
+        Assert.Equal(3, ethtool.Calls.Count(c => c.StartsWith("PHYS_ID", StringComparison.Ordinal)));
+    }
+
+    internal static DriverInfo Driver() => new("tg3", "3.137", "57765-v1.39", "", "0000:01:00.0", 0, 0, 0, 0, 0);
+
+    private sealed class OneNic : INicDiscovery
+    {
+        private readonly NicIdentity _eth0 = new("eth0", 0x14e4, 0x16b4, null, null, "tg3", "0000:01:00.0");
+        public IReadOnlyList<NicIdentity> List() => [_eth0];
+        public NicIdentity? Find(string name) => name == "eth0" ? _eth0 : null;
+    }
+}

@@ -1,0 +1,177 @@
+using System.Net;
+using System.Text.Json;
+using Ppn.Commands;
+using Ppn.Genesis.Enrolment;
+using Ppn.UefiVars;
+
+namespace Ppn.Appliance.Commands;
+
+/// <summary>What the command service needs from the enrolment; built by the genesis service once ppn0 is up.</summary>
+public sealed class CommandServiceSetup
+{
+    public required IVariableStore Store { get; init; }
+    public required EnrolmentGrant Grant { get; init; }
+    /// <summary>The authority's X25519 static key (the pinned Noise key): half of the command-key agreement.</summary>
+    public required byte[] AuthorityPublicKey { get; init; }
+    public IPAddress? BindAddress { get; init; }
+    public int Port { get; init; } = CommandListenerOptions.DefaultPort;
+    public IReadOnlyList<ushort> GroupIds { get; init; } = [];
+    public string StatusPath { get; init; } = NodeStatusFile.DefaultPath;
+}
+
+/// <summary>
+/// The node's UDP 8090 command intake (docs/protocol/commands.md), composed from the commands library: the
+/// node's command keys (its genesis X25519 key with the authority's), the replay state in UEFI variables, the
+/// listener bound to the node's mesh address only, and the status file `ppn status` reads. Never sends.
+/// </summary>
+public sealed class CommandService : IDisposable
+{
+    private readonly CommandKeyring _keys;
+    private readonly CommandJournal _journal = new();
+    private readonly CommandVerifier _verifier;
+    private readonly CommandListener _listener;
+    private readonly CommandServiceSetup _setup;
+    private readonly Action<string> _log;
+    private readonly Thread _publisher;
+    private readonly ManualResetEventSlim _stop = new();
+    private long _loggedAccepted;
+    private long _publishedAccepted = -1;
+    private long _publishedRejected = -1;
+
+    private CommandService(CommandServiceSetup setup, ReadOnlySpan<byte> nodePrivateKey, ICommandEffects effects, Action<string> log)
+    {
+        _setup = setup;
+        _log = log;
+        var grant = setup.Grant;
+        if (grant.NodeId > TargetSelector.MaxId)
+        {
+            throw new InvalidOperationException(
+                $"node id {grant.NodeId} does not fit the command target's 14 bits (0..{TargetSelector.MaxId}): the registrar must assign smaller ids; no command listener");
+        }
+        _keys = CommandKeyring.ForNode(nodePrivateKey, setup.AuthorityPublicKey);
+        try
+        {
+            var replay = new UefiReplayStateStore(setup.Store);
+            _verifier = new CommandVerifier(_keys, new NodeAddressing((ushort)grant.NodeId, setup.GroupIds.ToArray()), replay,
+                replay.LastKnownEpoch(grant.CommandKeyEpoch));
+            if (_verifier.StartupLoad != ReplayStateLoad.Ok)
+            {
+                log($"replay state {_verifier.StartupLoad.ToString().ToLowerInvariant()}: moved to command epoch {_verifier.Epoch} " +
+                    "(commands of earlier epochs can never verify again; the authority continues in this epoch from counter 1)");
+            }
+            var options = new CommandListenerOptions { BindAddress = setup.BindAddress ?? grant.Address, Port = setup.Port };
+            _listener = CommandListener.Start(options, _verifier, new CommandDispatcher(effects, _journal), _journal, new ConsoleCommandLog(log));
+        }
+        catch
+        {
+            _keys.Dispose();
+            throw;
+        }
+        log($"listening on {_listener.LocalEndPoint} for node {grant.NodeId}, epoch {_verifier.Epoch}, replay floor {_verifier.BootFloor}");
+        _publisher = new Thread(PublishLoop) { IsBackground = true, Name = "ppn-cmd-status" };
+        _publisher.Start();
+    }
+
+    public static CommandService Start(CommandServiceSetup setup, ReadOnlySpan<byte> nodePrivateKey, ICommandEffects effects, Action<string> log) =>
+        new(setup, nodePrivateKey, effects, log);
+
+    public IPEndPoint LocalEndPoint => _listener.LocalEndPoint;
+    public CommandJournal Journal => _journal;
+    public CommandVerifier Verifier => _verifier;
+
+    /// <summary>Writes the status file now (also done by the publisher thread when something changed).</summary>
+    public void Publish()
+    {
+        lock (_journal)
+        {
+            LogNewAccepted();
+            _publishedAccepted = _journal.AcceptedTotal;
+            _publishedRejected = _journal.RejectedTotal;
+            var grant = _setup.Grant;
+            long now = CommandListener.MonotonicNanoseconds();
+            NodeStatusFile.WriteAtomically(_setup.StatusPath, json =>
+            {
+                json.WriteStartObject("enrolment");
+                json.WriteNumber("nodeId", grant.NodeId);
+                json.WriteString("address", $"{grant.Address}/{EnrolmentGrant.PrefixLength}");
+                json.WriteString("hub", grant.HubEndpoint.ToString());
+                json.WriteNumber("grantEpoch", grant.CommandKeyEpoch);
+                json.WriteEndObject();
+                json.WriteStartObject("commands");
+                json.WriteString("listening", _listener.LocalEndPoint.ToString());
+                json.WriteNumber("epoch", _verifier.Epoch);
+                json.WriteString("replayStateAtBoot", _verifier.StartupLoad.ToString().ToLowerInvariant());
+                json.WriteNumber("bootFloor", _verifier.BootFloor);
+                json.WriteNumber("reservedThrough", _verifier.ReservedThrough);
+                json.WriteNumber("highestAccepted", _verifier.HighestAccepted);
+                json.WriteNumber("datagrams", _listener.DatagramsReceived);
+                json.WriteNumber("queueFull", _listener.QueueFull);
+                json.WriteStartObject("verdicts");
+                for (int i = 0; i < CommandVerdicts.Count; i++)
+                {
+                    var v = (CommandVerdict)i;
+                    json.WriteNumber(v.Token(), _verifier.Counters[v]);
+                }
+                json.WriteEndObject();
+                json.WriteEndObject();
+                json.WriteStartObject("journal");
+                json.WriteNumber("acceptedTotal", _journal.AcceptedTotal);
+                json.WriteNumber("rejectedTotal", _journal.RejectedTotal);
+                NodeStatusFile.WriteEntries(json, "accepted", _journal.Accepted(), now);
+                NodeStatusFile.WriteEntries(json, "rejected", _journal.Rejected(), now);
+                json.WriteEndObject();
+            });
+        }
+    }
+
+    // Accepted commands are authentic and rare: each gets a console line. Rejects only in rate-limited summaries.
+    private void LogNewAccepted()
+    {
+        long total = _journal.AcceptedTotal;
+        if (total == _loggedAccepted) return;
+        var entries = _journal.Accepted();
+        long fresh = Math.Min(total - _loggedAccepted, entries.Length);
+        for (long i = entries.Length - fresh; i < entries.Length; i++)
+        {
+            var e = entries[i];
+            _log($"accepted {e.IntentToken} (argument {e.Argument}) for {e.Target}, epoch {e.Epoch} counter {e.Counter} from {e.Source}: {NodeStatusFile.OutcomeToken(e.Outcome)}");
+        }
+        _loggedAccepted = total;
+    }
+
+    private void PublishLoop()
+    {
+        do
+        {
+            try
+            {
+                if (_journal.AcceptedTotal != _publishedAccepted || _journal.RejectedTotal != _publishedRejected)
+                {
+                    Publish();
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _log($"status file {_setup.StatusPath} not written: {e.Message}");
+            }
+        }
+        while (!_stop.Wait(NodeStatusFile.MinimumInterval));
+    }
+
+    public void Dispose()
+    {
+        _stop.Set();
+        _publisher.Join(TimeSpan.FromSeconds(10));
+        _listener.Dispose();
+        _keys.Dispose();
+        _stop.Dispose();
+    }
+
+    private sealed class ConsoleCommandLog(Action<string> log) : ICommandLog
+    {
+        public void RejectSummary(in RejectSummary summary) =>
+            log($"rejected {summary.RejectedSinceLast} datagram(s) in the last {summary.IntervalNanoseconds / 1_000_000_000.0:0.#} s (last: {summary.LastVerdict.Token()} from {summary.LastSource})");
+
+        public void ListenerFailed(Exception error) => log($"listener failed: {error.Message}");
+    }
+}
