@@ -156,7 +156,9 @@ public static class NodeServices
         {
             try
             {
-                using var config = EnrolledMesh.ConfigFor(grant, identity.Keys.PrivateKey);
+                // A hub on the node's own link is reached through the first link with a usable link-local address.
+                int scope = new ProcNetIfInet6().Read().FirstOrDefault(a => a.IsUsable)?.InterfaceIndex ?? 0;
+                using var config = EnrolledMesh.ConfigFor(grant, identity.Keys.PrivateKey, scope);
                 var links = new RtnetlinkLinkConfigurator();
                 var report = new MeshBringUp(new KernelWireGuard(links), links).Up(EnrolledMesh.Interface, config);
                 log.Write("mesh", $"{EnrolledMesh.Interface} up as {grant.Address}/{EnrolmentGrant.PrefixLength}, hub {grant.HubEndpoint}: {report.Changes.Count} change(s)");

@@ -43,29 +43,15 @@ public static class WireGuardBackends
     }
 }
 
-/// <summary>Where the node's mesh configuration comes from. Genesis will provide the enrolment record; until then "not enrolled".</summary>
+/// <summary>Where the node's mesh configuration comes from: its enrolment (the appliance reads it from UEFI variables).</summary>
 public interface IEnrolmentSource
 {
-    /// <summary>A line for `ppn mesh status`: where the configuration came from, or why there is none.</summary>
+    /// <summary>A line for `ppn mesh status`: the enrolment in force, or why there is none.</summary>
     string Describe();
-
-    /// <summary>The enrolled configuration, or null when the node is not enrolled.</summary>
-    MeshConfig? TryLoad();
 }
 
 public sealed class NotEnrolled : IEnrolmentSource
 {
     public static NotEnrolled Instance { get; } = new();
     public string Describe() => "not enrolled (no enrolment record yet: genesis provides it; use `ppn mesh up --config FILE` meanwhile)";
-    public MeshConfig? TryLoad() => null;
-}
-
-/// <summary>
-/// Seam for the authority-command listener (commands/Ppn.Commands, not in this tree yet): after ppn0 is up the
-/// appliance starts it bound to the node's mesh address on UDP <see cref="MeshConfig.CommandPort"/>, so a command
-/// from the authority travels spoke ← hub ← authority inside the tunnel and is executed on the node.
-/// </summary>
-public interface IMeshCommandListener
-{
-    void Start(System.Net.IPEndPoint meshEndpoint, CancellationToken stopping);
 }

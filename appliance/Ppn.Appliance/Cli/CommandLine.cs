@@ -21,7 +21,7 @@ public static class CommandLine
         root.Subcommands.Add(IdentityCommand.Build(environment));
         root.Subcommands.Add(UefiCommand.Build(environment));
         root.Subcommands.Add(NicCommand.Build());
-        root.Subcommands.Add(MeshCommand.Build());
+        root.Subcommands.Add(MeshCommand.Build(new Ppn.Mesh.Links.RtnetlinkLinkConfigurator(), new StoredEnrolment(environment.OpenStore)));
         root.Subcommands.Add(PacketCommand.Build());
         root.Subcommands.Add(StatusCommand.Build());
         foreach (var command in environment.ExtraCommands)

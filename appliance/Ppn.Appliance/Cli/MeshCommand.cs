@@ -21,8 +21,6 @@ public static class MeshCommand
         DefaultValueFactory = _ => "auto",
     };
 
-    public static Command Build() => Build(new RtnetlinkLinkConfigurator(), NotEnrolled.Instance);
-
     public static Command Build(ILinkConfigurator links, IEnrolmentSource enrolment)
     {
         Backend.AcceptOnlyFromAmong("auto", "kernel", "userspace");
