@@ -36,7 +36,12 @@ public static class NodeServices
         {
             SelfTests.MeshSelfTest.Run(line => log.Write("selftest", line));
         }
-        return [new GenesisService(log, powerOff)];
+        if (File.Exists(RelayService.ConfigPath))
+        {
+            log.Write("init", $"{RelayService.ConfigPath} present: this node is the mesh relay (hub); no genesis");
+            return [new RelayService(log)];
+        }
+        return [new GenesisService(log, powerOff, SelfTests.MeshPingSelfTest.Targets(cmdline))];
     }
 
     /// <summary>The efivarfs conformance checks against this node's real firmware (hw-tests boots with ppn.selftest=uefi).</summary>
@@ -61,7 +66,7 @@ public static class NodeServices
     /// Genesis, then life as an enrolled node: ppn0 from the enrolment, the UDP 8090 command listener on the mesh
     /// address, and a beacon rescan (join again, idempotent) whenever the authority asks for one.
     /// </summary>
-    private sealed class GenesisService(ILog log, Action<bool> powerOff) : IApplianceService
+    private sealed class GenesisService(ILog log, Action<bool> powerOff, IReadOnlyList<System.Net.IPAddress> meshPingTargets) : IApplianceService
     {
         private readonly AutoResetEvent _rescan = new(false);
 
@@ -120,6 +125,10 @@ public static class NodeServices
             }
             var meshUp = BringUpMesh(grant, identity);
             using var commands = meshUp ? StartCommands(store, grant, identity, config, stopping) : null;
+            if (meshUp && meshPingTargets.Count > 0)
+            {
+                SelfTests.MeshPingSelfTest.Run(meshPingTargets, line => log.Write("selftest", line), stopping: stopping);
+            }
             var handles = new[] { stopping.WaitHandle, _rescan };
             while (WaitHandle.WaitAny(handles) == 1)
             {
@@ -228,4 +237,8 @@ public sealed class KernelCommandLine(string text)
         new(File.Exists(path) ? File.ReadAllText(path) : "");
 
     public bool Has(string key, string value) => _words.Contains($"{key}={value}", StringComparer.Ordinal);
+
+    /// <summary>Every value given for <paramref name="key"/> ("key=a key=b" gives a, b).</summary>
+    public IEnumerable<string> Values(string key) =>
+        _words.Where(w => w.StartsWith(key + "=", StringComparison.Ordinal)).Select(w => w[(key.Length + 1)..]);
 }

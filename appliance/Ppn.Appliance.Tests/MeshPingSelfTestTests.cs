@@ -1,0 +1,48 @@
+using System.Net;
+using Ppn.Appliance.Init;
+using Ppn.Appliance.SelfTests;
+
+namespace Ppn.Appliance.Tests;
+
+public class MeshPingSelfTestTests
+{
+    [Fact]
+    public void Targets_come_from_every_mesh_ping_word_of_the_kernel_command_line()
+    {
+        var cmdline = new KernelCommandLine("console=ttyS0 ppn.selftest=uefi ppn.selftest=mesh-ping:10.8.0.3,10.8.0.1 ppn.selftest=mesh-ping:bogus");
+        Assert.Equal([IPAddress.Parse("10.8.0.3"), IPAddress.Parse("10.8.0.1")], MeshPingSelfTest.Targets(cmdline));
+        Assert.Equal(["uefi", "mesh-ping:10.8.0.3,10.8.0.1", "mesh-ping:bogus"], cmdline.Values("ppn.selftest"));
+    }
+
+    [Fact]
+    public void Loopback_answers_and_the_summary_counts_it()
+    {
+        var lines = new List<string>();
+        MeshPingSelfTest.Run([IPAddress.Loopback], lines.Add, attempts: 5);
+        Assert.StartsWith("mesh-ping: {\"target\":\"127.0.0.1\",\"passed\":true,\"attempts\":1,\"rttMs\":", lines[0]);
+        Assert.Equal("mesh-ping: 1 passed, 0 failed", lines[^1]);
+    }
+
+    [Fact]
+    public void A_relay_with_a_broken_configuration_says_what_is_wrong_and_keeps_running()
+    {
+        var path = Path.GetTempFileName();
+        File.WriteAllText(path, "[Interface]\nAddress = 10.8.0.1/24\n");
+        var log = new ListLog();
+        using var stop = new CancellationTokenSource();
+        var relay = new RelayService(log, path);
+        var thread = new Thread(() => relay.Run(stop.Token));
+        thread.Start();
+        Assert.True(SpinWait.SpinUntil(() => log.Lines.Count > 0, TimeSpan.FromSeconds(20)));
+        stop.Cancel();
+        Assert.True(thread.Join(TimeSpan.FromSeconds(20)));
+        File.Delete(path);
+        Assert.Contains("[Interface] needs PrivateKey", log.Lines[0]);
+    }
+
+    private sealed class ListLog : ILog
+    {
+        public List<string> Lines { get; } = [];
+        public void Write(string area, string message) { lock (Lines) Lines.Add($"{area}: {message}"); }
+    }
+}

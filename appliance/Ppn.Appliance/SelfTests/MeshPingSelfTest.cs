@@ -1,0 +1,71 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Text.Json;
+
+namespace Ppn.Appliance.SelfTests;
+
+/// <summary>
+/// `ppn.selftest=mesh-ping:10.8.0.3,10.8.0.1` on the kernel command line: once the node is enrolled and ppn0 is
+/// up, it sends ICMP echo requests to each mesh address through the tunnel (a spoke reaches another spoke only
+/// through the hub) and prints one JSON line per address and a summary, as the other self-tests do. Proves the
+/// whole mesh path on a bench; every wait is bounded.
+/// </summary>
+public static class MeshPingSelfTest
+{
+    public const string Key = "ppn.selftest";
+    public const string Prefix = "mesh-ping:";
+
+    public static IReadOnlyList<IPAddress> Targets(KernelCommandLine cmdline) =>
+        cmdline.Values(Key)
+            .Where(v => v.StartsWith(Prefix, StringComparison.Ordinal))
+            .SelectMany(v => v[Prefix.Length..].Split(',', StringSplitOptions.RemoveEmptyEntries))
+            .Select(t => IPAddress.TryParse(t, out var a) ? a : null)
+            .OfType<IPAddress>()
+            .ToList();
+
+    /// <param name="attempts">Echo requests per address until one is answered (the first ones may start the WireGuard handshake).</param>
+    public static void Run(IReadOnlyList<IPAddress> targets, Action<string> log, int attempts = 30, int timeoutMs = 1000, CancellationToken stopping = default)
+    {
+        int passed = 0;
+        using var ping = new Ping();
+        foreach (var target in targets)
+        {
+            long? rtt = null;
+            string? error = null;
+            int tries = 0;
+            for (; tries < attempts && rtt is null && !stopping.IsCancellationRequested; tries++)
+            {
+                try
+                {
+                    var reply = ping.Send(target, timeoutMs);
+                    if (reply.Status == IPStatus.Success) rtt = reply.RoundtripTime;
+                    else error = reply.Status.ToString();
+                }
+                catch (PingException e)
+                {
+                    error = e.InnerException?.Message ?? e.Message;
+                    stopping.WaitHandle.WaitOne(timeoutMs); // a send error returns at once: keep the attempt's pace
+                }
+            }
+            if (rtt is not null) passed++;
+            log("mesh-ping: " + Json(target, rtt, tries, error));
+        }
+        log($"mesh-ping: {passed} passed, {targets.Count - passed} failed");
+    }
+
+    private static string Json(IPAddress target, long? rtt, int tries, string? error)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("target", target.ToString());
+            w.WriteBoolean("passed", rtt is not null);
+            w.WriteNumber("attempts", tries);
+            if (rtt is { } ms) w.WriteNumber("rttMs", ms);
+            else if (error is not null) w.WriteString("error", error);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+}
