@@ -31,6 +31,10 @@ public static class NodeServices
         {
             SelfTests.MeshSelfTest.Run(line => log.Write("selftest", line));
         }
+        if (cmdline.Has("ppn.selftest", "nic"))
+        {
+            SelfTests.NicSelfTest.Run(line => log.Write("selftest", line));
+        }
         return [new GenesisService(log)];
     }
 
