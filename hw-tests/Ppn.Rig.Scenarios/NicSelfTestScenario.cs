@@ -74,7 +74,7 @@ public class NicSelfTestScenario
         Assert.EndsWith("7 passed, 0 failed, 1 unsupported by driver", summary.Text);
 
         // The boot-time tuning saw the same NIC and, having no profile for it, left it alone.
-        Assert.Contains(node.Console.Snapshot(), l => Regex.IsMatch(l.Text, @"^ppn: nic: \S+: profile generic: already tuned$"));
+        Assert.Contains(node.Console.Snapshot(), l => Regex.IsMatch(l.Text, @"^ppn: nic: \S+: profile generic: nothing to change \(no tuning profile for this NIC\)$"));
 
         // After all that the NIC still carries the node: the holding port answers over it.
         Assert.Equal(32, Convert.FromBase64String(node.AwaitGenesisKey()).Length);
