@@ -135,7 +135,16 @@ public static class NicSelfTest
             w.WriteString("busInfo", d.BusInfo);
             if (nic.PciId is { } id) w.WriteString("pciId", id); else w.WriteNull("pciId");
             if (snapshot.PermanentAddress is { Length: > 0 } mac) w.WriteString("permanentAddress", NicJson.FormatAddress(mac)); else w.WriteNull("permanentAddress");
-            if (snapshot.Link is { } link) w.WriteString("link", $"{link.SpeedMbps} Mb/s {link.DuplexName} autoneg {(link.Autoneg ? "on" : "off")}"); else w.WriteNull("link");
+            if (snapshot.Link is { } link)
+            {
+                // Right after boot autonegotiation may still run: the kernel reports SPEED_UNKNOWN then.
+                var speed = link.SpeedMbps is LinkSettings.SpeedUnknown or 0 ? "speed unknown (no link yet)" : $"{link.SpeedMbps} Mb/s {link.DuplexName}";
+                w.WriteString("link", $"{speed}, autoneg {(link.Autoneg ? "on" : "off")}");
+            }
+            else
+            {
+                w.WriteNull("link");
+            }
             w.WriteNumber("statistics", stats.Count);
             w.WriteNumber("driverStatisticCount", d.StatisticCount);
             Names(w, "unsupported", Unsupported(snapshot.State));
