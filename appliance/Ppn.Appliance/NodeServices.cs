@@ -36,6 +36,10 @@ public static class NodeServices
         {
             SelfTests.MeshSelfTest.Run(line => log.Write("selftest", line));
         }
+        if (cmdline.Has("ppn.selftest", "nic"))
+        {
+            SelfTests.NicSelfTest.Run(line => log.Write("selftest", line));
+        }
         if (File.Exists(RelayService.ConfigPath))
         {
             log.Write("init", $"{RelayService.ConfigPath} present: this node is the mesh relay (hub); no genesis");

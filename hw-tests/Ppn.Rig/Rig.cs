@@ -49,7 +49,7 @@ public sealed class Rig : IDisposable
     }
 
     /// <summary>A node with a factory-new NVRAM and a new MAC, on the rig's link. Not powered on.</summary>
-    public QemuNode FactoryNewNode(string name, BootSource boot)
+    public QemuNode FactoryNewNode(string name, BootSource boot, NicModel nic = NicModel.VirtioNet)
     {
         var nvram = Path.Combine(WorkDirectory, $"{name}.OVMF_VARS.fd");
         QemuNode.CreateFactoryNewNvram(nvram);
@@ -60,6 +60,7 @@ public sealed class Rig : IDisposable
             NvramPath = nvram,
             LogDirectory = WorkDirectory,
             Network = Network,
+            Nic = nic,
         });
         _nodes.Add(node);
         return node;

@@ -126,6 +126,26 @@ public sealed class VethAgreesWithEthtoolTests : IClassFixture<VethAgreesWithEth
     }
 
     [Fact]
+    public void Statistics_count_is_the_one_drvinfo_announces()
+    {
+        var (info, stats) = _ns.InNamespace(() => (_ethtool.GetDriverInfo("va"), _ethtool.GetStatistics("va")));
+        Assert.Equal((int)info.StatisticCount, stats.Count);
+    }
+
+    [Fact]
+    public void Permanent_address_agrees_with_ethtool_P()
+    {
+        var ours = _ns.InNamespace(() => _ethtool.GetPermanentAddress("va"));
+        var theirs = NetnsFixture.KeyValues(_ns.Ethtool("-P", "va"))["Permanent address"];
+        Assert.Equal(6, ours.Length);
+        // veth never sets one: all zeros, which ethtool prints as "not set" and `ppn nic show` omits.
+        Assert.Equal(theirs, ours.All(b => b == 0) ? "not set" : Ppn.Nic.Rendering.NicJson.FormatAddress(ours));
+        var nic = new Ppn.Nic.Discovery.NicIdentity("va", null, null, null, null, null, null);
+        var shown = _ns.InNamespace(() => Ppn.Nic.Rendering.NicSnapshot.Read(_ethtool, nic)).PermanentAddress;
+        Assert.Equal(theirs == "not set" ? null : ours, shown);
+    }
+
+    [Fact]
     public void What_veth_does_not_do_is_reported_as_not_supported()
     {
         var inner = Assert.Throws<EthtoolException>(() => _ns.InNamespace(() => _ethtool.GetRingParams("va")));

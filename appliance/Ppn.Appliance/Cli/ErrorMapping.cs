@@ -1,4 +1,5 @@
 using Ppn.Linux;
+using Ppn.Nic.Ethtool;
 using Ppn.UefiVars;
 
 namespace Ppn.Appliance.Cli;
@@ -19,6 +20,14 @@ public static class ErrorMapping
             VariableErrorKind.Corrupt => ExitCodes.Integrity,
             _ => ExitCodes.Failed,
         }, v.Message),
+        // Before the generic syscall cases: EOPNOTSUPP from a driver is "this NIC cannot", not a failed attempt.
+        EthtoolException n => (n.Kind switch
+        {
+            EthtoolErrorKind.NotSupported => ExitCodes.Unavailable,
+            EthtoolErrorKind.PermissionDenied => ExitCodes.PermissionDenied,
+            EthtoolErrorKind.NoSuchInterface => ExitCodes.NotFound,
+            _ => ExitCodes.Failed,
+        }, n.Message),
         SyscallException s when s.Is(Errno.EPERM) || s.Is(Errno.EACCES) => (ExitCodes.PermissionDenied, s.Message),
         SyscallException s when s.Is(Errno.ENOENT) || s.Is(Errno.ENODEV) => (ExitCodes.NotFound, s.Message),
         SyscallException s => (ExitCodes.Failed, s.Message),

@@ -19,7 +19,7 @@ public static class ExitCodes
           0  success
           1  bad input (usage, unparsable value)
           2  not found (variable, identity, interface)
-          3  unavailable (no efivarfs, not a UEFI node, missing kernel support)
+          3  unavailable (no efivarfs, not a UEFI node, missing kernel or driver support)
           4  integrity failure (corrupt record, verification failed)
           5  permission denied (run as root; immutable variable)
           6  conflict (already exists; use the documented flag to replace)

@@ -23,6 +23,17 @@ public enum NodeState
 /// <summary>The link a node's NIC is on: a tap inside the rig's namespace.</summary>
 public sealed record NodeNetwork(NetworkNamespace Namespace, string Tap);
 
+/// <summary>
+/// The NIC QEMU gives the node. VirtioNet is the default (fast under TCG); E1000e is Intel's 82574L, driven in
+/// the guest by the real e1000e driver, which implements rings, coalescing and pause through ethtool
+/// (the NIC self-test needs a real driver; virtio-net implements almost none of it).
+/// </summary>
+public enum NicModel
+{
+    VirtioNet,
+    E1000e,
+}
+
 /// <summary>How the last power-off happened.</summary>
 public enum PowerOffOutcome
 {
@@ -47,12 +58,13 @@ public sealed class QemuNodeOptions
 
     public PhysicalAddress Mac { get; init; } = MacAddress.NewEmulated();
     public NodeNetwork? Network { get; init; }
+    public NicModel Nic { get; init; } = NicModel.VirtioNet;
     public int MemoryMiB { get; init; } = 512;
 }
 
 /// <summary>
 /// The emulated backend of a node: QEMU (q35, TCG, OVMF with the node's own NVRAM file) booting a
-/// kernel and initramfs directly, its serial console captured line by line, its NIC (virtio-net, a
+/// kernel and initramfs directly, its serial console captured line by line, its NIC (virtio-net or e1000e, a
 /// MAC the rig picks) on a tap inside the rig's namespace, and a QMP socket for power control.
 /// A node can be powered on again after a power-off; it keeps its NVRAM and MAC (the same machine).
 /// Dispose always kills a running emulator.
@@ -285,11 +297,18 @@ public sealed class QemuNode : IDisposable
         {
             args.AddRange([
                 "-netdev", $"tap,id=n0,ifname={network.Tap},script=no,downscript=no",
-                "-device", $"virtio-net-pci,netdev=n0,mac={MacAddress.Format(Mac)}",
+                "-device", $"{DeviceName(_options.Nic)},netdev=n0,mac={MacAddress.Format(Mac)}",
             ]);
         }
         return args;
     }
+
+    /// <summary>QEMU's -device name for the NIC model.</summary>
+    public static string DeviceName(NicModel nic) => nic switch
+    {
+        NicModel.E1000e => "e1000e",
+        _ => "virtio-net-pci",
+    };
 
     private Thread StartReader(string name, Stream stream, ConsoleLog console, bool stderr)
     {

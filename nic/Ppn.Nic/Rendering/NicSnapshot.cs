@@ -12,6 +12,10 @@ public sealed record NicSnapshot(NicIdentity Nic, NicState State, LinkSettings? 
         var state = NicState.Read(ethtool, nic.Name);
         var link = NicState.OptionalRef(() => ethtool.GetLinkSettings(nic.Name));
         var address = NicState.OptionalRef(() => ethtool.GetPermanentAddress(nic.Name));
+        if (address is not null && address.All(b => b == 0))
+        {
+            address = null; // the driver never set one (veth, some virtual NICs); ethtool -P says "not set"
+        }
         return new NicSnapshot(nic, state, link, address);
     }
 }

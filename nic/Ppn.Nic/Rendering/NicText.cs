@@ -44,10 +44,17 @@ public static class NicText
 
     public static void WriteTune(TextWriter o, TuneResult r)
     {
-        o.WriteLine(NicTuner.Summary(r)[5..]);
+        o.WriteLine(NicTuner.Summary(r));
         foreach (var c in r.Plan?.Changes ?? [])
         {
-            var mark = r.Status == TuneStatus.Planned ? "would set" : r.Applied.Contains(c) ? "set" : "not set";
+            bool revertFailed = r.RollbackErrors.Any(e => e.StartsWith(c.Setting + ":", StringComparison.Ordinal));
+            var mark = r.Status switch
+            {
+                TuneStatus.Planned => "would set",
+                _ when !r.Applied.Contains(c) => "not set",
+                TuneStatus.RolledBack or TuneStatus.RollbackIncomplete => revertFailed ? "set, NOT reverted" : "set, then reverted",
+                _ => "set",
+            };
             o.WriteLine($"  {mark} {c.Setting}: {string.Join(", ", c.Fields.Select(f => $"{f.Field} {f.Before} -> {f.After}"))}");
         }
         foreach (var note in r.Plan?.Notes ?? [])

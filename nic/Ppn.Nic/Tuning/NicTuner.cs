@@ -163,6 +163,8 @@ public static class NicTuner
 
     public static string Summary(TuneResult r) => r.Status switch
     {
+        // The generic profile never changes anything: "already tuned" would claim a tuning that did not happen.
+        TuneStatus.NothingToDo when r.Profile == ProfileCatalog.Generic.Name => $"{r.Nic.Name}: profile {r.Profile}: nothing to change (no tuning profile for this NIC)",
         TuneStatus.NothingToDo => $"{r.Nic.Name}: profile {r.Profile}: already tuned",
         TuneStatus.Planned => $"{r.Nic.Name}: profile {r.Profile}: {r.Plan!.Changes.Count} change(s) planned",
         TuneStatus.Applied => $"{r.Nic.Name}: profile {r.Profile}: applied {r.Applied.Count} change(s)",

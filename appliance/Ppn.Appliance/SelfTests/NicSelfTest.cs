@@ -1,0 +1,386 @@
+using System.Text;
+using System.Text.Json;
+using Ppn.Nic.Discovery;
+using Ppn.Nic.Ethtool;
+using Ppn.Nic.Rendering;
+using Ppn.Nic.Tuning;
+
+namespace Ppn.Appliance.SelfTests;
+
+/// <summary>
+/// `ppn.selftest=nic`: proves our ethtool ioctls against a real driver on a booted node (the rig boots QEMU's
+/// e1000e with the real e1000e driver; build hosts only have veth, which implements none of these). For every
+/// physical NIC it reads everything, then for rings, coalescing (rx-usecs), pause and EEE: reads the current
+/// value, sets a different in-range one, reads it back, restores the original and reads that back. It also
+/// checks that an out-of-range ring is refused as out of range, and that <see cref="NicTuner.Apply"/> rolls a
+/// real driver back after an injected failure. Each check is one console line
+/// "ppn: selftest: nic: {json}" whose "result" is passed, failed or unsupported (the driver does not
+/// implement the request: said as such, never counted as a pass); then "nic: N passed, N failed, N unsupported".
+/// The NIC is left as it was found.
+/// </summary>
+public static class NicSelfTest
+{
+    public enum Outcome
+    {
+        Passed,
+        Failed,
+        /// <summary>The driver answered EOPNOTSUPP: it does not do that. Neither a pass nor a failure.</summary>
+        Unsupported,
+    }
+
+    /// <summary>A check's verdict and what it saw.</summary>
+    public sealed record Check(string Name, string? Interface, Outcome Outcome, Action<Utf8JsonWriter>? Details);
+
+    // Candidate values tried in order; the first that differs from the current value and fits the driver's
+    // maximum is used. Ring sizes are multiples of 8 (e1000e rounds up to REQ_RX_DESCRIPTOR_MULTIPLE) and at
+    // least 64 (E1000_MIN_RXD); rx-usecs values are exact under e1000e's ITR conversion (1000000/usecs,
+    // low two bits cleared), and inside tg3's 1..1023.
+    private static readonly uint[] RingCandidates = [512, 256, 1024, 128, 64];
+    private static readonly uint[] RxUsecsCandidates = [100, 250, 50];
+
+    public static (int Passed, int Failed, int Unsupported) Run(Action<string> log) =>
+        Run(new SystemEthtool(), new SysfsNicDiscovery(), log);
+
+    public static (int Passed, int Failed, int Unsupported) Run(IEthtool ethtool, INicDiscovery discovery, Action<string> log)
+    {
+        var checks = new List<Check>();
+        void Report(Check check)
+        {
+            checks.Add(check);
+            log("nic: " + Json(w =>
+            {
+                w.WriteString("check", check.Name);
+                if (check.Interface is null) w.WriteNull("interface"); else w.WriteString("interface", check.Interface);
+                w.WriteString("result", ResultName(check.Outcome));
+                w.WriteBoolean("passed", check.Outcome == Outcome.Passed);
+                check.Details?.Invoke(w);
+            }));
+        }
+
+        IReadOnlyList<NicIdentity> nics = [];
+        try
+        {
+            nics = discovery.List().Where(n => n.IsPhysical).ToList();
+            Report(new Check("discovery lists the physical NICs", null, nics.Count > 0 ? Outcome.Passed : Outcome.Failed,
+                w => Names(w, "interfaces", nics.Select(n => n.Name))));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Report(new Check("discovery lists the physical NICs", null, Outcome.Failed, w => w.WriteString("error", e.Message)));
+        }
+
+        foreach (var nic in nics)
+        {
+            Report(Guard(nic, "every read answers or says the driver does not do it", () => ReadAll(ethtool, nic)));
+            Report(Guard(nic, "rings: set, read back, restore", () => Rings(ethtool, nic.Name)));
+            Report(Guard(nic, "rings: beyond the advertised maximum is out of range and changes nothing", () => RingBeyondMaximum(ethtool, nic.Name)));
+            Report(Guard(nic, "coalesce rx-usecs: set, read back, restore", () => Coalesce(ethtool, nic.Name)));
+            Report(Guard(nic, "pause: set, read back, restore", () => Pause(ethtool, nic.Name)));
+            Report(Guard(nic, "eee: set, read back, restore", () => Eee(ethtool, nic.Name)));
+            Report(Guard(nic, "apply rolls back an applied change after a refused one", () => Rollback(ethtool, nic)));
+        }
+
+        int passed = checks.Count(c => c.Outcome == Outcome.Passed);
+        int failed = checks.Count(c => c.Outcome == Outcome.Failed);
+        int unsupported = checks.Count(c => c.Outcome == Outcome.Unsupported);
+        log($"nic: {passed} passed, {failed} failed, {unsupported} unsupported by driver");
+        return (passed, failed, unsupported);
+    }
+
+    public static string ResultName(Outcome outcome) => outcome switch
+    {
+        Outcome.Passed => "passed",
+        Outcome.Failed => "failed",
+        _ => "unsupported",
+    };
+
+    /// <summary>Runs one check; EOPNOTSUPP is "unsupported by driver", any other error a failure with its message.</summary>
+    private static Check Guard(NicIdentity nic, string name, Func<(Outcome Outcome, Action<Utf8JsonWriter>? Details)> body)
+    {
+        try
+        {
+            var (outcome, details) = body();
+            return new Check(name, nic.Name, outcome, details);
+        }
+        catch (EthtoolException e) when (e.Kind == EthtoolErrorKind.NotSupported)
+        {
+            return new Check(name, nic.Name, Outcome.Unsupported, w => w.WriteString("detail", $"unsupported by driver: {e.Command} answered EOPNOTSUPP"));
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException)
+        {
+            return new Check(name, nic.Name, Outcome.Failed, w => w.WriteString("error", $"{e.GetType().Name}: {e.Message}"));
+        }
+    }
+
+    private static (Outcome, Action<Utf8JsonWriter>?) ReadAll(IEthtool ethtool, NicIdentity nic)
+    {
+        var snapshot = NicSnapshot.Read(ethtool, nic);
+        IReadOnlyList<NicStatistic> stats;
+        try
+        {
+            stats = ethtool.GetStatistics(nic.Name);
+        }
+        catch (EthtoolException e) when (e.Kind == EthtoolErrorKind.NotSupported)
+        {
+            stats = [];
+        }
+        var d = snapshot.State.Driver;
+        // GDRVINFO's n_stats is the kernel's ETH_SS_STATS count; GSTATS must deliver exactly that many.
+        bool ok = d.Driver.Length > 0
+            && (nic.PciAddress is null || d.BusInfo == nic.PciAddress)
+            && stats.Count == d.StatisticCount;
+        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        {
+            w.WriteString("driver", d.Driver);
+            w.WriteString("busInfo", d.BusInfo);
+            if (nic.PciId is { } id) w.WriteString("pciId", id); else w.WriteNull("pciId");
+            if (snapshot.PermanentAddress is { Length: > 0 } mac) w.WriteString("permanentAddress", NicJson.FormatAddress(mac)); else w.WriteNull("permanentAddress");
+            if (snapshot.Link is { } link)
+            {
+                // Right after boot autonegotiation may still run: the kernel reports SPEED_UNKNOWN then.
+                var speed = link.SpeedMbps is LinkSettings.SpeedUnknown or 0 ? "speed unknown (no link yet)" : $"{link.SpeedMbps} Mb/s {link.DuplexName}";
+                w.WriteString("link", $"{speed}, autoneg {(link.Autoneg ? "on" : "off")}");
+            }
+            else
+            {
+                w.WriteNull("link");
+            }
+            w.WriteNumber("statistics", stats.Count);
+            w.WriteNumber("driverStatisticCount", d.StatisticCount);
+            Names(w, "unsupported", Unsupported(snapshot.State));
+        });
+    }
+
+    private static (Outcome, Action<Utf8JsonWriter>?) Rings(IEthtool ethtool, string iface)
+    {
+        var before = ethtool.GetRingParams(iface);
+        var target = before with { Rx = Pick(RingCandidates, before.Rx, before.RxMax), Tx = Pick(RingCandidates, before.Tx, before.TxMax) };
+        if (target == before)
+        {
+            return (Outcome.Unsupported, w => w.WriteString("detail", "unsupported by driver: no ring size other than the current one is advertised"));
+        }
+        RingParams readBack, restored;
+        try
+        {
+            ethtool.SetRingParams(iface, target);
+            readBack = ethtool.GetRingParams(iface);
+        }
+        finally
+        {
+            ethtool.SetRingParams(iface, before);
+        }
+        restored = ethtool.GetRingParams(iface);
+        bool ok = readBack.Rx == target.Rx && readBack.Tx == target.Tx && restored.Rx == before.Rx && restored.Tx == before.Tx;
+        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        {
+            RxTx(w, "before", before.Rx, before.Tx);
+            RxTx(w, "set", target.Rx, target.Tx);
+            RxTx(w, "readBack", readBack.Rx, readBack.Tx);
+            RxTx(w, "restored", restored.Rx, restored.Tx);
+            RxTx(w, "max", before.RxMax, before.TxMax);
+        });
+    }
+
+    private static (Outcome, Action<Utf8JsonWriter>?) RingBeyondMaximum(IEthtool ethtool, string iface)
+    {
+        var before = ethtool.GetRingParams(iface);
+        if (before.RxMax == 0)
+        {
+            return (Outcome.Unsupported, w => w.WriteString("detail", "unsupported by driver: no rx ring advertised"));
+        }
+        EthtoolErrorKind? kind = null;
+        try
+        {
+            ethtool.SetRingParams(iface, before with { Rx = before.RxMax + 8 });
+        }
+        catch (EthtoolException e)
+        {
+            kind = e.Kind;
+        }
+        finally
+        {
+            if (kind is null)
+            {
+                ethtool.SetRingParams(iface, before); // accepted against the rules: put it back
+            }
+        }
+        var after = ethtool.GetRingParams(iface);
+        bool ok = kind == EthtoolErrorKind.OutOfRange && after == before;
+        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        {
+            w.WriteNumber("requestedRx", before.RxMax + 8);
+            w.WriteString("answer", kind?.ToString() ?? "accepted");
+            w.WriteBoolean("unchanged", after == before);
+        });
+    }
+
+    private static (Outcome, Action<Utf8JsonWriter>?) Coalesce(IEthtool ethtool, string iface)
+    {
+        var before = ethtool.GetCoalesce(iface);
+        // Only rx-usecs moves: the one parameter every coalescing driver takes (e1000e takes nothing else;
+        // the kernel refuses a non-zero field the driver does not declare with EOPNOTSUPP).
+        var target = before with { RxUsecs = Pick(RxUsecsCandidates, before.RxUsecs, uint.MaxValue) };
+        CoalesceParams readBack;
+        try
+        {
+            ethtool.SetCoalesce(iface, target);
+            readBack = ethtool.GetCoalesce(iface);
+        }
+        finally
+        {
+            ethtool.SetCoalesce(iface, before);
+        }
+        var restored = ethtool.GetCoalesce(iface);
+        bool ok = readBack == target && restored == before;
+        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        {
+            w.WriteNumber("before", before.RxUsecs);
+            w.WriteNumber("set", target.RxUsecs);
+            w.WriteNumber("readBack", readBack.RxUsecs);
+            w.WriteNumber("restored", restored.RxUsecs);
+        });
+    }
+
+    private static (Outcome, Action<Utf8JsonWriter>?) Pause(IEthtool ethtool, string iface)
+    {
+        var before = ethtool.GetPause(iface);
+        // A forced (non-autonegotiated) mode reads back exactly; with autoneg the driver reports what the link
+        // partner agreed to, which the test does not control.
+        var target = before == new PauseParams(false, true, false) ? new PauseParams(false, false, true) : new PauseParams(false, true, false);
+        PauseParams readBack;
+        try
+        {
+            ethtool.SetPause(iface, target);
+            readBack = ethtool.GetPause(iface);
+        }
+        finally
+        {
+            ethtool.SetPause(iface, before);
+        }
+        var restored = ethtool.GetPause(iface);
+        bool restoredOk = restored.Autoneg == before.Autoneg && (before.Autoneg || restored == before);
+        bool ok = readBack == target && restoredOk;
+        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        {
+            Pause(w, "before", before);
+            Pause(w, "set", target);
+            Pause(w, "readBack", readBack);
+            Pause(w, "restored", restored);
+        });
+    }
+
+    private static (Outcome, Action<Utf8JsonWriter>?) Eee(IEthtool ethtool, string iface)
+    {
+        var before = ethtool.GetEee(iface);
+        // The enable bits only: tg3 (and others) refuse a changed advertisement.
+        var target = before with { Enabled = !before.Enabled, TxLpiEnabled = !before.Enabled };
+        EeeParams readBack;
+        try
+        {
+            ethtool.SetEee(iface, target);
+            readBack = ethtool.GetEee(iface);
+        }
+        finally
+        {
+            ethtool.SetEee(iface, before);
+        }
+        var restored = ethtool.GetEee(iface);
+        bool ok = readBack.Enabled == target.Enabled && readBack.TxLpiEnabled == target.TxLpiEnabled
+            && restored.Enabled == before.Enabled && restored.TxLpiEnabled == before.TxLpiEnabled;
+        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        {
+            w.WriteBoolean("before", before.Enabled);
+            w.WriteBoolean("set", target.Enabled);
+            w.WriteBoolean("readBack", readBack.Enabled);
+            w.WriteBoolean("restored", restored.Enabled);
+        });
+    }
+
+    /// <summary>
+    /// A two-change plan whose second change the driver must refuse (an rx ring beyond its maximum): the
+    /// tuner has to revert the first (rx-usecs) and leave the NIC exactly as it was read.
+    /// </summary>
+    private static (Outcome, Action<Utf8JsonWriter>?) Rollback(IEthtool ethtool, NicIdentity nic)
+    {
+        var before = NicState.Read(ethtool, nic.Name);
+        if (before.Coalesce is not { } coalesce || before.Rings is not { } rings || rings.RxMax == 0)
+        {
+            return (Outcome.Unsupported, w => w.WriteString("detail", "unsupported by driver: needs coalescing and an rx ring"));
+        }
+        var plan = new TuningPlan(nic.Name, "selftest",
+        [
+            new CoalesceChange(coalesce, coalesce with { RxUsecs = Pick(RxUsecsCandidates, coalesce.RxUsecs, uint.MaxValue) }),
+            new RingChange(rings, rings with { Rx = rings.RxMax + 8 }),
+        ], []);
+        var result = NicTuner.Apply(ethtool, nic, "selftest", plan);
+        var after = NicState.Read(ethtool, nic.Name);
+        bool ok = result.Status == TuneStatus.RolledBack && result.Applied.Count == 1
+            && after.Coalesce == before.Coalesce && after.Rings == before.Rings;
+        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        {
+            w.WriteString("status", NicJson.StatusName(result.Status));
+            w.WriteNumber("applied", result.Applied.Count);
+            if (result.Error is null) w.WriteNull("error"); else w.WriteString("error", result.Error);
+            w.WriteBoolean("stateAsBefore", after.Coalesce == before.Coalesce && after.Rings == before.Rings);
+        });
+    }
+
+    private static uint Pick(uint[] candidates, uint current, uint max)
+    {
+        if (max == 0)
+        {
+            return current; // the ring does not exist (e.g. tg3's jumbo ring at MTU 1500)
+        }
+        foreach (var c in candidates)
+        {
+            if (c != current && c <= max) return c;
+        }
+        return current;
+    }
+
+    private static IEnumerable<string> Unsupported(NicState s)
+    {
+        if (s.Rings is null) yield return "rings";
+        if (s.Coalesce is null) yield return "coalesce";
+        if (s.Pause is null) yield return "pause";
+        if (s.Eee is null) yield return "eee";
+        if (s.Channels is null) yield return "channels";
+        if (s.Features.Count == 0) yield return "features";
+    }
+
+    private static void RxTx(Utf8JsonWriter w, string name, uint rx, uint tx)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("rx", rx);
+        w.WriteNumber("tx", tx);
+        w.WriteEndObject();
+    }
+
+    private static void Pause(Utf8JsonWriter w, string name, PauseParams p)
+    {
+        w.WriteStartObject(name);
+        w.WriteBoolean("autoneg", p.Autoneg);
+        w.WriteBoolean("rx", p.Rx);
+        w.WriteBoolean("tx", p.Tx);
+        w.WriteEndObject();
+    }
+
+    private static void Names(Utf8JsonWriter w, string name, IEnumerable<string> values)
+    {
+        w.WriteStartArray(name);
+        foreach (var v in values) w.WriteStringValue(v);
+        w.WriteEndArray();
+    }
+
+    private static string Json(Action<Utf8JsonWriter> body)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+}
