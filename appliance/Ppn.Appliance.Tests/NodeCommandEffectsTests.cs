@@ -80,6 +80,33 @@ public sealed class NodeCommandEffectsIdentifyTests
         Assert.Equal(3, ethtool.Calls.Count(c => c.StartsWith("PHYS_ID", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public void Nic_retune_reapplies_the_bcm57765_profile_through_ethtool()
+    {
+        var ethtool = new FakeEthtool().Add("enp2s0", Ppn.Nic.Tests.Tg3Fixture.Bcm57765());
+        var log = new List<string>();
+        var effects = new NodeCommandEffects(new NodeMachine
+        {
+            Ethtool = ethtool,
+            Nics = new Listed(Ppn.Nic.Tests.Tg3Fixture.Identity()),
+            PowerOff = _ => { },
+            RescanBeacon = () => { },
+            EraseGenesis = () => { },
+        }, log.Add);
+        effects.RetuneNic();
+        Assert.Contains(ethtool.Calls, c => c.StartsWith("SRINGPARAM enp2s0", StringComparison.Ordinal));
+        Assert.Equal("nic-retune: 1 of 1 NIC(s) tuned", log[^1]);
+        ethtool.Calls.Clear();
+        effects.RetuneNic(); // idempotent: the second time there is nothing to set
+        Assert.DoesNotContain(ethtool.Calls, c => c.StartsWith('S'));
+    }
+
+    private sealed class Listed(params NicIdentity[] nics) : INicDiscovery
+    {
+        public IReadOnlyList<NicIdentity> List() => nics;
+        public NicIdentity? Find(string name) => nics.FirstOrDefault(n => n.Name == name);
+    }
+
     internal static DriverInfo Driver() => new("tg3", "3.137", "57765-v1.39", "", "0000:01:00.0", 0, 0, 0, 0, 0);
 
     private sealed class OneNic : INicDiscovery
