@@ -22,6 +22,8 @@ public static class CommandLine
         root.Subcommands.Add(UefiCommand.Build(environment));
         root.Subcommands.Add(NicCommand.Build());
         root.Subcommands.Add(MeshCommand.Build());
+        root.Subcommands.Add(GenesisCommand.Build(environment));
+        root.Subcommands.Add(ClaimCommand.Build());
         foreach (var command in environment.ExtraCommands)
         {
             root.Subcommands.Add(command);
