@@ -28,8 +28,9 @@ public sealed class AuthorityCredentialTests : IDisposable
             Assert.Equal(3u, loaded.CommandKeyEpoch);
             // What it signs verifies under what a node built for it pins.
             var node = Enumerable.Repeat((byte)9, 32).ToArray();
-            Assert.True(loaded.Grant(node, 5, IPAddress.Parse("10.8.0.5"), 1).IsBoundTo(node, credential.NodeConfigFor(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1)) is { } c
-                ? new AuthorityTrust(c.AuthorityBeaconKeysEd25519.Select(k => k.ToArray()), c.AuthorityNoiseKeysX25519.Select(k => k.ToArray())) : null!));
+            var pinned = credential.NodeConfigFor(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1));
+            var trust = new AuthorityTrust(pinned.AuthorityBeaconKeysEd25519.Select(k => k.ToArray()), pinned.AuthorityNoiseKeysX25519.Select(k => k.ToArray()));
+            Assert.True(loaded.Grant(node, 5, IPAddress.Parse("10.8.0.5"), 1).IsBoundTo(node, trust));
         }
     }
 
