@@ -208,3 +208,26 @@ public class GenesisVectorTests
         Assert.Equal((EnrolmentOrigin.Join, 5UL), (origin, stored.NodeId));
     }
 }
+
+/// <summary>Inputs make fuzz found: non-canonical encodings the parsers once accepted.</summary>
+public class GenesisParserRegressionTests
+{
+    [Fact]
+    public void An_ack_with_nonzero_reserved_bytes_does_not_parse()
+    {
+        Assert.True(GenesisWire.TryParseAck("PPNK\x01\x00\x00\x00"u8, out _));
+        Assert.False(GenesisWire.TryParseAck(Convert.FromHexString("50504e4b0100bc00"), out _));
+    }
+
+    [Fact]
+    public void A_grant_whose_prefix_length_is_not_24_does_not_parse_even_as_a_refusal()
+    {
+        var refusal = new EnrolmentGrant(GrantStatus.Refused, 0, IPAddress.Any, new IPEndPoint(IPAddress.Loopback, 1), new byte[32], 0, new byte[32], 0, new byte[64]);
+        var bytes = new byte[EnrolmentGrant.Size];
+        refusal.WriteTo(bytes);
+        Assert.True(EnrolmentGrant.TryParse(bytes, out _, out _));
+        bytes[20] = 26;
+        Assert.False(EnrolmentGrant.TryParse(bytes, out _, out var error));
+        Assert.Contains("prefix length", error);
+    }
+}

@@ -28,7 +28,8 @@ public sealed class GenesisLab : IDisposable
     private static int s_counter;
     private readonly List<NodeProcess> _nodes = [];
 
-    public GenesisLab()
+    /// <param name="authorityIPv4">Give auth0 192.0.2.1/24 (beacons then also go out as IPv4 broadcast); false: IPv6 link-local only.</param>
+    public GenesisLab(bool authorityIPv4 = true)
     {
         var suffix = $"{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
         NodeNamespace = $"ppngen-n-{suffix}";
@@ -46,7 +47,7 @@ public sealed class GenesisLab : IDisposable
             Ip("-n", AuthorityNamespace, "link", "set", "lo", "up");
             Ip("-n", NodeNamespace, "link", "set", NodeInterface, "up");
             Ip("-n", AuthorityNamespace, "link", "set", AuthorityInterface, "up");
-            Ip("-n", AuthorityNamespace, "addr", "add", "192.0.2.1/24", "dev", AuthorityInterface);
+            if (authorityIPv4) Ip("-n", AuthorityNamespace, "addr", "add", "192.0.2.1/24", "dev", AuthorityInterface);
             Network = AuthorityNetwork.InNamespace($"/var/run/netns/{AuthorityNamespace}");
         }
         catch

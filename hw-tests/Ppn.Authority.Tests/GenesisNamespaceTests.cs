@@ -48,6 +48,21 @@ public sealed class GenesisNamespaceTests : IDisposable
     }
 
     [NamespaceFact]
+    public async Task Join_works_with_beacons_on_ipv6_link_local_multicast_alone()
+    {
+        using var lab = new GenesisLab(authorityIPv4: false); // no IPv4 on either end of the link
+        using var keys = GenesisLab.NewAuthority();
+        await using var authority = await lab.StartAuthorityAsync(keys);
+        var beacons = authority.EmitBeaconsAsync(GenesisLab.AuthorityInterface, TimeSpan.FromMilliseconds(500), _stop.Token);
+        using var node = lab.StartNode(keys, scanWindowSeconds: 20);
+
+        Assert.Equal("join", Result.Match(node.WaitForLine(Result, Bound)).Groups[1].Value);
+        Assert.Equal(AckStatus.Persisted, Assert.Single(authority.Registry.Bindings()).LastAck);
+        _stop.Cancel();
+        await beacons;
+    }
+
+    [NamespaceFact]
     public async Task Scan_timeout_leads_to_self_genesis_and_the_simulator_claims_the_holding_node()
     {
         using var keys = GenesisLab.NewAuthority();
