@@ -117,7 +117,10 @@ public sealed class GenesisLab : IDisposable
 
     public void Dispose()
     {
-        foreach (var node in _nodes) node.Dispose();
+        foreach (var node in _nodes)
+        {
+            try { node.Dispose(); } catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception) { } // the namespaces must go regardless
+        }
         foreach (var ns in new[] { NodeNamespace, AuthorityNamespace })
         {
             try { Ip("netns", "del", ns); } catch (InvalidOperationException) { }
