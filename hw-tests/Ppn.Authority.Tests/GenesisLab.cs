@@ -41,8 +41,9 @@ public sealed class GenesisLab : IDisposable
             Ip("netns", "add", AuthorityNamespace);
             Ip("-n", NodeNamespace, "link", "add", NodeInterface, "type", "veth", "peer", "name", AuthorityInterface, "netns", AuthorityNamespace);
             // One link with exactly two ends: duplicate address detection would only delay the first packet.
-            Ip("netns", "exec", NodeNamespace, "sysctl", "-qw", $"net.ipv6.conf.{NodeInterface}.accept_dad=0");
-            Ip("netns", "exec", AuthorityNamespace, "sysctl", "-qw", $"net.ipv6.conf.{AuthorityInterface}.accept_dad=0");
+            // sh, not sysctl: procps is not among the packages a fresh machine gets (scripts/install-deps.sh).
+            Ip("netns", "exec", NodeNamespace, "sh", "-c", $"echo 0 > /proc/sys/net/ipv6/conf/{NodeInterface}/accept_dad");
+            Ip("netns", "exec", AuthorityNamespace, "sh", "-c", $"echo 0 > /proc/sys/net/ipv6/conf/{AuthorityInterface}/accept_dad");
             Ip("-n", NodeNamespace, "link", "set", "lo", "up");
             Ip("-n", AuthorityNamespace, "link", "set", "lo", "up");
             Ip("-n", NodeNamespace, "link", "set", NodeInterface, "up");
