@@ -25,7 +25,7 @@ help:
 	@echo "make image    out/image/: disk.img (GPT+ESP), ppn.efi (UKI), initramfs, kernel, manifest (NODE_CONFIG=file.json bakes a node configuration in)"
 	@echo "make hil      the long emulated hardware-in-the-loop scenarios"
 	@echo "make bench    command verify cost and 8090 intake, as ratios to libsodium and a C recvmmsg loop"
-	@echo "make fuzz     afl++ over the command parser and verifier for FUZZ_SECONDS (default 60)"
+	@echo "make fuzz     afl++ over the command parser/verifier and the genesis parsers, FUZZ_SECONDS each (default 60)"
 	@echo "make clean    remove artifacts/ and out/"
 
 deps:
@@ -61,6 +61,7 @@ bench: deps
 
 fuzz: deps
 	commands/Ppn.Commands.Fuzz/fuzz.sh
+	genesis/Ppn.Genesis.Fuzz/fuzz.sh
 
 clean:
 	rm -rf artifacts out

@@ -24,6 +24,8 @@ public static class CommandLine
         root.Subcommands.Add(MeshCommand.Build(new Ppn.Mesh.Links.RtnetlinkLinkConfigurator(), new StoredEnrolment(environment.OpenStore)));
         root.Subcommands.Add(PacketCommand.Build());
         root.Subcommands.Add(StatusCommand.Build());
+        root.Subcommands.Add(GenesisCommand.Build(environment));
+        root.Subcommands.Add(ClaimCommand.Build());
         foreach (var command in environment.ExtraCommands)
         {
             root.Subcommands.Add(command);

@@ -339,7 +339,7 @@ public sealed class NodeConfig
         return lines;
     }
 
-    private static bool TryParseEndpoint(string text, [NotNullWhen(true)] out IPEndPoint? endpoint)
+    internal static bool TryParseEndpoint(string text, [NotNullWhen(true)] out IPEndPoint? endpoint)
     {
         endpoint = null;
         // IPEndPoint.TryParse takes a missing port as 0 and reads "2001:db8::1:80" as an address: demand

@@ -95,10 +95,12 @@ public sealed record EnrolmentGrant(
         if (d.Length != Size) { error = $"grant is {d.Length} bytes, expected {Size}"; return false; }
         if (!d[..4].SequenceEqual(Magic) || d[4] != CurrentVersion) { error = "grant has a bad magic or version"; return false; }
         if (d[5] > 1 || d[6] != 0 || d[7] != 0 || d[21] != 0) { error = "grant has unknown status or reserved bits"; return false; }
+        // Prefix length is 24 in every grant, a refusal too: only the canonical encoding parses (found by make fuzz).
+        if (d[20] != PrefixLength) { error = $"grant prefix length is {d[20]}, not {PrefixLength}"; return false; }
         var address = new IPAddress(d.Slice(16, 4));
         var a = d.Slice(16, 4);
         var status = (GrantStatus)d[5];
-        if (status == GrantStatus.Granted && (a[0] != 10 || a[1] != 8 || a[2] != 0 || a[3] < 2 || a[3] == 255 || d[20] != PrefixLength))
+        if (status == GrantStatus.Granted && (a[0] != 10 || a[1] != 8 || a[2] != 0 || a[3] < 2 || a[3] == 255))
         {
             error = $"granted address {address}/{d[20]} is not a node address in 10.8.0.0/24";
             return false;

@@ -74,7 +74,7 @@ public static class GenesisWire
     public static bool TryParseAck(ReadOnlySpan<byte> d, out AckStatus status)
     {
         status = default;
-        if (d.Length != AckSize || !d[..4].SequenceEqual(AckMagic) || d[4] != 1 || d[5] > 3) return false;
+        if (d.Length != AckSize || !d[..4].SequenceEqual(AckMagic) || d[4] != 1 || d[5] > 3 || d[6] != 0 || d[7] != 0) return false;
         status = (AckStatus)d[5];
         return true;
     }

@@ -1,0 +1,233 @@
+using System.Net;
+using System.Text.Json;
+using Ppn.Genesis.Beacon;
+using Ppn.Genesis.Enrolment;
+using Ppn.Genesis.Join;
+
+namespace Ppn.Genesis.Tests;
+
+/// <summary>
+/// docs/protocol/vectors/genesis-beacon.json and genesis-grant.json: generated here (PPN_WRITE_VECTORS=1) from
+/// fixed keys (Ed25519 signatures are deterministic), checked always; a second test reads the files alone and
+/// reproduces every verdict, as the control-plane team's implementation must.
+/// </summary>
+public class GenesisVectorTests
+{
+    private static readonly string Dir = Path.Combine(RepoPaths.Root, "docs", "protocol", "vectors");
+    private static readonly byte[] SigningSeed = Enumerable.Range(0x20, 32).Select(i => (byte)i).ToArray();
+    private static readonly byte[] NoisePrivate = Enumerable.Range(0x60, 32).Select(i => (byte)i).ToArray();
+    private static readonly byte[] NodePublic = Convert.FromHexString("8f40c5adb68f25624ae5b214ea767a6ec94d829d3d7b5e1ad1ba6f3e2138285f"); // identity-record.json's key
+
+    private static AuthorityCredential Authority(byte[]? seed = null) => AuthorityCredential.Create(seed ?? SigningSeed, seed is null ? NoisePrivate : seed.Reverse().ToArray(),
+        new IPEndPoint(IPAddress.Parse("203.0.113.7"), 51820), Enumerable.Range(0xa0, 32).Select(i => (byte)i).ToArray(), 3);
+
+    private static IEnumerable<(string Name, byte[] Datagram, BeaconVerdict Verdict)> BeaconCases()
+    {
+        using var authority = Authority();
+        using var rogue = Authority(Enumerable.Repeat((byte)0x99, 32).ToArray());
+        var registrar = IPAddress.Parse("fe80::5054:ff:fe00:1");
+        byte[] Sign(AuthorityCredential by, IPAddress address, byte[] noiseKey, ulong sequence)
+        {
+            var d = new byte[BeaconPacket.Size];
+            new BeaconPacket(address, 7443, noiseKey, sequence).Sign(by.SigningPrivateKey, d);
+            return d;
+        }
+        var valid = Sign(authority, registrar, authority.NoisePublicKey, 1);
+        yield return ("valid-link-local-registrar", valid, BeaconVerdict.Accepted);
+        yield return ("valid-global-registrar", Sign(authority, IPAddress.Parse("2001:db8::7"), authority.NoisePublicKey, 2), BeaconVerdict.Accepted);
+        var tampered = valid.ToArray(); tampered[7] ^= 1;
+        yield return ("tampered-port", tampered, BeaconVerdict.BadSignature);
+        yield return ("signed-by-another-key", Sign(rogue, registrar, authority.NoisePublicKey, 1), BeaconVerdict.BadSignature);
+        yield return ("unpinned-noise-key", Sign(authority, registrar, rogue.NoisePublicKey, 3), BeaconVerdict.UnknownAuthorityKey);
+        var version = valid.ToArray(); version[4] = 2;
+        yield return ("version-2", version, BeaconVerdict.Malformed);
+        var flags = valid.ToArray(); flags[5] = 1;
+        yield return ("unknown-flags", flags, BeaconVerdict.Malformed);
+        yield return ("truncated", valid[..127], BeaconVerdict.Malformed);
+        var mapped = valid.ToArray(); IPAddress.Parse("::ffff:192.0.2.1").TryWriteBytes(mapped.AsSpan(8, 16), out _);
+        yield return ("ipv4-mapped-registrar", mapped, BeaconVerdict.Malformed);
+    }
+
+    private static IEnumerable<(string Name, byte[] Grant, string Verdict)> GrantCases()
+    {
+        using var authority = Authority();
+        using var rogue = Authority(Enumerable.Repeat((byte)0x99, 32).ToArray());
+        byte[] Bytes(EnrolmentGrant g) { var d = new byte[EnrolmentGrant.Size]; g.WriteTo(d); return d; }
+        var valid = Bytes(authority.Grant(NodePublic, 5, IPAddress.Parse("10.8.0.5"), 1_700_000_000));
+        yield return ("granted", valid, "granted");
+        yield return ("refused", Bytes(authority.Refusal(NodePublic, 1_700_000_000)), "refused");
+        var tampered = valid.ToArray(); tampered[19] = 6; // 10.8.0.6: the receipt no longer verifies
+        yield return ("tampered-address", tampered, "bad-receipt");
+        yield return ("signed-by-another-key", Bytes(rogue.Grant(NodePublic, 5, IPAddress.Parse("10.8.0.5"), 1_700_000_000)), "bad-receipt");
+        yield return ("for-another-node", Bytes(authority.Grant(Enumerable.Repeat((byte)0x42, 32).ToArray(), 5, IPAddress.Parse("10.8.0.5"), 1_700_000_000)), "bad-receipt");
+        yield return ("hub-address-granted", Bytes(authority.Grant(NodePublic, 5, IPAddress.Parse("10.8.0.1"), 1_700_000_000)), "malformed");
+        var version = valid.ToArray(); version[4] = 2;
+        yield return ("version-2", version, "malformed");
+        yield return ("truncated", valid[..179], "malformed");
+    }
+
+    private static string GenerateBeacons()
+    {
+        using var authority = Authority();
+        return Json(w =>
+        {
+            w.WriteString("spec", "docs/protocol/genesis.md#beacon-udp-8090-128-bytes");
+            w.WriteString("signingSeedEd25519", Convert.ToHexStringLower(SigningSeed));
+            w.WriteString("signingPublicKeyEd25519", Convert.ToHexStringLower(authority.SigningPublicKey));
+            w.WriteString("noisePublicKeyX25519", Convert.ToHexStringLower(authority.NoisePublicKey));
+            w.WriteString("signatureDomain", "PPN-BEACON-v1");
+            w.WriteStartArray("cases");
+            foreach (var (name, datagram, verdict) in BeaconCases())
+            {
+                w.WriteStartObject();
+                w.WriteString("name", name);
+                w.WriteString("datagram", Convert.ToHexStringLower(datagram));
+                w.WriteString("verdict", verdict.ToString());
+                if (verdict == BeaconVerdict.Accepted && BeaconPacket.TryParse(datagram, out var b))
+                {
+                    w.WriteString("registrar", b.RegistrarAddress.ToString());
+                    w.WriteNumber("registrarPort", b.RegistrarPort);
+                    w.WriteNumber("sequence", b.Sequence);
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        });
+    }
+
+    private static string GenerateGrants()
+    {
+        using var authority = Authority();
+        var grant = GrantCases().First().Grant;
+        EnrolmentGrant.TryParse(grant, out var parsed, out _);
+        var request = new byte[GenesisWire.RequestSize]; GenesisWire.WriteRequest(request, RequestKind.Join, 42);
+        var ack = new byte[GenesisWire.AckSize]; GenesisWire.WriteAck(ack, AckStatus.Persisted);
+        var hello = new byte[GenesisWire.ClaimHelloSize]; GenesisWire.WriteClaimHello(hello, authority.NoisePublicKey);
+        return Json(w =>
+        {
+            w.WriteString("spec", "docs/protocol/genesis.md#grant-180-bytes-and-registry-binding-receipt");
+            w.WriteString("signingSeedEd25519", Convert.ToHexStringLower(SigningSeed));
+            w.WriteString("signingPublicKeyEd25519", Convert.ToHexStringLower(authority.SigningPublicKey));
+            w.WriteString("noisePublicKeyX25519", Convert.ToHexStringLower(authority.NoisePublicKey));
+            w.WriteString("nodePublicKeyX25519", Convert.ToHexStringLower(NodePublic));
+            w.WriteString("receiptDomain", "PPN-BINDING-v1");
+            w.WriteStartArray("cases");
+            foreach (var (name, bytes, verdict) in GrantCases())
+            {
+                w.WriteStartObject();
+                w.WriteString("name", name);
+                w.WriteString("grant", Convert.ToHexStringLower(bytes));
+                w.WriteString("verdict", verdict);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartObject("messages");
+            w.WriteString("joinRequestSequence42", Convert.ToHexStringLower(request));
+            w.WriteString("ackPersisted", Convert.ToHexStringLower(ack));
+            w.WriteString("claimHello", Convert.ToHexStringLower(hello));
+            w.WriteString("enrolmentRecordJoin", Convert.ToHexStringLower(EnrolmentRecord.Encode(parsed!, EnrolmentOrigin.Join)));
+            w.WriteString("joinPrologue", Convert.ToHexStringLower(GenesisWire.Prologue(RequestKind.Join, default)));
+            w.WriteString("claimPrologue", Convert.ToHexStringLower(GenesisWire.Prologue(RequestKind.Claim, NodePublic)));
+            w.WriteEndObject();
+        });
+    }
+
+    private static string Json(Action<Utf8JsonWriter> body)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    [Theory]
+    [InlineData("genesis-beacon.json")]
+    [InlineData("genesis-grant.json")]
+    public void The_vector_file_is_what_the_generator_produces(string file)
+    {
+        var generated = file == "genesis-beacon.json" ? GenerateBeacons() : GenerateGrants();
+        var path = Path.Combine(Dir, file);
+        if (Environment.GetEnvironmentVariable("PPN_WRITE_VECTORS") == "1") File.WriteAllText(path, generated);
+        Assert.Equal(generated, File.ReadAllText(path));
+    }
+
+    private static AuthorityTrust TrustFrom(JsonElement root) => new(
+        [Convert.FromHexString(root.GetProperty("signingPublicKeyEd25519").GetString()!)],
+        [Convert.FromHexString(root.GetProperty("noisePublicKeyX25519").GetString()!)]);
+
+    [Fact]
+    public void Every_beacon_vector_gets_its_verdict()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "genesis-beacon.json")));
+        var verifier = new BeaconVerifier(TrustFrom(doc.RootElement));
+        int count = 0;
+        foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
+        {
+            var verdict = verifier.Verify(Convert.FromHexString(c.GetProperty("datagram").GetString()!), 3, out var beacon);
+            Assert.Equal(c.GetProperty("verdict").GetString(), verdict.ToString());
+            if (verdict == BeaconVerdict.Accepted)
+            {
+                Assert.Equal(c.GetProperty("registrarPort").GetInt32(), beacon!.Registrar.Port);
+                Assert.Equal(c.GetProperty("sequence").GetUInt64(), beacon.Sequence);
+                Assert.Equal(IPAddress.Parse(c.GetProperty("registrar").GetString()!).GetAddressBytes(), beacon.Registrar.Address.GetAddressBytes());
+            }
+            count++;
+        }
+        Assert.Equal(9, count);
+    }
+
+    [Fact]
+    public void Every_grant_vector_gets_its_verdict_and_the_messages_parse()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "genesis-grant.json")));
+        var root = doc.RootElement;
+        var trust = TrustFrom(root);
+        var node = Convert.FromHexString(root.GetProperty("nodePublicKeyX25519").GetString()!);
+        int count = 0;
+        foreach (var c in root.GetProperty("cases").EnumerateArray())
+        {
+            var bytes = Convert.FromHexString(c.GetProperty("grant").GetString()!);
+            string verdict = !EnrolmentGrant.TryParse(bytes, out var grant, out _) ? "malformed"
+                : !grant!.IsBoundTo(node, trust) ? "bad-receipt"
+                : grant.Status == GrantStatus.Granted ? "granted" : "refused";
+            Assert.True(c.GetProperty("verdict").GetString() == verdict, c.GetProperty("name").GetString());
+            count++;
+        }
+        Assert.Equal(8, count);
+        var m = root.GetProperty("messages");
+        Assert.True(GenesisWire.TryParseRequest(Convert.FromHexString(m.GetProperty("joinRequestSequence42").GetString()!), out var kind, out var seq));
+        Assert.Equal((RequestKind.Join, 42UL), (kind, seq));
+        Assert.True(GenesisWire.TryParseAck(Convert.FromHexString(m.GetProperty("ackPersisted").GetString()!), out var ack));
+        Assert.Equal(AckStatus.Persisted, ack);
+        Assert.True(GenesisWire.TryParseClaimHello(Convert.FromHexString(m.GetProperty("claimHello").GetString()!), out _));
+        Assert.True(EnrolmentRecord.TryParse(Convert.FromHexString(m.GetProperty("enrolmentRecordJoin").GetString()!), out var stored, out var origin, out _));
+        Assert.Equal((EnrolmentOrigin.Join, 5UL), (origin, stored.NodeId));
+    }
+}
+
+/// <summary>Inputs make fuzz found: non-canonical encodings the parsers once accepted.</summary>
+public class GenesisParserRegressionTests
+{
+    [Fact]
+    public void An_ack_with_nonzero_reserved_bytes_does_not_parse()
+    {
+        Assert.True(GenesisWire.TryParseAck("PPNK\x01\x00\x00\x00"u8, out _));
+        Assert.False(GenesisWire.TryParseAck(Convert.FromHexString("50504e4b0100bc00"), out _));
+    }
+
+    [Fact]
+    public void A_grant_whose_prefix_length_is_not_24_does_not_parse_even_as_a_refusal()
+    {
+        var refusal = new EnrolmentGrant(GrantStatus.Refused, 0, IPAddress.Any, new IPEndPoint(IPAddress.Loopback, 1), new byte[32], 0, new byte[32], 0, new byte[64]);
+        var bytes = new byte[EnrolmentGrant.Size];
+        refusal.WriteTo(bytes);
+        Assert.True(EnrolmentGrant.TryParse(bytes, out _, out _));
+        bytes[20] = 26;
+        Assert.False(EnrolmentGrant.TryParse(bytes, out _, out var error));
+        Assert.Contains("prefix length", error);
+    }
+}

@@ -1,0 +1,77 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
+using Ppn.Genesis.Holding;
+using Ppn.Linux;
+using Ppn.Linux.Interop;
+
+namespace Ppn.Authority;
+
+/// <summary>
+/// Where the simulator's sockets live: the test process's own network namespace, or one the test (or the rig)
+/// made. A socket created on a thread that joined a namespace (setns(2)) stays there for its whole life,
+/// whichever thread uses it later; so every socket, interface lookup and address listing goes through
+/// <see cref="Run{T}"/>.
+/// </summary>
+public sealed class AuthorityNetwork
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+
+    private AuthorityNetwork(string? namespacePath) => NamespacePath = namespacePath;
+
+    /// <summary>The calling process's namespace.</summary>
+    public static AuthorityNetwork Host { get; } = new(null);
+
+    /// <summary>A namespace by its file, e.g. <c>/var/run/netns/NAME</c> as <c>ip netns add</c> makes it.</summary>
+    public static AuthorityNetwork InNamespace(string path) => new(path);
+
+    public string? NamespacePath { get; }
+
+    public T Run<T>(Func<T> action)
+    {
+        if (NamespacePath is null) return action();
+        T result = default!;
+        ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var fd = SafeFd.Open(NamespacePath, OpenFlags.O_RDONLY, advice: "does the namespace still exist?");
+                SyscallException.ThrowIfFailed(LibC.setns(fd.Fd, NamespaceTypes.CLONE_NEWNET), "setns", NamespacePath, "entering a network namespace needs root (CAP_SYS_ADMIN)");
+                result = action();
+            }
+            catch (Exception e)
+            {
+                failure = ExceptionDispatchInfo.Capture(e);
+            }
+        })
+        { IsBackground = true, Name = "authority netns" };
+        thread.Start();
+        if (!thread.Join(Bound)) throw new TimeoutException($"work inside {NamespacePath} did not finish within {Bound.TotalSeconds} s");
+        failure?.Throw();
+        return result;
+    }
+
+    public Socket CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol) => Run(() => new Socket(family, type, protocol));
+
+    public int InterfaceIndex(string name) => Run(() =>
+    {
+        uint index = LibC.if_nametoindex(name);
+        return index != 0 ? (int)index : throw new ArgumentException($"no interface {name} in {NamespacePath ?? "this namespace"}");
+    });
+
+    /// <summary>The usable (not tentative) IPv6 link-local address of <paramref name="interfaceName"/>, scoped to it; null if none yet.</summary>
+    public IPAddress? LinkLocalAddress(string interfaceName) => Run(() =>
+    {
+        // /proc/thread-self/net follows this thread's namespace; /proc/net would follow the process's.
+        var text = File.ReadAllText("/proc/thread-self/net/if_inet6");
+        var a = ProcNetIfInet6.Parse(text).FirstOrDefault(a => a.InterfaceName == interfaceName && a.IsLinkLocal && !a.IsTentative && !a.DadFailed);
+        return a is null ? null : new IPAddress(a.Address.GetAddressBytes(), a.InterfaceIndex);
+    });
+
+    /// <summary>The first IPv4 address of <paramref name="interfaceName"/>, or null (the beacon then goes over IPv6 only).</summary>
+    public IPAddress? IPv4Address(string interfaceName) => Run(() =>
+        NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == interfaceName)?
+            .GetIPProperties().UnicastAddresses.Select(u => u.Address).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork));
+}

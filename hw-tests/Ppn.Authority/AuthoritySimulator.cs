@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Sockets;
+using Ppn.Genesis;
+using Ppn.Genesis.Claim;
+using Ppn.Genesis.Join;
+
+namespace Ppn.Authority;
+
+public sealed record AuthoritySimulatorOptions
+{
+    /// <summary>Where the simulator's sockets live (default: this process's namespace).</summary>
+    public AuthorityNetwork Network { get; init; } = AuthorityNetwork.Host;
+    /// <summary>The registrar's TCP port; 0 picks a free one (beacons carry it).</summary>
+    public int RegistrarPort { get; init; }
+    public GenesisTimeouts Timeouts { get; init; } = new();
+    /// <summary>"Now" in Unix seconds for grants' issued-at (tests pin it).</summary>
+    public Func<ulong> Clock { get; init; } = () => (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+}
+
+/// <summary>
+/// os-network-admin as the Genesis Protocol sees it, built from docs/protocol/genesis.md alone: a beacon
+/// emitter, a registrar over a SQLite pairing registry, and a claim client for holding nodes.
+/// <code>
+/// using var keys = AuthorityCredential.Generate(hub, hubKey, epoch: 1);
+/// await using var authority = await AuthoritySimulator.StartAsync("registry.db", keys, new() { Network = AuthorityNetwork.InNamespace(ns) });
+/// var beacons = authority.EmitBeaconsAsync("auth0", TimeSpan.FromSeconds(1), stop.Token);
+/// ... authority.Registry.Bindings() ...
+/// var claim = await authority.ClaimAsync(new IPEndPoint(nodeLinkLocal, 9443), stop.Token);
+/// </code>
+/// The credential stays the caller's (not disposed here).
+/// </summary>
+public sealed class AuthoritySimulator : IAsyncDisposable
+{
+    private readonly AuthoritySimulatorOptions _options;
+
+    private AuthoritySimulator(AuthorityCredential credential, PairingRegistry registry, Registrar registrar, AuthoritySimulatorOptions options)
+    {
+        Credential = credential;
+        Registry = registry;
+        Registrar = registrar;
+        _options = options;
+        Beacons = new BeaconEmitter(credential, options.Network);
+    }
+
+    public AuthorityCredential Credential { get; }
+    public PairingRegistry Registry { get; }
+    public Registrar Registrar { get; }
+    public BeaconEmitter Beacons { get; }
+    public AuthorityNetwork Network => _options.Network;
+
+    public static Task<AuthoritySimulator> StartAsync(string registryPath, AuthorityCredential credential, AuthoritySimulatorOptions? options = null)
+    {
+        options ??= new AuthoritySimulatorOptions();
+        var registry = PairingRegistry.Open(registryPath, credential);
+        try
+        {
+            var registrar = new Registrar(credential, registry, options.Network, options.RegistrarPort, options.Timeouts, options.Clock);
+            return Task.FromResult(new AuthoritySimulator(credential, registry, registrar, options));
+        }
+        catch
+        {
+            registry.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Beacons out of <paramref name="interfaceName"/> every <paramref name="period"/> until cancelled, naming this
+    /// simulator's registrar at the interface's link-local address (waits, bounded, for DAD to finish).
+    /// </summary>
+    public async Task EmitBeaconsAsync(string interfaceName, TimeSpan period, CancellationToken cancellation)
+    {
+        var registrar = await WaitForLinkLocalAsync(interfaceName, TimeSpan.FromSeconds(10), cancellation);
+        await Beacons.RunAsync(interfaceName, registrar, Registrar.Port, period, cancellation);
+    }
+
+    /// <summary>Claims the holding node at <paramref name="node"/> (normally [fe80::…%iface]:9443): the grant comes from the registry.</summary>
+    public async Task<ClaimResult> ClaimAsync(IPEndPoint node, CancellationToken cancellation, IPAddress? sourceAddress = null)
+    {
+        var result = await ClaimClient.ClaimAsync(node, Credential, key => Registry.Assign(key, BindingOrigin.Claim, _options.Clock()), _options.Timeouts, cancellation,
+            family =>
+            {
+                var s = Network.CreateSocket(family, SocketType.Stream, ProtocolType.Tcp);
+                if (sourceAddress is not null) s.Bind(new IPEndPoint(sourceAddress, 0));
+                return s;
+            });
+        var key = result.Exchange?.NodePublicKey is { Length: 32 } k ? k : result.BannerNodeKey;
+        Registry.RecordExchange(key, BindingOrigin.Claim, result.Failure ?? $"ack {result.Exchange!.Ack}");
+        if (result.Exchange is { Ack: { } ack, Failure: null, NodePublicKey.Length: 32 }) Registry.RecordAck(result.Exchange.NodePublicKey, ack);
+        return result;
+    }
+
+    private async Task<IPAddress> WaitForLinkLocalAsync(string interfaceName, TimeSpan bound, CancellationToken cancellation)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        while (true)
+        {
+            if (Network.LinkLocalAddress(interfaceName) is { } address) return address;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{interfaceName} has no usable IPv6 link-local address after {bound.TotalSeconds} s (link down, or DAD not finished)");
+            await Task.Delay(50, cancellation);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Registrar.DisposeAsync();
+        Registry.Dispose();
+    }
+}

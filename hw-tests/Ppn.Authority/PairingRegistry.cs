@@ -1,0 +1,213 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.Data.Sqlite;
+using Ppn.Genesis;
+using Ppn.Genesis.Enrolment;
+using Ppn.Genesis.Join;
+
+namespace Ppn.Authority;
+
+public enum BindingOrigin
+{
+    Join,
+    Claim,
+}
+
+/// <summary>One node bound in the registry: its key, its assignment, and the exact grant it was given.</summary>
+public sealed record Binding(ulong NodeId, byte[] NodePublicKey, IPAddress Address, BindingOrigin Origin, ulong IssuedAt, AckStatus? LastAck, byte[] Grant)
+{
+    public string NodePublicKeyBase64 => Convert.ToBase64String(NodePublicKey);
+}
+
+/// <summary>One join or claim exchange as the authority saw it (several per binding when replies were lost).</summary>
+public sealed record ExchangeRecord(long Sequence, string? NodePublicKeyBase64, BindingOrigin Kind, string Outcome);
+
+/// <summary>
+/// The pairing registry os-network-admin keeps, as a real SQLite file (Microsoft.Data.Sqlite): one row per
+/// node key. Assignment is idempotent: the first exchange for a key allocates the lowest free address in
+/// 10.8.0.2–.254 and the next node ID and stores the signed grant itself; every later exchange for the same key
+/// (a retry after a lost reply, a claim after a join) gets those same 180 bytes back. A registry belongs to
+/// one authority: opening it with another authority's credential is refused.
+/// </summary>
+public sealed class PairingRegistry : IDisposable
+{
+    public const int SchemaVersion = 1;
+    private readonly SqliteConnection _db;
+    private readonly AuthorityCredential _authority;
+    private readonly Lock _gate = new();
+
+    private PairingRegistry(SqliteConnection db, AuthorityCredential authority, string path)
+    {
+        _db = db;
+        _authority = authority;
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public static PairingRegistry Open(string path, AuthorityCredential authority)
+    {
+        var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString());
+        try
+        {
+            db.Open();
+            Execute(db, """
+                PRAGMA journal_mode = WAL;
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS bindings (
+                    node_id    INTEGER PRIMARY KEY,
+                    node_key   BLOB    NOT NULL UNIQUE CHECK (length(node_key) = 32),
+                    address    TEXT    NOT NULL UNIQUE,
+                    origin     TEXT    NOT NULL CHECK (origin IN ('join', 'claim')),
+                    issued_at  INTEGER NOT NULL,
+                    grant      BLOB    NOT NULL CHECK (length(grant) = 180),
+                    last_ack   INTEGER
+                );
+                CREATE TABLE IF NOT EXISTS exchanges (
+                    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+                    node_key BLOB,
+                    kind     TEXT NOT NULL,
+                    outcome  TEXT NOT NULL
+                );
+                """);
+            var owner = Convert.ToBase64String(authority.SigningPublicKey);
+            using (var tx = db.BeginTransaction())
+            {
+                var stored = Scalar(db, tx, "SELECT value FROM meta WHERE key = 'authority'") as string;
+                if (stored is null)
+                {
+                    Execute(db, $"INSERT INTO meta (key, value) VALUES ('schema', '{SchemaVersion}'), ('authority', $a)", tx, ("$a", owner));
+                }
+                else if (stored != owner)
+                {
+                    throw new InvalidOperationException($"{path} is the registry of authority {stored}, not of {owner}: use that authority's credential or a new registry file");
+                }
+                tx.Commit();
+            }
+            return new PairingRegistry(db, authority, path);
+        }
+        catch
+        {
+            db.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The grant for <paramref name="nodePublicKey"/>: the stored one if the key is bound (same bytes, so the
+    /// same node ID, address and receipt), else a new binding. A full /24 gets a signed refusal, not stored.
+    /// </summary>
+    public EnrolmentGrant Assign(ReadOnlySpan<byte> nodePublicKey, BindingOrigin origin, ulong nowUnixSeconds)
+    {
+        var key = nodePublicKey.ToArray();
+        lock (_gate)
+        {
+            using var tx = _db.BeginTransaction();
+            if (Scalar(_db, tx, "SELECT grant FROM bindings WHERE node_key = $k", ("$k", key)) is byte[] existing)
+            {
+                tx.Commit();
+                return EnrolmentGrant.TryParse(existing, out var stored, out var error) ? stored! : throw new InvalidDataException($"registry row for {Convert.ToBase64String(key)} holds a bad grant: {error}");
+            }
+            var used = new HashSet<int>();
+            using (var cmd = Command(_db, tx, "SELECT address FROM bindings"))
+            using (var reader = cmd.ExecuteReader())
+            {
+                while (reader.Read()) used.Add(IPAddress.Parse(reader.GetString(0)).GetAddressBytes()[3]);
+            }
+            int octet = Enumerable.Range(2, 253).FirstOrDefault(o => !used.Contains(o));
+            if (octet == 0)
+            {
+                tx.Commit();
+                return _authority.Refusal(key, nowUnixSeconds);
+            }
+            var nodeId = (ulong)(long)Scalar(_db, tx, "SELECT COALESCE(MAX(node_id), 0) + 1 FROM bindings")!;
+            var address = new IPAddress([10, 8, 0, (byte)octet]);
+            var grant = _authority.Grant(key, nodeId, address, nowUnixSeconds);
+            var bytes = new byte[EnrolmentGrant.Size];
+            grant.WriteTo(bytes);
+            Execute(_db, "INSERT INTO bindings (node_id, node_key, address, origin, issued_at, grant) VALUES ($id, $k, $addr, $origin, $at, $g)", tx,
+                ("$id", (long)nodeId), ("$k", key), ("$addr", address.ToString()), ("$origin", Name(origin)), ("$at", (long)nowUnixSeconds), ("$g", bytes));
+            tx.Commit();
+            return grant;
+        }
+    }
+
+    /// <summary>Records the ack the node sent for its grant (Persisted means the node stored it in UEFI variables).</summary>
+    public void RecordAck(ReadOnlySpan<byte> nodePublicKey, AckStatus ack)
+    {
+        lock (_gate)
+        {
+            Execute(_db, "UPDATE bindings SET last_ack = $ack WHERE node_key = $k", null, ("$ack", (long)ack), ("$k", nodePublicKey.ToArray()));
+        }
+    }
+
+    public void RecordExchange(byte[]? nodePublicKey, BindingOrigin kind, string outcome)
+    {
+        lock (_gate)
+        {
+            Execute(_db, "INSERT INTO exchanges (node_key, kind, outcome) VALUES ($k, $kind, $o)", null,
+                ("$k", nodePublicKey is { Length: 32 } ? nodePublicKey : DBNull.Value), ("$kind", Name(kind)), ("$o", outcome));
+        }
+    }
+
+    public IReadOnlyList<Binding> Bindings()
+    {
+        lock (_gate)
+        {
+            var list = new List<Binding>();
+            using var cmd = Command(_db, null, "SELECT node_id, node_key, address, origin, issued_at, last_ack, grant FROM bindings ORDER BY node_id");
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                list.Add(new Binding((ulong)r.GetInt64(0), (byte[])r.GetValue(1), IPAddress.Parse(r.GetString(2)),
+                    r.GetString(3) == "join" ? BindingOrigin.Join : BindingOrigin.Claim, (ulong)r.GetInt64(4),
+                    r.IsDBNull(5) ? null : (AckStatus)r.GetInt64(5), (byte[])r.GetValue(6)));
+            }
+            return list;
+        }
+    }
+
+    public IReadOnlyList<ExchangeRecord> Exchanges()
+    {
+        lock (_gate)
+        {
+            var list = new List<ExchangeRecord>();
+            using var cmd = Command(_db, null, "SELECT seq, node_key, kind, outcome FROM exchanges ORDER BY seq");
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                list.Add(new ExchangeRecord(r.GetInt64(0), r.IsDBNull(1) ? null : Convert.ToBase64String((byte[])r.GetValue(1)),
+                    r.GetString(2) == "join" ? BindingOrigin.Join : BindingOrigin.Claim, r.GetString(3)));
+            }
+            return list;
+        }
+    }
+
+    private static string Name(BindingOrigin origin) => origin == BindingOrigin.Join ? "join" : "claim";
+
+    private static SqliteCommand Command(SqliteConnection db, SqliteTransaction? tx, string sql, params (string Name, object Value)[] parameters)
+    {
+        var cmd = db.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.Transaction = tx;
+        foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value);
+        return cmd;
+    }
+
+    private static void Execute(SqliteConnection db, string sql, SqliteTransaction? tx = null, params (string Name, object Value)[] parameters)
+    {
+        using var cmd = Command(db, tx, sql, parameters);
+        cmd.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(SqliteConnection db, SqliteTransaction? tx, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var cmd = Command(db, tx, sql, parameters);
+        var v = cmd.ExecuteScalar();
+        return v is DBNull ? null : v;
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"pairing registry {Path}");
+
+    public void Dispose() => _db.Dispose();
+}
