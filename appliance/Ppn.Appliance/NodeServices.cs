@@ -127,7 +127,13 @@ public static class NodeServices
                 stopping.WaitHandle.WaitOne();
                 return;
             }
+            // ppn0 until it is up: a link that is not ready yet (no link-local address for an on-link hub, the
+            // module still settling) is retried, never given up on while the node runs.
             var meshUp = BringUpMesh(grant, identity);
+            while (!meshUp && !stopping.WaitHandle.WaitOne(TimeSpan.FromSeconds(5)))
+            {
+                meshUp = BringUpMesh(grant, identity);
+            }
             using var commands = meshUp ? StartCommands(store, grant, identity, config, stopping) : null;
             if (meshUp && meshPingTargets.Count > 0)
             {
@@ -170,7 +176,9 @@ public static class NodeServices
             try
             {
                 // A hub on the node's own link is reached through the first link with a usable link-local address.
-                int scope = new ProcNetIfInet6().Read().FirstOrDefault(a => a.IsUsable)?.InterfaceIndex ?? 0;
+                int scope = grant.HubEndpoint.Address.IsIPv6LinkLocal
+                    ? ProcNetIfInet6.WaitForLinkLocal(new ProcNetIfInet6(), TimeSpan.FromSeconds(10)).FirstOrDefault()?.InterfaceIndex ?? 0
+                    : 0;
                 using var config = EnrolledMesh.ConfigFor(grant, identity.Keys.PrivateKey, scope);
                 var links = new RtnetlinkLinkConfigurator();
                 var report = new MeshBringUp(new KernelWireGuard(links), links).Up(EnrolledMesh.Interface, config);

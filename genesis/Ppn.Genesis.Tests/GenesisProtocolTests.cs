@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Ppn.Genesis.Beacon;
+using Ppn.Genesis.Entropy;
 using Ppn.Genesis.Claim;
 using Ppn.Genesis.Enrolment;
 using Ppn.Genesis.Holding;
@@ -150,6 +151,40 @@ public class GenesisProtocolTests : IDisposable
             }
         });
         return (listener, loop, seen);
+    }
+
+    [Fact]
+    public void A_beacon_heard_while_the_nodes_own_link_local_address_is_tentative_waits_for_it_before_joining()
+    {
+        using var stop = new CancellationTokenSource(Bound);
+        var (listener, loop, seen) = Registrar(dropFirstReplies: 0, stop.Token);
+        using (listener)
+        {
+            var beacon = new VerifiedBeacon((IPEndPoint)listener.LocalEndPoint!, _authority.NoisePublic, 9, 1);
+            var tentative = new InterfaceAddress(IPAddress.Parse("fe80::1"), 1, 64, InterfaceAddress.ScopeLink, InterfaceAddress.IFA_F_TENTATIVE, "eth0");
+            var usable = tentative with { Flags = 0 };
+            var addresses = new CountingSource([tentative], [tentative], [tentative], [usable]);
+            var log = new List<string>();
+            var genesis = new SelfGenesis(_nvram, EntropyMixer.ForThisMachine(), addresses, new OneBeacon(beacon), new HoldingOptions(), log.Add,
+                new GenesisPlan(_authority.Trust, TimeSpan.FromSeconds(5)) { JoinAttempts = 1 });
+            genesis.Run(stop.Token);
+            Assert.Equal(GenesisPhase.Enrolled, genesis.Phase);
+            Assert.True(genesis.EnrolledThisRun);
+            Assert.True(addresses.Reads >= 4, "the join waited for the address to leave DAD");
+            Assert.Single(seen);
+            stop.Cancel();
+        }
+    }
+
+    private sealed class CountingSource(params IReadOnlyList<InterfaceAddress>[] reads) : IInterfaceAddressSource
+    {
+        public int Reads { get; private set; }
+        public IReadOnlyList<InterfaceAddress> Read() => reads[Math.Min(Reads++, reads.Length - 1)];
+    }
+
+    private sealed class OneBeacon(VerifiedBeacon beacon) : IBeaconScanner
+    {
+        public VerifiedBeacon? Scan(TimeSpan window, CancellationToken cancellation) => beacon;
     }
 
     [Fact]

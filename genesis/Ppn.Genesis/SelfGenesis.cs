@@ -136,6 +136,7 @@ public sealed class SelfGenesis
             _log("no authority beacon in the scan window: self-genesis");
             return false;
         }
+        WaitForOwnLinkLocal(beacon.InterfaceIndex, cancellation);
         var outcome = new JoinClient(plan.Trust, store, _log, plan.Timeouts, plan.JoinAttempts).Join(identity.Keys, beacon, cancellation);
         if (!outcome.Succeeded)
         {
@@ -144,6 +145,26 @@ public sealed class SelfGenesis
         }
         Enrolled(outcome.Grant!, "join");
         return true;
+    }
+
+    /// <summary>How long the join waits for the node's own link-local address on the beacon's link to finish DAD.</summary>
+    public static readonly TimeSpan LinkLocalWait = TimeSpan.FromSeconds(15);
+
+    // A beacon can arrive (AF_PACKET needs no address) while the node's own link-local address is still tentative
+    // (duplicate address detection right after link-up): a connect from it then fails with EADDRNOTAVAIL or
+    // ENETUNREACH, and every join attempt would be spent before the address exists. Wait for it, bounded.
+    private void WaitForOwnLinkLocal(int interfaceIndex, CancellationToken cancellation)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!_addresses.Read().Any(a => a.IsUsable && a.InterfaceIndex == interfaceIndex))
+        {
+            if (clock.Elapsed >= LinkLocalWait)
+            {
+                _log($"no usable link-local address on interface {interfaceIndex} after {LinkLocalWait.TotalSeconds:0} s; joining anyway");
+                return;
+            }
+            if (cancellation.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(100))) return;
+        }
     }
 
     private void Enrolled(EnrolmentGrant grant, string how)

@@ -12,12 +12,15 @@ namespace Ppn.Rig;
 public sealed class Rig : IDisposable
 {
     public const string TapName = "tap0";
+    public const string BridgeName = "br0";
     private readonly List<QemuNode> _nodes = [];
+    private readonly EmulatorSlot? _slot;
 
-    private Rig(NetworkNamespace ns, string workDirectory)
+    private Rig(NetworkNamespace ns, string workDirectory, EmulatorSlot? slot = null)
     {
         Namespace = ns;
         WorkDirectory = workDirectory;
+        _slot = slot;
     }
 
     public NetworkNamespace Namespace { get; }
@@ -46,6 +49,65 @@ public sealed class Rig : IDisposable
             ns.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// An emulated LAN: one bridge (<see cref="BridgeName"/>, where the rig itself sits: beacons, registrar, its
+    /// own mesh peer) with <paramref name="ports"/> taps, one per node, all in the rig's namespace. The rig takes
+    /// the machine's emulator slot for the whole LAN, so its nodes run together.
+    /// </summary>
+    public static Rig CreateLan(string runName, int ports)
+    {
+        var slot = EmulatorSlot.Acquire();
+        Rig? rig = null;
+        try
+        {
+            var single = Create(runName);
+            rig = new Rig(single.Namespace, single.WorkDirectory, slot);
+            var ns = rig.Namespace;
+            HostCommand.Run("ip", "-n", ns.Name, "link", "add", BridgeName, "type", "bridge");
+            ns.RunInside(() =>
+            {
+                File.WriteAllText($"/proc/sys/net/ipv6/conf/{BridgeName}/accept_dad", "0");
+                return 0;
+            }, TimeSpan.FromSeconds(10));
+            HostCommand.Run("ip", "-n", ns.Name, "link", "set", BridgeName, "up");
+            for (int i = 0; i < ports; i++)
+            {
+                var tap = i == 0 ? TapName : ns.AddTap(LanTap(i));
+                HostCommand.Run("ip", "-n", ns.Name, "link", "set", tap, "master", BridgeName);
+            }
+            return rig;
+        }
+        catch
+        {
+            if (rig is not null) rig.Dispose();
+            else slot.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The tap of LAN port <paramref name="port"/> (port 0 is <see cref="TapName"/>).</summary>
+    public static string LanTap(int port) => port == 0 ? TapName : string.Create(CultureInfo.InvariantCulture, $"tap{port}");
+
+    /// <summary>A node with a factory-new NVRAM on LAN port <paramref name="port"/> of a <see cref="CreateLan"/> rig. Not powered on.</summary>
+    public QemuNode LanNode(string name, BootSource boot, int port, System.Net.NetworkInformation.PhysicalAddress? mac = null)
+    {
+        if (_slot is null) throw new InvalidOperationException("LanNode needs a rig made by Rig.CreateLan");
+        var nvram = Path.Combine(WorkDirectory, $"{name}.OVMF_VARS.fd");
+        QemuNode.CreateFactoryNewNvram(nvram);
+        var node = new QemuNode(new QemuNodeOptions
+        {
+            Name = name,
+            Boot = boot,
+            NvramPath = nvram,
+            LogDirectory = WorkDirectory,
+            Network = new NodeNetwork(Namespace, LanTap(port)),
+            Mac = mac ?? MacAddress.NewEmulated(),
+            SlotHeldByRig = true,
+        });
+        _nodes.Add(node);
+        return node;
     }
 
     /// <summary>A node with a factory-new NVRAM and a new MAC, on the rig's link. Not powered on.</summary>
@@ -81,6 +143,7 @@ public sealed class Rig : IDisposable
             }
         }
         Namespace.Dispose();
+        _slot?.Dispose();
         if (errors.Count > 0)
         {
             throw new AggregateException("the rig could not stop every node", errors);

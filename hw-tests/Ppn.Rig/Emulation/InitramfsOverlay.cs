@@ -1,5 +1,6 @@
+extern alias imagebuilder;
 using System.IO.Compression;
-using Ppn.ImageBuilder.Cpio;
+using imagebuilder::Ppn.ImageBuilder.Cpio;
 
 namespace Ppn.Rig.Emulation;
 

@@ -59,6 +59,8 @@ public sealed class QemuNodeOptions
     public PhysicalAddress Mac { get; init; } = MacAddress.NewEmulated();
     public NodeNetwork? Network { get; init; }
     public NicModel Nic { get; init; } = NicModel.VirtioNet;
+    /// <summary>The rig holds the machine's emulator slot for all its nodes (an emulated LAN of several nodes).</summary>
+    public bool SlotHeldByRig { get; init; }
     public int MemoryMiB { get; init; } = 512;
 }
 
@@ -160,7 +162,7 @@ public sealed class QemuNode : IDisposable
         {
             throw new FileNotFoundException($"node {Name} has no NVRAM file at {NvramPath}", NvramPath);
         }
-        _slot = EmulatorSlot.Acquire();
+        _slot = _options.SlotHeldByRig ? null : EmulatorSlot.Acquire();
         try
         {
             Start();

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Net;
+using Ppn.Mesh;
+using Ppn.Mesh.Links;
+using Ppn.Mesh.WireGuard;
+using Ppn.Rig.Net;
+
+namespace Ppn.Rig.Mesh;
+
+/// <summary>
+/// The mesh hub (10.8.0.1) played by the rig inside its namespace: userspace WireGuard (Debian's wireguard-go,
+/// the host has no module) configured by our own mesh code over the UAPI socket, forwarding on. Emulated nodes
+/// that joined through the rig's registrar reach it at the rig's link-local address; the rig adds each as a peer
+/// (its key from the pairing registry), then sends authority commands to the node through the tunnel.
+/// </summary>
+public sealed class RigHub : IDisposable
+{
+    public const int ListenPort = 51820;
+    public static readonly IpPrefix HubAddress = IpPrefix.Parse("10.8.0.1/24");
+
+    private readonly NetworkNamespace _ns;
+    private readonly Process _daemon;
+    private readonly WireGuardPrivateKey _key;
+    private readonly List<MeshPeer> _peers = [];
+
+    private RigHub(NetworkNamespace ns, string iface, Process daemon, WireGuardPrivateKey key)
+    {
+        _ns = ns;
+        Interface = iface;
+        _daemon = daemon;
+        _key = key;
+    }
+
+    public string Interface { get; }
+    public WireGuardKey PublicKey => _key.PublicKey();
+
+    /// <summary>Starts wireguard-go in <paramref name="ns"/>, waits (bounded) for its UAPI socket, and brings the hub up with no peers.</summary>
+    public static RigHub Start(NetworkNamespace ns, string iface = "ppnhub")
+    {
+        var socket = Path.Combine(UapiWireGuard.DefaultSocketDirectory, iface + ".sock");
+        var daemon = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, "wireguard-go", "-f", iface])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        }) ?? throw new InvalidOperationException("wireguard-go could not be started (install Debian's wireguard-go)");
+        daemon.OutputDataReceived += (_, _) => { };
+        daemon.ErrorDataReceived += (_, _) => { };
+        daemon.BeginOutputReadLine();
+        daemon.BeginErrorReadLine();
+        var hub = new RigHub(ns, iface, daemon, WireGuardPrivateKey.Generate());
+        try
+        {
+            BoundedWait.Until(() => daemon.HasExited ? throw new InvalidOperationException($"wireguard-go {iface} exited with {daemon.ExitCode}") : File.Exists(socket),
+                TimeSpan.FromSeconds(15), $"wireguard-go's UAPI socket {socket}");
+            hub.Converge();
+            return hub;
+        }
+        catch
+        {
+            hub.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Adds a spoke (its WireGuard key = its genesis key) with its mesh address as the only allowed IP.</summary>
+    public void AddSpoke(byte[] publicKey, IPAddress meshAddress)
+    {
+        _peers.Add(new MeshPeer(new WireGuardKey(publicKey), null, [new IpPrefix(meshAddress, 32)], null));
+        Converge();
+    }
+
+    /// <summary>What `wg show` would print for the hub (its UAPI dump), for reports.</summary>
+    public string Describe() => _ns.Run("wg", "show", Interface).StandardOutput;
+
+    private void Converge() => _ns.RunInside(() =>
+    {
+        // Our MeshBringUp works on the calling thread's namespace: rtnetlink and the UAPI socket alike.
+        using var config = new MeshConfig
+        {
+            PrivateKey = _key.Clone(),
+            Address = HubAddress,
+            ListenPort = ListenPort,
+            Forwarding = true,
+            Peers = _peers.ToList(),
+        };
+        var links = new RtnetlinkLinkConfigurator();
+        return new MeshBringUp(new UapiWireGuard(), links).Up(Interface, config);
+    }, TimeSpan.FromSeconds(30));
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_daemon.HasExited) _daemon.Kill(entireProcessTree: true);
+            _daemon.WaitForExit(10_000);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        _daemon.Dispose();
+        _key.Dispose();
+    }
+}
