@@ -42,6 +42,25 @@ public sealed class PacketCommandTests : IDisposable
     }
 
     [Fact]
+    public void Seal_with_the_authority_credential_file_gives_the_same_packet()
+    {
+        var path = Path.Combine(_dir, "authority.json");
+        using (var credential = Ppn.Genesis.AuthorityCredential.Create(new byte[32].Select((_, i) => (byte)(i + 1)).ToArray(),
+            Convert.FromHexString(_keys.GetProperty("authorityPrivate").GetString()!), System.Net.IPEndPoint.Parse("192.0.2.1:51820"), new byte[32].Select(_ => (byte)9).ToArray(), 0))
+        {
+            credential.Save(path);
+        }
+        var (code, output, err) = CliTests.Run("packet", "seal", "--credential", path, "--node-public-key", B64("nodePublic"),
+            "--intent", "identify", "--argument", "3", "--target", "group:7", "--counter", "2");
+        Assert.True(code == 0, err);
+        Assert.Equal("101340070000000258a32401f9bfbfd6\n", output);
+        var both = CliTests.Run("packet", "seal", "--credential", path, "--authority-key", _authorityKeyFile, "--node-public-key", B64("nodePublic"),
+            "--intent", "noop", "--target", "all", "--counter", "1");
+        Assert.Equal(ExitCodes.BadInput, both.Code);
+        Assert.Contains("not both", both.Err);
+    }
+
+    [Fact]
     public void Decode_with_the_node_key_shows_every_field_and_the_verdict()
     {
         var (code, output, err) = CliTests.Run("packet", "decode", "10 13 40 07 00 00 00 02 58 a3 24 01 f9 bf bf d6",

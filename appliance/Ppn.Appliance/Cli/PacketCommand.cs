@@ -27,11 +27,12 @@ public static class PacketCommand
         var nodeKey = new Option<FileInfo?>("--node-key") { Description = "File with the node's X25519 private key (base64); needs --authority-public-key" };
         var nodePublic = new Option<string?>("--node-public-key") { Description = "The node's X25519 public key (base64, as `ppn identity show` prints)" };
         var authorityPublic = new Option<string?>("--authority-public-key") { Description = "The authority's X25519 public key (base64)" };
+        var credential = new Option<string?>("--credential") { Description = "The authority credential file (as `ppn claim` takes) instead of --authority-key; needs --node-public-key" };
         var nodeId = new Option<int?>("--node-id") { Description = "Judge the target for this node id (0..16383)" };
         var groups = new Option<string?>("--groups") { Description = "With --node-id: the node's group ids, comma-separated" };
         var decode = new Command("decode", "Show every field of a captured command packet and, given key material, whether its tag verifies")
         {
-            hex, commandKey, authorityKey, nodeKey, nodePublic, authorityPublic, nodeId, groups,
+            hex, commandKey, authorityKey, credential, nodeKey, nodePublic, authorityPublic, nodeId, groups,
         };
         Verb.Run(decode, (parse, output) =>
         {
@@ -53,7 +54,7 @@ public static class PacketCommand
                     Array.Clear(key);
                 }
             }
-            else if (Keyring(parse.GetValue(authorityKey), parse.GetValue(nodePublic), parse.GetValue(nodeKey), parse.GetValue(authorityPublic)) is { } keys)
+            else if (Keyring(AuthorityPrivate(parse.GetValue(authorityKey), parse.GetValue(credential), required: false), parse.GetValue(nodePublic), parse.GetValue(nodeKey), parse.GetValue(authorityPublic)) is { } keys)
             {
                 using (keys)
                 {
@@ -79,7 +80,8 @@ public static class PacketCommand
 
     private static Command BuildSeal()
     {
-        var authorityKey = new Option<FileInfo>("--authority-key") { Description = "File with the authority's X25519 private key (base64)", Required = true };
+        var authorityKey = new Option<FileInfo?>("--authority-key") { Description = "File with the authority's X25519 private key (base64)" };
+        var credential = new Option<string?>("--credential") { Description = "The authority credential file (as `ppn claim` takes) instead of --authority-key" };
         var nodePublic = new Option<string>("--node-public-key") { Description = "The node's X25519 public key (base64)", Required = true };
         var intent = new Option<string>("--intent") { Description = "noop, identify, reboot, poweroff, nic-retune, beacon-rescan, genesis-reset-arm, genesis-reset-confirm", Required = true };
         var argument = new Option<int>("--argument") { Description = "identify: 0 stops, n blinks n×10 s (1..15); genesis-reset-arm/confirm: pairing code 0..15; else 0" };
@@ -88,7 +90,7 @@ public static class PacketCommand
         var epoch = new Option<int>("--epoch") { Description = "Command-key epoch (0..15)" };
         var seal = new Command("seal", "Seal a command as the authority would (for bench tests and interop checks); prints the 16 bytes as hex")
         {
-            authorityKey, nodePublic, intent, argument, target, counter, epoch,
+            authorityKey, credential, nodePublic, intent, argument, target, counter, epoch,
         };
         Verb.Run(seal, (parse, output) =>
         {
@@ -113,7 +115,7 @@ public static class PacketCommand
                 throw new CliError(ExitCodes.BadInput, $"--counter {c} is out of range: counters are 1..4294967295 (0 is never valid)");
             }
             var selector = ParseTarget(parse.GetValue(target)!);
-            var priv = ReadKeyFile(parse.GetValue(authorityKey)!, "--authority-key");
+            var priv = AuthorityPrivate(parse.GetValue(authorityKey), parse.GetValue(credential), required: true)!;
             var pub = DecodeKey(parse.GetValue(nodePublic)!, "--node-public-key", allowHex: false);
             Span<byte> packet = stackalloc byte[CommandPacket.Size];
             try
@@ -176,16 +178,41 @@ public static class PacketCommand
         return new NodeAddressing((ushort)nodeId.Value, groups.ToArray());
     }
 
-    private static CommandKeyring? Keyring(FileInfo? authorityKey, string? nodePublic, FileInfo? nodeKey, string? authorityPublic)
+    /// <summary>The authority's X25519 private key from a key file or from the credential file; null when neither was given.</summary>
+    private static byte[]? AuthorityPrivate(FileInfo? keyFile, string? credentialPath, bool required)
     {
-        if (authorityKey is not null && nodeKey is not null)
+        if (keyFile is not null && credentialPath is not null)
         {
-            throw new CliError(ExitCodes.BadInput, "give either --authority-key with --node-public-key, or --node-key with --authority-public-key, not both");
+            throw new CliError(ExitCodes.BadInput, "give --authority-key or --credential, not both");
         }
-        if (authorityKey is not null)
+        if (keyFile is not null) return ReadKeyFile(keyFile, "--authority-key");
+        if (credentialPath is not null)
         {
-            if (nodePublic is null) throw new CliError(ExitCodes.BadInput, "--authority-key needs --node-public-key: the command keys pair the authority with one node");
-            return Derive(ReadKeyFile(authorityKey, "--authority-key"), DecodeKey(nodePublic, "--node-public-key", allowHex: false), forNode: false);
+            if (!Ppn.Genesis.AuthorityCredential.TryLoad(credentialPath, out var credential, out var error))
+            {
+                throw new CliError(File.Exists(credentialPath) ? ExitCodes.BadInput : ExitCodes.NotFound, error);
+            }
+            using (credential) return credential.NoisePrivateKey.ToArray();
+        }
+        if (required) throw new CliError(ExitCodes.BadInput, "sealing needs the authority's key: give --credential FILE or --authority-key FILE");
+        return null;
+    }
+
+    private static CommandKeyring? Keyring(byte[]? authorityPrivate, string? nodePublic, FileInfo? nodeKey, string? authorityPublic)
+    {
+        if (authorityPrivate is not null && nodeKey is not null)
+        {
+            Array.Clear(authorityPrivate);
+            throw new CliError(ExitCodes.BadInput, "give either the authority's key with --node-public-key, or --node-key with --authority-public-key, not both");
+        }
+        if (authorityPrivate is not null)
+        {
+            if (nodePublic is null)
+            {
+                Array.Clear(authorityPrivate);
+                throw new CliError(ExitCodes.BadInput, "the authority's key needs --node-public-key: the command keys pair the authority with one node");
+            }
+            return Derive(authorityPrivate, DecodeKey(nodePublic, "--node-public-key", allowHex: false), forNode: false);
         }
         if (nodeKey is not null)
         {
@@ -194,7 +221,7 @@ public static class PacketCommand
         }
         if (nodePublic is not null || authorityPublic is not null)
         {
-            throw new CliError(ExitCodes.BadInput, "a public key alone cannot check a tag: add the matching private key file (--authority-key or --node-key)");
+            throw new CliError(ExitCodes.BadInput, "a public key alone cannot check a tag: add the matching private key (--credential, --authority-key or --node-key)");
         }
         return null;
     }

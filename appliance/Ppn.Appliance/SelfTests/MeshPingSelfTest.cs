@@ -24,7 +24,7 @@ public static class MeshPingSelfTest
             .ToList();
 
     /// <param name="attempts">Echo requests per address until one is answered (the first ones may start the WireGuard handshake).</param>
-    public static void Run(IReadOnlyList<IPAddress> targets, Action<string> log, int attempts = 30, int timeoutMs = 1000, CancellationToken stopping = default)
+    public static void Run(IReadOnlyList<IPAddress> targets, Action<string> log, int attempts = 120, int timeoutMs = 1000, CancellationToken stopping = default)
     {
         int passed = 0;
         using var ping = new Ping();

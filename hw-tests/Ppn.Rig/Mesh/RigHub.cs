@@ -8,23 +8,31 @@ using Ppn.Rig.Net;
 namespace Ppn.Rig.Mesh;
 
 /// <summary>
-/// The mesh hub (10.8.0.1) played by the rig inside its namespace: userspace WireGuard (Debian's wireguard-go,
-/// the host has no module) configured by our own mesh code over the UAPI socket, forwarding on. Emulated nodes
-/// that joined through the rig's registrar reach it at the rig's link-local address; the rig adds each as a peer
-/// (its key from the pairing registry), then sends authority commands to the node through the tunnel.
+/// The rig's own place on the mesh, inside its namespace: userspace WireGuard (Debian's wireguard-go, the host
+/// has no module) configured by our own mesh code over the UAPI socket. As the hub (10.8.0.1, forwarding) emulated
+/// nodes that joined through the rig's registrar reach it at the rig's link-local address and the rig adds each
+/// as a peer (its key from the pairing registry); as the authority's peer (10.8.0.254) it reaches the nodes through
+/// a hub VM. Either way the rig sends authority commands to nodes through the tunnel, as os-network-admin does.
 /// </summary>
 public sealed class RigHub : IDisposable
 {
     public const int ListenPort = 51820;
     public static readonly IpPrefix HubAddress = IpPrefix.Parse("10.8.0.1/24");
+    /// <summary>The rig as the control plane's peer on the mesh, behind a hub VM.</summary>
+    public static readonly IpPrefix AuthorityAddress = IpPrefix.Parse("10.8.0.254/24");
+
+    private readonly IpPrefix _address;
+    private readonly bool _hub;
 
     private readonly NetworkNamespace _ns;
     private readonly Process _daemon;
     private readonly WireGuardPrivateKey _key;
     private readonly List<MeshPeer> _peers = [];
 
-    private RigHub(NetworkNamespace ns, string iface, Process daemon, WireGuardPrivateKey key)
+    private RigHub(NetworkNamespace ns, string iface, Process daemon, WireGuardPrivateKey key, IpPrefix address, bool hub)
     {
+        _address = address;
+        _hub = hub;
         _ns = ns;
         Interface = iface;
         _daemon = daemon;
@@ -35,7 +43,18 @@ public sealed class RigHub : IDisposable
     public WireGuardKey PublicKey => _key.PublicKey();
 
     /// <summary>Starts wireguard-go in <paramref name="ns"/>, waits (bounded) for its UAPI socket, and brings the hub up with no peers.</summary>
-    public static RigHub Start(NetworkNamespace ns, string iface = "ppnhub")
+    public static RigHub Start(NetworkNamespace ns, string iface = "ppnhub") => Start(ns, iface, HubAddress, hub: true);
+
+    /// <summary>The rig as a spoke-like peer at <see cref="AuthorityAddress"/> whose only peer is the hub VM at <paramref name="hubEndpoint"/>.</summary>
+    public static RigHub StartBehindHub(NetworkNamespace ns, WireGuardKey hubKey, IPEndPoint hubEndpoint, string iface = "ppnrig")
+    {
+        var rig = Start(ns, iface, AuthorityAddress, hub: false);
+        rig._peers.Add(new MeshPeer(hubKey, hubEndpoint, [IpPrefix.Parse("10.8.0.0/24")], 25));
+        rig.Converge();
+        return rig;
+    }
+
+    private static RigHub Start(NetworkNamespace ns, string iface, IpPrefix address, bool hub)
     {
         var socket = Path.Combine(UapiWireGuard.DefaultSocketDirectory, iface + ".sock");
         var daemon = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, "wireguard-go", "-f", iface])
@@ -47,17 +66,17 @@ public sealed class RigHub : IDisposable
         daemon.ErrorDataReceived += (_, _) => { };
         daemon.BeginOutputReadLine();
         daemon.BeginErrorReadLine();
-        var hub = new RigHub(ns, iface, daemon, WireGuardPrivateKey.Generate());
+        var self = new RigHub(ns, iface, daemon, WireGuardPrivateKey.Generate(), address, hub);
         try
         {
             BoundedWait.Until(() => daemon.HasExited ? throw new InvalidOperationException($"wireguard-go {iface} exited with {daemon.ExitCode}") : File.Exists(socket),
                 TimeSpan.FromSeconds(15), $"wireguard-go's UAPI socket {socket}");
-            hub.Converge();
-            return hub;
+            self.Converge();
+            return self;
         }
         catch
         {
-            hub.Dispose();
+            self.Dispose();
             throw;
         }
     }
@@ -78,9 +97,9 @@ public sealed class RigHub : IDisposable
         using var config = new MeshConfig
         {
             PrivateKey = _key.Clone(),
-            Address = HubAddress,
-            ListenPort = ListenPort,
-            Forwarding = true,
+            Address = _address,
+            ListenPort = _hub ? ListenPort : null,
+            Forwarding = _hub,
             Peers = _peers.ToList(),
         };
         var links = new RtnetlinkLinkConfigurator();
