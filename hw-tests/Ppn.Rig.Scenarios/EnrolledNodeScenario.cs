@@ -18,7 +18,8 @@ namespace Ppn.Rig.Scenarios;
 /// registry), stores the enrolment in its UEFI variables, brings ppn0 up to the rig's hub and listens on its mesh
 /// address for authority commands. The rig sends a sealed noop through the tunnel and sees it executed. After a
 /// power cycle the node restores the same identity and enrolment without joining again, and the captured noop is
-/// rejected as a replay while the authority's next batch is accepted.
+/// rejected as a replay while the authority's next batch is accepted. A beacon-rescan command refreshes the same
+/// enrolment; a genesis-reset arm + confirm pair erases the node, which reboots factory-new and joins anew.
 /// </summary>
 public class EnrolledNodeScenario
 {
@@ -68,6 +69,28 @@ public class EnrolledNodeScenario
         SendUntil(node, sender, nextBatch, destination, new Regex(@"^ppn: commands: accepted noop .* counter 256 .*: executed"));
         Assert.DoesNotContain(node.Console.Snapshot(), l => l.Text.Contains("counter 1 from", StringComparison.Ordinal) && l.Text.Contains("accepted", StringComparison.Ordinal));
         Assert.Single(authority.Registry.Bindings());
+
+        // beacon-rescan: the node scans and joins again; the registrar's assignment is idempotent.
+        var rescan = new byte[CommandPacket.Size];
+        sealer.Seal(0, CommandIntent.BeaconRescan, 0, target, 257, rescan);
+        SendUntil(node, sender, rescan, destination, new Regex(@"^ppn: genesis: beacon rescan: enrolment refreshed \(node " + binding.NodeId + ", " + Regex.Escape(binding.Address.ToString()) + "/24"));
+        Assert.Single(authority.Registry.Bindings());
+
+        // genesis-reset, armed then confirmed with the same pairing code: identity and enrolment erased, reboot
+        // (the emulator exits: -no-reboot), and the next boot is a factory-new node that joins as a new binding.
+        var arm = new byte[CommandPacket.Size];
+        var confirm = new byte[CommandPacket.Size];
+        sealer.Seal(0, CommandIntent.GenesisResetArm, 9, target, 258, arm);
+        sealer.Seal(0, CommandIntent.GenesisResetConfirm, 9, target, 259, confirm);
+        SendUntil(node, sender, arm, destination, new Regex(@"^ppn: commands: accepted genesis-reset-arm .*: armed"));
+        sender.SendTo(confirm, destination);
+        Assert.True(node.Exited.WaitOne(TimeSpan.FromMinutes(1)), "the node did not reboot after genesis-reset\n" + node.Console.FormatTail());
+        Assert.Contains(node.Console.Snapshot(), l => l.Text.StartsWith("ppn: commands: genesis-reset: erasing identity", StringComparison.Ordinal));
+        node.PowerOff();
+        node.PowerOn();
+        node.WaitForLine(new Regex(@"^ppn: genesis: identity created: "), Bound);
+        node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node "), Bound);
+        Assert.Equal(2, authority.Registry.Bindings().Count);
 
         stop.Cancel();
         try
