@@ -1,3 +1,4 @@
+using Ppn.Rig.Model;
 using System.Text.RegularExpressions;
 using Ppn.Rig.Emulation;
 
@@ -26,7 +27,7 @@ public class SelfGenesisScenario
         node.PowerOn();
         var key = node.AwaitGenesisKey();
 
-        Assert.Equal(NodeState.Up, node.State);
+        Assert.Equal(NodeState.Holding, node.State);
         Assert.Equal(32, Convert.FromBase64String(key).Length);
         Assert.NotNull(node.Console.TryWaitForLine(PpnLine, TimeSpan.Zero));
         Assert.Equal(PowerOffOutcome.QmpQuit, node.PowerOff());
