@@ -1,0 +1,22 @@
+using Ppn.Rig.Consoles;
+using Ppn.Rig.Emulation;
+using Ppn.Rig.Model;
+using Ppn.Rig.Power;
+
+namespace Ppn.Rig;
+
+/// <summary>The real power switch and console of a node named in a rig file, by its backend.</summary>
+public static class RigBackends
+{
+    public static IPowerSwitch PowerFor(RigConfig rig, NodeSpec node) => node.Backend switch
+    {
+        NodeBackend.Qemu => new DetachedQemuNode(node, rig.Name),
+        _ => throw new RigInfrastructureException(RigFault.PowerSwitchFailed, $"node {node.Name}: USB hub power is not built yet"),
+    };
+
+    public static IConsolePort ConsoleFor(NodeSpec node) => node.Console switch
+    {
+        ConsoleEndpoint.QemuSocket q => new QemuSocketConsole(q.Path),
+        _ => throw new RigInfrastructureException(RigFault.ConsoleGone, $"node {node.Name}: serial consoles are not built yet"),
+    };
+}
