@@ -11,7 +11,7 @@ public static class RigBackends
     public static IPowerSwitch PowerFor(RigConfig rig, NodeSpec node) => node.Backend switch
     {
         NodeBackend.Qemu => new DetachedQemuNode(node, rig.Name),
-        _ => throw new RigInfrastructureException(RigFault.PowerSwitchFailed, $"node {node.Name}: USB hub power is not built yet"),
+        _ => new Power.Usb.UsbHubPowerSwitch(node.Power!, Power.Usb.LibUsbBus.Open()),
     };
 
     public static IConsolePort ConsoleFor(NodeSpec node) => node.Console switch
