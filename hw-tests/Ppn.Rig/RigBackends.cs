@@ -17,6 +17,7 @@ public static class RigBackends
     public static IConsolePort ConsoleFor(NodeSpec node) => node.Console switch
     {
         ConsoleEndpoint.QemuSocket q => new QemuSocketConsole(q.Path),
-        _ => throw new RigInfrastructureException(RigFault.ConsoleGone, $"node {node.Name}: serial consoles are not built yet"),
+        ConsoleEndpoint.Serial s => new SerialConsole(s.Device, s.Baud),
+        _ => throw new ArgumentException($"node {node.Name}: unknown console {node.Console}"),
     };
 }

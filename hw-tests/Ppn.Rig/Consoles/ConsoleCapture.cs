@@ -51,6 +51,26 @@ public sealed class ConsoleCapture : IDisposable
     /// <summary>How many times the console was (re)opened.</summary>
     public int Connects => Volatile.Read(ref _connects);
 
+    /// <summary>Waits (bounded) until the console has been opened at least <paramref name="connects"/> times.</summary>
+    public bool WaitForConnects(int connects, TimeSpan timeout)
+    {
+        var deadline = Deadline.After(timeout);
+        lock (_connectGate)
+        {
+            while (_connects < connects)
+            {
+                if (deadline.HasPassed)
+                {
+                    return false;
+                }
+                Monitor.Wait(_connectGate, deadline.Remaining);
+            }
+            return true;
+        }
+    }
+
+    private readonly object _connectGate = new();
+
     /// <summary>True while a connection is open.</summary>
     public bool Connected { get; private set; }
 
@@ -80,7 +100,12 @@ public sealed class ConsoleCapture : IDisposable
                 continue;
             }
             lastProblem = null;
-            int n = Interlocked.Increment(ref _connects);
+            int n;
+            lock (_connectGate)
+            {
+                n = ++_connects;
+                Monitor.PulseAll(_connectGate);
+            }
             Log.Note(n == 1
                 ? $"console {_port.Describe} connected"
                 : string.Create(CultureInfo.InvariantCulture, $"console {_port.Describe} reconnected (connection {n}, away {down.Elapsed.TotalSeconds:0.0} s)"));

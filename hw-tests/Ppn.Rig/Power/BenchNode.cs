@@ -9,10 +9,10 @@ namespace Ppn.Rig.Power;
 /// power-off counts only when the port reads back off and the console then stays silent for a bounded time
 /// (a board still printing is still powered, whatever the hub says: a second supply, a back-powering adapter).
 /// </summary>
-public sealed class BenchNode(NodeSpec spec, IPowerSwitch power, ConsoleCapture console) : IDisposable
+public sealed class BenchNode(NodeSpec spec, IPowerSwitch power, ConsoleCapture console, TimeSpan? drainGrace = null) : IDisposable
 {
     /// <summary>Lines the UART had buffered when the power went may still drain in this window.</summary>
-    public static readonly TimeSpan DrainGrace = TimeSpan.FromMilliseconds(500);
+    public TimeSpan DrainGrace { get; } = drainGrace ?? TimeSpan.FromMilliseconds(500);
 
     public NodeSpec Spec => spec;
     public IPowerSwitch Power => power;
