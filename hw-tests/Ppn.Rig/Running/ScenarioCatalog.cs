@@ -17,6 +17,12 @@ public static class ScenarioCatalog
             "the same NVRAM keeps the identity; a factory-new node gets another", SelfGenesis.TwoNodes),
         new("self-genesis-reset-button", ScenarioSet.Full,
             "the identity survives the reset button (QMP system_reset)", SelfGenesis.ResetButton),
+        new("power-cuts-during-genesis", ScenarioSet.Quick,
+            "power cut at seeded moments of self-genesis (6 cuts quick, 50 full): every next boot ends with exactly one valid identity, never a replaced one",
+            PowerCutsDuringGenesis.Run),
+        new("diode-never-sends-to-8090", ScenarioSet.Quick,
+            "a capture of a whole boot-to-holding run on the rig's link shows the node never sent a packet to UDP 8090",
+            DiodeCapture.Run),
     ];
 }
 
