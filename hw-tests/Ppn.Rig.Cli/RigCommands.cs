@@ -89,6 +89,33 @@ internal static class RigCommands
         }));
         root.Subcommands.Add(run);
 
+        var probePort = new Option<string?>("--port") { Description = "a hub port (1-1.4:2) to switch off and on, each read back" };
+        var probe = new Command("usb-probe", "show what the rig's USB code sees: devices, hub descriptors, port status, sysfs; optionally switch one port");
+        probe.Options.Add(probePort);
+        probe.SetAction(pr => Guard(() =>
+        {
+            Ppn.Rig.Model.PowerPort? port = null;
+            if (pr.GetValue(probePort) is { } text && !Ppn.Rig.Model.PowerPort.TryParse(text, out port, out var error))
+            {
+                throw new ArgumentException(error);
+            }
+            using var bus = Ppn.Rig.Power.Usb.LibUsbBus.Open();
+            return Ppn.Rig.Power.Usb.UsbProbe.Run(bus, Console.Out, port);
+        }));
+        root.Subcommands.Add(probe);
+
+        var device = new Argument<string>("DEVICE") { Description = "a serial device, e.g. /dev/ttyUSB0" };
+        var baud = new Option<int>("--baud") { DefaultValueFactory = _ => 115200, Description = "baud rate" };
+        var lines = new Option<int>("--lines") { DefaultValueFactory = _ => 1, Description = "stop after this many lines" };
+        var serialFor = new Option<double>("--for") { DefaultValueFactory = _ => 60, Description = "stop after this many seconds" };
+        var serialProbe = new Command("serial-probe", "capture a serial console like the rig does (raw mode, reconnecting) and print what happens, one line per event");
+        serialProbe.Arguments.Add(device);
+        serialProbe.Options.Add(baud);
+        serialProbe.Options.Add(lines);
+        serialProbe.Options.Add(serialFor);
+        serialProbe.SetAction(pr => Guard(() => SerialProbe(pr.GetValue(device)!, pr.GetValue(baud), pr.GetValue(lines), pr.GetValue(serialFor))));
+        root.Subcommands.Add(serialProbe);
+
         var list = new Command("scenarios", "list the scenarios `ppn-rig run` knows (quick: make test; full: make hil)");
         list.SetAction(_ =>
         {
@@ -157,6 +184,34 @@ internal static class RigCommands
             stop.Wait(seconds is { } s ? TimeSpan.FromSeconds(s) : Timeout.InfiniteTimeSpan);
         }
         return Ok;
+    }
+
+    private static int SerialProbe(string device, int baud, int lines, double seconds)
+    {
+        using var log = new ConsoleLog(null, device);
+        using var done = new ManualResetEventSlim(false);
+        int seen = 0;
+        log.LineReceived += line =>
+        {
+            Console.Out.WriteLine($"serial-probe: line {line.Text}");
+            if (Interlocked.Increment(ref seen) >= lines)
+            {
+                done.Set();
+            }
+        };
+        using (var capture = new ConsoleCapture(new SerialConsole(device, baud), log, TimeSpan.FromMilliseconds(100)))
+        {
+            capture.Disconnected += why => Console.Out.WriteLine($"serial-probe: disconnected: {why}");
+            capture.ConnectedChanged += n =>
+            {
+                var (speed, raw) = SerialConsole.ReadBack(device);
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"serial-probe: capturing {device} connection {n} speed 0x{speed:x} (B{baud} = 0x{Ppn.Linux.Interop.LibC.BaudConstant(baud):x}) raw {raw}"));
+            };
+            done.Wait(TimeSpan.FromSeconds(seconds));
+        }
+        Console.Out.WriteLine($"serial-probe: done {seen} line(s)");
+        return seen >= lines ? Ok : ProductFailed;
     }
 
     /// <summary>One line for the operator: infrastructure failures say which part of the rig, never a stack trace.</summary>

@@ -77,6 +77,9 @@ public sealed class ConsoleCapture : IDisposable
     /// <summary>Raised on each (re)connect, on the reader thread.</summary>
     public event Action<int>? ConnectedChanged;
 
+    /// <summary>Raised when an open console goes away (with why), on the reader thread.</summary>
+    public event Action<string>? Disconnected;
+
     private void ReadLoop()
     {
         var buffer = new byte[4096];
@@ -129,6 +132,7 @@ public sealed class ConsoleCapture : IDisposable
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
                 Log.Note($"console {_port.Describe} disconnected: {e.Message}");
+                Disconnected?.Invoke(e.Message);
             }
             splitter.Flush();
             Connected = false;

@@ -46,6 +46,15 @@ public sealed class SerialConsole(string device, int baud) : IConsolePort
         }
     }
 
+    /// <summary>The line's settings as the tty holds them (read through a second descriptor): output speed constant and whether it is raw.</summary>
+    public static unsafe (uint Speed, bool Raw) ReadBack(string device)
+    {
+        using var fd = SafeFd.Open(device, OpenFlags.O_RDWR | OpenFlags.O_NOCTTY | OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC);
+        LibC.termios t;
+        SyscallException.ThrowIfFailed(LibC.tcgetattr(fd.Fd, &t), "tcgetattr", device);
+        return (LibC.cfgetospeed(&t), (t.c_lflag & (LibC.ICANON | LibC.ECHO)) == 0);
+    }
+
     private sealed unsafe class Connection(SafeFd fd, string device) : IConsoleConnection
     {
         private const short PollIn = 0x1;

@@ -10,8 +10,8 @@ public sealed record UsbDevice(int Bus, IReadOnlyList<int> PortPath, ushort Vend
     /// <summary>USB 3.x: the SuperSpeed half of a hub (its descriptor is type 0x2A).</summary>
     public bool IsSuperSpeed => BcdUsb >= 0x0300;
 
-    /// <summary>Linux's name for the device's place: bus-port.port (1-1.4); the sysfs directory name.</summary>
-    public string Location => $"{Bus}-{string.Join('.', PortPath)}";
+    /// <summary>Linux's name for the device's place: bus-port.port (1-1.4), or usbN for a root hub; the sysfs directory name.</summary>
+    public string Location => PortPath.Count == 0 ? $"usb{Bus}" : $"{Bus}-{string.Join('.', PortPath)}";
 
     public override string ToString() => $"{Location} ({VendorId:x4}:{ProductId:x4}, USB {BcdUsb >> 8:x}.{BcdUsb & 0xFF:x2})";
 }
