@@ -178,9 +178,11 @@ internal static class RigCommands
         log.LineReceived += line => Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{DateTimeOffset.Now:HH:mm:ss.fff} {spec.Name}: {line.Text}"));
         Console.Error.WriteLine($"following {port.Describe} (Ctrl-C to stop)");
-        using (var capture = new ConsoleCapture(port, log))
+        using (var capture = new ConsoleCapture(port, log, start: false))
         {
             capture.ConnectedChanged += n => Console.Error.WriteLine(n == 1 ? "connected" : $"reconnected ({n})");
+            capture.Disconnected += why => Console.Error.WriteLine($"disconnected: {why}");
+            capture.Start();
             stop.Wait(seconds is { } s ? TimeSpan.FromSeconds(s) : Timeout.InfiniteTimeSpan);
         }
         return Ok;
@@ -199,7 +201,7 @@ internal static class RigCommands
                 done.Set();
             }
         };
-        using (var capture = new ConsoleCapture(new SerialConsole(device, baud), log, TimeSpan.FromMilliseconds(100)))
+        using (var capture = new ConsoleCapture(new SerialConsole(device, baud), log, TimeSpan.FromMilliseconds(100), start: false))
         {
             capture.Disconnected += why => Console.Out.WriteLine($"serial-probe: disconnected: {why}");
             capture.ConnectedChanged += n =>
@@ -208,6 +210,7 @@ internal static class RigCommands
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"serial-probe: capturing {device} connection {n} speed 0x{speed:x} (B{baud} = 0x{Ppn.Linux.Interop.LibC.BaudConstant(baud):x}) raw {raw}"));
             };
+            capture.Start();
             done.Wait(TimeSpan.FromSeconds(seconds));
         }
         Console.Out.WriteLine($"serial-probe: done {seen} line(s)");

@@ -37,14 +37,20 @@ public sealed class ConsoleCapture : IDisposable
     private readonly TimeSpan _reopenInterval;
     private int _connects;
 
-    public ConsoleCapture(IConsolePort port, ConsoleLog log, TimeSpan? reopenInterval = null)
+    /// <summary>Starts capturing at once unless <paramref name="start"/> is false (subscribe to the events, then <see cref="Start"/>).</summary>
+    public ConsoleCapture(IConsolePort port, ConsoleLog log, TimeSpan? reopenInterval = null, bool start = true)
     {
         _port = port;
         Log = log;
         _reopenInterval = reopenInterval ?? TimeSpan.FromMilliseconds(200);
         _reader = new Thread(ReadLoop) { IsBackground = true, Name = $"console {port.Describe}" };
-        _reader.Start();
+        if (start)
+        {
+            _reader.Start();
+        }
     }
+
+    public void Start() => _reader.Start();
 
     public ConsoleLog Log { get; }
 
@@ -143,7 +149,10 @@ public sealed class ConsoleCapture : IDisposable
     public void Dispose()
     {
         _stop.Set();
-        _reader.Join(TimeSpan.FromSeconds(5));
+        if (_reader.IsAlive)
+        {
+            _reader.Join(TimeSpan.FromSeconds(5));
+        }
         _stop.Dispose();
     }
 }
