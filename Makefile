@@ -16,7 +16,7 @@ export PPN_REPO_ROOT := $(CURDIR)
 # Every test project in the solution must report, or the summary counts it as failed.
 TEST_ASSEMBLIES := $(shell grep -cE 'Path="[^"]*\.(Tests|Scenarios)\.csproj"' ppn.slnx)
 
-.PHONY: help deps build publish image test hil demo bench fuzz clean
+.PHONY: help deps build publish image rig-native test hil demo bench fuzz clean
 
 help:
 	@echo "make demo     install what is missing, build the image, boot an emulated node twice (self-genesis, same identity)"
@@ -24,6 +24,7 @@ help:
 	@echo "make publish  out/bin/ppn: one trimmed Native AOT executable (+ libsodium.so)"
 	@echo "make image    out/image/: disk.img (GPT+ESP), ppn.efi (UKI), initramfs, kernel, manifest (NODE_CONFIG=file.json bakes a node configuration in)"
 	@echo "make hil      the long emulated hardware-in-the-loop scenarios"
+	@echo "make rig-native  out/rig-native/ppn-rig: the rig CLI as one Native AOT executable (the USB-in-a-guest self-test runs it)"
 	@echo "make bench    command verify cost and 8090 intake, as ratios to libsodium and a C recvmmsg loop"
 	@echo "make fuzz     afl++ over the command parser/verifier and the genesis parsers, FUZZ_SECONDS each (default 60)"
 	@echo "make clean    remove artifacts/ and out/"
@@ -43,12 +44,17 @@ image: publish
 	$(DOTNET) run --project image-builder/Ppn.ImageBuilder/Ppn.ImageBuilder.csproj -c $(CONFIG) -- \
 	  build --appliance $(OUT)/bin --kernel-version $(KVER) --out $(OUT)/image $(if $(NODE_CONFIG),--config $(NODE_CONFIG))
 
-test: image
+# ppn-rig as one Native AOT executable: the rig's self-test runs it inside a QEMU guest (USB hub code vs a real kernel).
+rig-native: deps
+	$(DOTNET) publish hw-tests/Ppn.Rig.Cli/Ppn.Rig.Cli.csproj $(DOTNET_OPTS) -r $(RID) -p:PublishAot=true -o $(OUT)/rig-native
+	@rm -f $(OUT)/rig-native/*.dbg $(OUT)/rig-native/*.pdb
+
+test: image rig-native
 	@rm -rf $(RESULTS); mkdir -p $(RESULTS)
 	-$(DOTNET) test ppn.slnx $(DOTNET_OPTS) --logger trx --results-directory $(RESULTS)
 	@scripts/test-summary.sh $(RESULTS) $(TEST_ASSEMBLIES)
 
-hil: image
+hil: image rig-native
 	@rm -rf $(OUT)/hil-results; mkdir -p $(OUT)/hil-results
 	-PPN_HIL=full $(DOTNET) test hw-tests/Ppn.Rig.Scenarios/Ppn.Rig.Scenarios.csproj $(DOTNET_OPTS) --logger trx --results-directory $(OUT)/hil-results
 	@scripts/test-summary.sh $(OUT)/hil-results

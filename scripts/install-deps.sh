@@ -28,6 +28,7 @@ packages=(
   afl++               # afl-fuzz for `make fuzz` (commands/Ppn.Commands.Fuzz, SharpFuzz-instrumented)
   gcc                 # bench/recvmmsg_drain.c baseline and the socket ABI layout test
   busybox-static      # static busybox for the rig's stand-in node image (hw-tests self-tests)
+  libusb-1.0-0        # ppn-rig: USB hub per-port power (libusb_control_transfer, bound in-process)
 )
 
 missing=()

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using Ppn.Rig.Cli;
 
-var root = new RootCommand("ppn-rig: the hardware-in-the-loop rig for PPN nodes (emulated backend: QEMU + OVMF in a private network namespace)");
+var root = new RootCommand("ppn-rig: the hardware-in-the-loop rig for PPN nodes (bench: USB hub power + USB serial; emulated: QEMU + OVMF). " +
+    "Exit codes: 0 ok, 1 product failure, 2 rig infrastructure (or usage), 3 rig code error.");
 
 var image = new Option<string>("--image")
 {
@@ -34,5 +35,6 @@ standIn.SetAction(pr =>
     return 0;
 });
 root.Subcommands.Add(standIn);
+RigCommands.Add(root);
 
 return root.Parse(args).Invoke();

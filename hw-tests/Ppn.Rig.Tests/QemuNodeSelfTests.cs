@@ -1,3 +1,4 @@
+using Ppn.Rig.Model;
 using System.Text.RegularExpressions;
 using Ppn.Rig.Emulation;
 

@@ -1,3 +1,4 @@
+using Ppn.Rig.Model;
 using System.Text.RegularExpressions;
 using Ppn.Rig.Emulation;
 
@@ -32,7 +33,7 @@ public class StandInNodeTests
 
         node.PowerOn();
         var first = node.AwaitGenesisKey();
-        Assert.Equal(NodeState.Up, node.State);
+        Assert.Equal(NodeState.Holding, node.State);
         Assert.Equal(32, Convert.FromBase64String(first).Length);
         node.WaitForLine(new Regex("^ppn: stand-in: self-genesis"), TimeSpan.FromSeconds(5));
         Assert.Equal(PowerOffOutcome.QmpQuit, node.PowerOff());

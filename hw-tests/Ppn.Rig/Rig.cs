@@ -30,10 +30,7 @@ public sealed class Rig : IDisposable
     /// <summary>Deletes what crashed runs left, then makes the namespace, the tap and the work directory.</summary>
     public static Rig Create(string runName)
     {
-        if (RigEnvironment.WhyEmulationUnavailable() is { } why)
-        {
-            throw new InvalidOperationException(why);
-        }
+        RigEnvironment.RequireEmulation();
         NetworkNamespace.DeleteStale();
         var work = Path.Combine(RigEnvironment.WorkRoot, string.Create(CultureInfo.InvariantCulture,
             $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{runName}-{Environment.ProcessId}"));

@@ -35,6 +35,17 @@ public static class RigEnvironment
         return null;
     }
 
+    /// <summary>Throws <see cref="Model.RigInfrastructureException"/> (which part is missing) when no emulated node can run here.</summary>
+    public static void RequireEmulation()
+    {
+        if (WhyEmulationUnavailable() is not { } why)
+        {
+            return;
+        }
+        var fault = !IsRoot ? Model.RigFault.NotRoot : QemuPath is null ? Model.RigFault.EmulatorMissing : Model.RigFault.FirmwareMissing;
+        throw new Model.RigInfrastructureException(fault, why);
+    }
+
     /// <summary>The repository root: $PPN_REPO_ROOT (the Makefile exports it), else the nearest parent holding ppn.slnx.</summary>
     public static string RepoRoot
     {

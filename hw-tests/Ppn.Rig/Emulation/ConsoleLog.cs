@@ -40,6 +40,9 @@ public sealed class ConsoleLog : IDisposable
         }
     }
 
+    /// <summary>Time since this console (this boot) began.</summary>
+    public TimeSpan Elapsed => _clock.Elapsed;
+
     /// <summary>Where the full console is kept (null when not logging to a file).</summary>
     public string? LogPath { get; }
 

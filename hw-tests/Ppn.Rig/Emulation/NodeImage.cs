@@ -1,7 +1,8 @@
 namespace Ppn.Rig.Emulation;
 
 /// <summary>There is no node image where the rig looked; the message says where and how to make one.</summary>
-public sealed class NodeImageMissingException(string message) : Exception(message);
+public sealed class NodeImageMissingException(string message)
+    : Model.RigInfrastructureException(Model.RigFault.ImageMissing, message);
 
 /// <summary>
 /// The node image <c>ppn-image</c> builds: a directory with <c>vmlinuz</c> and <c>initramfs.cpio.gz</c>.

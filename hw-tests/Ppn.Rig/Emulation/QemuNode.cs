@@ -5,20 +5,10 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
+using Ppn.Rig.Model;
 using Ppn.Rig.Net;
 
 namespace Ppn.Rig.Emulation;
-
-/// <summary>Where a node is in its life as the rig sees it.</summary>
-public enum NodeState
-{
-    /// <summary>No emulator runs (never started, powered off, or the guest ended the VM).</summary>
-    Off,
-    /// <summary>The emulator runs; the node has not yet answered on its holding port.</summary>
-    Booting,
-    /// <summary>The node answered on TCP 9443 with its genesis banner (the holding pattern).</summary>
-    Up,
-}
 
 /// <summary>The link a node's NIC is on: a tap inside the rig's namespace.</summary>
 public sealed record NodeNetwork(NetworkNamespace Namespace, string Tap);
@@ -79,7 +69,6 @@ public sealed class QemuNode : IDisposable
     private static readonly TimeSpan QmpConnectTimeout = TimeSpan.FromSeconds(30);
     private static int s_sequence;
 
-    private readonly object _gate = new();
     private readonly QemuNodeOptions _options;
     private readonly string _qmpPath;
     private Process? _process;
@@ -89,7 +78,7 @@ public sealed class QemuNode : IDisposable
     private Thread? _stdoutReader;
     private Thread? _stderrReader;
     private readonly StringBuilder _stderr = new();
-    private NodeState _state = NodeState.Off;
+    private readonly NodeLifecycle _lifecycle;
     private bool _disposed;
 
     public QemuNode(QemuNodeOptions options)
@@ -99,7 +88,11 @@ public sealed class QemuNode : IDisposable
         // sun_path holds 108 bytes: keep the QMP socket short and out of deep work directories.
         _qmpPath = Path.Combine(runtime, string.Create(CultureInfo.InvariantCulture, $"{Interlocked.Increment(ref s_sequence)}.qmp"));
         Console = new ConsoleLog(null, "not powered on yet");
+        _lifecycle = new NodeLifecycle(options.Name, DefaultHoldingTimeout);
     }
+
+    /// <summary>The node's state machine and its power-event log (for reports).</summary>
+    public NodeLifecycle Lifecycle => _lifecycle;
 
     public string Name => _options.Name;
     public PhysicalAddress Mac => _options.Mac;
@@ -119,16 +112,7 @@ public sealed class QemuNode : IDisposable
     /// <summary>Raised for every console line of every boot, on the reader thread (live display).</summary>
     public event Action<QemuNode, ConsoleLine>? ConsoleLine;
 
-    public NodeState State
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _state;
-            }
-        }
-    }
+    public NodeState State => _lifecycle.State;
 
     public bool IsRunning => !_exited.IsSet;
 
@@ -154,7 +138,7 @@ public sealed class QemuNode : IDisposable
     public void PowerOn()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (State != NodeState.Off)
+        if (IsRunning)
         {
             throw new InvalidOperationException($"node {Name} is {State}; power it off first");
         }
@@ -162,7 +146,14 @@ public sealed class QemuNode : IDisposable
         {
             throw new FileNotFoundException($"node {Name} has no NVRAM file at {NvramPath}", NvramPath);
         }
-        _slot = _options.SlotHeldByRig ? null : EmulatorSlot.Acquire();
+        try
+        {
+            _slot = _options.SlotHeldByRig ? null : EmulatorSlot.Acquire();
+        }
+        catch (TimeoutException e)
+        {
+            throw new RigInfrastructureException(RigFault.EmulatorSlotBusy, $"node {Name}: {e.Message}", e);
+        }
         try
         {
             Start();
@@ -180,7 +171,14 @@ public sealed class QemuNode : IDisposable
         Console.Dispose();
         var console = new ConsoleLog(LogPath, string.Create(CultureInfo.InvariantCulture,
             $"node {Name} boot {BootCount}: {CommandLine}"));
-        console.LineReceived += line => ConsoleLine?.Invoke(this, line);
+        console.LineReceived += line =>
+        {
+            if (line.Text.StartsWith("ppn: genesis: enrolled by ", StringComparison.Ordinal))
+            {
+                _lifecycle.TryMoveTo(NodeState.Joined, line.Text);
+            }
+            ConsoleLine?.Invoke(this, line);
+        };
         Console = console;
         Directory.CreateDirectory(Path.GetDirectoryName(_qmpPath)!);
         File.Delete(_qmpPath);
@@ -214,10 +212,7 @@ public sealed class QemuNode : IDisposable
         _exited = exited;
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         process.Exited += (_, _) => OnExited(process, exited);
-        lock (_gate)
-        {
-            _state = NodeState.Booting;
-        }
+        _lifecycle.MoveTo(NodeState.Booting, string.Create(CultureInfo.InvariantCulture, $"power on (boot {BootCount})"));
         try
         {
             process.Start();
@@ -226,16 +221,14 @@ public sealed class QemuNode : IDisposable
         {
             process.Dispose();
             console.End("the emulator never started");
-            lock (_gate)
-            {
-                _state = NodeState.Off;
-            }
+            _lifecycle.MoveTo(NodeState.Off, "the emulator never started");
             exited.Set();
-            throw new NodeFailureException(Name, $"QEMU did not start: {e.Message}", console.FormatTail());
+            throw new RigInfrastructureException(RigFault.EmulatorMissing, $"node {Name}: QEMU did not start: {e.Message}", e);
         }
         _process = process;
         process.StandardInput.Close();
         console.Note($"pid {process.Id}");
+        _lifecycle.Note($"emulator pid {process.Id}");
         _stdoutReader = StartReader($"{Name} console", process.StandardOutput.BaseStream, console, stderr: false);
         _stderrReader = StartReader($"{Name} stderr", process.StandardError.BaseStream, console, stderr: true);
 
@@ -246,9 +239,8 @@ public sealed class QemuNode : IDisposable
         catch (QmpException e)
         {
             process.WaitForExit(TimeSpan.FromSeconds(2));
-            throw new NodeFailureException(Name,
-                $"QEMU did not come up ({e.Message}); exit code {(process.HasExited ? process.ExitCode : "(still running)")}; stderr: {StandardError}",
-                console.FormatTail());
+            throw new RigInfrastructureException(RigFault.EmulatorDidNotStart,
+                $"node {Name}: QEMU did not come up ({e.Message}); exit code {(process.HasExited ? process.ExitCode : "(still running)")}; stderr: {StandardError}", e);
         }
     }
 
@@ -373,10 +365,7 @@ public sealed class QemuNode : IDisposable
         _stdoutReader?.Join(TimeSpan.FromSeconds(5));
         _stderrReader?.Join(TimeSpan.FromSeconds(5));
         Console.End(string.Create(CultureInfo.InvariantCulture, $"emulator exited with code {code}"));
-        lock (_gate)
-        {
-            _state = NodeState.Off;
-        }
+        _lifecycle.MoveTo(NodeState.Off, string.Create(CultureInfo.InvariantCulture, $"emulator exited (code {code})"));
         _slot?.Dispose();
         _slot = null;
         exited.Set();
@@ -390,12 +379,9 @@ public sealed class QemuNode : IDisposable
     {
         RequireQmp().SystemReset();
         Console.Note("system_reset");
-        lock (_gate)
+        if (!_lifecycle.TryMoveTo(NodeState.Booting, "reset button (QMP system_reset)"))
         {
-            if (_state == NodeState.Up)
-            {
-                _state = NodeState.Booting;
-            }
+            _lifecycle.Note("reset button (QMP system_reset)");
         }
     }
 
@@ -415,6 +401,7 @@ public sealed class QemuNode : IDisposable
             return PowerOffOutcome.AlreadyOff;
         }
         Console.Note("power off (QMP quit)");
+        _lifecycle.Note("power cut (QMP quit)");
         var outcome = PowerOffOutcome.QmpQuit;
         try
         {
@@ -433,6 +420,30 @@ public sealed class QemuNode : IDisposable
         return outcome;
     }
 
+    /// <summary>
+    /// A power cut at a chosen moment: waits until <paramref name="sincePowerOn"/> has passed on this boot's
+    /// console clock (the schedule itself, not a synchronisation; woken early if the emulator ends), then QMP
+    /// quit. Returns false when the node was already off before the moment came.
+    /// </summary>
+    public bool HardCutAt(TimeSpan sincePowerOn)
+    {
+        var exited = _exited;
+        var wait = sincePowerOn - Console.Elapsed;
+        if (wait > TimeSpan.Zero && exited.Wait(wait))
+        {
+            PowerOff();
+            return false;
+        }
+        if (!IsRunning)
+        {
+            PowerOff();
+            return false;
+        }
+        _lifecycle.Note(string.Create(CultureInfo.InvariantCulture, $"scheduled hard cut at +{sincePowerOn.TotalSeconds:0.000}s"));
+        PowerOff();
+        return true;
+    }
+
     /// <summary>Kills the emulator (SIGKILL) and waits, bounded, until it is reaped.</summary>
     public void Kill()
     {
@@ -442,6 +453,7 @@ public sealed class QemuNode : IDisposable
             try
             {
                 Console.Note("kill");
+                _lifecycle.Note("SIGKILL to the emulator");
                 process.Kill();
             }
             catch (InvalidOperationException)
@@ -508,12 +520,10 @@ public sealed class QemuNode : IDisposable
                 var line = ReadLine(socket, deadline.Slice(TimeSpan.FromSeconds(15)));
                 if (!GenesisBanner.TryParse(line, out var key))
                 {
+                    _lifecycle.TryMoveTo(NodeState.Failed, $"holding port answered '{Printable(line)}'");
                     throw Failure($"the holding port answered '{Printable(line)}', which is not a PPN-GENESIS/1 banner");
                 }
-                lock (_gate)
-                {
-                    _state = NodeState.Up;
-                }
+                _lifecycle.TryMoveTo(NodeState.Holding, $"holding port answered: PPN-GENESIS/1 {key}");
                 Console.Note($"holding port answered after {attempts} attempt(s): PPN-GENESIS/1 {key}");
                 return key;
             }
@@ -523,6 +533,7 @@ public sealed class QemuNode : IDisposable
             }
             if (deadline.HasPassed)
             {
+                _lifecycle.TryMoveTo(NodeState.Failed, $"holding port silent for {BoundedWait.Format(budget)}");
                 throw Failure(string.Create(CultureInfo.InvariantCulture,
                     $"holding port [{LinkLocalAddress}%{network.Tap}]:{GenesisBanner.HoldingPort} in {network.Namespace.Name} did not answer within {BoundedWait.Format(budget)} ({attempts} attempts; last: {lastError})"));
             }

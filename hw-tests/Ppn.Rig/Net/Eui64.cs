@@ -74,6 +74,19 @@ public static class MacAddress
         return new PhysicalAddress(Convert.FromHexString(hex));
     }
 
+    /// <summary>Strict colon form only (what rig files hold): six hex pairs separated by ':'.</summary>
+    public static bool TryParse(string text, out PhysicalAddress mac)
+    {
+        mac = PhysicalAddress.None;
+        var parts = text.Split(':');
+        if (parts.Length != 6 || parts.Any(p => p.Length != 2 || !p.All(Uri.IsHexDigit)))
+        {
+            return false;
+        }
+        mac = new PhysicalAddress(Convert.FromHexString(string.Concat(parts)));
+        return true;
+    }
+
     /// <summary>Colon form as QEMU's <c>mac=</c> property and <c>ip link</c> print it.</summary>
     public static string Format(PhysicalAddress mac) =>
         string.Join(':', mac.GetAddressBytes().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));

@@ -1,0 +1,243 @@
+using System.CommandLine;
+using System.Globalization;
+using Ppn.Rig.Consoles;
+using Ppn.Rig.Emulation;
+using Ppn.Rig.Model;
+using Ppn.Rig.Power;
+using Ppn.Rig.Running;
+
+namespace Ppn.Rig.Cli;
+
+/// <summary>
+/// <c>ppn-rig power|console|run|scenarios</c>. Exit codes: 0 done; 1 the product failed a scenario; 2 the rig
+/// cannot do it (infrastructure: no QEMU, no hub, console gone, no image, a bad rig file); 3 an error in the
+/// rig's own code.
+/// </summary>
+internal static class RigCommands
+{
+    public const int Ok = 0;
+    public const int ProductFailed = 1;
+    public const int RigBroken = 2;
+    public const int RigCodeError = 3;
+
+    public static void Add(RootCommand root)
+    {
+        var rigFile = new Option<string>("--rig")
+        {
+            Description = "rig file (default: $PPN_RIG_FILE, else hw-tests/rigs/emulated.yaml)",
+        };
+        var node = new Argument<string>("NODE") { Description = "a node named in the rig file" };
+
+        var power = new Command("power", "switch a node's power (USB hub port on the bench, QMP for emulated nodes); every change is read back");
+        foreach (var (verb, what) in new[]
+        {
+            ("on", "power the node on (confirmed)"),
+            ("off", "cut the node's power (confirmed by reading the port or QMP back)"),
+            ("cycle", "off (confirmed), then on"),
+            ("status", "print on or off"),
+        })
+        {
+            var cmd = new Command(verb, what);
+            cmd.Options.Add(rigFile);
+            cmd.Arguments.Add(node);
+            cmd.SetAction(pr => Guard(() => Power(verb, LoadRig(pr.GetValue(rigFile)), pr.GetValue(node)!)));
+            power.Subcommands.Add(cmd);
+        }
+        root.Subcommands.Add(power);
+
+        var seconds = new Option<double?>("--for") { Description = "stop after this many seconds (default: until Ctrl-C)" };
+        var console = new Command("console", "follow a node's console, timestamped, reconnecting when it goes away");
+        console.Options.Add(rigFile);
+        console.Options.Add(seconds);
+        console.Arguments.Add(node);
+        console.SetAction(pr => Guard(() => Follow(LoadRig(pr.GetValue(rigFile)), pr.GetValue(node)!, pr.GetValue(seconds))));
+        root.Subcommands.Add(console);
+
+        var scenarioName = new Argument<string>("SCENARIO") { Description = "a name from `ppn-rig scenarios`" };
+        var seed = new Option<int>("--seed") { Description = "seed for schedules such as power-cut times", DefaultValueFactory = _ => 8 };
+        var cuts = new Option<int?>("--cuts") { Description = "number of power cuts (power-cuts-during-genesis)" };
+        var full = new Option<bool>("--full") { Description = "full mode (as PPN_HIL=full / make hil)" };
+        var image = new Option<string?>("--image") { Description = "node image directory (default: $PPN_IMAGE_DIR, else out/image)" };
+        var run = new Command("run", "run one scenario against emulated nodes; writes junit.xml and summary.txt to out/rig-reports/");
+        run.Arguments.Add(scenarioName);
+        run.Options.Add(seed);
+        run.Options.Add(cuts);
+        run.Options.Add(full);
+        run.Options.Add(image);
+        run.SetAction(pr => Guard(() =>
+        {
+            var options = new ScenarioOptions
+            {
+                Seed = pr.GetValue(seed),
+                Cuts = pr.GetValue(cuts),
+                Full = pr.GetValue(full) || RigEnvironment.FullHil,
+                ImageDirectory = pr.GetValue(image),
+            };
+            var scenario = ScenarioRunner.Find(pr.GetValue(scenarioName)!);
+            var result = new ScenarioRunner(Console.Out, options).Run(scenario);
+            if (result.Error is { } e)
+            {
+                Console.Error.WriteLine(e.Message);
+            }
+            return result.Failure switch
+            {
+                null => Ok,
+                FailureKind.Product => ProductFailed,
+                FailureKind.Infrastructure => RigBroken,
+                _ => RigCodeError,
+            };
+        }));
+        root.Subcommands.Add(run);
+
+        var probePort = new Option<string?>("--port") { Description = "a hub port (1-1.4:2) to switch off and on, each read back" };
+        var probe = new Command("usb-probe", "show what the rig's USB code sees: devices, hub descriptors, port status, sysfs; optionally switch one port");
+        probe.Options.Add(probePort);
+        probe.SetAction(pr => Guard(() =>
+        {
+            Ppn.Rig.Model.PowerPort? port = null;
+            if (pr.GetValue(probePort) is { } text && !Ppn.Rig.Model.PowerPort.TryParse(text, out port, out var error))
+            {
+                throw new ArgumentException(error);
+            }
+            using var bus = Ppn.Rig.Power.Usb.LibUsbBus.Open();
+            return Ppn.Rig.Power.Usb.UsbProbe.Run(bus, Console.Out, port);
+        }));
+        root.Subcommands.Add(probe);
+
+        var device = new Argument<string>("DEVICE") { Description = "a serial device, e.g. /dev/ttyUSB0" };
+        var baud = new Option<int>("--baud") { DefaultValueFactory = _ => 115200, Description = "baud rate" };
+        var lines = new Option<int>("--lines") { DefaultValueFactory = _ => 1, Description = "stop after this many lines" };
+        var serialFor = new Option<double>("--for") { DefaultValueFactory = _ => 60, Description = "stop after this many seconds" };
+        var serialProbe = new Command("serial-probe", "capture a serial console like the rig does (raw mode, reconnecting) and print what happens, one line per event");
+        serialProbe.Arguments.Add(device);
+        serialProbe.Options.Add(baud);
+        serialProbe.Options.Add(lines);
+        serialProbe.Options.Add(serialFor);
+        serialProbe.SetAction(pr => Guard(() => SerialProbe(pr.GetValue(device)!, pr.GetValue(baud), pr.GetValue(lines), pr.GetValue(serialFor))));
+        root.Subcommands.Add(serialProbe);
+
+        var list = new Command("scenarios", "list the scenarios `ppn-rig run` knows (quick: make test; full: make hil)");
+        list.SetAction(_ =>
+        {
+            foreach (var s in ScenarioCatalog.All)
+            {
+                Console.Out.WriteLine($"{s.Name,-28} {s.Set.ToString().ToLowerInvariant(),-5}  {s.Description}");
+            }
+            return Ok;
+        });
+        root.Subcommands.Add(list);
+    }
+
+    private static RigConfig LoadRig(string? path)
+    {
+        path ??= Environment.GetEnvironmentVariable("PPN_RIG_FILE") is { Length: > 0 } env
+            ? env
+            : Path.Combine(RigEnvironment.RepoRoot, "hw-tests", "rigs", "emulated.yaml");
+        try
+        {
+            return RigConfig.Load(path);
+        }
+        catch (IOException e)
+        {
+            throw new RigInfrastructureException(RigFault.ConfigInvalid, $"cannot read rig file {path}: {e.Message}", e);
+        }
+    }
+
+    private static int Power(string verb, RigConfig rig, string nodeName)
+    {
+        var spec = rig.Node(nodeName);
+        var power = RigBackends.PowerFor(rig, spec);
+        switch (verb)
+        {
+            case "on":
+                power.Set(PortPower.On);
+                break;
+            case "off":
+                power.Set(PortPower.Off);
+                break;
+            case "cycle":
+                power.Cycle();
+                break;
+        }
+        var state = power.Status();
+        Console.Out.WriteLine($"{spec.Name}: {state.ToString().ToLowerInvariant()} ({power.Describe})");
+        return Ok;
+    }
+
+    private static int Follow(RigConfig rig, string nodeName, double? seconds)
+    {
+        var spec = rig.Node(nodeName);
+        var port = RigBackends.ConsoleFor(spec);
+        using var stop = new ManualResetEventSlim(false);
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Set();
+        };
+        using var log = new ConsoleLog(null, spec.Name);
+        log.LineReceived += line => Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{DateTimeOffset.Now:HH:mm:ss.fff} {spec.Name}: {line.Text}"));
+        Console.Error.WriteLine($"following {port.Describe} (Ctrl-C to stop)");
+        using (var capture = new ConsoleCapture(port, log, start: false))
+        {
+            capture.ConnectedChanged += n => Console.Error.WriteLine(n == 1 ? "connected" : $"reconnected ({n})");
+            capture.Disconnected += why => Console.Error.WriteLine($"disconnected: {why}");
+            capture.Start();
+            stop.Wait(seconds is { } s ? TimeSpan.FromSeconds(s) : Timeout.InfiniteTimeSpan);
+        }
+        return Ok;
+    }
+
+    private static int SerialProbe(string device, int baud, int lines, double seconds)
+    {
+        using var log = new ConsoleLog(null, device);
+        using var done = new ManualResetEventSlim(false);
+        int seen = 0;
+        log.LineReceived += line =>
+        {
+            Console.Out.WriteLine($"serial-probe: line {line.Text}");
+            if (Interlocked.Increment(ref seen) >= lines)
+            {
+                done.Set();
+            }
+        };
+        using (var capture = new ConsoleCapture(new SerialConsole(device, baud), log, TimeSpan.FromMilliseconds(100), start: false))
+        {
+            capture.Disconnected += why => Console.Out.WriteLine($"serial-probe: disconnected: {why}");
+            capture.ConnectedChanged += n =>
+            {
+                var (speed, raw) = SerialConsole.ReadBack(device);
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"serial-probe: capturing {device} connection {n} speed 0x{speed:x} (B{baud} = 0x{Ppn.Linux.Interop.LibC.BaudConstant(baud):x}) raw {raw}"));
+            };
+            capture.Start();
+            done.Wait(TimeSpan.FromSeconds(seconds));
+        }
+        Console.Out.WriteLine($"serial-probe: done {seen} line(s)");
+        return seen >= lines ? Ok : ProductFailed;
+    }
+
+    /// <summary>One line for the operator: infrastructure failures say which part of the rig, never a stack trace.</summary>
+    private static int Guard(Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (RigConfigException e)
+        {
+            Console.Error.WriteLine($"ppn-rig: rig file: {e.Message}");
+            return RigBroken;
+        }
+        catch (RigInfrastructureException e)
+        {
+            Console.Error.WriteLine($"ppn-rig: rig infrastructure ({e.Fault}): {e.Message}");
+            return RigBroken;
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"ppn-rig: {e.Message}");
+            return RigBroken;
+        }
+    }
+}

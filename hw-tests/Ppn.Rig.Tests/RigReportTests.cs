@@ -1,0 +1,111 @@
+using System.Xml.Linq;
+using Ppn.Rig.Emulation;
+using Ppn.Rig.Model;
+using Ppn.Rig.Running;
+
+namespace Ppn.Rig.Tests;
+
+public sealed class RigReportTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("ppn-rig-reports-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private ScenarioResult RunBody(Action<ScenarioContext> body)
+    {
+        var scenario = new Scenario("report-test", ScenarioSet.Quick, "a scenario that needs no node", body);
+        return new ScenarioRunner(TextWriter.Null, new ScenarioOptions { ReportRoot = _root, Seed = 42 }).Run(scenario);
+    }
+
+    private static XElement TestCase(ScenarioResult result) =>
+        XDocument.Load(Path.Combine(result.ReportDirectory!, RigReport.JUnitFile)).Descendants("testcase").Single();
+
+    [Fact]
+    public void A_passing_run_writes_junit_and_a_summary()
+    {
+        var result = RunBody(ctx => ctx.Log("did the thing"));
+
+        Assert.Equal(ScenarioOutcome.Passed, result.Outcome);
+        var suite = XDocument.Load(Path.Combine(result.ReportDirectory!, RigReport.JUnitFile)).Descendants("testsuite").Single();
+        Assert.Equal("1", suite.Attribute("tests")!.Value);
+        Assert.Equal("0", suite.Attribute("failures")!.Value);
+        Assert.Equal("0", suite.Attribute("errors")!.Value);
+        Assert.Equal("42", suite.Descendants("property").Single(p => p.Attribute("name")!.Value == "seed").Attribute("value")!.Value);
+        Assert.Empty(TestCase(result).Elements("failure"));
+        var summary = File.ReadAllText(Path.Combine(result.ReportDirectory!, RigReport.SummaryFile));
+        Assert.Contains("verdict   PASSED", summary);
+        Assert.Contains("did the thing", summary);
+    }
+
+    [Fact]
+    public void A_product_failure_is_a_junit_failure_and_says_so()
+    {
+        var result = RunBody(_ => FailureClassifier.Require(false, "identity replaced: A then B"));
+
+        Assert.Equal(FailureKind.Product, result.Failure);
+        var failure = TestCase(result).Element("failure")!;
+        Assert.Equal("product", failure.Attribute("type")!.Value);
+        Assert.Equal("identity replaced: A then B", failure.Attribute("message")!.Value);
+        Assert.Null(TestCase(result).Element("error"));
+        Assert.Contains("PRODUCT FAILURE", File.ReadAllText(Path.Combine(result.ReportDirectory!, RigReport.SummaryFile)));
+    }
+
+    [Fact]
+    public void A_broken_rig_is_a_junit_error_never_a_product_failure()
+    {
+        var result = RunBody(_ => throw new NodeImageMissingException("no node image at /x; run `make image`"));
+
+        Assert.Equal(FailureKind.Infrastructure, result.Failure);
+        Assert.Null(TestCase(result).Element("failure"));
+        Assert.Equal("rig-infrastructure", TestCase(result).Element("error")!.Attribute("type")!.Value);
+        Assert.Contains("RIG INFRASTRUCTURE (not a product verdict", File.ReadAllText(Path.Combine(result.ReportDirectory!, RigReport.SummaryFile)));
+
+        var thrown = Assert.Throws<ScenarioFailedException>(() =>
+        {
+            if (result.Outcome == ScenarioOutcome.Failed)
+            {
+                throw new ScenarioFailedException(result);
+            }
+        });
+        Assert.StartsWith("RIG INFRASTRUCTURE", thrown.Message);
+    }
+
+    [Fact]
+    public void A_bug_in_the_scenario_code_is_reported_as_such()
+    {
+        var result = RunBody(_ => throw new InvalidOperationException("oops"));
+        Assert.Equal(FailureKind.RigCode, result.Failure);
+        Assert.Equal("rig-code", TestCase(result).Element("error")!.Attribute("type")!.Value);
+    }
+
+    [Fact]
+    public void The_summary_has_each_nodes_power_events_and_console_tail()
+    {
+        var life = new NodeLifecycle("node-a", TimeSpan.FromMinutes(4));
+        life.MoveTo(NodeState.Booting, "power on (boot 1)");
+        life.Note("scheduled hard cut at +3.500s");
+        life.Note("power cut (QMP quit)");
+        life.MoveTo(NodeState.Off, "emulator exited (code 0)");
+        var result = new ScenarioResult(
+            new Scenario("s", ScenarioSet.Full, "what it shows", _ => { }), ScenarioOutcome.Failed, FailureKind.Product,
+            new ProductCheckException("two identities"), TimeSpan.FromSeconds(12), DateTimeOffset.UnixEpoch, 7,
+            [new NodeReport("node-a", "/logs/node-a.console.log",
+                [new ConsoleLine(0, TimeSpan.FromSeconds(3.2), "ppn: genesis: identity created: AAAA"), new ConsoleLine(1, TimeSpan.FromSeconds(3.4), "bad\u0001byte")],
+                life.Events, 1)],
+            ["12:00:00 cut 1 of 6 at +3.500s"]);
+
+        var summary = RigReport.Summary(result);
+        Assert.Contains("node node-a: 1 boot(s); full console log: /logs/node-a.console.log", summary);
+        Assert.Contains("Off      -> Booting  power on (boot 1)", summary);
+        Assert.Contains("scheduled hard cut at +3.500s", summary);
+        Assert.Contains("Booting  -> Off      emulator exited (code 0)", summary);
+        Assert.Contains("[   3.200] ppn: genesis: identity created: AAAA", summary);
+        Assert.Contains("cut 1 of 6", summary);
+
+        using var xml = new MemoryStream();
+        RigReport.WriteJUnit(result, summary, xml);
+        xml.Position = 0;
+        var doc = XDocument.Load(xml); // control bytes from a console must not make the XML unreadable
+        Assert.Contains("bad?byte", doc.Descendants("system-out").Single().Value);
+    }
+}

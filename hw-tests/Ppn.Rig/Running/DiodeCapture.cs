@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Globalization;
+using Ppn.Rig.Emulation;
+using Ppn.Rig.Model;
+using Ppn.Rig.Net;
+
+namespace Ppn.Rig.Running;
+
+/// <summary>
+/// The node is a diode for commands: it receives signed commands on UDP 8090 and never sends to that port.
+/// dumpcap captures the rig's link (the tap, inside the rig's namespace) for a whole run — power-on, genesis,
+/// the holding banner read by the rig, power-off — and tshark then reads the file: no frame from the node's MAC
+/// to UDP port 8090, while frames from that MAC were seen (so an empty capture cannot pass).
+/// </summary>
+public static class DiodeCapture
+{
+    public const int CommandPort = 8090;
+    private static readonly TimeSpan CaptureStart = TimeSpan.FromSeconds(20);
+
+    public static void Run(ScenarioContext ctx)
+    {
+        var rig = ctx.CreateRig("diode");
+        var node = ctx.FactoryNewNode(rig, "node-a", ctx.Image.ToBootSource());
+        var pcap = Path.Combine(rig.WorkDirectory, "link.pcapng");
+
+        using (var capture = Capture.Start(rig.Namespace, Rig.TapName, pcap))
+        {
+            node.PowerOn();
+            var key = node.AwaitGenesisKey();
+            ctx.Log($"node-a holding as {key}; capturing on {Rig.TapName} in {rig.Namespace.Name} into {pcap}");
+            // Frames reach the file in the order the link carried them: once the rig's own end-of-run marker is
+            // in the file, so is everything the node sent before it.
+            SendMarker(rig.Namespace, Rig.TapName);
+            capture.WaitFor($"udp.dstport == {MarkerPort} && data.data contains \"{Marker}\"", TimeSpan.FromSeconds(20));
+            node.PowerOff();
+            capture.Stop();
+        }
+
+        string mac = MacAddress.Format(node.Mac);
+        int fromNode = Count(pcap, $"eth.src == {mac}");
+        int banner = Count(pcap, $"eth.src == {mac} && tcp.srcport == {GenesisBanner.HoldingPort}");
+        int toCommandPort = Count(pcap, $"eth.src == {mac} && udp.dstport == {CommandPort}");
+        ctx.Log($"capture: {fromNode} frames from the node, {banner} of them from its holding port, {toCommandPort} to UDP {CommandPort}");
+        if (fromNode == 0 || banner == 0)
+        {
+            throw new RigInfrastructureException(RigFault.CaptureFailed,
+                $"the capture saw {fromNode} frames from {mac} ({banner} from port {GenesisBanner.HoldingPort}): it did not see the run, so it proves nothing");
+        }
+        FailureClassifier.Require(toCommandPort == 0,
+            $"the node sent {toCommandPort} packet(s) to UDP {CommandPort}: " + Frames(pcap, $"eth.src == {mac} && udp.dstport == {CommandPort}"));
+    }
+
+    private const int MarkerPort = 9; // discard (RFC 863)
+    private const string Marker = "ppn-rig-end-of-run";
+
+    private static void SendMarker(NetworkNamespace ns, string iface)
+    {
+        int index = ns.InterfaceIndex(iface);
+        ns.RunInside(() =>
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetworkV6,
+                System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+            var allNodes = System.Net.IPAddress.Parse("ff02::1");
+            allNodes.ScopeId = index;
+            return socket.SendTo(System.Text.Encoding.ASCII.GetBytes(Marker), new System.Net.IPEndPoint(allNodes, MarkerPort));
+        }, TimeSpan.FromSeconds(10));
+    }
+
+    private static int Count(string pcap, string filter) =>
+        Tshark(pcap, filter, "frame.number").Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+
+    private static string Frames(string pcap, string filter) => Tshark(pcap, filter, "_ws.col.Info");
+
+    private static string Tshark(string pcap, string filter, string field)
+    {
+        try
+        {
+            return HostCommand.Run("tshark", ["-n", "-r", pcap, "-Y", filter, "-T", "fields", "-e", field], TimeSpan.FromSeconds(60)).StandardOutput;
+        }
+        catch (Exception e) when (e is RigCommandException or System.ComponentModel.Win32Exception)
+        {
+            throw new RigInfrastructureException(RigFault.CaptureFailed, $"tshark could not read {pcap}: {e.Message} (install tshark: scripts/install-deps.sh)", e);
+        }
+    }
+
+    /// <summary>dumpcap on an interface inside a namespace, started and confirmed capturing before the run begins.</summary>
+    private sealed class Capture : IDisposable
+    {
+        private readonly Process _process;
+        private readonly string _file;
+        private readonly ManualResetEventSlim _capturing = new(false);
+        private readonly List<string> _stderr = [];
+
+        private Capture(Process process, string file)
+        {
+            _process = process;
+            _file = file;
+        }
+
+        public static Capture Start(NetworkNamespace ns, string iface, string file)
+        {
+            var info = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var a in new[] { "netns", "exec", ns.Name, "dumpcap", "-i", iface, "-w", file })
+            {
+                info.ArgumentList.Add(a);
+            }
+            Process process;
+            try
+            {
+                process = Process.Start(info) ?? throw new InvalidOperationException("no process");
+            }
+            catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+            {
+                throw new RigInfrastructureException(RigFault.CaptureFailed, $"cannot start dumpcap: {e.Message}", e);
+            }
+            var capture = new Capture(process, file);
+            process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is null)
+                {
+                    capture._capturing.Set(); // stderr closed: dumpcap ended; the check below says why
+                    return;
+                }
+                lock (capture._stderr)
+                {
+                    capture._stderr.Add(e.Data);
+                }
+                if (e.Data.StartsWith("Capturing on", StringComparison.Ordinal))
+                {
+                    capture._capturing.Set();
+                }
+            };
+            process.BeginErrorReadLine();
+            if (!capture._capturing.Wait(CaptureStart) || process.HasExited)
+            {
+                capture.Dispose();
+                throw new RigInfrastructureException(RigFault.CaptureFailed,
+                    $"dumpcap did not start capturing on {iface} in {ns.Name} within {CaptureStart.TotalSeconds:0} s: {capture.StandardError}");
+            }
+            return capture;
+        }
+
+        private string StandardError
+        {
+            get
+            {
+                lock (_stderr)
+                {
+                    return _stderr.Count == 0 ? "(nothing on stderr)" : string.Join(" | ", _stderr);
+                }
+            }
+        }
+
+        /// <summary>Waits (bounded) until a frame matching <paramref name="filter"/> is in the capture file.</summary>
+        public void WaitFor(string filter, TimeSpan timeout)
+        {
+            // The file is still being written: tshark may call it cut short, and still print what it read.
+            if (!BoundedWait.TryUntil(() => File.Exists(_file) && HostCommand.Run("tshark", ["-n", "-r", _file, "-Y", filter, "-T", "fields", "-e", "frame.number"],
+                    TimeSpan.FromSeconds(30), check: false).StandardOutput.Trim().Length > 0, timeout, TimeSpan.FromMilliseconds(500)))
+            {
+                throw new RigInfrastructureException(RigFault.CaptureFailed,
+                    $"the rig's marker frame ({filter}) did not reach {_file} within {BoundedWait.Format(timeout)}: {StandardError}");
+            }
+        }
+
+        /// <summary>SIGINT (dumpcap then writes its last packets and closes the file), bounded; SIGKILL otherwise.</summary>
+        public void Stop()
+        {
+            if (_process.HasExited)
+            {
+                throw new RigInfrastructureException(RigFault.CaptureFailed, $"dumpcap ended during the run: {StandardError}");
+            }
+            // `ip netns exec` execs dumpcap in place, so this pid is dumpcap's.
+            HostCommand.Run("kill", "-INT", _process.Id.ToString(CultureInfo.InvariantCulture));
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(15)))
+            {
+                throw new RigInfrastructureException(RigFault.CaptureFailed, "dumpcap did not stop within 15 s of SIGINT");
+            }
+            if (!File.Exists(_file))
+            {
+                throw new RigInfrastructureException(RigFault.CaptureFailed, $"dumpcap wrote no {_file}: {StandardError}");
+            }
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+                _process.WaitForExit(TimeSpan.FromSeconds(5));
+            }
+            _process.Dispose();
+            _capturing.Dispose();
+        }
+    }
+}

@@ -1,0 +1,97 @@
+using System.Text.RegularExpressions;
+using Ppn.Rig.Emulation;
+using Ppn.Rig.Model;
+
+namespace Ppn.Rig.Running;
+
+/// <summary>Every scenario the runner knows; the xunit scenarios and `ppn-rig run` pick from here by name.</summary>
+public static class ScenarioCatalog
+{
+    public static IReadOnlyList<Scenario> All { get; } =
+    [
+        new("self-genesis-first-boot", ScenarioSet.Quick,
+            "a factory-new node self-geneses and announces its public key on TCP 9443", SelfGenesis.FirstBoot),
+        new("self-genesis-power-cut", ScenarioSet.Quick,
+            "the identity survives a power cut because it lives in the node's NVRAM", SelfGenesis.SurvivesPowerCut),
+        new("self-genesis-two-nodes", ScenarioSet.Full,
+            "the same NVRAM keeps the identity; a factory-new node gets another", SelfGenesis.TwoNodes),
+        new("self-genesis-reset-button", ScenarioSet.Full,
+            "the identity survives the reset button (QMP system_reset)", SelfGenesis.ResetButton),
+        new("power-cuts-during-genesis", ScenarioSet.Quick,
+            "power cut at seeded moments of self-genesis (6 cuts quick, 50 full): every next boot ends with exactly one valid identity, never a replaced one",
+            PowerCutsDuringGenesis.Run),
+        new("diode-never-sends-to-8090", ScenarioSet.Quick,
+            "a capture of a whole boot-to-holding run on the rig's link shows the node never sent a packet to UDP 8090",
+            DiodeCapture.Run),
+    ];
+}
+
+/// <summary>
+/// A factory-new node with no beacon in reach self-geneses: an X25519 keypair kept in a UEFI variable, announced
+/// as <c>PPN-GENESIS/1 &lt;public key&gt;</c> on TCP 9443 of its link-local address. The identity is the node's
+/// NVRAM: the same NVRAM after a power cut gives the same key, a factory-new NVRAM another.
+/// </summary>
+internal static class SelfGenesis
+{
+    private static readonly Regex PpnLine = new("^ppn:");
+
+    public static void FirstBoot(ScenarioContext ctx)
+    {
+        var rig = ctx.CreateRig("self-genesis-first-boot");
+        var node = ctx.FactoryNewNode(rig, "node-a", ctx.Image.ToBootSource());
+        node.PowerOn();
+        var key = node.AwaitGenesisKey();
+        ctx.Log($"node-a holds as {key}");
+        FailureClassifier.Require(node.State == NodeState.Holding, $"node-a is {node.State} after its banner, not Holding");
+        FailureClassifier.Require(Convert.FromBase64String(key).Length == 32, "the banner's key is not 32 bytes");
+        FailureClassifier.Require(node.Console.TryWaitForLine(PpnLine, TimeSpan.Zero) is not null, "no ppn: line on the console");
+        FailureClassifier.Require(node.PowerOff() == PowerOffOutcome.QmpQuit, "the power cut needed SIGKILL");
+    }
+
+    public static void SurvivesPowerCut(ScenarioContext ctx)
+    {
+        var rig = ctx.CreateRig("self-genesis-power-cut");
+        var node = ctx.FactoryNewNode(rig, "node-a", ctx.Image.ToBootSource());
+        node.PowerOn();
+        var first = node.AwaitGenesisKey();
+        node.PowerOff();
+        node.PowerOn();
+        var second = node.AwaitGenesisKey();
+        node.PowerOff();
+        FailureClassifier.Require(first == second, $"identity replaced across a power cut: {first} then {second}");
+    }
+
+    public static void TwoNodes(ScenarioContext ctx)
+    {
+        var rig = ctx.CreateRig("self-genesis-full");
+        var a = ctx.FactoryNewNode(rig, "node-a", ctx.Image.ToBootSource());
+        var b = ctx.FactoryNewNode(rig, "node-b", ctx.Image.ToBootSource());
+        a.PowerOn();
+        var boot1 = a.AwaitGenesisKey();
+        a.PowerOff();
+        a.PowerOn();
+        var boot2 = a.AwaitGenesisKey();
+        a.PowerOff();
+        b.PowerOn();
+        var boot3 = b.AwaitGenesisKey();
+        b.PowerOff();
+        FailureClassifier.Require(boot1 == boot2, $"node-a's identity changed: {boot1} then {boot2}");
+        FailureClassifier.Require(boot1 != boot3, "a factory-new node got node-a's identity");
+    }
+
+    public static void ResetButton(ScenarioContext ctx)
+    {
+        var rig = ctx.CreateRig("self-genesis-reset");
+        var node = ctx.FactoryNewNode(rig, "node-a", ctx.Image.ToBootSource());
+        node.PowerOn();
+        var before = node.AwaitGenesisKey();
+        int linesBeforeReset = node.Console.Count;
+        node.Reset();
+        FailureClassifier.Require(node.State == NodeState.Booting, $"after reset the node is {node.State}, not Booting");
+        // The second boot's own announcement first, so the banner read is the rebooted node's.
+        node.WaitForLine(PpnLine, QemuNode.DefaultHoldingTimeout, linesBeforeReset);
+        var after = node.AwaitGenesisKey();
+        node.PowerOff();
+        FailureClassifier.Require(before == after, $"identity replaced by the reset button: {before} then {after}");
+    }
+}
