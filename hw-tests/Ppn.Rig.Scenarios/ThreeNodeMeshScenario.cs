@@ -18,7 +18,8 @@ namespace Ppn.Rig.Scenarios;
 /// bridge in the rig's namespace). Two spokes join through the rig's registrar and get 10.8.0.2 and 10.8.0.3
 /// with the hub VM as their only peer; the hub VM runs the same image in the relay role (/etc/ppn/relay.conf,
 /// forwarding) at 10.8.0.1. Each spoke pings the other through the hub (ppn.selftest=mesh-ping), and the rig,
-/// a peer of the hub at 10.8.0.254 like the control plane, sends a sealed command to one spoke through the hub.
+/// a peer of the hub at 10.8.0.254 like the control plane, sends a sealed command to one spoke through the hub;
+/// with that spoke's LAN link cut the next command cannot arrive, and once the link is healed it does.
 /// </summary>
 public class ThreeNodeMeshScenario
 {
@@ -99,6 +100,26 @@ public class ThreeNodeMeshScenario
         }
         Assert.True(accepted, "spoke B never executed the noop the rig sent through the hub VM\n" + spokeB.Console.FormatTail());
         Assert.DoesNotContain(spokeA.Console.Snapshot(), l => l.Text.Contains("accepted noop", StringComparison.Ordinal));
+
+        // 5. Cut spoke B's link at the LAN: the next command cannot reach it; heal it and the same command arrives.
+        var second = new byte[CommandPacket.Size];
+        sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node((ushort)target.NodeId), 2, second);
+        var secondSeen = new Regex(@"^ppn: commands: accepted noop .* counter 2 from 10\.8\.0\.254:\d+: executed");
+        rig.SetLanPort(2, up: false);
+        from = spokeB.Console.Count;
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            sender.SendTo(second, new IPEndPoint(target.Address, CommandListenerOptions.DefaultPort));
+            Assert.Null(spokeB.Console.TryWaitForLine(secondSeen, TimeSpan.FromSeconds(1), from));
+        }
+        rig.SetLanPort(2, up: true);
+        accepted = false;
+        for (int attempt = 0; attempt < 60 && !accepted; attempt++)
+        {
+            sender.SendTo(second, new IPEndPoint(target.Address, CommandListenerOptions.DefaultPort));
+            accepted = spokeB.Console.TryWaitForLine(secondSeen, TimeSpan.FromSeconds(1), from) is not null;
+        }
+        Assert.True(accepted, "spoke B did not get the command after its link was healed\n" + spokeB.Console.FormatTail());
 
         stop.Cancel();
         try

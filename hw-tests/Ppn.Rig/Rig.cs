@@ -84,6 +84,19 @@ public sealed class Rig : IDisposable
         }
     }
 
+    /// <summary>
+    /// Cuts (down) or heals (up) LAN port <paramref name="port"/> on the rig's side, as pulling and replugging the
+    /// node's cable at the switch: frames between the node and the LAN are dropped while it is down.
+    /// </summary>
+    public void SetLanPort(int port, bool up)
+    {
+        HostCommand.Run("ip", "-n", Namespace.Name, "link", "set", LanTap(port), up ? "up" : "down");
+        foreach (var node in _nodes.Where(n => n.Network?.Tap == LanTap(port)))
+        {
+            node.Console.Note($"LAN port {port} {(up ? "healed" : "cut")}");
+        }
+    }
+
     /// <summary>The tap of LAN port <paramref name="port"/> (port 0 is <see cref="TapName"/>).</summary>
     public static string LanTap(int port) => port == 0 ? TapName : string.Create(CultureInfo.InvariantCulture, $"tap{port}");
 
