@@ -9,6 +9,7 @@ using Ppn.Genesis;
 using Ppn.Rig.Emulation;
 using Ppn.Rig.Mesh;
 using Ppn.Rig.Net;
+using Ppn.Rig.Running;
 
 namespace Ppn.Rig.Scenarios;
 
@@ -39,6 +40,11 @@ public class EnrolledNodeScenario
         await using var authority = await AuthoritySimulator.StartAsync(Path.Combine(rig.WorkDirectory, "registry.db"), credential,
             new AuthoritySimulatorOptions { Network = AuthorityNetwork.InNamespace(rig.Namespace.Path) });
         using var stop = new CancellationTokenSource();
+        // The diode, checked where it matters: on the link and inside the tunnel, where the commands arrive in clear.
+        var linkPcap = Path.Combine(rig.WorkDirectory, "link.pcapng");
+        var tunnelPcap = Path.Combine(rig.WorkDirectory, "tunnel.pcapng");
+        using var linkCapture = PacketCapture.Start(rig.Namespace, Rig.TapName, linkPcap);
+        using var tunnelCapture = PacketCapture.Start(rig.Namespace, hub.Interface, tunnelPcap);
 
         node.PowerOn();
         var beacons = authority.EmitBeaconsAsync(Rig.TapName, TimeSpan.FromSeconds(1), stop.Token);
@@ -101,6 +107,14 @@ public class EnrolledNodeScenario
         {
         }
         node.PowerOff();
+        linkCapture.Stop();
+        tunnelCapture.Stop();
+        var mac = MacAddress.Format(node.Mac);
+        Assert.True(PacketCapture.Count(linkPcap, $"eth.src == {mac}") > 0, "the link capture saw nothing from the node: it proves nothing");
+        Assert.True(PacketCapture.Count(tunnelPcap, "udp.dstport == 8090") > 0, "the tunnel capture saw no command: it proves nothing");
+        Assert.Equal(0, PacketCapture.Count(linkPcap, $"eth.src == {mac} && udp.dstport == 8090"));
+        Assert.True(PacketCapture.Count(tunnelPcap, "udp && ip.src != 10.8.0.1") == 0,
+            "the node sent UDP inside the tunnel: " + PacketCapture.Frames(tunnelPcap, "udp && ip.src != 10.8.0.1"));
     }
 
     /// <summary>Sends <paramref name="packet"/> once a second (bounded) until the console shows <paramref name="seen"/>.</summary>
