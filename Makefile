@@ -66,8 +66,8 @@ bench: deps
 	$(DOTNET) run --project commands/Ppn.Commands.Bench/Ppn.Commands.Bench.csproj -c $(CONFIG)
 
 fuzz: deps
-	commands/Ppn.Commands.Fuzz/fuzz.sh
-	genesis/Ppn.Genesis.Fuzz/fuzz.sh
+	scripts/fuzz.sh commands commands/Ppn.Commands.Fuzz Ppn.Commands.dll
+	scripts/fuzz.sh genesis genesis/Ppn.Genesis.Fuzz Ppn.Genesis.dll
 
 clean:
 	rm -rf artifacts out

@@ -10,8 +10,8 @@ Harness? harness = null;
 
 if (args.Length > 0 && args[0] == "--once")
 {
-    // Reproduce one crash file outside afl: dotnet Ppn.Commands.Fuzz.dll --once <file>
-    (harness ??= new Harness()).Check(File.ReadAllBytes(args[1]));
+    // Reproduce findings (or check the seed corpus) outside afl: dotnet Ppn.Commands.Fuzz.dll --once <file>...
+    foreach (var file in args.Skip(1)) (harness ??= new Harness()).Check(File.ReadAllBytes(file));
     return;
 }
 
