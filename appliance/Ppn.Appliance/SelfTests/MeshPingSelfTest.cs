@@ -53,19 +53,12 @@ public static class MeshPingSelfTest
         log($"mesh-ping: {passed} passed, {targets.Count - passed} failed");
     }
 
-    private static string Json(IPAddress target, long? rtt, int tries, string? error)
+    private static string Json(IPAddress target, long? rtt, int tries, string? error) => SelfTestJson.Line(w =>
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
-        {
-            w.WriteStartObject();
-            w.WriteString("target", target.ToString());
-            w.WriteBoolean("passed", rtt is not null);
-            w.WriteNumber("attempts", tries);
-            if (rtt is { } ms) w.WriteNumber("rttMs", ms);
-            else if (error is not null) w.WriteString("error", error);
-            w.WriteEndObject();
-        }
-        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
-    }
+        w.WriteString("target", target.ToString());
+        w.WriteBoolean("passed", rtt is not null);
+        w.WriteNumber("attempts", tries);
+        if (rtt is { } ms) w.WriteNumber("rttMs", ms);
+        else if (error is not null) w.WriteString("error", error);
+    });
 }

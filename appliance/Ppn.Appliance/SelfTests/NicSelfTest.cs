@@ -372,15 +372,5 @@ public static class NicSelfTest
         w.WriteEndArray();
     }
 
-    private static string Json(Action<Utf8JsonWriter> body)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
-        {
-            w.WriteStartObject();
-            body(w);
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray());
-    }
+    private static string Json(Action<Utf8JsonWriter> body) => SelfTestJson.Line(body);
 }
