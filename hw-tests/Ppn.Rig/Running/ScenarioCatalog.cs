@@ -23,6 +23,15 @@ public static class ScenarioCatalog
         new("diode-never-sends-to-8090", ScenarioSet.Quick,
             "a capture of a whole boot-to-holding run on the rig's link shows the node never sent a packet to UDP 8090",
             DiodeCapture.Run),
+        new("enrolled-node", ScenarioSet.Quick,
+            "join by beacon, a command through ppn0, its replay rejected after a reboot, beacon-rescan and genesis-reset; the diode on the link and in the tunnel",
+            EnrolmentScenarios.EnrolledNode),
+        new("rogue-authority", ScenarioSet.Quick,
+            "rogue beacons ignored, a rogue claim refused, the pinned authority's claim enrols the node",
+            EnrolmentScenarios.RogueAuthority),
+        new("three-node-mesh", ScenarioSet.Full,
+            "hub VM (relay role) + two spokes on one emulated LAN: spoke-to-spoke ping through the hub, a command through the mesh, a cut and healed link",
+            EnrolmentScenarios.ThreeNodeMesh),
     ];
 }
 

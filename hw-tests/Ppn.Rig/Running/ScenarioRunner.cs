@@ -57,6 +57,22 @@ public sealed class ScenarioContext : IDisposable
         return node;
     }
 
+    /// <summary>An emulated LAN (<see cref="Rig.CreateLan"/>), disposed with the context.</summary>
+    public Rig CreateLan(string name, int ports)
+    {
+        var rig = Rig.CreateLan(name, ports);
+        _rigs.Add(rig);
+        return rig;
+    }
+
+    /// <summary>A factory-new node on port <paramref name="port"/> of a LAN rig, included in the report.</summary>
+    public QemuNode LanNode(Rig rig, string name, BootSource boot, int port, System.Net.NetworkInformation.PhysicalAddress? mac = null)
+    {
+        var node = rig.LanNode(name, boot, port, mac);
+        _nodes.Add(node);
+        return node;
+    }
+
     public IReadOnlyList<QemuNode> Nodes => _nodes;
     public IReadOnlyList<string> Notes => _notes;
 

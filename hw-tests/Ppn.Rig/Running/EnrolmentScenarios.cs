@@ -1,0 +1,301 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Ppn.Authority;
+using Ppn.Commands;
+using Ppn.Genesis;
+using Ppn.Mesh.WireGuard;
+using Ppn.Rig.Emulation;
+using Ppn.Rig.Mesh;
+using Ppn.Rig.Model;
+using Ppn.Rig.Net;
+
+namespace Ppn.Rig.Running;
+
+/// <summary>
+/// Scenarios with the rig as the control plane (docs/hw-tests.md §The rig as the control plane): the authority
+/// simulator in the rig's namespace, the node's configuration pinning the rig's keys as an initramfs overlay, and
+/// the rig's own WireGuard interface (RigHub) to send sealed commands through the tunnel.
+/// </summary>
+internal static class EnrolmentScenarios
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(3);
+    private const string NodeConfigPath = "/etc/ppn/node.json"; // NodeConfig.ImagePath (ppn-image links that type too)
+
+    private static BootSource WithNodeConfig(BootSource boot, Rig rig, string name, byte[] json) =>
+        boot.WithFiles(rig.WorkDirectory, name, new Dictionary<string, byte[]> { [NodeConfigPath] = json });
+
+    private static AuthoritySimulator StartAuthority(Rig rig, string file, AuthorityCredential credential) =>
+        AuthoritySimulator.StartAsync(Path.Combine(rig.WorkDirectory, file), credential,
+            new AuthoritySimulatorOptions { Network = AuthorityNetwork.InNamespace(rig.Namespace.Path) }).GetAwaiter().GetResult();
+
+    private static void StopBeacons(CancellationTokenSource stop, Task beacons)
+    {
+        stop.Cancel();
+        try
+        {
+            beacons.GetAwaiter().GetResult(); // ends at cancellation; a failure of the emitter surfaces here
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Join by beacon, a command through the tunnel, the diode on the link and in the tunnel, and across a power
+    /// cycle: same identity and enrolment, the captured command rejected as a replay, the next batch accepted;
+    /// then beacon-rescan (same binding) and genesis-reset arm+confirm (erase, reboot, a new join).
+    /// </summary>
+    public static void EnrolledNode(ScenarioContext ctx)
+    {
+        var rig = ctx.CreateRig("enrolled-node");
+        using var hub = RigHub.Start(rig.Namespace);
+        var rigLinkLocal = Eui64.LinkLocalFromMac(TapMac(rig));
+        using var credential = AuthorityCredential.Generate(new IPEndPoint(rigLinkLocal, RigHub.ListenPort), hub.PublicKey.Bytes.ToArray(), commandKeyEpoch: 0);
+        var config = credential.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(90), beaconPeriod: TimeSpan.FromSeconds(1));
+        var node = ctx.FactoryNewNode(rig, "node-a", WithNodeConfig(ctx.Image.ToBootSource(), rig, "node-a", config.ToJson()));
+        using var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential));
+        using var stop = new CancellationTokenSource();
+        var linkPcap = Path.Combine(rig.WorkDirectory, "link.pcapng");
+        var tunnelPcap = Path.Combine(rig.WorkDirectory, "tunnel.pcapng");
+        using var linkCapture = PacketCapture.Start(rig.Namespace, Rig.TapName, linkPcap);
+        using var tunnelCapture = PacketCapture.Start(rig.Namespace, hub.Interface, tunnelPcap);
+
+        node.PowerOn();
+        var beacons = authority.Simulator.EmitBeaconsAsync(Rig.TapName, TimeSpan.FromSeconds(1), stop.Token);
+        var enrolled = node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node (\d+), (10\.8\.0\.\d+)/24"), Bound);
+        var bindings = authority.Simulator.Registry.Bindings();
+        FailureClassifier.Require(bindings.Count == 1, $"the registry holds {bindings.Count} bindings after one join");
+        var binding = bindings[0];
+        var match = new Regex(@"node (\d+), (10\.8\.0\.\d+)/24").Match(enrolled.Text);
+        FailureClassifier.Require(match.Groups[1].Value == binding.NodeId.ToString(CultureInfo.InvariantCulture) && match.Groups[2].Value == binding.Address.ToString(),
+            $"the node says '{enrolled.Text}', the registry node {binding.NodeId} at {binding.Address}");
+        ctx.Log($"node-a joined as node {binding.NodeId} at {binding.Address}");
+        hub.AddSpoke(binding.NodePublicKey, binding.Address);
+        node.WaitForLine(new Regex($@"^ppn: commands: listening on {Regex.Escape(binding.Address.ToString())}:8090"), Bound);
+
+        using var sealer = CommandSealer.ForNode(credential.NoisePrivateKey, binding.NodePublicKey);
+        var target = TargetSelector.Node((ushort)binding.NodeId);
+        var noop = Seal(sealer, CommandIntent.Noop, 0, target, 1);
+        var destination = new IPEndPoint(binding.Address, CommandListenerOptions.DefaultPort);
+        using var sender = rig.Namespace.RunInside(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), TimeSpan.FromSeconds(10));
+        SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: accepted noop \(argument 0\) for node \d+, epoch 0 counter 1 from 10\.8\.0\.1:\d+: executed"));
+        ctx.Log("noop (counter 1) executed; power cycle");
+
+        node.PowerOff();
+        node.PowerOn();
+        node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by restored \(join\): node " + binding.NodeId), Bound);
+        node.WaitForLine(new Regex(@"^ppn: commands: listening on .* replay floor 255"), Bound);
+        SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: rejected \d+ datagram\(s\) .*\(last: replay from 10\.8\.0\.1:\d+\)"));
+        SendUntil(node, sender, Seal(sealer, CommandIntent.Noop, 0, target, 256), destination, new Regex(@"^ppn: commands: accepted noop .* counter 256 .*: executed"));
+        FailureClassifier.Require(!node.Console.Snapshot().Any(l => l.Text.Contains("accepted", StringComparison.Ordinal) && l.Text.Contains("counter 1 from", StringComparison.Ordinal)),
+            "the noop captured before the reboot was executed again after it");
+        FailureClassifier.Require(authority.Simulator.Registry.Bindings().Count == 1, "the restored node joined again");
+        ctx.Log("after the reboot: the captured noop rejected as a replay, the next batch (256) executed");
+
+        SendUntil(node, sender, Seal(sealer, CommandIntent.BeaconRescan, 0, target, 257), destination,
+            new Regex(@"^ppn: genesis: beacon rescan: enrolment refreshed \(node " + binding.NodeId + ", " + Regex.Escape(binding.Address.ToString()) + "/24"));
+        FailureClassifier.Require(authority.Simulator.Registry.Bindings().Count == 1, "beacon-rescan made a second binding");
+
+        SendUntil(node, sender, Seal(sealer, CommandIntent.GenesisResetArm, 9, target, 258), destination, new Regex(@"^ppn: commands: accepted genesis-reset-arm .*: armed"));
+        sender.SendTo(Seal(sealer, CommandIntent.GenesisResetConfirm, 9, target, 259), destination);
+        FailureClassifier.Require(node.Exited.WaitOne(TimeSpan.FromMinutes(1)), "the node did not reboot after genesis-reset arm + confirm");
+        FailureClassifier.Require(node.Console.Snapshot().Any(l => l.Text.StartsWith("ppn: commands: genesis-reset: erasing identity", StringComparison.Ordinal)),
+            "the node rebooted without saying it erased its identity");
+        node.PowerOff();
+        node.PowerOn();
+        node.WaitForLine(new Regex(@"^ppn: genesis: identity created: "), Bound);
+        node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node "), Bound);
+        FailureClassifier.Require(authority.Simulator.Registry.Bindings().Count == 2, "the reset node did not join as a new binding");
+        ctx.Log("beacon-rescan kept the binding; genesis-reset erased the node, which joined anew");
+
+        StopBeacons(stop, beacons);
+        node.PowerOff();
+        linkCapture.Stop();
+        tunnelCapture.Stop();
+        var mac = MacAddress.Format(node.Mac);
+        if (PacketCapture.Count(linkPcap, $"eth.src == {mac}") == 0 || PacketCapture.Count(tunnelPcap, "udp.dstport == 8090") == 0)
+        {
+            throw new RigInfrastructureException(RigFault.CaptureFailed, "the captures did not see the run (no frame from the node on the link, or no command in the tunnel): they prove nothing");
+        }
+        FailureClassifier.Require(PacketCapture.Count(linkPcap, $"eth.src == {mac} && udp.dstport == 8090") == 0,
+            "the node sent to UDP 8090 on its link: " + PacketCapture.Frames(linkPcap, $"eth.src == {mac} && udp.dstport == 8090"));
+        FailureClassifier.Require(PacketCapture.Count(tunnelPcap, "udp && ip.src != 10.8.0.1") == 0,
+            "the node sent UDP inside the tunnel: " + PacketCapture.Frames(tunnelPcap, "udp && ip.src != 10.8.0.1"));
+    }
+
+    /// <summary>Rogue beacons ignored, a rogue claim refused, the pinned authority's claim enrols, restored after a reboot.</summary>
+    public static void RogueAuthority(ScenarioContext ctx)
+    {
+        var rig = ctx.CreateRig("rogue-authority");
+        var hub = new IPEndPoint(IPAddress.Parse("192.0.2.1"), 51820);
+        var hubKey = new byte[32].Select((_, i) => (byte)(i + 1)).ToArray();
+        using var genuine = AuthorityCredential.Generate(hub, hubKey, commandKeyEpoch: 0);
+        using var rogue = AuthorityCredential.Generate(hub, hubKey, commandKeyEpoch: 0);
+        var nodeJson = genuine.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(20), beaconPeriod: TimeSpan.FromSeconds(1)).ToJson();
+        var node = ctx.FactoryNewNode(rig, "node-a", WithNodeConfig(ctx.Image.ToBootSource(), rig, "node-a", nodeJson));
+        using var rogueAuthority = new AsyncDisposer(StartAuthority(rig, "rogue.db", rogue));
+        using var genuineAuthority = new AsyncDisposer(StartAuthority(rig, "registry.db", genuine));
+        using var stop = new CancellationTokenSource();
+
+        node.PowerOn();
+        var rogueBeacons = rogueAuthority.Simulator.EmitBeaconsAsync(Rig.TapName, TimeSpan.FromSeconds(1), stop.Token);
+        var ignored = node.WaitForLine(new Regex(@"^ppn: genesis: beacon scan ignored (\d+) badly signed, (\d+) unknown-key"), Bound);
+        var counts = new Regex(@"ignored (\d+) badly signed, (\d+) unknown-key").Match(ignored.Text);
+        FailureClassifier.Require(int.Parse(counts.Groups[1].Value, CultureInfo.InvariantCulture) + int.Parse(counts.Groups[2].Value, CultureInfo.InvariantCulture) > 0,
+            $"the node saw none of the rogue beacons: {ignored.Text}");
+        node.WaitForLine(new Regex(@"^ppn: genesis: no authority beacon in the scan window: self-genesis"), Bound);
+        var key = node.AwaitGenesisKey();
+        FailureClassifier.Require(rogueAuthority.Simulator.Registry.Bindings().Count == 0 && !node.Console.Snapshot().Any(l => l.Text.Contains("enrolled by", StringComparison.Ordinal)),
+            "a rogue beacon led the node to enrol");
+        ctx.Log($"rogue beacons ignored ({ignored.Text}); node-a holds as {key}");
+
+        var holding = new IPEndPoint(new IPAddress(node.LinkLocalAddress.GetAddressBytes(), rig.Namespace.InterfaceIndex(Rig.TapName)), 9443);
+        var refused = rogueAuthority.Simulator.ClaimAsync(holding, stop.Token).GetAwaiter().GetResult();
+        FailureClassifier.Require(!refused.Succeeded && !node.Console.Snapshot().Any(l => l.Text.StartsWith("ppn: genesis: claimed:", StringComparison.Ordinal)),
+            "a claim by an authority whose key the image does not pin was accepted");
+        var claimed = genuineAuthority.Simulator.ClaimAsync(holding, stop.Token).GetAwaiter().GetResult();
+        FailureClassifier.Require(claimed.Succeeded, $"the pinned authority's claim failed: {claimed.Failure ?? claimed.Exchange?.Failure}");
+        FailureClassifier.Require(claimed.BannerNodeKey is not null && Convert.ToBase64String(claimed.BannerNodeKey) == key, "the claim bound another key than the banner's");
+        node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by claim: node \d+, 10\.8\.0\.\d+/24"), Bound);
+        var bindings = genuineAuthority.Simulator.Registry.Bindings();
+        FailureClassifier.Require(bindings.Count == 1 && bindings[0].NodePublicKeyBase64 == key, "the registry does not hold exactly the claimed node");
+        ctx.Log("rogue claim refused; the pinned authority's claim enrolled the node");
+
+        node.PowerOff();
+        node.PowerOn();
+        node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by restored \(claim\): node " + bindings[0].NodeId), Bound);
+        StopBeacons(stop, rogueBeacons);
+        node.PowerOff();
+    }
+
+    private static readonly IPAddress[] Spokes = [IPAddress.Parse("10.8.0.2"), IPAddress.Parse("10.8.0.3")];
+
+    /// <summary>Hub VM (relay role) + two spokes on one emulated LAN: ping spoke to spoke, a command through the hub, a cut and healed link.</summary>
+    public static void ThreeNodeMesh(ScenarioContext ctx)
+    {
+        var rig = ctx.CreateLan("mesh-3", ports: 3);
+        var hubMac = MacAddress.NewEmulated();
+        var hubLinkLocal = Eui64.LinkLocalFromMac(hubMac);
+        using var hubKey = WireGuardPrivateKey.Generate();
+        using var credential = AuthorityCredential.Generate(new IPEndPoint(hubLinkLocal, RigHub.ListenPort), hubKey.PublicKey().Bytes.ToArray(), commandKeyEpoch: 0);
+        var nodeJson = credential.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(120), beaconPeriod: TimeSpan.FromSeconds(1)).ToJson();
+        var ping = "ppn.selftest=mesh-ping:" + string.Join(',', Spokes.Select(a => a.ToString()));
+        var spokeA = ctx.LanNode(rig, "spoke-a", WithNodeConfig(ctx.Image.ToBootSource(ping), rig, "spoke-a", nodeJson), port: 1);
+        var spokeB = ctx.LanNode(rig, "spoke-b", WithNodeConfig(ctx.Image.ToBootSource(ping), rig, "spoke-b", nodeJson), port: 2);
+        using var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential));
+        using var stop = new CancellationTokenSource();
+
+        // 1. Both spokes join; their ppn0 points at a hub that is not up yet (WireGuard keeps trying).
+        spokeA.PowerOn();
+        spokeB.PowerOn();
+        var beacons = authority.Simulator.EmitBeaconsAsync(Rig.BridgeName, TimeSpan.FromSeconds(1), stop.Token);
+        foreach (var spoke in new[] { spokeA, spokeB })
+        {
+            spoke.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node \d+, 10\.8\.0\.[23]/24"), Bound);
+            spoke.WaitForLine(new Regex(@"^ppn: commands: listening on 10\.8\.0\.[23]:8090"), Bound);
+        }
+        var bindings = authority.Simulator.Registry.Bindings();
+        FailureClassifier.Require(bindings.Select(b => b.Address.ToString()).Order().SequenceEqual(Spokes.Select(a => a.ToString()).Order()),
+            "the spokes did not get 10.8.0.2 and 10.8.0.3: " + string.Join(", ", bindings.Select(b => b.Address)));
+        ctx.Log("both spokes joined");
+
+        // 2. The hub VM: the same image in the relay role, its relay.conf naming both spokes and the rig.
+        using var rigPeer = RigHub.StartBehindHub(rig.Namespace, hubKey.PublicKey(),
+            new IPEndPoint(new IPAddress(hubLinkLocal.GetAddressBytes(), rig.Namespace.InterfaceIndex(Rig.BridgeName)), RigHub.ListenPort));
+        var relay = new StringBuilder()
+            .Append("[Interface]\nPrivateKey = ").Append(hubKey.RevealBase64()).Append("\nAddress = 10.8.0.1/24\nListenPort = 51820\nForwarding = true\n");
+        foreach (var b in bindings)
+        {
+            relay.Append("\n[Peer]\nPublicKey = ").Append(b.NodePublicKeyBase64).Append("\nAllowedIPs = ").Append(b.Address).Append("/32\n");
+        }
+        relay.Append("\n[Peer]\nPublicKey = ").Append(rigPeer.PublicKey.ToBase64()).Append("\nAllowedIPs = 10.8.0.254/32\n");
+        var hubVm = ctx.LanNode(rig, "hub", ctx.Image.ToBootSource().WithFiles(rig.WorkDirectory, "hub",
+            new Dictionary<string, byte[]> { ["/etc/ppn/relay.conf"] = Encoding.UTF8.GetBytes(relay.ToString()) }), port: 0, mac: hubMac);
+        hubVm.PowerOn();
+        hubVm.WaitForLine(new Regex(@"^ppn: relay: ppn0 up as 10\.8\.0\.1/24 with 3 peer\(s\), forwarding on"), Bound);
+        ctx.Log("hub VM up in the relay role");
+
+        // 3. Spoke to spoke through the hub: each spoke's mesh-ping self-test reaches the other spoke.
+        foreach (var spoke in new[] { spokeA, spokeB })
+        {
+            var own = Address(spoke);
+            spoke.WaitForLine(new Regex(@"^ppn: selftest: mesh-ping: \d+ passed, \d+ failed"), Bound);
+            var other = Spokes.Single(a => !a.Equals(own)).ToString();
+            var result = spoke.Console.Snapshot().Select(l => l.Text)
+                .Where(t => t.StartsWith("ppn: selftest: mesh-ping: {", StringComparison.Ordinal))
+                .Select(t => JsonDocument.Parse(t["ppn: selftest: mesh-ping: ".Length..]).RootElement)
+                .Single(r => r.GetProperty("target").GetString() == other);
+            FailureClassifier.Require(result.GetProperty("passed").GetBoolean(), $"{spoke.Name} ({own}) could not ping {other} through the hub: {result}");
+        }
+        ctx.Log("each spoke pinged the other through the hub");
+
+        // 4. A command from the control plane's place on the mesh, through the hub VM, executed by spoke B.
+        var target = bindings.Single(b => b.Address.Equals(Address(spokeB)));
+        using var sealer = CommandSealer.ForNode(credential.NoisePrivateKey, target.NodePublicKey);
+        var destination = new IPEndPoint(target.Address, CommandListenerOptions.DefaultPort);
+        using var sender = rig.Namespace.RunInside(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), TimeSpan.FromSeconds(10));
+        SendUntil(spokeB, sender, Seal(sealer, CommandIntent.Noop, 0, TargetSelector.Node((ushort)target.NodeId), 1), destination,
+            new Regex(@"^ppn: commands: accepted noop \(argument 0\) for node \d+, epoch 0 counter 1 from 10\.8\.0\.254:\d+: executed"));
+        FailureClassifier.Require(!spokeA.Console.Snapshot().Any(l => l.Text.Contains("accepted noop", StringComparison.Ordinal)), "spoke A executed a command sealed for spoke B");
+        ctx.Log("a noop from 10.8.0.254 crossed the hub and was executed by spoke B");
+
+        // 5. Cut spoke B's link at the LAN: the next command cannot reach it; heal it and the same command arrives.
+        var second = Seal(sealer, CommandIntent.Noop, 0, TargetSelector.Node((ushort)target.NodeId), 2);
+        var secondSeen = new Regex(@"^ppn: commands: accepted noop .* counter 2 from 10\.8\.0\.254:\d+: executed");
+        rig.SetLanPort(2, up: false);
+        int from = spokeB.Console.Count;
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            sender.SendTo(second, destination);
+            FailureClassifier.Require(spokeB.Console.TryWaitForLine(secondSeen, TimeSpan.FromSeconds(1), from) is null, "a command reached spoke B through a cut link");
+        }
+        rig.SetLanPort(2, up: true);
+        SendUntil(spokeB, sender, second, destination, secondSeen);
+        ctx.Log("with spoke B's link cut the command did not arrive; healed, it did");
+
+        StopBeacons(stop, beacons);
+        foreach (var n in new[] { hubVm, spokeA, spokeB }) n.PowerOff();
+    }
+
+    private static byte[] Seal(CommandSealer sealer, CommandIntent intent, byte argument, TargetSelector target, uint counter)
+    {
+        var packet = new byte[CommandPacket.Size];
+        sealer.Seal(0, intent, argument, target, counter, packet);
+        return packet;
+    }
+
+    /// <summary>Sends <paramref name="packet"/> once a second (bounded) until the console shows <paramref name="seen"/>.</summary>
+    private static void SendUntil(QemuNode node, Socket sender, byte[] packet, IPEndPoint destination, Regex seen)
+    {
+        var from = node.Console.Count;
+        for (int attempt = 0; attempt < 90; attempt++)
+        {
+            sender.SendTo(packet, destination);
+            if (node.Console.TryWaitForLine(seen, TimeSpan.FromSeconds(1), from) is not null) return;
+        }
+        throw node.Failure($"the console never showed /{seen}/ while the rig sent {Convert.ToHexStringLower(packet)} to {destination} for 90 s");
+    }
+
+    private static IPAddress Address(QemuNode spoke)
+    {
+        var line = spoke.Console.Snapshot().First(l => l.Text.StartsWith("ppn: genesis: enrolled by join:", StringComparison.Ordinal)).Text;
+        return IPAddress.Parse(new Regex(@"(10\.8\.0\.\d+)/24").Match(line).Groups[1].Value);
+    }
+
+    private static string TapMac(Rig rig)
+    {
+        var text = rig.Namespace.Run("cat", $"/sys/class/net/{Rig.TapName}/address").StandardOutput.Trim();
+        return text.Length == 17 ? text : throw new InvalidOperationException($"no MAC for {Rig.TapName} in {rig.Namespace.Name}: '{text}'");
+    }
+
+    /// <summary>The simulator is IAsyncDisposable; the runner's bodies are synchronous.</summary>
+    private sealed class AsyncDisposer(AuthoritySimulator simulator) : IDisposable
+    {
+        public AuthoritySimulator Simulator { get; } = simulator;
+        public void Dispose() => Simulator.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+}
