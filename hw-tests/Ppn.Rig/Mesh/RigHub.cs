@@ -43,12 +43,12 @@ public sealed class RigHub : IDisposable
     public WireGuardKey PublicKey => _key.PublicKey();
 
     /// <summary>Starts wireguard-go in <paramref name="ns"/>, waits (bounded) for its UAPI socket, and brings the hub up with no peers.</summary>
-    public static RigHub Start(NetworkNamespace ns, string iface = "ppnhub") => Start(ns, iface, HubAddress, hub: true);
+    public static RigHub Start(NetworkNamespace ns, string? iface = null) => Start(ns, iface ?? OwnName("ppnhub"), HubAddress, hub: true);
 
     /// <summary>The rig as a spoke-like peer at <see cref="AuthorityAddress"/> whose only peer is the hub VM at <paramref name="hubEndpoint"/>.</summary>
-    public static RigHub StartBehindHub(NetworkNamespace ns, WireGuardKey hubKey, IPEndPoint hubEndpoint, string iface = "ppnrig")
+    public static RigHub StartBehindHub(NetworkNamespace ns, WireGuardKey hubKey, IPEndPoint hubEndpoint, string? iface = null)
     {
-        var rig = Start(ns, iface, AuthorityAddress, hub: false);
+        var rig = Start(ns, iface ?? OwnName("ppnrig"), AuthorityAddress, hub: false);
         rig._peers.Add(new MeshPeer(hubKey, hubEndpoint, [IpPrefix.Parse("10.8.0.0/24")], 25));
         rig.Converge();
         return rig;
@@ -56,7 +56,10 @@ public sealed class RigHub : IDisposable
 
     private static RigHub Start(NetworkNamespace ns, string iface, IpPrefix address, bool hub)
     {
-        var socket = Path.Combine(UapiWireGuard.DefaultSocketDirectory, iface + ".sock");
+        var socket = SocketPath(iface);
+        // A socket left by a wireguard-go that was killed (SIGKILL leaves it) would pass the wait below before the
+        // new daemon made its interface: remove it first, then wait for the interface itself, not just the file.
+        File.Delete(socket);
         var daemon = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, "wireguard-go", "-f", iface])
         {
             RedirectStandardOutput = true,
@@ -69,8 +72,8 @@ public sealed class RigHub : IDisposable
         var self = new RigHub(ns, iface, daemon, WireGuardPrivateKey.Generate(), address, hub);
         try
         {
-            BoundedWait.Until(() => daemon.HasExited ? throw new InvalidOperationException($"wireguard-go {iface} exited with {daemon.ExitCode}") : File.Exists(socket),
-                TimeSpan.FromSeconds(15), $"wireguard-go's UAPI socket {socket}");
+            BoundedWait.Until(() => daemon.HasExited ? throw new InvalidOperationException($"wireguard-go {iface} exited with {daemon.ExitCode}") : File.Exists(socket) && InterfaceExists(ns, iface),
+                TimeSpan.FromSeconds(15), $"wireguard-go's interface {iface} and UAPI socket {socket}");
             self.Converge();
             return self;
         }
@@ -80,6 +83,23 @@ public sealed class RigHub : IDisposable
             throw;
         }
     }
+
+    private static string SocketPath(string iface) => Path.Combine(UapiWireGuard.DefaultSocketDirectory, iface + ".sock");
+
+    private static bool InterfaceExists(NetworkNamespace ns, string iface)
+    {
+        try
+        {
+            return ns.InterfaceIndex(iface) > 0;
+        }
+        catch (Ppn.Linux.SyscallException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>An interface name of this process: rigs of parallel test processes share /var/run/wireguard.</summary>
+    private static string OwnName(string prefix) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{prefix}{Environment.ProcessId % 100000}");
 
     /// <summary>Adds a spoke (its WireGuard key = its genesis key) with its mesh address as the only allowed IP.</summary>
     public void AddSpoke(byte[] publicKey, IPAddress meshAddress)
@@ -118,5 +138,12 @@ public sealed class RigHub : IDisposable
         }
         _daemon.Dispose();
         _key.Dispose();
+        try
+        {
+            File.Delete(SocketPath(Interface));
+        }
+        catch (IOException)
+        {
+        }
     }
 }
