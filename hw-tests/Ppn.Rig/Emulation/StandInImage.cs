@@ -50,15 +50,22 @@ public static class StandInImage
             {
                 File.SetUnixFileMode(init, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             }
-            var initramfs = Path.Combine(Path.GetFullPath(directory), NodeImage.InitramfsFile);
-            HostCommand.Run("sh", "-c", $"cd '{staging}' && find . | cpio -o -H newc --quiet | gzip -9 > '{initramfs}'");
-            File.Copy(kernel, Path.Combine(directory, NodeImage.KernelFile), overwrite: true);
-            return NodeImage.Locate(directory);
+            return Pack(staging, directory, kernel, gzipLevel: 9);
         }
         finally
         {
             Directory.Delete(staging, recursive: true);
         }
+    }
+
+    /// <summary>A staged root as the directory's initramfs (cpio newc, gzip) beside the kernel: a bootable throwaway image.</summary>
+    internal static NodeImage Pack(string staging, string directory, string kernel, int gzipLevel)
+    {
+        var initramfs = Path.Combine(Path.GetFullPath(directory), NodeImage.InitramfsFile);
+        HostCommand.Run("sh", "-c", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"cd '{staging}' && find . | cpio -o -H newc --quiet | gzip -{gzipLevel} > '{initramfs}'"));
+        File.Copy(kernel, Path.Combine(directory, NodeImage.KernelFile), overwrite: true);
+        return NodeImage.Locate(directory);
     }
 
     /// <summary>Module files (relative to the modules dir) in an order insmod accepts: dependencies first (modules.dep).</summary>

@@ -98,10 +98,7 @@ public static partial class UsbGuest
                 poweroff -f
                 """ + "\n");
             File.SetUnixFileMode(init, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            var initramfs = Path.Combine(Path.GetFullPath(directory), NodeImage.InitramfsFile);
-            HostCommand.Run("sh", "-c", $"cd '{staging}' && find . | cpio -o -H newc --quiet | gzip -1 > '{initramfs}'");
-            File.Copy(kernel, Path.Combine(directory, NodeImage.KernelFile), overwrite: true);
-            return NodeImage.Locate(directory);
+            return StandInImage.Pack(staging, directory, kernel, gzipLevel: 1);
         }
         finally
         {
