@@ -134,7 +134,7 @@ public static class NodeServices
             {
                 meshUp = BringUpMesh(grant, identity);
             }
-            using var commands = meshUp ? StartCommands(store, grant, identity, config, stopping) : null;
+            using var commands = meshUp ? StartCommands(store, grant, identity, config) : null;
             if (meshUp && meshPingTargets.Count > 0)
             {
                 SelfTests.MeshPingSelfTest.Run(meshPingTargets, line => log.Write("selftest", line), stopping: stopping);
@@ -192,7 +192,7 @@ public static class NodeServices
             }
         }
 
-        private CommandService? StartCommands(EfivarfsStore store, EnrolmentGrant grant, NodeIdentity identity, NodeConfig config, CancellationToken stopping)
+        private CommandService? StartCommands(EfivarfsStore store, EnrolmentGrant grant, NodeIdentity identity, NodeConfig config)
         {
             void Log(string message) => log.Write("commands", message);
             var machine = new NodeMachine
