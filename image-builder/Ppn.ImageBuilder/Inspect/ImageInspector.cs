@@ -15,6 +15,9 @@ namespace Ppn.ImageBuilder.Inspect;
 /// </summary>
 public static class ImageInspector
 {
+    /// <summary>File.ReadAllBytes stops at 2 GiB; a real UKI is tens of MiB.</summary>
+    private const long MaxUkiBytes = 1L << 30;
+
     /// <summary>Human-readable lines about <paramref name="path"/> (an output directory, disk.img, or a UKI).</summary>
     public static IReadOnlyList<string> Describe(string path)
     {
@@ -25,7 +28,16 @@ public static class ImageInspector
             var manifest = Path.Combine(path, Manifest.FileName);
             if (File.Exists(manifest))
             {
-                using var doc = JsonDocument.Parse(File.ReadAllBytes(manifest));
+                JsonDocument doc;
+                try
+                {
+                    doc = JsonDocument.Parse(File.ReadAllBytes(manifest));
+                }
+                catch (JsonException e)
+                {
+                    throw new FormatException($"{manifest} is not JSON (line {e.LineNumber + 1}); rebuild the image with ppn-image build");
+                }
+                using var _ = doc;
                 var root = doc.RootElement;
                 lines.Add($"manifest: {manifest}");
                 foreach (var name in new[] { "builder", "kernelVersion", "sourceDateEpoch", "secureBootSigned" })
@@ -49,10 +61,18 @@ public static class ImageInspector
         }
         using (var f = File.OpenRead(path))
         {
+            if (f.Length < 2)
+            {
+                throw new FormatException($"{path} is {(f.Length == 0 ? "empty" : "1 byte")}: neither a UKI nor a GPT disk image");
+            }
             Span<byte> magic = stackalloc byte[2];
             f.ReadExactly(magic);
             if (magic.SequenceEqual("MZ"u8))
             {
+                if (f.Length > MaxUkiBytes)
+                {
+                    throw new FormatException($"{path} is {NodeImageBuilder.Size(f.Length)}: larger than any UKI this tool builds ({NodeImageBuilder.Size(MaxUkiBytes)})");
+                }
                 uki = File.ReadAllBytes(path);
                 lines.Add($"unified kernel image: {path}");
             }
