@@ -103,10 +103,9 @@ public sealed class AuthorityCredential : IDisposable
         byte[] bytes;
         try
         {
-            var mode = File.GetUnixFileMode(path);
-            if ((mode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
+            if (Ppn.Linux.PrivateFile.WhyNotPrivate(path, "can enrol nodes") is { } notPrivate)
             {
-                error = $"{path} is readable or writable by group or others: whoever can read it can enrol nodes; chmod 600 {path}";
+                error = notPrivate;
                 return false;
             }
             using var file = File.OpenRead(path);
@@ -122,7 +121,7 @@ public sealed class AuthorityCredential : IDisposable
         {
             error = e is FileNotFoundException or DirectoryNotFoundException
                 ? $"{path} does not exist: give the authority credential file os-network-admin issued"
-                : $"{path} cannot be read ({e.Message})";
+                : $"cannot read {Ppn.Linux.FileErrors.Describe(e, path)}";
             return false;
         }
         try

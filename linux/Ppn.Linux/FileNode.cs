@@ -103,3 +103,38 @@ public static class FileErrors
         _ => $"{path}: cannot be read or written",
     };
 }
+
+/// <summary>
+/// The one rule for files holding private keys (authority credentials, --node-key, --authority-key): whoever
+/// can read one can act as its owner, so a file group or others may read or write is refused, like ssh does.
+/// </summary>
+public static class PrivateFile
+{
+    public const UnixFileMode GroupOrOthers = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+
+    /// <summary>Null when the path is a regular file with a private mode (or does not exist: reading it then says so); else why not and what to do.</summary>
+    public static string? WhyNotPrivate(string path, string holds)
+    {
+        var node = FileNode.Stat(path);
+        if (node.Kind == FileNodeKind.Missing)
+        {
+            return null;
+        }
+        if (node.Kind != FileNodeKind.Regular)
+        {
+            return $"{path} is {FileNode.Describe(node.Kind)}, not a file: give the file that holds the key";
+        }
+        UnixFileMode mode;
+        try
+        {
+            mode = File.GetUnixFileMode(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        return (mode & GroupOrOthers) == 0
+            ? null
+            : $"{path} is readable or writable by group or others (mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}): whoever can read it {holds}; chmod 600 {path}";
+    }
+}

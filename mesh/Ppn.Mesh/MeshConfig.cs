@@ -143,14 +143,17 @@ public static class MeshConfigFile
     public static MeshConfig Load(string path) => Parse(File.ReadAllText(path), path);
 
     /// <summary>
-    /// wg-quick text (`wg showconf` plus Address/MTU) for a device as read back. The private key is written only
+    /// wg-quick text (`wg showconf` plus Address/MTU and ppn's Forwarding) for a device as read back. The private key is written only
     /// when <paramref name="showPrivateKey"/>; otherwise a comment says it was withheld.
     /// </summary>
-    public static string Format(WireGuardDevice device, IReadOnlyList<IpPrefix> addresses, int? mtu, bool showPrivateKey)
+    public static string Format(WireGuardDevice device, IReadOnlyList<IpPrefix> addresses, int? mtu, bool forwarding, bool showPrivateKey)
     {
         var sb = new StringBuilder();
         sb.Append("[Interface]\n");
         if (addresses.Count > 0) sb.Append("Address = ").Append(string.Join(", ", addresses)).Append('\n');
+        // Always written: `ppn mesh up` turns forwarding off when the key is missing, so a hub's showconf
+        // without it would not round-trip.
+        sb.Append("Forwarding = ").Append(forwarding ? "true" : "false").Append('\n');
         if (device.ListenPort != 0) sb.Append("ListenPort = ").Append(device.ListenPort.ToString(CultureInfo.InvariantCulture)).Append('\n');
         if (mtu is int m) sb.Append("MTU = ").Append(m.ToString(CultureInfo.InvariantCulture)).Append('\n');
         if (device.PrivateKey is not null && showPrivateKey) sb.Append("PrivateKey = ").Append(device.PrivateKey.RevealBase64()).Append('\n');

@@ -126,7 +126,7 @@ public static class MeshCommand
             using var device = wg.Get(name) ?? throw new CliError(ExitCodes.NotFound, $"no WireGuard interface {name} ({wg.Backend} backend)");
             var link = links.Get(name);
             var addresses = link is null ? [] : links.Addresses(link.Index);
-            output.Out.Write(MeshConfigFile.Format(device, addresses, link?.Mtu, parse.GetValue(showPrivate)));
+            output.Out.Write(MeshConfigFile.Format(device, addresses, link?.Mtu, forwarding: link is not null && links.GetForwarding(name), parse.GetValue(showPrivate)));
             return ExitCodes.Ok;
         }, json: false);
         return command;
