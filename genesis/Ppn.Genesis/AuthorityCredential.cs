@@ -183,7 +183,7 @@ public sealed class AuthorityCredential : IDisposable
         }
         catch (JsonException e)
         {
-            error = $"the credential is not valid JSON ({e.Message})";
+            error = $"the credential is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})"; // e.Message is a bare resource key in the trimmed binary
             return false;
         }
         catch (InvalidOperationException)

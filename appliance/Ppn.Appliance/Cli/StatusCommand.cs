@@ -40,7 +40,7 @@ public static class StatusCommand
             }
             catch (JsonException e)
             {
-                throw new CliError(ExitCodes.Integrity, $"{path} is not a status file ({e.Message})", e);
+                throw new CliError(ExitCodes.Integrity, $"{path} is not a status file (not JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})", e);
             }
             using (document)
             {

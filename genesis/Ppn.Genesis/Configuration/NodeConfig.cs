@@ -89,7 +89,7 @@ public sealed class NodeConfig
         }
         catch (JsonException e)
         {
-            found.Add(new("(document)", $"is not valid JSON ({e.Message})", "fix the JSON syntax (no comments, no trailing commas)"));
+            found.Add(new("(document)", $"is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})", "fix the JSON syntax (no comments, no trailing commas)"));
             return false;
         }
         using (document)
