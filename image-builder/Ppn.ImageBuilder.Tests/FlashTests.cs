@@ -172,6 +172,17 @@ public sealed class FlashTests : IDisposable
     }
 
     [Fact]
+    public void The_image_itself_as_target_is_refused_and_left_intact()
+    {
+        var before = File.ReadAllBytes(_image);
+        var link = Path.Combine(_root, "image-link");
+        File.CreateSymbolicLink(link, _image);
+        Assert.Contains("is the image itself", Refused(_image).Message);
+        Assert.Contains("is the image itself", Refused(link).Message);
+        Assert.Equal(before, File.ReadAllBytes(_image));
+    }
+
+    [Fact]
     public void A_file_target_in_a_missing_directory_or_under_dev_is_refused()
     {
         Assert.Contains("directory does not exist", Refused(Path.Combine(_root, "no-such-dir", "out.img")).Message);

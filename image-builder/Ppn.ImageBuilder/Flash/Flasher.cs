@@ -161,6 +161,11 @@ public sealed partial class Flasher(HostRoots roots, Action<string> progress, Fu
         var description = Check(target, length, options);
         progress($"flash: {Path.GetFileName(image)} ({NodeImageBuilder.Size(length)}) → {description}");
         var isFile = target.Kind is FileNodeKind.Regular or FileNodeKind.Missing;
+        if (isFile && FileNode.RealPath(image) == target.Path)
+        {
+            // FileMode.Create would truncate the image before reading it.
+            throw new FlashRefusedException($"{device} is the image itself; give the disk to write it to");
+        }
 
         string expected;
         var clock = Stopwatch.StartNew();
