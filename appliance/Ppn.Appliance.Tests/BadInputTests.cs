@@ -42,7 +42,7 @@ public sealed class BadInputTests : IDisposable
         var environment = new CliEnvironment("/sys/firmware/efi/efivars", () => _efivarfs, []);
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = CommandLine.Parse(CommandLine.Build(environment), args).Invoke(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        int code = CommandLine.Run(CommandLine.Build(environment), args, new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
         return (code, stdout.ToString(), stderr.ToString());
     }
 
@@ -79,6 +79,7 @@ public sealed class BadInputTests : IDisposable
             ["uefi", "set", "PpnNote", "text:x", "--attributes", "NV,XX"],
             ["uefi", "get", "PpnNone"],
             ["uefi", "get", "PpnNone", "--json"],
+            ["uefi", "get", "--json"],
             ["uefi", "get", "Bad Name!"]);
     }
 

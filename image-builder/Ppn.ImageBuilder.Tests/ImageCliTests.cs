@@ -66,6 +66,7 @@ public sealed class ImageCliTests : IDisposable
             ["inspect", "$TMP/zeros.img"],
             ["inspect", "$TMP/crafted.img"],
             ["inspect", "$TMP/crafted.img", "--json"],
+            ["inspect", "--json"],
             ["inspect", "$TMP/no-such.img"],
             ["inspect", "$TMP"],
             ["inspect", "$TMP/bad-manifest"],

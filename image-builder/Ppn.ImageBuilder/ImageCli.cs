@@ -17,7 +17,7 @@ public static class ImageCli
     private const string ExitCodesText = "Exit codes: 0 done, 1 bad input (missing appliance/kernel/module/tool, invalid --config, image over budget, not an image, verify mismatch, flash refused), 2 build or I/O failure.";
 
     public static int Run(IReadOnlyList<string> args, TextWriter? stdout = null, TextWriter? stderr = null) =>
-        ToolParser.Parse(Build(), args).Invoke(new InvocationConfiguration { Output = stdout ?? Console.Out, Error = stderr ?? Console.Error });
+        ToolParser.Run(Build(), args, Tool, new InvocationConfiguration { Output = stdout ?? Console.Out, Error = stderr ?? Console.Error });
 
     public static RootCommand Build()
     {

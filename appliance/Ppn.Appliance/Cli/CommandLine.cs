@@ -57,6 +57,10 @@ public static class CommandLine
 
     /// <summary>Parses with the PPN tools' conventions (no response files: `@PATH` is a value, see <see cref="Ppn.Cli.ToolParser"/>).</summary>
     public static ParseResult Parse(RootCommand root, IReadOnlyList<string> args) => Ppn.Cli.ToolParser.Parse(root, args);
+
+    /// <summary>Parses and runs; a usage error under --json is a JSON error object too.</summary>
+    public static int Run(RootCommand root, IReadOnlyList<string> args, InvocationConfiguration? configuration = null) =>
+        Ppn.Cli.ToolParser.Run(root, args, "ppn", configuration ?? new InvocationConfiguration());
 }
 
 /// <summary>Where the CLI finds the OS: the real node by default, temp directories in tests.</summary>
