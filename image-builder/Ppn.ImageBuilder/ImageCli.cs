@@ -172,22 +172,14 @@ public static class ImageCli
         Action(inspect, (parse, stdout) =>
         {
             var path = parse.GetValue(image)!;
-            var lines = ImageInspector.Describe(path);
+            var report = ImageInspector.Inspect(path);
             if (parse.GetValue(Json))
             {
-                stdout.Write(CliJson.Write(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("image", path);
-                    w.WriteStartArray("description");
-                    foreach (var line in lines) w.WriteStringValue(line);
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                }));
+                stdout.Write(CliJson.Write(w => report.Json.WriteTo(w)));
             }
             else
             {
-                foreach (var line in lines) stdout.WriteLine(line);
+                foreach (var line in report.Lines) stdout.WriteLine(line);
             }
             return Ok;
         }, parse => parse.GetValue(image)!, json: true);
