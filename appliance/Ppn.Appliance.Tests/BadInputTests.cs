@@ -194,6 +194,20 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void Status_json_keeps_plus_in_keys_readable_from_the_file_to_the_output()
+    {
+        var status = Path.Combine(_dir, "status.json");
+        Ppn.Appliance.Commands.NodeStatusFile.WriteAtomically(status, w => w.WriteString("hubKey", "a+b/c="));
+        Assert.Contains("\"a+b/c=\"", File.ReadAllText(status));
+        var (code, output, _) = Run("status", "--file", status, "--json");
+        Assert.Equal(0, code);
+        Assert.Contains("\"a+b/c=\"", output);
+        var dir = Run("status", "--file", Path.Combine(_dir, "a-dir"), "--json");
+        Assert.Equal("", dir.Err);
+        Assert.Contains("a-dir is a directory, not a file", dir.Out);
+    }
+
+    [Fact]
     public void Every_verb_lists_the_exit_codes_in_its_help()
     {
         var root = CommandLine.Build(new CliEnvironment("/x", () => _efivarfs, []));

@@ -96,6 +96,8 @@ public static class FileErrors
         SyscallException s => s.Message,
         FileNotFoundException => $"{path}: no such file",
         DirectoryNotFoundException => $"{path}: no such file or directory",
+        // .NET reports EISDIR as UnauthorizedAccessException too.
+        UnauthorizedAccessException when Directory.Exists(path) => $"{path} is a directory, not a file",
         UnauthorizedAccessException => $"{path}: permission denied",
         PathTooLongException => $"{path}: the name is too long",
         EndOfStreamException => $"{path}: ends early (truncated?)",

@@ -31,7 +31,7 @@ public static class StatusCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new CliError(ExitCodes.PermissionDenied, $"cannot read {path}: {e.Message} (run as root)", e);
+                throw new CliError(ExitCodes.PermissionDenied, $"cannot read {Ppn.Linux.FileErrors.Describe(e, path)} (run as root)", e);
             }
             JsonDocument document;
             try
