@@ -114,6 +114,24 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void Mesh_bad_input()
+    {
+        File.WriteAllText(Path.Combine(_dir, "bad.conf"), "[Interface]\nAddress = 10.8.0.2/24\nSecret = x\n");
+        File.WriteAllText(Path.Combine(_dir, "nokey.conf"), "[Interface]\nAddress = 10.8.0.2/24\nForwarding = maybe\n");
+        Table("mesh",
+            ["mesh", "up", "--config", "$TMP/no-such.conf"],
+            ["mesh", "up", "--config", "$TMP/a-dir"],
+            ["mesh", "up", "--config", "/dev/zero"],
+            ["mesh", "up", "--config", "$TMP/big"],
+            ["mesh", "up", "--config", "$TMP/bad.conf"],
+            ["mesh", "up", "--config", "$TMP/nokey.conf"],
+            ["mesh", "up", "--config", "@$TMP/help"],
+            ["mesh", "up", "--config", "$TMP/bad.conf", "--json"],
+            ["mesh", "status", "--backend", "bogus"],
+            ["mesh", "showconf", "--backend", "bogus"]);
+    }
+
+    [Fact]
     public void Completion_bad_input()
     {
         Table("completion", ["completion", "tcsh"], ["completion"]);
