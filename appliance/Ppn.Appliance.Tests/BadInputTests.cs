@@ -222,7 +222,8 @@ public sealed class BadInputTests : IDisposable
         Assert.Contains("\"a+b/c=\"", output);
         var dir = Run("status", "--file", Path.Combine(_dir, "a-dir"), "--json");
         Assert.Equal("", dir.Err);
-        Assert.Contains("a-dir is a directory, not a file", dir.Out);
+        Assert.Contains("a-dir is a directory", dir.Out);
+        Assert.Equal(ExitCodes.BadInput, Run("status", "--file", "/dev/zero").Code); // not read: it never ends
     }
 
     [Fact]

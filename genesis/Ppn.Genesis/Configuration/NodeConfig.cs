@@ -265,7 +265,7 @@ public sealed class NodeConfig
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             config = null;
-            errors = [new(path, e is FileNotFoundException or DirectoryNotFoundException ? "does not exist" : $"cannot be read ({e.Message})",
+            errors = [new(path, e is FileNotFoundException or DirectoryNotFoundException ? "does not exist" : $"cannot be read: {Ppn.Linux.FileErrors.Describe(e, path)}",
                 "build the image with ppn-image build --config FILE to bake a node configuration in")];
             return false;
         }
