@@ -56,7 +56,8 @@ public sealed class BadInputTests : IDisposable
             var first = error.Length > 0 ? "err: " + error.Split('\n')[0]
                 : output.StartsWith('{') ? "json: " + JsonDocument.Parse(output).RootElement.GetRawText().ReplaceLineEndings("").Replace("  ", "", StringComparison.Ordinal)
                 : "out: " + output.Split('\n')[0];
-            transcript.Append(first.Replace(_dir, "$TMP", StringComparison.Ordinal)).Append('\n');
+            first = System.Text.RegularExpressions.Regex.Replace(first.Replace(_dir, "$TMP", StringComparison.Ordinal), @"/tmp/ppn-efivarfs-[^/]+", "$EFIVARFS");
+            transcript.Append(first).Append('\n');
             Assert.NotEqual(ExitCodes.Internal, code);
             Assert.DoesNotContain("   at ", output + error, StringComparison.Ordinal);
             Assert.DoesNotMatch(@"\b[A-Z][A-Za-z]+_[A-Z][A-Za-z_]+\b", output + error); // a bare runtime resource key
@@ -129,6 +130,26 @@ public sealed class BadInputTests : IDisposable
             ["mesh", "up", "--config", "$TMP/bad.conf", "--json"],
             ["mesh", "status", "--backend", "bogus"],
             ["mesh", "showconf", "--backend", "bogus"]);
+    }
+
+    [Fact]
+    public void Identity_status_and_usage_bad_input()
+    {
+        File.WriteAllText(Path.Combine(_dir, "status.json"), "{\"schema\": 99}");
+        File.WriteAllText(Path.Combine(_dir, "broken.json"), "{\"schema\": ");
+        Table("misc",
+            ["identity", "show"],
+            ["identity", "show", "--json"],
+            ["identity", "reset"],
+            ["status", "--file", "$TMP/no-such.json"],
+            ["status", "--file", "$TMP/a-dir"],
+            ["status", "--file", "/dev/zero"],
+            ["status", "--file", "$TMP/status.json"],
+            ["status", "--file", "$TMP/broken.json", "--json"],
+            ["status", "--file", "@$TMP/help"],
+            ["no-such-verb"],
+            ["version", "--no-such-option"],
+            ["@$TMP/help"]);
     }
 
     [Fact]
