@@ -59,7 +59,8 @@ public sealed class RigHub : IDisposable
         var socket = SocketPath(iface);
         // A socket left by a wireguard-go that was killed (SIGKILL leaves it) would pass the wait below before the
         // new daemon made its interface: remove it first, then wait for the interface itself, not just the file.
-        File.Delete(socket);
+        // The directory exists only once some wireguard-go ran on this machine (it creates it): no directory, no socket.
+        DeleteSocket(socket);
         var daemon = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, "wireguard-go", "-f", iface])
         {
             RedirectStandardOutput = true,
@@ -138,9 +139,17 @@ public sealed class RigHub : IDisposable
         }
         _daemon.Dispose();
         _key.Dispose();
+        DeleteSocket(SocketPath(Interface));
+    }
+
+    private static void DeleteSocket(string socket)
+    {
         try
         {
-            File.Delete(SocketPath(Interface));
+            File.Delete(socket);
+        }
+        catch (DirectoryNotFoundException)
+        {
         }
         catch (IOException)
         {
