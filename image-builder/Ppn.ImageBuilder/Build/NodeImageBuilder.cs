@@ -107,7 +107,9 @@ public sealed class NodeImageBuilder
         var libraries = _resolveLibraries(elfs);
         foreach (var lib in libraries)
         {
-            Add(CpioEntry.File(lib.ImagePath.TrimStart('/'), File.ReadAllBytes(lib.HostPath), Exec));
+            Add(lib.SameAs is { } same
+                ? CpioEntry.Link(lib.ImagePath.TrimStart('/'), same)
+                : CpioEntry.File(lib.ImagePath.TrimStart('/'), File.ReadAllBytes(lib.HostPath), Exec));
         }
         _progress($"libraries: {libraries.Count} ({string.Join(", ", libraries.Select(l => Path.GetFileName(l.ImagePath)))})");
 
