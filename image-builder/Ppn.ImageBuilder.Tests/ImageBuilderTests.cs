@@ -164,7 +164,7 @@ public sealed class ImageBuilderTests(BuiltImages images) : IClassFixture<BuiltI
         Assert.Equal(BuiltImages.Epoch, root.GetProperty("sourceDateEpoch").GetInt64());
         Assert.Contains(root.GetProperty("modules").EnumerateArray(), m => m.GetString() == "efivarfs");
         Assert.Equal(7, root.GetProperty("nodeConfig").GetProperty("commandKeyEpoch").GetInt32());
-        foreach (var tool in new[] { "zstd", "mtools", "dosfstools", "systemd-boot-efi", "efiStubSha256" })
+        foreach (var tool in new[] { "zstd", "mtools", "dosfstools", "systemd-boot-efi", "efiStubSha256", "dotnet-sdk", "dotnet-runtime", "libc6", "linux-image" })
         {
             Assert.NotEqual("unknown", root.GetProperty("tools").GetProperty(tool).GetString());
         }

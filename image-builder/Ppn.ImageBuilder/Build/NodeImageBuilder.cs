@@ -258,6 +258,12 @@ public sealed class NodeImageBuilder
         ("systemd-boot-efi", HostTool.PackageVersion("systemd-boot-efi")),
         ("efiStubSha256", Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(inputs.StubPath)))),
         ("osslsigncode", inputs.Signing is null ? "not used" : HostTool.PackageVersion("osslsigncode")),
+        // What else decides the bytes (docs/image.md, Reproducibility): the SDK that built ppn, the loader and libc
+        // copied into the initramfs, and the kernel package the image ships.
+        ("dotnet-sdk", HostTool.DotnetSdkVersion()),
+        ("dotnet-runtime", System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription),
+        ("libc6", HostTool.PackageVersion("libc6")),
+        ("linux-image", HostTool.PackageVersion($"linux-image-{inputs.KernelVersion}")),
     ];
 
     public static ManifestFile Describe(string path)
