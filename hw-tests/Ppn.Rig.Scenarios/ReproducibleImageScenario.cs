@@ -1,4 +1,5 @@
 using Ppn.Rig;
+using Xunit.Abstractions;
 
 namespace Ppn.Rig.Scenarios;
 
