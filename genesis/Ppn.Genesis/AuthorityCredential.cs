@@ -65,6 +65,10 @@ public sealed class AuthorityCredential : IDisposable
     public static AuthorityCredential Create(ReadOnlySpan<byte> signingSeed, ReadOnlySpan<byte> noisePrivate, IPEndPoint hub, ReadOnlySpan<byte> hubPublicKey, uint commandKeyEpoch)
     {
         if (signingSeed.Length != 32 || noisePrivate.Length != 32 || hubPublicKey.Length != 32) throw new ArgumentException("every key is 32 bytes");
+        if (commandKeyEpoch > EnrolmentGrant.MaxCommandKeyEpoch)
+        {
+            throw new ArgumentOutOfRangeException(nameof(commandKeyEpoch), commandKeyEpoch, $"command-key epochs are 0..{EnrolmentGrant.MaxCommandKeyEpoch}");
+        }
         return new AuthorityCredential(signingSeed, noisePrivate, hub, hubPublicKey, commandKeyEpoch);
     }
 
@@ -174,9 +178,10 @@ public sealed class AuthorityCredential : IDisposable
             }
             var hubKey = new byte[32];
             if (!Key(hub, "wireGuardPublicKey", hubKey, out error)) { error = "credential hub." + error; return false; }
-            if (!root.TryGetProperty("commandKeyEpoch", out var epoch) || epoch.ValueKind != JsonValueKind.Number || !epoch.TryGetUInt32(out var e))
+            if (!root.TryGetProperty("commandKeyEpoch", out var epoch) || epoch.ValueKind != JsonValueKind.Number || !epoch.TryGetUInt32(out var e)
+                || e > EnrolmentGrant.MaxCommandKeyEpoch)
             {
-                error = "credential \"commandKeyEpoch\" must be a whole number 0..4294967295";
+                error = $"credential \"commandKeyEpoch\" must be a whole number 0..{EnrolmentGrant.MaxCommandKeyEpoch} (commands carry a 4-bit epoch)";
                 return false;
             }
             credential = Create(seed, noise, endpoint, hubKey, e);
