@@ -83,7 +83,7 @@ public static class NodeServices
             var node = new EnrolledNode(store, log);
             using var signals = new WaitHandleSignals();
             var genesis = new SelfGenesisStep(store, node, log);
-            var intake = new CommandIntake(store, node, genesis, log, powerOff, signals.RequestRescan);
+            var intake = CommandIntake(store, node, genesis, log, powerOff, signals.RequestRescan);
             var lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), new UefiCommandState(store), new KernelMesh(node),
                 intake, signals, log.Write)
             {
@@ -183,12 +183,6 @@ public static class NodeServices
         }
     }
 
-    private sealed class UefiCommandState(EfivarfsStore store) : ICommandState
-    {
-        public ReplayEnrolmentOutcome OnEnrolment(EnrolmentGrant grant, out ReplayState state) =>
-            ReplayEnrolment.Apply(new UefiReplayStateStore(store), (byte)grant.CommandKeyEpoch, out state);
-    }
-
     private sealed class KernelMesh(EnrolledNode node) : IMeshInterface
     {
         public int Converge(EnrolmentGrant grant)
@@ -203,34 +197,30 @@ public static class NodeServices
         }
     }
 
-    private sealed class CommandIntake(EfivarfsStore store, EnrolledNode node, SelfGenesisStep genesis, ILog log, Action<bool> powerOff, Action requestRescan)
-        : ICommandIntake
+    private static CommandServiceIntake CommandIntake(EfivarfsStore store, EnrolledNode node, SelfGenesisStep genesis, ILog log, Action<bool> powerOff, Action requestRescan)
     {
-        public IRunningIntake Start(EnrolmentGrant grant)
+        void Log(string message) => log.Write("commands", message);
+        var machine = new NodeMachine
         {
-            void Log(string message) => log.Write("commands", message);
-            var machine = new NodeMachine
+            Ethtool = new SystemEthtool(),
+            Nics = new SysfsNicDiscovery(),
+            PowerOff = powerOff,
+            RescanBeacon = requestRescan,
+            EraseGenesis = () =>
             {
-                Ethtool = new SystemEthtool(),
-                Nics = new SysfsNicDiscovery(),
-                PowerOff = powerOff,
-                RescanBeacon = requestRescan,
-                EraseGenesis = () =>
-                {
-                    new EnrolmentStore(store).Delete();
-                    new UefiReplayStateStore(store).Erase();
-                    new IdentityStore(store, EntropyMixer.ForThisMachine()).Reset();
-                },
-            };
-            return CommandService.Start(new CommandServiceSetup
-            {
-                Store = store,
-                Grant = grant,
-                // The command keys pair the node with the authority's first pinned X25519 key (docs/protocol/commands.md §Keys).
-                AuthorityPublicKey = genesis.Config!.AuthorityNoiseKeysX25519[0].ToArray(),
-                GroupIds = genesis.Config.CommandGroups,
-            }, node.Require().Keys.PrivateKey, new NodeCommandEffects(machine, Log), Log);
-        }
+                new EnrolmentStore(store).Delete();
+                new UefiReplayStateStore(store).Erase();
+                new IdentityStore(store, EntropyMixer.ForThisMachine()).Reset();
+            },
+        };
+        return new CommandServiceIntake(grant => new CommandServiceSetup
+        {
+            Store = store,
+            Grant = grant,
+            // The command keys pair the node with the authority's first pinned X25519 key (docs/protocol/commands.md §Keys).
+            AuthorityPublicKey = genesis.Config!.AuthorityNoiseKeysX25519[0].ToArray(),
+            GroupIds = genesis.Config.CommandGroups,
+        }, () => node.Require().Keys.PrivateKey, () => new NodeCommandEffects(machine, Log), Log);
     }
 }
 
