@@ -72,6 +72,10 @@ public sealed class AuthorityCredential : IDisposable
         return new AuthorityCredential(signingSeed, noisePrivate, hub, hubPublicKey, commandKeyEpoch);
     }
 
+    /// <summary>The same authority (same keys and epoch) after its hub moved to <paramref name="hub"/>.</summary>
+    public AuthorityCredential WithHub(IPEndPoint hub) =>
+        Create(SigningPrivateKey[..32], NoisePrivateKey, hub, HubPublicKey, CommandKeyEpoch);
+
     /// <summary>A fresh authority (the simulator's, or a lab's) with keys from libsodium's CSPRNG.</summary>
     public static AuthorityCredential Generate(IPEndPoint hub, ReadOnlySpan<byte> hubPublicKey, uint commandKeyEpoch)
     {
@@ -260,15 +264,12 @@ public sealed class AuthorityCredential : IDisposable
     }
 
     /// <summary>A node configuration that pins this authority (for images built for it, and tests).</summary>
-    public NodeConfig NodeConfigFor(TimeSpan scanWindow, TimeSpan beaconPeriod, string nicProfile = "virtio") => new()
+    public NodeConfig NodeConfigFor(TimeSpan scanWindow, TimeSpan beaconPeriod) => new()
     {
         AuthorityBeaconKeysEd25519 = [SigningPublicKey],
         AuthorityNoiseKeysX25519 = [NoisePublicKey],
         ScanWindow = scanWindow,
         BeaconPeriod = beaconPeriod,
-        NicProfile = nicProfile,
-        Hub = new Configuration.HubEndpoint(HubEndpoint, HubPublicKey),
-        CommandKeyEpoch = CommandKeyEpoch,
     };
 
     private static string Truncate(string s) => s.Length <= 40 ? s : s[..37] + "...";
