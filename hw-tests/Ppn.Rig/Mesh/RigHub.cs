@@ -23,6 +23,7 @@ public sealed class RigHub : IDisposable
 
     private readonly IpPrefix _address;
     private readonly bool _hub;
+    private int _listenPort = ListenPort;
 
     private readonly NetworkNamespace _ns;
     private readonly Process _daemon;
@@ -109,6 +110,16 @@ public sealed class RigHub : IDisposable
         Converge();
     }
 
+    /// <summary>The hub's UDP port now (<see cref="ListenPort"/> until <see cref="MoveListenPort"/>).</summary>
+    public int CurrentListenPort => _listenPort;
+
+    /// <summary>The hub moves to another UDP port (a relay that moved): spokes still sending to the old one get no answer.</summary>
+    public void MoveListenPort(int port)
+    {
+        _listenPort = port;
+        Converge();
+    }
+
     /// <summary>What `wg show` would print for the hub (its UAPI dump), for reports.</summary>
     public string Describe() => _ns.Run("wg", "show", Interface).StandardOutput;
 
@@ -119,7 +130,7 @@ public sealed class RigHub : IDisposable
         {
             PrivateKey = _key.Clone(),
             Address = _address,
-            ListenPort = _hub ? ListenPort : null,
+            ListenPort = _hub ? _listenPort : null,
             Forwarding = _hub,
             Peers = _peers.ToList(),
         };
