@@ -172,18 +172,4 @@ public sealed class CommandServiceTests : IDisposable
         Assert.Equal(ExitCodes.NotFound, code);
         Assert.Contains("the node's command service is not running", err);
     }
-
-    private sealed class RecordingEffects : ICommandEffects
-    {
-        private int _probes, _reboots;
-        public int Probes => Volatile.Read(ref _probes);
-        public int Reboots => Volatile.Read(ref _reboots);
-        public void HealthProbe() => Interlocked.Increment(ref _probes);
-        public void Identify(int seconds) { }
-        public void Reboot() => Interlocked.Increment(ref _reboots);
-        public void Poweroff() { }
-        public void RetuneNic() { }
-        public void RescanBeacon() { }
-        public void GenesisReset() { }
-    }
 }

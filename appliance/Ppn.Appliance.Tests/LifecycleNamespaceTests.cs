@@ -40,7 +40,7 @@ public sealed class LifecycleNamespaceTests : IDisposable
     private readonly TempDirEfivarfs _efivarfs = new();
     private readonly string _run = Directory.CreateTempSubdirectory("ppn-life-run-").FullName;
     private readonly List<string> _log = [];
-    private readonly Effects _effects = new();
+    private readonly RecordingEffects _effects = new();
 
     public void Dispose()
     {
@@ -146,18 +146,5 @@ public sealed class LifecycleNamespaceTests : IDisposable
         {
             return false;
         }
-    }
-
-    private sealed class Effects : ICommandEffects
-    {
-        private int _probes;
-        public int Probes => Volatile.Read(ref _probes);
-        public void HealthProbe() => Interlocked.Increment(ref _probes);
-        public void Identify(int seconds) { }
-        public void Reboot() { }
-        public void Poweroff() { }
-        public void RetuneNic() { }
-        public void RescanBeacon() { }
-        public void GenesisReset() { }
     }
 }
