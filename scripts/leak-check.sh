@@ -22,7 +22,9 @@ state() {
   losetup -n -O NAME,BACK-FILE 2>/dev/null | awk '{print "loop " $1 " " $2}'
   # Namespace files under /run/netns are bind mounts: counted as netns above.
   awk '$2 !~ "^/run/netns/" && $2 !~ "^/var/run/netns/" {print "mount " $2 " (" $3 ")"}' /proc/self/mounts
-  find /tmp -mindepth 1 -maxdepth 1 -name 'ppn*' -printf 'tmp %p\n' 2>/dev/null
+  # Kept on purpose: the rig's emulator slot is a flock(2) file (hw-tests/Ppn.Rig/Emulation/EmulatorSlot.cs); deleting
+  # a lock file races with the next holder opening it, and an empty file changes no later run.
+  find /tmp -mindepth 1 -maxdepth 1 -name 'ppn*' -not -name 'ppn-rig-emulator.lock' -printf 'tmp %p\n' 2>/dev/null
   find /tmp -mindepth 1 -maxdepth 1 -not -name 'ppn*' -print0 2>/dev/null |
     du -s --files0-from=- 2>/dev/null | awk '$1 > 16384 {print "tmp " $2}'
 }
