@@ -49,15 +49,20 @@ rig-native: deps
 	$(DOTNET) publish hw-tests/Ppn.Rig.Cli/Ppn.Rig.Cli.csproj $(DOTNET_OPTS) -r $(RID) -p:PublishAot=true -o $(OUT)/rig-native
 	@rm -f $(OUT)/rig-native/*.dbg $(OUT)/rig-native/*.pdb
 
+# Both end with the leak check (scripts/leak-check.sh): whatever the suite left running or on disk is a failure.
 test: image rig-native
 	@rm -rf $(RESULTS); mkdir -p $(RESULTS)
+	@scripts/leak-check.sh snapshot $(RESULTS)/machine-before.txt
 	-$(DOTNET) test ppn.slnx $(DOTNET_OPTS) --logger trx --results-directory $(RESULTS)
-	@scripts/test-summary.sh $(RESULTS) $(TEST_ASSEMBLIES)
+	-@scripts/leak-check.sh compare $(RESULTS)/machine-before.txt > $(RESULTS)/leaks.txt
+	@scripts/test-summary.sh $(RESULTS) $(TEST_ASSEMBLIES) $(RESULTS)/leaks.txt
 
 hil: image rig-native
 	@rm -rf $(OUT)/hil-results; mkdir -p $(OUT)/hil-results
+	@scripts/leak-check.sh snapshot $(OUT)/hil-results/machine-before.txt
 	-PPN_HIL=full $(DOTNET) test hw-tests/Ppn.Rig.Scenarios/Ppn.Rig.Scenarios.csproj $(DOTNET_OPTS) --logger trx --results-directory $(OUT)/hil-results
-	@scripts/test-summary.sh $(OUT)/hil-results
+	-@scripts/leak-check.sh compare $(OUT)/hil-results/machine-before.txt > $(OUT)/hil-results/leaks.txt
+	@scripts/test-summary.sh $(OUT)/hil-results 0 $(OUT)/hil-results/leaks.txt
 
 demo: image
 	$(DOTNET) run --project hw-tests/Ppn.Rig.Cli/Ppn.Rig.Cli.csproj -c $(CONFIG) -- demo --image $(OUT)/image

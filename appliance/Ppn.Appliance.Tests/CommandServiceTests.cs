@@ -77,7 +77,7 @@ public sealed class CommandServiceTests : IDisposable
     [Fact]
     public void An_accepted_command_is_executed_journalled_logged_and_shown_by_ppn_status()
     {
-        new UefiReplayStateStore(_efivarfs.OpenStore()).StartEnrolment(0);
+        ReplayEnrolment.Apply(new UefiReplayStateStore(_efivarfs.OpenStore()), 0, out _);
         using (var service = Start())
         {
             Send(service, Seal(CommandIntent.Noop, 1));
@@ -106,7 +106,7 @@ public sealed class CommandServiceTests : IDisposable
     [Fact]
     public void Replay_of_a_command_seen_before_reboot_is_rejected_after_it()
     {
-        new UefiReplayStateStore(_efivarfs.OpenStore()).StartEnrolment(0);
+        ReplayEnrolment.Apply(new UefiReplayStateStore(_efivarfs.OpenStore()), 0, out _);
         var captured = Seal(CommandIntent.Noop, 5);
         using (var before = Start())
         {
@@ -124,7 +124,7 @@ public sealed class CommandServiceTests : IDisposable
     [Fact]
     public void A_new_enrolment_starts_in_the_grant_epoch()
     {
-        new UefiReplayStateStore(_efivarfs.OpenStore()).StartEnrolment(3);
+        ReplayEnrolment.Apply(new UefiReplayStateStore(_efivarfs.OpenStore()), 3, out _);
         using var service = Start(Grant(epoch: 3));
         Assert.Equal(3, service.Verifier.Epoch);
         Assert.Equal(ReplayStateLoad.Ok, service.Verifier.StartupLoad);
@@ -134,7 +134,7 @@ public sealed class CommandServiceTests : IDisposable
     public void Lost_replay_state_moves_past_the_newest_epoch_the_node_rotated_to()
     {
         var store = new UefiReplayStateStore(_efivarfs.OpenStore());
-        store.StartEnrolment(0);
+        ReplayEnrolment.Apply(store, 0, out _);
         using (var service = Start())
         {
             Send(service, Seal(CommandIntent.Noop, 1, epoch: 1)); // the authority rotates to epoch 1
@@ -155,7 +155,7 @@ public sealed class CommandServiceTests : IDisposable
         var store = _efivarfs.OpenStore();
         store.Write(UefiReplayStateStore.EpochVariable, Ppn.UefiVars.VariableAttributes.NonVolatileBootRuntime, [5, 5], Ppn.UefiVars.WriteMode.CreateOrReplace);
         Assert.Null(new UefiReplayStateStore(store).LastKnownEpoch());
-        Assert.Equal(4, new UefiReplayStateStore(store).LastKnownEpoch(4u));
+        Assert.Equal(4, new UefiReplayStateStore(store).LastKnownEpoch((byte)4));
     }
 
     [Fact]
@@ -171,19 +171,5 @@ public sealed class CommandServiceTests : IDisposable
         var (code, _, err) = CliTests.Run("status", "--file", _statusPath);
         Assert.Equal(ExitCodes.NotFound, code);
         Assert.Contains("the node's command service is not running", err);
-    }
-
-    private sealed class RecordingEffects : ICommandEffects
-    {
-        private int _probes, _reboots;
-        public int Probes => Volatile.Read(ref _probes);
-        public int Reboots => Volatile.Read(ref _reboots);
-        public void HealthProbe() => Interlocked.Increment(ref _probes);
-        public void Identify(int seconds) { }
-        public void Reboot() => Interlocked.Increment(ref _reboots);
-        public void Poweroff() { }
-        public void RetuneNic() { }
-        public void RescanBeacon() { }
-        public void GenesisReset() { }
     }
 }

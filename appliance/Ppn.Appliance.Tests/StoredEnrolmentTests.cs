@@ -21,10 +21,9 @@ public sealed class StoredEnrolmentTests : IDisposable
         var noise = Convert.ToBase64String(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
         var hub = Convert.ToBase64String(Enumerable.Range(50, 32).Select(i => (byte)i).ToArray());
         File.WriteAllText(_config, $$"""
-            { "format": 1,
+            { "format": 2,
               "authority": { "beaconSigningKeysEd25519": ["{{Convert.ToBase64String(_signingPublic)}}"], "noiseStaticKeysX25519": ["{{noise}}"] },
-              "scanWindowSeconds": 30, "beaconPeriodSeconds": 5, "nicProfile": "virtio",
-              "hub": { "endpoint": "192.0.2.10:51820", "wireGuardPublicKey": "{{hub}}" }, "commandKeyEpoch": 0 }
+              "scanWindowSeconds": 30, "beaconPeriodSeconds": 5 }
             """);
     }
 

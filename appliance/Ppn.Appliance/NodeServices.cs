@@ -1,4 +1,6 @@
 using Ppn.Appliance.Commands;
+using Ppn.Appliance.Lifecycle;
+using Ppn.Commands;
 using Ppn.Appliance.Init;
 using Ppn.Genesis;
 using Ppn.Genesis.Entropy;
@@ -67,30 +69,73 @@ public static class NodeServices
     }
 
     /// <summary>
-    /// Genesis, then life as an enrolled node: ppn0 from the enrolment, the UDP 8090 command listener on the mesh
-    /// address, and a beacon rescan (join again, idempotent) whenever the authority asks for one.
+    /// The node's life (appliance/Ppn.Appliance.Lifecycle's <see cref="NodeLifecycle"/>) with its real capabilities:
+    /// genesis over efivarfs and the link-local network, ppn0 through kernel WireGuard and rtnetlink, the UDP 8090
+    /// command service with its replay state in UEFI variables, beacon rescans that join again.
     /// </summary>
     private sealed class GenesisService(ILog log, Action<bool> powerOff, IReadOnlyList<System.Net.IPAddress> meshPingTargets) : IApplianceService
     {
-        private readonly AutoResetEvent _rescan = new(false);
-
         public string Name => "genesis";
 
         public void Run(CancellationToken stopping)
         {
-            void Log(string message) => log.Write("genesis", message);
             var store = new EfivarfsStore();
-            IBeaconScanner scanner = new NoBeaconScanner();
-            GenesisPlan? plan = null;
-            NodeConfig? config = null;
+            var node = new EnrolledNode(store, log);
+            using var signals = new WaitHandleSignals();
+            var genesis = new SelfGenesisStep(store, node, log);
+            var intake = CommandIntake(store, node, genesis, log, powerOff, signals.RequestRescan);
+            var lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), new UefiCommandState(store), new KernelMesh(node),
+                intake, signals, log.Write)
+            {
+                FirstActivation = meshPingTargets.Count == 0 ? null
+                    : cancel => SelfTests.MeshPingSelfTest.Run(meshPingTargets, line => log.Write("selftest", line), stopping: cancel),
+            };
+            try
+            {
+                lifecycle.Run(stopping);
+            }
+            finally
+            {
+                node.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The identity an enrolled node's mesh and command keys come from, read back once genesis enrolled it.</summary>
+    private sealed class EnrolledNode(EfivarfsStore store, ILog log) : IDisposable
+    {
+        public NodeIdentity? Identity { get; private set; }
+
+        public NodeIdentity Require() => Identity ?? throw new InvalidOperationException("the identity was not read back after genesis");
+
+        public bool Load()
+        {
+            Identity = new IdentityStore(store, EntropyMixer.ForThisMachine()).TryLoad();
+            if (Identity is null) log.Write("genesis", "enrolled, but the identity cannot be read back: no mesh, no commands");
+            return Identity is not null;
+        }
+
+        public void Dispose() => Identity?.Dispose();
+    }
+
+    /// <summary>genesis/: the image's configuration, then restore, scan and join, or hold for a claim.</summary>
+    private sealed class SelfGenesisStep(EfivarfsStore store, EnrolledNode node, ILog log) : IGenesis
+    {
+        public NodeConfig? Config { get; private set; }
+        public GenesisPlan? Plan { get; private set; }
+        public IBeaconScanner Scanner { get; private set; } = new NoBeaconScanner();
+
+        public Enrolment? Run(CancellationToken stopping)
+        {
+            void Log(string message) => log.Write("genesis", message);
             if (NodeConfig.TryLoad(NodeConfig.ImagePath, out var loaded, out var errors))
             {
-                config = loaded;
+                Config = loaded;
                 var trust = new AuthorityTrust(
-                    config.AuthorityBeaconKeysEd25519.Select(k => k.ToArray()),
-                    config.AuthorityNoiseKeysX25519.Select(k => k.ToArray()));
-                scanner = new PacketBeaconScanner(trust, config.BeaconPeriod, Log);
-                plan = new GenesisPlan(trust, config.ScanWindow);
+                    loaded.AuthorityBeaconKeysEd25519.Select(k => k.ToArray()),
+                    loaded.AuthorityNoiseKeysX25519.Select(k => k.ToArray()));
+                Scanner = new PacketBeaconScanner(trust, loaded.BeaconPeriod, Log);
+                Plan = new GenesisPlan(trust, loaded.ScanWindow);
             }
             else if (File.Exists(NodeConfig.ImagePath))
             {
@@ -105,63 +150,29 @@ public static class NodeServices
             {
                 Log($"unconfigured image (no {NodeConfig.ImagePath}): no pinned authority, self-genesis only");
             }
-
-            var genesis = new SelfGenesis(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), scanner, new HoldingOptions(), Log, plan);
+            var genesis = new SelfGenesis(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), Scanner, new HoldingOptions(), Log, Plan);
             genesis.Run(stopping);
-            if (genesis.Enrolment is not { } grant || stopping.IsCancellationRequested || plan is null || config is null)
-            {
-                // Cancelled, or holding ended without an enrolment: stay until the node stops so the supervisor
-                // does not rerun genesis.
-                stopping.WaitHandle.WaitOne();
-                return;
-            }
-            var replay = new UefiReplayStateStore(store);
-            if (genesis.EnrolledThisRun)
-            {
-                TryLog("commands", () => replay.StartEnrolment(grant.CommandKeyEpoch), "initial replay state not stored");
-            }
-            using var identity = new IdentityStore(store, EntropyMixer.ForThisMachine()).TryLoad();
-            if (identity is null)
-            {
-                Log("enrolled, but the identity cannot be read back: no mesh, no commands");
-                stopping.WaitHandle.WaitOne();
-                return;
-            }
-            // ppn0 until it is up: a link that is not ready yet (no link-local address for an on-link hub, the
-            // module still settling) is retried, never given up on while the node runs.
-            var meshUp = BringUpMesh(grant, identity);
-            while (!meshUp && !stopping.WaitHandle.WaitOne(TimeSpan.FromSeconds(5)))
-            {
-                meshUp = BringUpMesh(grant, identity);
-            }
-            using var commands = meshUp ? StartCommands(store, grant, identity, config) : null;
-            if (meshUp && meshPingTargets.Count > 0)
-            {
-                SelfTests.MeshPingSelfTest.Run(meshPingTargets, line => log.Write("selftest", line), stopping: stopping);
-            }
-            var handles = new[] { stopping.WaitHandle, _rescan };
-            while (WaitHandle.WaitAny(handles) == 1)
-            {
-                if (Rescan(scanner, plan, store, identity, stopping) is { } refreshed && !refreshed.Equals(grant))
-                {
-                    grant = refreshed;
-                    BringUpMesh(grant, identity);
-                }
-            }
+            if (genesis.Enrolment is not { } grant || Plan is null || Config is null || !node.Load()) return null;
+            return new Enrolment(grant, genesis.EnrolledThisRun, genesis.EnrolledThisRun ? "join or claim" : "restored");
         }
+    }
 
-        // Scan for a beacon and join again: the registrar's assignment is idempotent, so this refreshes the grant
-        // (a moved hub endpoint, a new epoch) and never leaves the node less enrolled than it was.
-        private EnrolmentGrant? Rescan(IBeaconScanner scanner, GenesisPlan plan, EfivarfsStore store, NodeIdentity identity, CancellationToken stopping)
+    // Scan for a beacon and join again: the registrar's assignment is idempotent, so this refreshes the grant
+    // (a moved hub endpoint, a new address) and never leaves the node less enrolled than it was. JoinClient stores
+    // the grant before it returns it.
+    private sealed class JoinRescan(EfivarfsStore store, EnrolledNode node, SelfGenesisStep genesis, ILog log) : IRescan
+    {
+        public EnrolmentGrant? Rescan(CancellationToken stopping)
         {
             void Log(string message) => log.Write("genesis", message);
-            var beacon = scanner.Scan(plan.ScanWindow, stopping);
+            var plan = genesis.Plan!;
+            var beacon = genesis.Scanner.Scan(plan.ScanWindow, stopping);
             if (beacon is null)
             {
                 Log("beacon rescan: no authority beacon in the scan window; the enrolment stays as it is");
                 return null;
             }
-            var outcome = new JoinClient(plan.Trust, new EnrolmentStore(store), Log, plan.Timeouts, plan.JoinAttempts).Join(identity.Keys, beacon, stopping);
+            var outcome = new JoinClient(plan.Trust, new EnrolmentStore(store), Log, plan.Timeouts, plan.JoinAttempts).Join(node.Require().Keys, beacon, stopping);
             if (!outcome.Succeeded)
             {
                 Log($"beacon rescan: join failed ({outcome.Failure}); the enrolment stays as it is");
@@ -170,73 +181,46 @@ public static class NodeServices
             Log($"beacon rescan: enrolment refreshed (node {outcome.Grant!.NodeId}, {outcome.Grant.Address}/24, hub {outcome.Grant.HubEndpoint})");
             return outcome.Grant;
         }
+    }
 
-        private bool BringUpMesh(EnrolmentGrant grant, NodeIdentity identity)
+    private sealed class KernelMesh(EnrolledNode node) : IMeshInterface
+    {
+        public int Converge(EnrolmentGrant grant)
         {
-            try
-            {
-                // A hub on the node's own link is reached through the first link with a usable link-local address.
-                int scope = grant.HubEndpoint.Address.IsIPv6LinkLocal
-                    ? ProcNetIfInet6.WaitForLinkLocal(new ProcNetIfInet6(), TimeSpan.FromSeconds(10)).FirstOrDefault()?.InterfaceIndex ?? 0
-                    : 0;
-                using var config = EnrolledMesh.ConfigFor(grant, identity.Keys.PrivateKey, scope);
-                var links = new RtnetlinkLinkConfigurator();
-                var report = new MeshBringUp(new KernelWireGuard(links), links).Up(EnrolledMesh.Interface, config);
-                log.Write("mesh", $"{EnrolledMesh.Interface} up as {grant.Address}/{EnrolmentGrant.PrefixLength}, hub {grant.HubEndpoint}: {report.Changes.Count} change(s)");
-                return true;
-            }
-            catch (Exception e)
-            {
-                log.Write("mesh", $"bring-up failed: {e.Message}");
-                return false;
-            }
+            // A hub on the node's own link is reached through the first link with a usable link-local address.
+            int scope = grant.HubEndpoint.Address.IsIPv6LinkLocal
+                ? ProcNetIfInet6.WaitForLinkLocal(new ProcNetIfInet6(), TimeSpan.FromSeconds(10)).FirstOrDefault()?.InterfaceIndex ?? 0
+                : 0;
+            using var config = EnrolledMesh.ConfigFor(grant, node.Require().Keys.PrivateKey, scope);
+            var links = new RtnetlinkLinkConfigurator();
+            return new MeshBringUp(new KernelWireGuard(links), links).Up(EnrolledMesh.Interface, config).Changes.Count;
         }
+    }
 
-        private CommandService? StartCommands(EfivarfsStore store, EnrolmentGrant grant, NodeIdentity identity, NodeConfig config)
+    private static CommandServiceIntake CommandIntake(EfivarfsStore store, EnrolledNode node, SelfGenesisStep genesis, ILog log, Action<bool> powerOff, Action requestRescan)
+    {
+        void Log(string message) => log.Write("commands", message);
+        var machine = new NodeMachine
         {
-            void Log(string message) => log.Write("commands", message);
-            var machine = new NodeMachine
+            Ethtool = new SystemEthtool(),
+            Nics = new SysfsNicDiscovery(),
+            PowerOff = powerOff,
+            RescanBeacon = requestRescan,
+            EraseGenesis = () =>
             {
-                Ethtool = new SystemEthtool(),
-                Nics = new SysfsNicDiscovery(),
-                PowerOff = powerOff,
-                RescanBeacon = () => _rescan.Set(),
-                EraseGenesis = () =>
-                {
-                    new EnrolmentStore(store).Delete();
-                    new UefiReplayStateStore(store).Erase();
-                    new IdentityStore(store, EntropyMixer.ForThisMachine()).Reset();
-                },
-            };
-            try
-            {
-                return CommandService.Start(new CommandServiceSetup
-                {
-                    Store = store,
-                    Grant = grant,
-                    // The command keys pair the node with the authority's first pinned X25519 key (docs/protocol/commands.md §Keys).
-                    AuthorityPublicKey = config.AuthorityNoiseKeysX25519[0].ToArray(),
-                    GroupIds = config.CommandGroups,
-                }, identity.Keys.PrivateKey, new NodeCommandEffects(machine, Log), Log);
-            }
-            catch (Exception e)
-            {
-                Log($"not listening: {e.Message}");
-                return null;
-            }
-        }
-
-        private void TryLog(string area, Action action, string what)
+                new EnrolmentStore(store).Delete();
+                new UefiReplayStateStore(store).Erase();
+                new IdentityStore(store, EntropyMixer.ForThisMachine()).Reset();
+            },
+        };
+        return new CommandServiceIntake(grant => new CommandServiceSetup
         {
-            try
-            {
-                action();
-            }
-            catch (Exception e)
-            {
-                log.Write(area, $"{what}: {e.Message}");
-            }
-        }
+            Store = store,
+            Grant = grant,
+            // The command keys pair the node with the authority's first pinned X25519 key (docs/protocol/commands.md §Keys).
+            AuthorityPublicKey = genesis.Config!.AuthorityNoiseKeysX25519[0].ToArray(),
+            GroupIds = genesis.Config.CommandGroups,
+        }, () => node.Require().Keys.PrivateKey, () => new NodeCommandEffects(machine, Log), Log);
     }
 }
 

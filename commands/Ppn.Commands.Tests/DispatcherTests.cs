@@ -27,6 +27,18 @@ public class DispatcherTests
     }
 
     [Fact]
+    public void A_failed_effect_carries_its_reason_into_the_journal()
+    {
+        _effects.ThrowOnReboot = true;
+        var d = new CommandDispatcher(_effects, _journal);
+        Assert.Equal(DispatchOutcome.EffectFailed, Send(d, CommandIntent.Reboot));
+        Assert.Equal(DispatchOutcome.Executed, Send(d, CommandIntent.Noop));
+        var entries = _journal.Accepted();
+        Assert.Equal("reboot refused", entries[0].FailureReason);
+        Assert.Null(entries[1].FailureReason);
+    }
+
+    [Fact]
     public void Genesis_reset_runs_only_when_confirm_follows_arm_with_the_same_code_in_time()
     {
         var d = new CommandDispatcher(_effects, _journal);

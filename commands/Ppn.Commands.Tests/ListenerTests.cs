@@ -59,6 +59,44 @@ public class ListenerTests : IDisposable
     }
 
     [Fact]
+    public void A_lone_reject_is_summarised_when_its_interval_ends_without_another_datagram()
+    {
+        var store = new InMemoryReplayStateStore();
+        store.Save(new ReplayState(0, 0));
+        var verifier = new CommandVerifier(_node, new NodeAddressing(42), store, 0);
+        var log = new RecordingCommandLog();
+        // The interval starts at bind: the reject arrives inside it, and nothing arrives after it.
+        using var listener = CommandListener.Start(new CommandListenerOptions
+        {
+            BindAddress = IPAddress.Loopback,
+            Port = 0,
+            RejectSummaryInterval = TimeSpan.FromMilliseconds(300),
+        }, verifier, new CommandDispatcher(_effects, _journal), _journal, log);
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.SendTo(new byte[17], listener.LocalEndPoint);
+        Assert.True(log.Summarised.Wait(Deadline), "no summary for a lone reject");
+        var summary = Assert.Single(log.Summaries);
+        Assert.Equal(1, summary.RejectedSinceLast);
+        Assert.Equal(CommandVerdict.WrongLength, summary.LastVerdict);
+    }
+
+    private sealed class RecordingCommandLog : ICommandLog
+    {
+        public readonly List<RejectSummary> Summaries = [];
+        public readonly ManualResetEventSlim Summarised = new();
+
+        public void RejectSummary(in RejectSummary summary)
+        {
+            lock (Summaries) Summaries.Add(summary);
+            Summarised.Set();
+        }
+
+        public void ListenerFailed(Exception error)
+        {
+        }
+    }
+
+    [Fact]
     public void Listener_never_writes_to_the_socket()
     {
         using var listener = Start(IPAddress.Loopback, out _);

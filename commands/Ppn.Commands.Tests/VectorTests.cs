@@ -70,8 +70,22 @@ public class VectorTests
             var name = step.GetProperty("name").GetString();
             if (step.TryGetProperty("action", out var action))
             {
-                Assert.Equal("restart", action.GetString());
-                verifier = new CommandVerifier(ring, addressing, store, lastKnownEpoch: 0);
+                switch (action.GetString())
+                {
+                    case "restart":
+                        break;
+                    case "lose-record":
+                        store.LoseRecord();
+                        break;
+                    case "enrol":
+                        var outcome = ReplayEnrolment.Apply(store, (byte)step.GetProperty("grantEpoch").GetInt32(), out _);
+                        Assert.True(OutcomeToken(outcome) == step.GetProperty("outcome").GetString(), $"{name}: enrolment {OutcomeToken(outcome)}");
+                        break;
+                    default:
+                        Assert.Fail($"{name}: unknown action {action.GetString()}");
+                        break;
+                }
+                verifier = new CommandVerifier(ring, addressing, store, store.LastKnownEpoch() ?? 0);
             }
             else
             {
@@ -84,6 +98,7 @@ public class VectorTests
             Assert.True(store.Load(out var state) == ReplayStateLoad.Ok, name);
             Assert.True(after.GetProperty("epoch").GetInt32() == state.Epoch, $"{name}: epoch");
             Assert.True(after.GetProperty("floor").GetUInt32() == state.Floor, $"{name}: floor");
+            Assert.True(after.GetProperty("lastKnownEpoch").GetInt32() == store.LastKnownEpoch(), $"{name}: epoch memory");
         }
         Assert.True(checkedSteps >= 20);
     }
@@ -100,6 +115,13 @@ public class VectorTests
 
     private static byte[] Hex(JsonElement e, string name) => Convert.FromHexString(e.GetProperty(name).GetString()!);
 
+    internal static string OutcomeToken(ReplayEnrolmentOutcome outcome) => outcome switch
+    {
+        ReplayEnrolmentOutcome.FirstEnrolment => "first-enrolment",
+        ReplayEnrolmentOutcome.Kept => "kept",
+        _ => "lost-state",
+    };
+
     internal static string Generate()
     {
         using var authorityRing = CommandKeyring.ForAuthority(TestKeys.AuthorityPrivate, TestKeys.NodePublic);
@@ -114,7 +136,7 @@ public class VectorTests
         {
             json.WriteStartObject();
             json.WriteString("spec", "docs/protocol/commands.md");
-            json.WriteString("description", "Run the steps in order against one node whose replay state starts as initialState; 'restart' rebuilds the node from its persisted state. Every packet is hex of the UDP payload.");
+            json.WriteString("description", "Run the steps in order against one node whose replay state starts as initialState; 'restart' rebuilds the node from its persisted state; 'lose-record' deletes the replay record (the epoch memory stays), then restarts; 'enrol' stores an enrolment with grantEpoch (commands.md, Enrolment and the replay state), expecting outcome, then restarts. Every packet is hex of the UDP payload.");
             json.WriteStartObject("keys");
             json.WriteString("authorityPrivate", Convert.ToHexStringLower(TestKeys.AuthorityPrivate));
             json.WriteString("authorityPublic", Convert.ToHexStringLower(TestKeys.AuthorityPublic));
@@ -159,12 +181,20 @@ public class VectorTests
                 WriteState();
                 json.WriteEndObject();
             }
-            void Restart(string name)
+            void Restart(string name, string action = "restart", byte? grantEpoch = null, string? expectOutcome = null)
             {
-                verifier = new CommandVerifier(nodeRing, addressing, store, 0);
                 json.WriteStartObject();
                 json.WriteString("name", name);
-                json.WriteString("action", "restart");
+                json.WriteString("action", action);
+                if (action == "lose-record") store.LoseRecord();
+                if (grantEpoch is { } epoch)
+                {
+                    var outcome = OutcomeToken(ReplayEnrolment.Apply(store, epoch, out _));
+                    if (outcome != expectOutcome) throw new InvalidOperationException($"vector '{name}' gave {outcome}, expected {expectOutcome}");
+                    json.WriteNumber("grantEpoch", epoch);
+                    json.WriteString("outcome", outcome);
+                }
+                verifier = new CommandVerifier(nodeRing, addressing, store, store.LastKnownEpoch() ?? 0);
                 WriteState();
                 json.WriteEndObject();
             }
@@ -174,6 +204,7 @@ public class VectorTests
                 json.WriteStartObject("stateAfter");
                 json.WriteNumber("epoch", s.Epoch);
                 json.WriteNumber("floor", s.Floor);
+                json.WriteNumber("lastKnownEpoch", store.LastKnownEpoch()!.Value);
                 json.WriteEndObject();
             }
             byte[] Seal(byte epoch, CommandIntent intent, byte arg, TargetSelector target, uint counter, byte version = 1, byte? rawIntent = null)
@@ -220,6 +251,20 @@ public class VectorTests
             Step("epoch 0 after the rotation, fresh counter 600", Seal(0, CommandIntent.Noop, 0, me, 600), "stale-epoch");
             Step("genesis-reset-arm with pairing code 9, epoch 1 counter 2", Seal(1, CommandIntent.GenesisResetArm, 9, me, 2), "accept");
             Step("genesis-reset-confirm with pairing code 9, counter 3", Seal(1, CommandIntent.GenesisResetConfirm, 9, me, 3), "accept");
+            // Re-enrolment of the same identity (the node kept its key: a damaged enrolment record, a rescan, a
+            // second claim). The registrar returns the same grant, epoch 0: the record (1, 255) must win.
+            var armBeforeReenrol = Seal(1, CommandIntent.GenesisResetArm, 9, me, 2);
+            Restart("re-enrolment with the same grant (epoch 0): the replay record is kept", "enrol", grantEpoch: 0, expectOutcome: "kept");
+            Step("the arm captured before the re-enrolment", armBeforeReenrol, "replay");
+            Step("the first packet of epoch 0, captured long ago", first, "stale-epoch");
+            Step("epoch 0 counter 2, never sent: epoch 0 stays closed", Seal(0, CommandIntent.Noop, 0, me, 2), "stale-epoch");
+            Restart("re-enrolment with a grant naming epoch 7: the node's epoch is kept", "enrol", grantEpoch: 7, expectOutcome: "kept");
+            Step("epoch 7: not current, not current + 1", Seal(7, CommandIntent.Noop, 0, me, 1), "stale-epoch");
+            Step("the authority continues its batch rule in epoch 1 at 256", Seal(1, CommandIntent.Noop, 0, me, 256), "accept");
+            Restart("the replay record is lost after the re-enrolments: the node moves to last_known + 1 = 2", "lose-record");
+            Step("epoch 1 counter 257, never sent: epoch 1 is closed after the loss", Seal(1, CommandIntent.Noop, 0, me, 257), "stale-epoch");
+            Restart("re-enrolment again (grant epoch 0) after the loss: the new record (2, 0) is kept", "enrol", grantEpoch: 0, expectOutcome: "kept");
+            Step("the authority continues in epoch 2 from counter 1", Seal(2, CommandIntent.Noop, 0, me, 1), "accept");
             json.WriteEndArray();
             json.WriteEndObject();
         }

@@ -41,12 +41,16 @@ public sealed class CommandDispatcher(ICommandEffects effects, CommandJournal jo
 
     public DispatchOutcome Dispatch(in AcceptedCommand command)
     {
+        _failure = null;
         var outcome = Decide(command);
         var p = command.Packet;
         journal.Record(new CommandJournalEntry(command.ReceivedNanoseconds, CommandVerdict.Accepted, outcome,
-            p.IntentCode, p.Argument, p.Target, p.Counter, p.Epoch, command.Source));
+            p.IntentCode, p.Argument, p.Target, p.Counter, p.Epoch, command.Source, _failure));
         return outcome;
     }
+
+    // Why the last effect failed (an exception's message): carried into the journal, status.json and the console.
+    private string? _failure;
 
     private DispatchOutcome Decide(in AcceptedCommand command)
     {
@@ -79,21 +83,27 @@ public sealed class CommandDispatcher(ICommandEffects effects, CommandJournal jo
             CommandIntent.Poweroff => Run(effects.Poweroff),
             CommandIntent.NicRetune => Run(effects.RetuneNic),
             CommandIntent.BeaconRescan => Run(effects.RescanBeacon),
-            _ => DispatchOutcome.EffectFailed,
+            _ => Failed($"no effect for intent code {p.IntentCode}"),
         };
     }
 
-    private static DispatchOutcome Run(Action effect)
+    private DispatchOutcome Failed(string reason)
+    {
+        _failure = reason;
+        return DispatchOutcome.EffectFailed;
+    }
+
+    private DispatchOutcome Run(Action effect)
     {
         try
         {
             effect();
             return DispatchOutcome.Executed;
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            // The effect's own failure is the appliance's to log; the journal records that it did not happen.
-            return DispatchOutcome.EffectFailed;
+            // The journal records that it did not happen, and why.
+            return Failed(e.Message.Length > 0 ? e.Message : e.GetType().Name);
         }
     }
 }

@@ -82,7 +82,8 @@ public readonly record struct CommandJournalEntry(
     TargetSelector Target,
     uint Counter,
     byte Epoch,
-    CommandSource Source)
+    CommandSource Source,
+    string? FailureReason = null)
 {
     public string IntentToken => CommandPacket.IntentToken(IntentCode);
 }

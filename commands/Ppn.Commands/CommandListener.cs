@@ -23,7 +23,10 @@ public sealed class CommandListenerOptions
     public int BatchSize { get; init; } = 64;
     /// <summary>Accepted commands waiting for the executor; beyond this they are journalled as QueueFull.</summary>
     public int ExecutorQueueCapacity { get; init; } = 64;
-    /// <summary>At most one reject summary per interval goes to <see cref="ICommandLog"/>.</summary>
+    /// <summary>
+    /// At most one reject summary per interval goes to <see cref="ICommandLog"/>, and rejects are never held longer:
+    /// the summary is flushed when the interval ends even if no other datagram arrives.
+    /// </summary>
     public TimeSpan RejectSummaryInterval { get; init; } = TimeSpan.FromSeconds(10);
 }
 
@@ -199,17 +202,43 @@ public sealed unsafe class CommandListener : IDisposable
             long summaryInterval = (long)(_options.RejectSummaryInterval.TotalSeconds * 1_000_000_000);
             long lastSummary = MonotonicNanoseconds();
             long rejectsSinceSummary = 0;
+            var lastVerdict = CommandVerdict.Accepted;
+            CommandSource lastSource = default;
+            void FlushSummary(long now)
+            {
+                _log?.RejectSummary(new RejectSummary(rejectsSinceSummary, now - lastSummary, lastVerdict, lastSource));
+                rejectsSinceSummary = 0;
+                lastSummary = now;
+            }
             while (true)
             {
                 fds[0].revents = 0;
                 fds[1].revents = 0;
-                int ready = LibC.poll(fds, 2, -1);
+                // Rejects waiting for their summary bound the wait: a lone reject is reported within one interval,
+                // not only when another datagram happens to arrive later.
+                int timeoutMs = -1;
+                if (rejectsSinceSummary > 0)
+                {
+                    long due = lastSummary + summaryInterval - MonotonicNanoseconds();
+                    timeoutMs = (int)Math.Clamp((due + 999_999) / 1_000_000, 0, int.MaxValue);
+                }
+                int ready = LibC.poll(fds, 2, timeoutMs);
                 if (ready < 0)
                 {
                     if (Marshal.GetLastPInvokeError() == (int)Errno.EINTR) continue;
                     throw new SyscallException("poll", "command socket", Marshal.GetLastPInvokeError());
                 }
-                if (fds[1].revents != 0) return;
+                if (fds[1].revents != 0)
+                {
+                    if (rejectsSinceSummary > 0) FlushSummary(MonotonicNanoseconds());
+                    return;
+                }
+                if (ready == 0)
+                {
+                    long now = MonotonicNanoseconds();
+                    if (rejectsSinceSummary > 0 && now - lastSummary >= summaryInterval) FlushSummary(now);
+                    continue;
+                }
 
                 while (true)
                 {
@@ -251,12 +280,9 @@ public sealed unsafe class CommandListener : IDisposable
                             _journal.Record(new CommandJournalEntry(now, verdict, DispatchOutcome.None,
                                 packet.IntentCode, packet.Argument, packet.Target, packet.Counter, packet.Epoch, source));
                             rejectsSinceSummary++;
-                            if (_log is not null && now - lastSummary >= summaryInterval)
-                            {
-                                _log.RejectSummary(new RejectSummary(rejectsSinceSummary, now - lastSummary, verdict, source));
-                                rejectsSinceSummary = 0;
-                                lastSummary = now;
-                            }
+                            lastVerdict = verdict;
+                            lastSource = source;
+                            if (now - lastSummary >= summaryInterval) FlushSummary(now);
                         }
                     }
                     if (n < _batch) break;

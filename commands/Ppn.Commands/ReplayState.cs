@@ -55,7 +55,53 @@ public enum ReplayStateLoad
 public interface IReplayStateStore
 {
     ReplayStateLoad Load(out ReplayState state);
+    /// <summary>Also records the epoch outside the replay record whenever it changes, before the record (§Lost replay state).</summary>
     void Save(ReplayState state);
+    /// <summary>
+    /// The newest epoch recorded outside the replay record (the appliance's <c>PpnCommandEpoch</c>), or null when none
+    /// was recorded or that record is damaged: what §Lost replay state moves past.
+    /// </summary>
+    byte? LastKnownEpoch();
+}
+
+public enum ReplayEnrolmentOutcome
+{
+    /// <summary>No command state for this identity: (grant epoch, floor 0) written.</summary>
+    FirstEnrolment,
+    /// <summary>A valid replay record: kept as it is, whatever the grant's epoch (no counter is ever reopened).</summary>
+    Kept,
+    /// <summary>The record is gone or damaged but the node had command state: moved to last_known + 1, floor 0.</summary>
+    LostState,
+}
+
+/// <summary>
+/// What an enrolment (join or claim) does to the command replay state (docs/protocol/commands.md §Enrolment and
+/// the replay state). A re-enrolment of the same identity (a damaged enrolment record, a beacon rescan, a second
+/// claim) never reopens a counter already used: the persisted record wins over the grant.
+/// </summary>
+public static class ReplayEnrolment
+{
+    public static ReplayEnrolmentOutcome Apply(IReplayStateStore store, byte grantEpoch, out ReplayState state)
+    {
+        if (grantEpoch > CommandPacket.MaxEpoch) throw new ArgumentOutOfRangeException(nameof(grantEpoch), grantEpoch, "grant epochs are 0..15");
+        var load = store.Load(out state);
+        if (load == ReplayStateLoad.Ok)
+        {
+            return ReplayEnrolmentOutcome.Kept;
+        }
+        var lastKnown = store.LastKnownEpoch();
+        if (load == ReplayStateLoad.Missing && lastKnown is null)
+        {
+            state = new ReplayState(grantEpoch, 0);
+            store.Save(state);
+            return ReplayEnrolmentOutcome.FirstEnrolment;
+        }
+        // Corrupt (something was written before) or missing beside a recorded epoch: commands may have been accepted
+        // in lastKnown (or the grant's epoch); only a never-used epoch is safe.
+        state = new ReplayState((byte)(((lastKnown ?? grantEpoch) + 1) & CommandPacket.MaxEpoch), 0);
+        store.Save(state);
+        return ReplayEnrolmentOutcome.LostState;
+    }
 }
 
 /// <summary>Test twin: keeps the record bytes in memory (so corruption can be simulated) and counts saves.</summary>
@@ -63,6 +109,7 @@ public sealed class InMemoryReplayStateStore : IReplayStateStore
 {
     private readonly Lock _lock = new();
     private byte[]? _record;
+    private byte? _lastKnownEpoch;
 
     public int SaveCount { get; private set; }
     /// <summary>When set, <see cref="Save"/> throws (a full or write-protected variable store).</summary>
@@ -83,11 +130,23 @@ public sealed class InMemoryReplayStateStore : IReplayStateStore
         lock (_lock)
         {
             if (FailSaves) throw new IOException("replay state store refused the write (test)");
+            _lastKnownEpoch = state.Epoch;
             var record = new byte[ReplayState.RecordSize];
             state.WriteRecord(record);
             _record = record;
             SaveCount++;
         }
+    }
+
+    public byte? LastKnownEpoch()
+    {
+        lock (_lock) return _lastKnownEpoch;
+    }
+
+    /// <summary>The replay record alone is lost (the epoch memory stays), as when a variable is deleted.</summary>
+    public void LoseRecord()
+    {
+        lock (_lock) _record = null;
     }
 
     public void Corrupt()
@@ -98,16 +157,29 @@ public sealed class InMemoryReplayStateStore : IReplayStateStore
         }
     }
 
+    /// <summary>Genesis reset: the record and the epoch memory.</summary>
     public void Erase()
     {
-        lock (_lock) _record = null;
+        lock (_lock)
+        {
+            _record = null;
+            _lastKnownEpoch = null;
+        }
     }
 }
 
-/// <summary>A file holding the 16-byte record; replaced atomically (write temp, fsync, rename).</summary>
+/// <summary>A file holding the 16-byte record, and PATH.epoch the epoch memory; each replaced atomically (write temp, fsync, rename).</summary>
 public sealed class FileReplayStateStore(string path) : IReplayStateStore
 {
     public string Path { get; } = path;
+    private string EpochPath => Path + ".epoch";
+
+    public byte? LastKnownEpoch()
+    {
+        if (!File.Exists(EpochPath)) return null;
+        var b = File.ReadAllBytes(EpochPath);
+        return b.Length == 2 && b[0] <= CommandPacket.MaxEpoch && b[1] == (byte)~b[0] ? b[0] : null;
+    }
 
     public ReplayStateLoad Load(out ReplayState state)
     {
@@ -119,14 +191,23 @@ public sealed class FileReplayStateStore(string path) : IReplayStateStore
 
     public void Save(ReplayState state)
     {
+        if (LastKnownEpoch() != state.Epoch)
+        {
+            Replace(EpochPath, [state.Epoch, (byte)~state.Epoch]);
+        }
         Span<byte> record = stackalloc byte[ReplayState.RecordSize];
         state.WriteRecord(record);
-        var temp = Path + ".tmp";
+        Replace(Path, record);
+    }
+
+    private static void Replace(string path, ReadOnlySpan<byte> bytes)
+    {
+        var temp = path + ".tmp";
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            stream.Write(record);
+            stream.Write(bytes);
             stream.Flush(flushToDisk: true);
         }
-        File.Move(temp, Path, overwrite: true);
+        File.Move(temp, path, overwrite: true);
     }
 }

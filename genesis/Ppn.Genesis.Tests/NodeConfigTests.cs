@@ -13,13 +13,10 @@ public class NodeConfigTests
     {
         var json = $$"""
             {
-              "format": 1,
+              "format": 2,
               "authority": { "beaconSigningKeysEd25519": ["{{KeyA}}"], "noiseStaticKeysX25519": ["{{KeyB}}"] },
               "scanWindowSeconds": 30,
-              "beaconPeriodSeconds": 5,
-              "nicProfile": "bcm57765",
-              "hub": { "endpoint": "198.51.100.7:51820", "wireGuardPublicKey": "{{KeyC}}" },
-              "commandKeyEpoch": 3
+              "beaconPeriodSeconds": 5
             }
             """;
         return replace is null ? json : json.Replace(replace, with, StringComparison.Ordinal);
@@ -41,10 +38,31 @@ public class NodeConfigTests
         Assert.Equal(Convert.FromBase64String(KeyB), config.AuthorityNoiseKeysX25519.Single().ToArray());
         Assert.Equal(TimeSpan.FromSeconds(30), config.ScanWindow);
         Assert.Equal(TimeSpan.FromSeconds(5), config.BeaconPeriod);
-        Assert.Equal("bcm57765", config.NicProfile);
-        Assert.Equal("198.51.100.7:51820", config.Hub.Endpoint.ToString());
-        Assert.Equal(Convert.FromBase64String(KeyC), config.Hub.WireGuardPublicKey.ToArray());
-        Assert.Equal(3u, config.CommandKeyEpoch);
+        Assert.Empty(config.CommandGroups);
+    }
+
+    [Fact]
+    public void Format_1_is_refused_naming_the_fields_the_node_never_used()
+    {
+        var old = $$"""
+            { "format": 1, "authority": { "beaconSigningKeysEd25519": ["{{KeyA}}"], "noiseStaticKeysX25519": ["{{KeyB}}"] },
+              "scanWindowSeconds": 30, "beaconPeriodSeconds": 5, "nicProfile": "bcm57765",
+              "hub": { "endpoint": "198.51.100.7:51820", "wireGuardPublicKey": "{{KeyC}}" }, "commandKeyEpoch": 3 }
+            """;
+        var error = Assert.Single(Errors(old));
+        Assert.Equal("format", error.Field);
+        Assert.Contains("hub, commandKeyEpoch and nicProfile", error.Problem);
+        Assert.Contains("\"format\": 2", error.Fix);
+    }
+
+    [Theory]
+    [InlineData("hub", "{ \"endpoint\": \"198.51.100.7:51820\" }")]
+    [InlineData("commandKeyEpoch", "3")]
+    [InlineData("nicProfile", "\"bcm57765\"")]
+    public void The_fields_the_grant_and_the_pci_id_decide_are_unknown_in_format_2(string field, string value)
+    {
+        var error = Assert.Single(Errors(Valid("\"beaconPeriodSeconds\": 5", $"\"beaconPeriodSeconds\": 5, \"{field}\": {value}")));
+        Assert.Equal(field, error.Field);
     }
 
     [Fact]
@@ -57,26 +75,12 @@ public class NodeConfigTests
         Assert.EndsWith("}\n", Encoding.UTF8.GetString(canonical), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void An_ipv6_hub_endpoint_needs_brackets()
-    {
-        Assert.True(NodeConfig.TryParse(Encoding.UTF8.GetBytes(Valid("198.51.100.7:51820", "[2001:db8::1]:51820")), out var config, out _));
-        Assert.Equal(51820, config.Hub.Endpoint.Port);
-        var error = Assert.Single(Errors(Valid("198.51.100.7:51820", "2001:db8::1:51820")));
-        Assert.Equal("hub.endpoint", error.Field);
-        Assert.Contains("[2001:db8::1]:51820", error.Fix);
-    }
-
     [Theory]
-    [InlineData("\"198.51.100.7:51820\"", "\"hub.example.net:51820\"", "hub.endpoint")]
-    [InlineData("\"198.51.100.7:51820\"", "\"198.51.100.7\"", "hub.endpoint")]
     [InlineData("\"scanWindowSeconds\": 30", "\"scanWindowSeconds\": 0", "scanWindowSeconds")]
     [InlineData("\"scanWindowSeconds\": 30", "\"scanWindowSeconds\": \"30\"", "scanWindowSeconds")]
     [InlineData("\"beaconPeriodSeconds\": 5", "\"beaconPeriodSeconds\": 60", "beaconPeriodSeconds")]
-    [InlineData("\"bcm57765\"", "\"BCM 57765\"", "nicProfile")]
-    [InlineData("\"commandKeyEpoch\": 3", "\"commandKeyEpoch\": -1", "commandKeyEpoch")]
-    [InlineData("\"commandKeyEpoch\": 3", "\"commandKeyEpoch\": 3, \"comandKeyEpoch\": 4", "comandKeyEpoch")]
-    [InlineData("\"format\": 1", "\"format\": 2", "format")]
+    [InlineData("\"beaconPeriodSeconds\": 5", "\"beaconPeriodSeconds\": 5, \"comandGroups\": [4]", "comandGroups")]
+    [InlineData("\"format\": 2", "\"format\": 3", "format")]
     public void A_bad_field_is_reported_by_name_with_what_to_do(string replace, string with, string field)
     {
         var error = Assert.Single(Errors(Valid(replace, with)));
@@ -90,7 +94,7 @@ public class NodeConfigTests
     {
         Assert.True(NodeConfig.TryParse(Encoding.UTF8.GetBytes(Valid()), out var none, out _));
         Assert.Empty(none.CommandGroups);
-        Assert.True(NodeConfig.TryParse(Encoding.UTF8.GetBytes(Valid("\"commandKeyEpoch\": 3", "\"commandKeyEpoch\": 3, \"commandGroups\": [7, 300]")), out var config, out var errors), string.Join("\n", errors));
+        Assert.True(NodeConfig.TryParse(Encoding.UTF8.GetBytes(Valid("\"beaconPeriodSeconds\": 5", "\"beaconPeriodSeconds\": 5, \"commandGroups\": [7, 300]")), out var config, out var errors), string.Join("\n", errors));
         Assert.Equal([(ushort)7, (ushort)300], config.CommandGroups);
         Assert.True(NodeConfig.TryParse(config.ToJson(), out var again, out _));
         Assert.Equal(config.CommandGroups, again.CommandGroups);
@@ -104,7 +108,7 @@ public class NodeConfigTests
     [InlineData("[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]", "commandGroups")]
     public void Bad_command_groups_are_named(string groups, string field)
     {
-        var error = Assert.Single(Errors(Valid("\"commandKeyEpoch\": 3", $"\"commandKeyEpoch\": 3, \"commandGroups\": {groups}")));
+        var error = Assert.Single(Errors(Valid("\"beaconPeriodSeconds\": 5", $"\"beaconPeriodSeconds\": 5, \"commandGroups\": {groups}")));
         Assert.Equal(field, error.Field);
         Assert.Contains("0 to 16383", error.Fix);
     }
@@ -123,10 +127,10 @@ public class NodeConfigTests
     [Fact]
     public void Every_problem_is_reported_at_once()
     {
-        var json = Valid("\"nicProfile\": \"bcm57765\",", "").Replace("\"commandKeyEpoch\": 3", "\"commandKeyEpoch\": 1.5", StringComparison.Ordinal);
+        var json = Valid("\"scanWindowSeconds\": 30,", "").Replace("\"beaconPeriodSeconds\": 5", "\"beaconPeriodSeconds\": 1.5", StringComparison.Ordinal);
         var errors = Errors(json);
-        Assert.Contains(errors, e => e.Field == "nicProfile" && e.Problem == "is missing");
-        Assert.Contains(errors, e => e.Field == "commandKeyEpoch");
+        Assert.Contains(errors, e => e.Field == "scanWindowSeconds" && e.Problem == "is missing");
+        Assert.Contains(errors, e => e.Field == "beaconPeriodSeconds");
     }
 
     [Theory]
@@ -168,6 +172,6 @@ public class NodeConfigTests
         var text = string.Join("\n", config.Describe());
         Assert.Contains($"(Ed25519): {KeyA}", text);
         Assert.Contains($"(X25519):    {KeyB}", text);
-        Assert.Contains("198.51.100.7:51820", text);
+        Assert.Contains("scan window:       30 s", text);
     }
 }

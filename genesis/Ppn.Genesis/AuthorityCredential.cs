@@ -65,8 +65,16 @@ public sealed class AuthorityCredential : IDisposable
     public static AuthorityCredential Create(ReadOnlySpan<byte> signingSeed, ReadOnlySpan<byte> noisePrivate, IPEndPoint hub, ReadOnlySpan<byte> hubPublicKey, uint commandKeyEpoch)
     {
         if (signingSeed.Length != 32 || noisePrivate.Length != 32 || hubPublicKey.Length != 32) throw new ArgumentException("every key is 32 bytes");
+        if (commandKeyEpoch > EnrolmentGrant.MaxCommandKeyEpoch)
+        {
+            throw new ArgumentOutOfRangeException(nameof(commandKeyEpoch), commandKeyEpoch, $"command-key epochs are 0..{EnrolmentGrant.MaxCommandKeyEpoch}");
+        }
         return new AuthorityCredential(signingSeed, noisePrivate, hub, hubPublicKey, commandKeyEpoch);
     }
+
+    /// <summary>The same authority (same keys and epoch) after its hub moved to <paramref name="hub"/>.</summary>
+    public AuthorityCredential WithHub(IPEndPoint hub) =>
+        Create(SigningPrivateKey[..32], NoisePrivateKey, hub, HubPublicKey, CommandKeyEpoch);
 
     /// <summary>A fresh authority (the simulator's, or a lab's) with keys from libsodium's CSPRNG.</summary>
     public static AuthorityCredential Generate(IPEndPoint hub, ReadOnlySpan<byte> hubPublicKey, uint commandKeyEpoch)
@@ -173,9 +181,10 @@ public sealed class AuthorityCredential : IDisposable
             }
             var hubKey = new byte[32];
             if (!Key(hub, "wireGuardPublicKey", hubKey, out error)) { error = "credential hub." + error; return false; }
-            if (!root.TryGetProperty("commandKeyEpoch", out var epoch) || epoch.ValueKind != JsonValueKind.Number || !epoch.TryGetUInt32(out var e))
+            if (!root.TryGetProperty("commandKeyEpoch", out var epoch) || epoch.ValueKind != JsonValueKind.Number || !epoch.TryGetUInt32(out var e)
+                || e > EnrolmentGrant.MaxCommandKeyEpoch)
             {
-                error = "credential \"commandKeyEpoch\" must be a whole number 0..4294967295";
+                error = $"credential \"commandKeyEpoch\" must be a whole number 0..{EnrolmentGrant.MaxCommandKeyEpoch} (commands carry a 4-bit epoch)";
                 return false;
             }
             credential = Create(seed, noise, endpoint, hubKey, e);
@@ -254,15 +263,12 @@ public sealed class AuthorityCredential : IDisposable
     }
 
     /// <summary>A node configuration that pins this authority (for images built for it, and tests).</summary>
-    public NodeConfig NodeConfigFor(TimeSpan scanWindow, TimeSpan beaconPeriod, string nicProfile = "virtio") => new()
+    public NodeConfig NodeConfigFor(TimeSpan scanWindow, TimeSpan beaconPeriod) => new()
     {
         AuthorityBeaconKeysEd25519 = [SigningPublicKey],
         AuthorityNoiseKeysX25519 = [NoisePublicKey],
         ScanWindow = scanWindow,
         BeaconPeriod = beaconPeriod,
-        NicProfile = nicProfile,
-        Hub = new Configuration.HubEndpoint(HubEndpoint, HubPublicKey),
-        CommandKeyEpoch = CommandKeyEpoch,
     };
 
     private static string Truncate(string s) => s.Length <= 40 ? s : s[..37] + "...";

@@ -138,6 +138,34 @@ public sealed class PairingRegistry : IDisposable
         }
     }
 
+    /// <summary>
+    /// Re-signs every binding with this registry's credential as it is now (the same node id and address, the current
+    /// hub endpoint and key, issued at <paramref name="nowUnixSeconds"/>), as a control plane does when its hub moves:
+    /// a node that joins again (beacon-rescan) then gets the new grant. Returns how many grants were re-issued.
+    /// </summary>
+    public int ReissueGrants(ulong nowUnixSeconds)
+    {
+        lock (_gate)
+        {
+            using var tx = _db.BeginTransaction();
+            var rows = new List<(long NodeId, byte[] Key, string Address)>();
+            using (var cmd = Command(_db, tx, "SELECT node_id, node_key, address FROM bindings"))
+            using (var reader = cmd.ExecuteReader())
+            {
+                while (reader.Read()) rows.Add((reader.GetInt64(0), (byte[])reader.GetValue(1), reader.GetString(2)));
+            }
+            foreach (var (nodeId, key, address) in rows)
+            {
+                var bytes = new byte[EnrolmentGrant.Size];
+                _authority.Grant(key, (ulong)nodeId, IPAddress.Parse(address), nowUnixSeconds).WriteTo(bytes);
+                Execute(_db, "UPDATE bindings SET grant = $g, issued_at = $at WHERE node_id = $id", tx,
+                    ("$g", bytes), ("$at", (long)nowUnixSeconds), ("$id", nodeId));
+            }
+            tx.Commit();
+            return rows.Count;
+        }
+    }
+
     /// <summary>Records the ack the node sent for its grant (Persisted means the node stored it in UEFI variables).</summary>
     public void RecordAck(ReadOnlySpan<byte> nodePublicKey, AckStatus ack)
     {

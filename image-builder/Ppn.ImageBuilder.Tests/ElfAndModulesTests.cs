@@ -24,6 +24,38 @@ public class ElfAndModulesTests
     }
 
     [Fact]
+    public void The_loader_is_shipped_once_and_linked_under_its_other_name()
+    {
+        var libraries = new LibraryResolver().Resolve(["/bin/ls"]);
+        var loaders = libraries.Where(l => Path.GetFileName(l.ImagePath) == "ld-linux-x86-64.so.2").ToList();
+        Assert.Equal(2, loaders.Count); // PT_INTERP /lib64/... and libc's DT_NEEDED in the multiarch directory
+        var copy = Assert.Single(loaders, l => l.SameAs is null);
+        var link = Assert.Single(loaders, l => l.SameAs is not null);
+        Assert.Equal(copy.ImagePath, link.SameAs);
+        Assert.All(libraries.Where(l => l.SameAs is null).GroupBy(l => LibraryResolver.RealPath(l.HostPath)), g => Assert.Single(g));
+    }
+
+    [Fact]
+    public void Names_of_one_file_are_found_by_real_path()
+    {
+        var dir = Directory.CreateTempSubdirectory("ppn-realpath-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "usr/lib"));
+            File.WriteAllText(Path.Combine(dir, "usr/lib/libx.so"), "x");
+            File.CreateSymbolicLink(Path.Combine(dir, "lib"), "usr/lib");
+            File.CreateSymbolicLink(Path.Combine(dir, "usr/lib/liby.so"), "libx.so");
+            Assert.Equal(Path.Combine(LibraryResolver.RealPath(dir), "usr/lib/libx.so"), LibraryResolver.RealPath(Path.Combine(dir, "lib/liby.so")));
+            File.CreateSymbolicLink(Path.Combine(dir, "loop"), "loop");
+            Assert.Throws<IOException>(() => LibraryResolver.RealPath(Path.Combine(dir, "loop")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_missing_library_names_who_needs_it()
     {
         var resolver = new LibraryResolver(searchPath: ["/nonexistent"]);

@@ -33,12 +33,10 @@ public sealed class BuiltImages : IDisposable
     }
 
     public const string SampleConfig = """
-        { "format": 1,
+        { "format": 2,
           "authority": { "beaconSigningKeysEd25519": ["AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="],
                          "noiseStaticKeysX25519": ["ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/gIGCg4Q="] },
-          "scanWindowSeconds": 30, "beaconPeriodSeconds": 5, "nicProfile": "virtio",
-          "hub": { "endpoint": "[fd00::1]:51820", "wireGuardPublicKey": "ycvP0dPV19nb3d/h4+Xn6evt7/Hz9ff5+/3/AQMFBwk=" },
-          "commandKeyEpoch": 7 }
+          "scanWindowSeconds": 30, "beaconPeriodSeconds": 5, "commandGroups": [7] }
         """;
 
     public ImageInputs Inputs(string outName) =>
@@ -163,8 +161,8 @@ public sealed class ImageBuilderTests(BuiltImages images) : IClassFixture<BuiltI
         Assert.Equal(BuiltImages.Kernel, root.GetProperty("kernelVersion").GetString());
         Assert.Equal(BuiltImages.Epoch, root.GetProperty("sourceDateEpoch").GetInt64());
         Assert.Contains(root.GetProperty("modules").EnumerateArray(), m => m.GetString() == "efivarfs");
-        Assert.Equal(7, root.GetProperty("nodeConfig").GetProperty("commandKeyEpoch").GetInt32());
-        foreach (var tool in new[] { "zstd", "mtools", "dosfstools", "systemd-boot-efi", "efiStubSha256" })
+        Assert.Equal(7, root.GetProperty("nodeConfig").GetProperty("commandGroups")[0].GetInt32());
+        foreach (var tool in new[] { "zstd", "mtools", "dosfstools", "systemd-boot-efi", "efiStubSha256", "dotnet-sdk", "dotnet-runtime", "libc6", "linux-image" })
         {
             Assert.NotEqual("unknown", root.GetProperty("tools").GetProperty(tool).GetString());
         }
@@ -181,8 +179,7 @@ public sealed class ImageBuilderTests(BuiltImages images) : IClassFixture<BuiltI
         Assert.Contains("GPT OK", text);
         Assert.Contains("authority beacon signing key (Ed25519): AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=", text);
         Assert.Contains("authority Noise static key (X25519):    ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/gIGCg4Q=", text);
-        Assert.Contains("hub endpoint:      [fd00::1]:51820", text);
-        Assert.Contains("command key epoch: 7", text);
+        Assert.Contains("command groups:    7", text);
         Assert.Contains("kernel command line: console=tty0 console=ttyS0,115200 panic=-1", text);
         Assert.Contains("efivarfs", text);
     }

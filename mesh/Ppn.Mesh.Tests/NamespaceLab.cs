@@ -117,7 +117,7 @@ public sealed class NamespaceLab : IDisposable
         // A killed wireguard-go leaves its UAPI socket file behind.
         foreach (var socket in _sockets)
         {
-            File.Delete(socket);
+            if (File.Exists(socket)) File.Delete(socket);
         }
         foreach (var ns in _namespaces)
         {

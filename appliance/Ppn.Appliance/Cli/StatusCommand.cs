@@ -108,6 +108,7 @@ public static class StatusCommand
         {
             var ago = entry.TryGetProperty("agoMs", out var ms) && ms.TryGetInt64(out var n) ? Ago(n) : "?";
             var what = name == "accepted" ? $" -> {Text(entry, "outcome")}" : $" [{Text(entry, "verdict")}]";
+            if (entry.TryGetProperty("reason", out var reason) && reason.ValueKind == JsonValueKind.String) what += $" ({reason.GetString()})";
             output.Line($"  {ago,8} ago  {Text(entry, "intent")}({Text(entry, "argument")}) for {Text(entry, "target")}, epoch {Text(entry, "epoch")} counter {Text(entry, "counter")} from {Text(entry, "source")}{what}");
         }
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Ppn.Appliance.Lifecycle;
 using Ppn.Commands;
 using Ppn.Genesis.Enrolment;
 using Ppn.UefiVars;
@@ -24,7 +25,7 @@ public sealed class CommandServiceSetup
 /// node's command keys (its genesis X25519 key with the authority's), the replay state in UEFI variables, the
 /// listener bound to the node's mesh address only, and the status file `ppn status` reads. Never sends.
 /// </summary>
-public sealed class CommandService : IDisposable
+public sealed class CommandService : IRunningIntake
 {
     private readonly CommandKeyring _keys;
     private readonly CommandJournal _journal = new();
@@ -53,7 +54,7 @@ public sealed class CommandService : IDisposable
         {
             var replay = new UefiReplayStateStore(setup.Store);
             _verifier = new CommandVerifier(_keys, new NodeAddressing((ushort)grant.NodeId, setup.GroupIds.ToArray()), replay,
-                replay.LastKnownEpoch(grant.CommandKeyEpoch));
+                replay.LastKnownEpoch((byte)grant.CommandKeyEpoch));
             if (_verifier.StartupLoad != ReplayStateLoad.Ok)
             {
                 log($"replay state {_verifier.StartupLoad.ToString().ToLowerInvariant()}: moved to command epoch {_verifier.Epoch} " +
@@ -76,6 +77,8 @@ public sealed class CommandService : IDisposable
         new(setup, nodePrivateKey, effects, log);
 
     public IPEndPoint LocalEndPoint => _listener.LocalEndPoint;
+    /// <summary>Set when the receive loop died; the node's lifecycle then restarts the service.</summary>
+    public Exception? Failure => _listener.Failure;
     public CommandJournal Journal => _journal;
     public CommandVerifier Verifier => _verifier;
 
@@ -134,7 +137,8 @@ public sealed class CommandService : IDisposable
         for (long i = entries.Length - fresh; i < entries.Length; i++)
         {
             var e = entries[i];
-            _log($"accepted {e.IntentToken} (argument {e.Argument}) for {e.Target}, epoch {e.Epoch} counter {e.Counter} from {e.Source}: {NodeStatusFile.OutcomeToken(e.Outcome)}");
+            _log($"accepted {e.IntentToken} (argument {e.Argument}) for {e.Target}, epoch {e.Epoch} counter {e.Counter} from {e.Source}: {NodeStatusFile.OutcomeToken(e.Outcome)}"
+                + (e.FailureReason is { } reason ? $" ({reason})" : ""));
         }
         _loggedAccepted = total;
     }

@@ -44,6 +44,7 @@ public static class NodeStatusFile
             json.WriteNumber("agoMs", Math.Max(0, (nowNanoseconds - e.MonotonicNanoseconds) / 1_000_000));
             json.WriteString("verdict", e.Verdict.Token());
             if (e.Verdict == CommandVerdict.Accepted) json.WriteString("outcome", OutcomeToken(e.Outcome));
+            if (e.FailureReason is { } reason) json.WriteString("reason", reason);
             json.WriteString("intent", e.IntentToken);
             json.WriteNumber("argument", e.Argument);
             json.WriteString("target", e.Target.ToString());

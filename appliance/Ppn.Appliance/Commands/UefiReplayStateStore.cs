@@ -48,10 +48,7 @@ public sealed class UefiReplayStateStore(IVariableStore store) : IReplayStateSto
     /// The epoch the verifier falls back from when the replay record is gone: the recorded rotation if any,
     /// else the enrolment grant's epoch.
     /// </summary>
-    public byte LastKnownEpoch(uint grantEpoch) => LastKnownEpoch() ?? (byte)(grantEpoch & CommandPacket.MaxEpoch);
-
-    /// <summary>A new enrolment starts its command epoch from the grant, counter floor 0.</summary>
-    public void StartEnrolment(uint grantEpoch) => Save(new ReplayState((byte)(grantEpoch & CommandPacket.MaxEpoch), 0));
+    public byte LastKnownEpoch(byte grantEpoch) => LastKnownEpoch() ?? grantEpoch;
 
     /// <summary>Genesis reset: the next identity has new command keys, so the old state means nothing.</summary>
     public void Erase()

@@ -11,26 +11,23 @@ public sealed record NodeConfigError(string Field, string Problem, string Fix)
     public override string ToString() => $"{Field}: {Problem}; {Fix}";
 }
 
-/// <summary>Where the node finds its hub: a literal address (no DNS on a blind-booting node) and its WireGuard key.</summary>
-public sealed record HubEndpoint(IPEndPoint Endpoint, ReadOnlyMemory<byte> WireGuardPublicKey);
-
 /// <summary>
 /// The node configuration an image carries at <c>/etc/ppn/node.json</c>: written by <c>ppn-image build --config</c>,
-/// read by the appliance at boot. Format 1 (docs/image.md):
+/// read by the appliance at boot. Format 2 (docs/image.md):
 /// <code>
-/// { "format": 1,
+/// { "format": 2,
 ///   "authority": { "beaconSigningKeysEd25519": ["base64"], "noiseStaticKeysX25519": ["base64"] },
-///   "scanWindowSeconds": 30, "beaconPeriodSeconds": 5, "nicProfile": "bcm57765",
-///   "hub": { "endpoint": "198.51.100.7:51820", "wireGuardPublicKey": "base64" },
-///   "commandKeyEpoch": 1 }
+///   "scanWindowSeconds": 30, "beaconPeriodSeconds": 5, "commandGroups": [7] }
 /// </code>
+/// Only what the node uses: the hub and the command-key epoch come from the node's signed enrolment grant, the NIC
+/// profile from the NIC's PCI id. Format 1 carried those three as well, unused; it is refused with that reason.
 /// Parsed with <see cref="JsonDocument"/> (no reflection: the appliance is Native AOT). Unknown fields are errors
 /// (a typo must not silently fall back to a default); every error names the field and what to do.
 /// This file is also compiled into ppn-image (linked source), so it uses the base library only.
 /// </summary>
 public sealed class NodeConfig
 {
-    public const int CurrentFormat = 1;
+    public const int CurrentFormat = 2;
     public const string ImagePath = "/etc/ppn/node.json";
     public const int MaxDocumentBytes = 64 * 1024;
     public const int MaxKeysPerRole = 8;
@@ -48,23 +45,14 @@ public sealed class NodeConfig
     /// <summary>How often the control plane sends a beacon; at most the scan window, so a scan hears one.</summary>
     public required TimeSpan BeaconPeriod { get; init; }
 
-    /// <summary>Name of the NIC tuning profile (e.g. <c>bcm57765</c>, <c>virtio</c>).</summary>
-    public required string NicProfile { get; init; }
-
-    public required HubEndpoint Hub { get; init; }
-
-    /// <summary>Epoch of the command signing key the node accepts; commands of an older epoch are refused.</summary>
-    public required uint CommandKeyEpoch { get; init; }
-
     /// <summary>Command group ids (docs/protocol/commands.md target selector) this image's nodes answer to, besides their node id and "all".</summary>
     public IReadOnlyList<ushort> CommandGroups { get; init; } = [];
 
     public const int MaxCommandGroups = 16;
     public const int MaxCommandGroupId = 0x3FFF;
 
-    private static readonly string[] TopLevel = ["format", "authority", "scanWindowSeconds", "beaconPeriodSeconds", "nicProfile", "hub", "commandKeyEpoch", "commandGroups"];
+    private static readonly string[] TopLevel = ["format", "authority", "scanWindowSeconds", "beaconPeriodSeconds", "commandGroups"];
     private static readonly string[] AuthorityFields = ["beaconSigningKeysEd25519", "noiseStaticKeysX25519"];
-    private static readonly string[] HubFields = ["endpoint", "wireGuardPublicKey"];
 
     /// <summary>Parses and validates; never throws on hostile input. On failure <paramref name="errors"/> lists every problem found.</summary>
     public static bool TryParse(ReadOnlySpan<byte> utf8Json, [NotNullWhen(true)] out NodeConfig? config, out IReadOnlyList<NodeConfigError> errors)
@@ -115,17 +103,23 @@ public sealed class NodeConfig
             found.Add(new("(document)", $"is a JSON {Kind(root)}, not an object", "write the configuration as one JSON object (see docs/image.md)"));
             return false;
         }
-        RejectUnknown(root, "", TopLevel, found);
         if (!root.TryGetProperty("format", out var format))
         {
             found.Add(new("format", "is missing", $"add \"format\": {CurrentFormat}"));
             return false;
         }
-        if (format.ValueKind != JsonValueKind.Number || !format.TryGetInt32(out var version) || version != CurrentFormat)
+        if (format.ValueKind == JsonValueKind.Number && format.TryGetInt32(out var old) && old == 1)
         {
-            found.Add(new("format", $"is {format.GetRawText()}, this software reads format {CurrentFormat}", "write a format 1 configuration, or use a ppn-image/ppn of the matching release"));
+            found.Add(new("format", "is 1, which carried hub, commandKeyEpoch and nicProfile although the node never used them (the signed grant names the hub and the epoch, the NIC's PCI id its profile)",
+                $"remove those three fields and write \"format\": {CurrentFormat}"));
             return false;
         }
+        if (format.ValueKind != JsonValueKind.Number || !format.TryGetInt32(out var version) || version != CurrentFormat)
+        {
+            found.Add(new("format", $"is {format.GetRawText()}, this software reads format {CurrentFormat}", $"write a format {CurrentFormat} configuration, or use a ppn-image/ppn of the matching release"));
+            return false;
+        }
+        RejectUnknown(root, "", TopLevel, found);
 
         List<ReadOnlyMemory<byte>> beaconKeys = [], noiseKeys = [];
         if (Required(root, "authority", "", found) is { } authority)
@@ -150,49 +144,6 @@ public sealed class NodeConfig
                 "make the scan window at least one beacon period (two is safer)"));
         }
 
-        string? nicProfile = null;
-        if (Required(root, "nicProfile", "", found) is { } nic)
-        {
-            var name = nic.ValueKind == JsonValueKind.String ? nic.GetString() : null;
-            if (name is null || name.Length is 0 or > 32 || !name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-'))
-            {
-                found.Add(new("nicProfile", $"is {nic.GetRawText()}", "give a profile name of 1-32 characters a-z, 0-9, '-' (e.g. \"bcm57765\", \"virtio\")"));
-            }
-            else
-            {
-                nicProfile = name;
-            }
-        }
-
-        HubEndpoint? hub = null;
-        if (Required(root, "hub", "", found) is { } hubElement)
-        {
-            if (hubElement.ValueKind != JsonValueKind.Object)
-            {
-                found.Add(new("hub", $"is a JSON {Kind(hubElement)}, not an object", "write \"hub\": { \"endpoint\": \"ADDRESS:PORT\", \"wireGuardPublicKey\": \"base64\" }"));
-            }
-            else
-            {
-                RejectUnknown(hubElement, "hub.", HubFields, found);
-                IPEndPoint? endpoint = null;
-                if (Required(hubElement, "endpoint", "hub.", found) is { } ep)
-                {
-                    var text = ep.ValueKind == JsonValueKind.String ? ep.GetString() : null;
-                    if (text is null || !TryParseEndpoint(text, out endpoint))
-                    {
-                        found.Add(new("hub.endpoint", $"is {ep.GetRawText()}, not a literal ADDRESS:PORT",
-                            "write an IP literal and port, e.g. \"198.51.100.7:51820\" or \"[2001:db8::1]:51820\" (the node has no DNS)"));
-                    }
-                }
-                var key = Key(hubElement, "hub.wireGuardPublicKey", "wireGuardPublicKey", "hub WireGuard public", found);
-                if (endpoint is not null && key is { } k)
-                {
-                    hub = new HubEndpoint(endpoint, k);
-                }
-            }
-        }
-
-        var epoch = Integer(root, "commandKeyEpoch", 0, uint.MaxValue, "the command signing key epoch (0 or more)", found);
         var groups = Groups(root, found);
 
         if (found.Count > 0)
@@ -205,9 +156,6 @@ public sealed class NodeConfig
             AuthorityNoiseKeysX25519 = noiseKeys,
             ScanWindow = TimeSpan.FromSeconds(scanWindow!.Value),
             BeaconPeriod = TimeSpan.FromSeconds(beaconPeriod!.Value),
-            NicProfile = nicProfile!,
-            Hub = hub!,
-            CommandKeyEpoch = (uint)epoch!.Value,
             CommandGroups = groups,
         };
         return true;
@@ -296,12 +244,6 @@ public sealed class NodeConfig
             w.WriteEndObject();
             w.WriteNumber("scanWindowSeconds", (long)ScanWindow.TotalSeconds);
             w.WriteNumber("beaconPeriodSeconds", (long)BeaconPeriod.TotalSeconds);
-            w.WriteString("nicProfile", NicProfile);
-            w.WriteStartObject("hub");
-            w.WriteString("endpoint", Hub.Endpoint.ToString());
-            w.WriteString("wireGuardPublicKey", Convert.ToBase64String(Hub.WireGuardPublicKey.Span));
-            w.WriteEndObject();
-            w.WriteNumber("commandKeyEpoch", CommandKeyEpoch);
             if (CommandGroups.Count > 0)
             {
                 w.WriteStartArray("commandGroups");
@@ -328,10 +270,6 @@ public sealed class NodeConfig
         }
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"scan window:       {ScanWindow.TotalSeconds} s"));
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"beacon period:     {BeaconPeriod.TotalSeconds} s"));
-        lines.Add($"NIC profile:       {NicProfile}");
-        lines.Add($"hub endpoint:      {Hub.Endpoint}");
-        lines.Add($"hub WireGuard key: {Convert.ToBase64String(Hub.WireGuardPublicKey.Span)}");
-        lines.Add(string.Create(CultureInfo.InvariantCulture, $"command key epoch: {CommandKeyEpoch}"));
         if (CommandGroups.Count > 0)
         {
             lines.Add($"command groups:    {string.Join(", ", CommandGroups)}");

@@ -52,6 +52,12 @@ public sealed record EnrolmentGrant(
     /// docs/protocol/commands.md), and a node refuses command service for an ID it cannot be addressed by.
     /// </summary>
     public const ulong MaxNodeId = 0x3FFF;
+
+    /// <summary>
+    /// Command-key epochs are 4 bits on the wire (docs/protocol/commands.md §Layout): a grant carries 0..15 in its 4-byte
+    /// field and anything larger is refused, never taken mod 16 (epochs 1 and 17 would name the same key).
+    /// </summary>
+    public const uint MaxCommandKeyEpoch = 15;
     public static readonly IPAddress HubAddress = IPAddress.Parse("10.8.0.1");
     public static ReadOnlySpan<byte> Magic => "PPNG"u8;
     public static ReadOnlySpan<byte> ReceiptDomain => "PPN-BINDING-v1"u8;
@@ -117,14 +123,35 @@ public sealed record EnrolmentGrant(
             error = $"granted node ID {nodeId} is above {MaxNodeId}, the largest a command packet can address";
             return false;
         }
+        uint epoch = BinaryPrimitives.ReadUInt32BigEndian(d[72..]);
+        if (epoch > MaxCommandKeyEpoch)
+        {
+            error = $"grant command-key epoch {epoch} is outside 0..{MaxCommandKeyEpoch} (commands carry a 4-bit epoch)";
+            return false;
+        }
         var hub = new IPAddress(d.Slice(24, 16));
         if (hub.IsIPv4MappedToIPv6) hub = hub.MapToIPv4();
         grant = new EnrolmentGrant(status, nodeId, address,
             new IPEndPoint(hub, BinaryPrimitives.ReadUInt16BigEndian(d[22..])), d.Slice(40, 32).ToArray(),
-            BinaryPrimitives.ReadUInt32BigEndian(d[72..]), d.Slice(76, 32).ToArray(), BinaryPrimitives.ReadUInt64BigEndian(d[108..]),
+            epoch, d.Slice(76, 32).ToArray(), BinaryPrimitives.ReadUInt64BigEndian(d[108..]),
             d.Slice(SignedSize, 64).ToArray());
         return true;
     }
+
+    /// <summary>
+    /// Everything the node uses from a grant is the same (node id, address, hub endpoint and key, command-key epoch,
+    /// node key, status); a re-signed grant with another issued-at or receipt is the same binding.
+    /// </summary>
+    public bool SameBindingAs(EnrolmentGrant other) =>
+        Status == other.Status && NodeId == other.NodeId && Address.Equals(other.Address) && HubEndpoint.Equals(other.HubEndpoint)
+        && HubPublicKey.AsSpan().SequenceEqual(other.HubPublicKey) && CommandKeyEpoch == other.CommandKeyEpoch
+        && NodePublicKey.AsSpan().SequenceEqual(other.NodePublicKey);
+
+    /// <summary>Value equality over every field, byte arrays by content (a record compares arrays by reference).</summary>
+    public bool Equals(EnrolmentGrant? other) =>
+        other is not null && SameBindingAs(other) && IssuedAt == other.IssuedAt && Receipt.AsSpan().SequenceEqual(other.Receipt);
+
+    public override int GetHashCode() => HashCode.Combine(NodeId, Address, HubEndpoint, CommandKeyEpoch, IssuedAt);
 
     /// <summary>The receipt verifies under a pinned authority key and binds exactly <paramref name="nodePublicKey"/>.</summary>
     public bool IsBoundTo(ReadOnlySpan<byte> nodePublicKey, AuthorityTrust trust)

@@ -23,6 +23,7 @@ public sealed class RigHub : IDisposable
 
     private readonly IpPrefix _address;
     private readonly bool _hub;
+    private int _listenPort = ListenPort;
 
     private readonly NetworkNamespace _ns;
     private readonly Process _daemon;
@@ -59,7 +60,8 @@ public sealed class RigHub : IDisposable
         var socket = SocketPath(iface);
         // A socket left by a wireguard-go that was killed (SIGKILL leaves it) would pass the wait below before the
         // new daemon made its interface: remove it first, then wait for the interface itself, not just the file.
-        File.Delete(socket);
+        // The directory exists only once some wireguard-go ran on this machine (it creates it): no directory, no socket.
+        DeleteSocket(socket);
         var daemon = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, "wireguard-go", "-f", iface])
         {
             RedirectStandardOutput = true,
@@ -108,6 +110,16 @@ public sealed class RigHub : IDisposable
         Converge();
     }
 
+    /// <summary>The hub's UDP port now (<see cref="ListenPort"/> until <see cref="MoveListenPort"/>).</summary>
+    public int CurrentListenPort => _listenPort;
+
+    /// <summary>The hub moves to another UDP port (a relay that moved): spokes still sending to the old one get no answer.</summary>
+    public void MoveListenPort(int port)
+    {
+        _listenPort = port;
+        Converge();
+    }
+
     /// <summary>What `wg show` would print for the hub (its UAPI dump), for reports.</summary>
     public string Describe() => _ns.Run("wg", "show", Interface).StandardOutput;
 
@@ -118,7 +130,7 @@ public sealed class RigHub : IDisposable
         {
             PrivateKey = _key.Clone(),
             Address = _address,
-            ListenPort = _hub ? ListenPort : null,
+            ListenPort = _hub ? _listenPort : null,
             Forwarding = _hub,
             Peers = _peers.ToList(),
         };
@@ -138,9 +150,17 @@ public sealed class RigHub : IDisposable
         }
         _daemon.Dispose();
         _key.Dispose();
+        DeleteSocket(SocketPath(Interface));
+    }
+
+    private static void DeleteSocket(string socket)
+    {
         try
         {
-            File.Delete(SocketPath(Interface));
+            File.Delete(socket);
+        }
+        catch (DirectoryNotFoundException)
+        {
         }
         catch (IOException)
         {

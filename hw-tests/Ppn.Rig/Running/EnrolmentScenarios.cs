@@ -57,8 +57,10 @@ internal static class EnrolmentScenarios
         using var credential = AuthorityCredential.Generate(new IPEndPoint(rigLinkLocal, RigHub.ListenPort), hub.PublicKey.Bytes.ToArray(), commandKeyEpoch: 0);
         var config = credential.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(90), beaconPeriod: TimeSpan.FromSeconds(1));
         var node = ctx.FactoryNewNode(rig, "node-a", WithNodeConfig(ctx.Image.ToBootSource(), rig, "node-a", config.ToJson()));
-        using var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential));
-        using var stop = new CancellationTokenSource();
+        var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential));
+        using var authorityOwner = new Owner(() => authority.Dispose());
+        var stop = new CancellationTokenSource();
+        using var stopOwner = new Owner(() => stop.Dispose());
         var linkPcap = Path.Combine(rig.WorkDirectory, "link.pcapng");
         var tunnelPcap = Path.Combine(rig.WorkDirectory, "tunnel.pcapng");
         using var linkCapture = PacketCapture.Start(rig.Namespace, Rig.TapName, linkPcap);
@@ -100,8 +102,47 @@ internal static class EnrolmentScenarios
             new Regex(@"^ppn: genesis: beacon rescan: enrolment refreshed \(node " + binding.NodeId + ", " + Regex.Escape(binding.Address.ToString()) + "/24"));
         FailureClassifier.Require(authority.Simulator.Registry.Bindings().Count == 1, "beacon-rescan made a second binding");
 
-        SendUntil(node, sender, Seal(sealer, CommandIntent.GenesisResetArm, 9, target, 258), destination, new Regex(@"^ppn: commands: accepted genesis-reset-arm .*: armed"));
-        sender.SendTo(Seal(sealer, CommandIntent.GenesisResetConfirm, 9, target, 259), destination);
+        // A re-enrolment never reopens a used counter (docs/protocol/commands.md §Enrolment and the replay state): the
+        // stored enrolment is damaged while the node is off, the node discards it and joins again, the registrar
+        // returns the same grant (epoch 0), and the noop executed at counter 256 must stay a replay.
+        var captured = Seal(sealer, CommandIntent.Noop, 0, target, 256);
+        node.PowerOff();
+        OvmfVariableFile.DamageVariable(node.NvramPath, "PpnEnrolment", 110);
+        node.PowerOn();
+        node.WaitForLine(new Regex(@"^ppn: genesis: stored enrolment not used: "), Bound);
+        node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node " + binding.NodeId + ","), Bound);
+        node.WaitForLine(new Regex(@"^ppn: commands: replay state kept across the re-enrolment: epoch 0, floor 511"), Bound);
+        node.WaitForLine(new Regex(@"^ppn: commands: listening on .* replay floor 511"), Bound);
+        SendUntil(node, sender, captured, destination, new Regex(@"^ppn: commands: rejected \d+ datagram\(s\) .*\(last: replay from 10\.8\.0\.1:\d+\)"));
+        SendUntil(node, sender, Seal(sealer, CommandIntent.Noop, 0, target, 512), destination, new Regex(@"^ppn: commands: accepted noop .* counter 512 .*: executed"));
+        // The console holds this boot's lines: the noop of counter 256 ran in the boot before the damage.
+        FailureClassifier.Require(!node.Console.Snapshot().Any(l => l.Text.StartsWith("ppn: commands: accepted noop", StringComparison.Ordinal)
+            && l.Text.Contains(" counter 256 from", StringComparison.Ordinal)), "the noop of counter 256 was executed again after the re-enrolment");
+        FailureClassifier.Require(authority.Simulator.Registry.Bindings().Count == 1, "the re-join made a second binding");
+        ctx.Log("damaged PpnEnrolment: the node joined again with the same grant, the replay record was kept, the captured noop stayed a replay");
+
+        // The hub moves to another UDP port; the control plane re-issues its grants; a beacon-rescan makes the node's
+        // ppn0 and command listener follow, and the next command arrives through the hub at its new port.
+        // The control plane first: its registrar now hands out the moved hub; the hub itself moves once the rescan
+        // command has come through it at the old port.
+        StopBeacons(stop, beacons);
+        authority.Dispose();
+        const int MovedPort = RigHub.ListenPort + 1;
+        using var movedCredential = credential.WithHub(new IPEndPoint(rigLinkLocal, MovedPort));
+        authority = new AsyncDisposer(StartAuthority(rig, "registry.db", movedCredential));
+        FailureClassifier.Require(authority.Simulator.Registry.ReissueGrants((ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds()) == 1, "the registry re-issued no grant");
+        stop.Dispose();
+        stop = new CancellationTokenSource();
+        beacons = authority.Simulator.EmitBeaconsAsync(Rig.TapName, TimeSpan.FromSeconds(1), stop.Token);
+        SendUntil(node, sender, Seal(sealer, CommandIntent.BeaconRescan, 0, target, 513), destination, new Regex(@"^ppn: commands: accepted beacon-rescan .* counter 513 .*: executed"));
+        hub.MoveListenPort(MovedPort);
+        node.WaitForLine(new Regex(@"^ppn: genesis: enrolment changed by the rescan: .* -> .*:" + MovedPort + " epoch 0; the command listener and ppn0 follow"), Bound);
+        node.WaitForLine(new Regex(@"^ppn: mesh: ppn0 up as " + Regex.Escape(binding.Address.ToString()) + @"/24, hub .*:" + MovedPort), Bound);
+        SendUntil(node, sender, Seal(sealer, CommandIntent.Noop, 0, target, 768), destination, new Regex(@"^ppn: commands: accepted noop .* counter 768 .*: executed"));
+        ctx.Log($"the hub moved to port {MovedPort}: after the beacon-rescan ppn0 and the listener followed, the next command arrived");
+
+        SendUntil(node, sender, Seal(sealer, CommandIntent.GenesisResetArm, 9, target, 769), destination, new Regex(@"^ppn: commands: accepted genesis-reset-arm .*: armed"));
+        sender.SendTo(Seal(sealer, CommandIntent.GenesisResetConfirm, 9, target, 770), destination);
         FailureClassifier.Require(node.Exited.WaitOne(TimeSpan.FromMinutes(1)), "the node did not reboot after genesis-reset arm + confirm");
         FailureClassifier.Require(node.Console.Snapshot().Any(l => l.Text.StartsWith("ppn: commands: genesis-reset: erasing identity", StringComparison.Ordinal)),
             "the node rebooted without saying it erased its identity");
@@ -292,10 +333,23 @@ internal static class EnrolmentScenarios
         return text.Length == 17 ? text : throw new InvalidOperationException($"no MAC for {Rig.TapName} in {rig.Namespace.Name}: '{text}'");
     }
 
+    /// <summary>Disposes what a variable holds at the end of the scope, after the scenario replaced it.</summary>
+    private sealed class Owner(Action dispose) : IDisposable
+    {
+        public void Dispose() => dispose();
+    }
+
     /// <summary>The simulator is IAsyncDisposable; the runner's bodies are synchronous.</summary>
     private sealed class AsyncDisposer(AuthoritySimulator simulator) : IDisposable
     {
+        private bool _disposed;
         public AuthoritySimulator Simulator { get; } = simulator;
-        public void Dispose() => Simulator.DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            Simulator.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
     }
 }

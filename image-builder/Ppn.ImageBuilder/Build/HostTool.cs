@@ -75,6 +75,20 @@ public static class HostTool
         }
     }
 
+    /// <summary>`dotnet --version`: the SDK on this build host (global.json pins its band), for the manifest.</summary>
+    public static string DotnetSdkVersion()
+    {
+        try
+        {
+            var text = System.Text.Encoding.UTF8.GetString(Run("dotnet", ["--version"], timeout: TimeSpan.FromSeconds(60))).Trim();
+            return text.Length > 0 ? text : "unknown";
+        }
+        catch (Exception e) when (e is IOException or FileNotFoundException or System.ComponentModel.Win32Exception)
+        {
+            return "unknown";
+        }
+    }
+
     /// <summary>The installed Debian package version of a tool, for the manifest ("unknown" off Debian).</summary>
     public static string PackageVersion(string package)
     {

@@ -107,7 +107,9 @@ public sealed class NodeImageBuilder
         var libraries = _resolveLibraries(elfs);
         foreach (var lib in libraries)
         {
-            Add(CpioEntry.File(lib.ImagePath.TrimStart('/'), File.ReadAllBytes(lib.HostPath), Exec));
+            Add(lib.SameAs is { } same
+                ? CpioEntry.Link(lib.ImagePath.TrimStart('/'), same)
+                : CpioEntry.File(lib.ImagePath.TrimStart('/'), File.ReadAllBytes(lib.HostPath), Exec));
         }
         _progress($"libraries: {libraries.Count} ({string.Join(", ", libraries.Select(l => Path.GetFileName(l.ImagePath)))})");
 
@@ -256,6 +258,12 @@ public sealed class NodeImageBuilder
         ("systemd-boot-efi", HostTool.PackageVersion("systemd-boot-efi")),
         ("efiStubSha256", Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(inputs.StubPath)))),
         ("osslsigncode", inputs.Signing is null ? "not used" : HostTool.PackageVersion("osslsigncode")),
+        // What else decides the bytes (docs/image.md, Reproducibility): the SDK that built ppn, the loader and libc
+        // copied into the initramfs, and the kernel package the image ships.
+        ("dotnet-sdk", HostTool.DotnetSdkVersion()),
+        ("dotnet-runtime", System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription),
+        ("libc6", HostTool.PackageVersion("libc6")),
+        ("linux-image", HostTool.PackageVersion($"linux-image-{inputs.KernelVersion}")),
     ];
 
     public static ManifestFile Describe(string path)

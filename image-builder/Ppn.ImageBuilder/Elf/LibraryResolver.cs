@@ -1,7 +1,12 @@
 namespace Ppn.ImageBuilder.Elf;
 
-/// <summary>A shared object found for an image: where the loader will look for it, and where it is on this host.</summary>
-public sealed record ResolvedLibrary(string ImagePath, string HostPath);
+/// <summary>
+/// A shared object found for an image: where the loader will look for it, and where it is on this host.
+/// <paramref name="SameAs"/> names the image path of the same host file found under another name (the loader is both
+/// PT_INTERP <c>/lib64/ld-linux-x86-64.so.2</c> and libc's DT_NEEDED in the multiarch directory): the image gets a
+/// symlink there, not a second copy.
+/// </summary>
+public sealed record ResolvedLibrary(string ImagePath, string HostPath, string? SameAs = null);
 
 /// <summary>
 /// Finds the transitive shared-library closure of executables the way ld.so does (ld.so(8): DT_RUNPATH with
@@ -14,15 +19,33 @@ public sealed class LibraryResolver
     private readonly IReadOnlyList<string> _searchPath;
     private readonly Func<string, byte[]> _readFile;
     private readonly Func<string, bool> _exists;
+    private readonly Func<string, string> _realPath;
 
     public static readonly IReadOnlyList<string> DefaultDirectories =
         ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"];
 
-    public LibraryResolver(IReadOnlyList<string>? searchPath = null, Func<string, byte[]>? readFile = null, Func<string, bool>? exists = null)
+    public LibraryResolver(IReadOnlyList<string>? searchPath = null, Func<string, byte[]>? readFile = null, Func<string, bool>? exists = null,
+        Func<string, string>? realPath = null)
     {
         _searchPath = searchPath ?? HostSearchPath();
         _readFile = readFile ?? File.ReadAllBytes;
         _exists = exists ?? File.Exists;
+        _realPath = realPath ?? RealPath;
+    }
+
+    /// <summary>The path with every symlink (of the file and its directories) resolved, as realpath(3).</summary>
+    public static string RealPath(string path) => RealPath(path, 0);
+
+    private static string RealPath(string path, int links)
+    {
+        // 40 links: the kernel's own limit before ELOOP (fs/namei.c MAXSYMLINKS).
+        if (links > 40) throw new IOException($"{path}: too many levels of symbolic links");
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full);
+        var resolvedDir = dir is null || dir == "/" ? "/" : RealPath(dir, links + 1);
+        var here = Path.Combine(resolvedDir, Path.GetFileName(full));
+        var target = new FileInfo(here).LinkTarget;
+        return target is null ? here : RealPath(Path.IsPathRooted(target) ? target : Path.Combine(resolvedDir, target), links + 1);
     }
 
     /// <summary>ld.so.conf directories (with include globs) followed by the defaults.</summary>
@@ -93,7 +116,24 @@ public sealed class LibraryResolver
                 queue.Enqueue((hit, path));
             }
         }
-        return found.Values.ToList();
+        // Several names of one host file (merged /usr, the /lib64 loader link): the first image path by ordinal order
+        // is the file, the others link to it.
+        var firstByRealPath = new Dictionary<string, string>(StringComparer.Ordinal);
+        var result = new List<ResolvedLibrary>(found.Count);
+        foreach (var library in found.Values)
+        {
+            var real = _realPath(library.HostPath);
+            if (firstByRealPath.TryGetValue(real, out var first))
+            {
+                result.Add(library with { SameAs = first });
+            }
+            else
+            {
+                firstByRealPath[real] = library.ImagePath;
+                result.Add(library);
+            }
+        }
+        return result;
     }
 
     private string? Find(string name, IEnumerable<string> runPath)
