@@ -198,7 +198,8 @@ public sealed class ImageBuilderTests(BuiltImages images) : IClassFixture<BuiltI
         Assert.Contains(root.GetProperty("modules").EnumerateArray(), m => m.GetString() == "efivarfs");
         var node = root.GetProperty("nodeConfiguration");
         Assert.True(node.GetProperty("valid").GetBoolean());
-        Assert.Equal(7, node.GetProperty("document").GetProperty("commandKeyEpoch").GetInt32());
+        Assert.Equal(7, node.GetProperty("document").GetProperty("commandGroups")[0].GetInt32());
+        Assert.Equal("ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/gIGCg4Q=", node.GetProperty("document").GetProperty("authority").GetProperty("noiseStaticKeysX25519")[0].GetString());
         Assert.DoesNotContain("\\u002B", stdout.ToString()); // base64 keys stay greppable
 
         var verify = new StringWriter();
