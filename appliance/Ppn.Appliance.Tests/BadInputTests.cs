@@ -208,6 +208,8 @@ public sealed class BadInputTests : IDisposable
     {
         Assert.Equal((ExitCodes.PermissionDenied, "permission denied; run as root"), ErrorMapping.Map(new UnauthorizedAccessException("UnauthorizedAccess_IODenied_Path, /x")));
         Assert.DoesNotContain("_", ErrorMapping.Map(new IOException("IO_SharingViolation_File, /x", 16)).Message);
+        Assert.Equal((ExitCodes.NotFound, "/x: no such file"), ErrorMapping.Map(new FileNotFoundException("IO_FileNotFound_FileName, /x", "/x")));
+        Assert.Equal((ExitCodes.NotFound, "config file c does not exist"), ErrorMapping.Map(new FileNotFoundException("config file c does not exist")));
     }
 
     [Fact]

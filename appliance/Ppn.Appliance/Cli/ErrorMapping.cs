@@ -39,7 +39,8 @@ public static class ErrorMapping
         ArgumentException a => (ExitCodes.BadInput, a.Message),
         // The runtime's own texts are bare resource keys in the trimmed binary (UseSystemResourceKeys): say it ourselves.
         UnauthorizedAccessException => (ExitCodes.PermissionDenied, "permission denied; run as root"),
-        FileNotFoundException or DirectoryNotFoundException => (ExitCodes.NotFound, "a file or directory it needs does not exist"),
+        FileNotFoundException f => (ExitCodes.NotFound, f.FileName is null ? f.Message : FileErrors.Describe(f, f.FileName)), // FileName null: ours
+        DirectoryNotFoundException => (ExitCodes.NotFound, "a directory it needs does not exist"),
         IOException io when io.GetType() == typeof(IOException) && io.HResult < 0 => (ExitCodes.Failed, io.Message), // ours
         IOException io => (ExitCodes.Failed, FileErrors.Describe(io, "a file")),
         _ => (ExitCodes.Internal, $"internal error: {e.GetType().Name}: {e.Message} (a bug; rerun with --verbose and report it)"),
