@@ -114,6 +114,42 @@ public sealed class ImageCliTests : IDisposable
         return $"ok {root.GetProperty("ok").GetBoolean()}: {failed.GetProperty("detail").GetString()}";
     }
 
+    /// <summary>Fuzz-style: random bytes behind an "MZ" (a hostile UKI) and mutated small disks are a clean refusal.</summary>
+    [Fact]
+    public void Inspect_of_random_ukis_and_mutated_disks_never_traces()
+    {
+        var random = new Random(7);
+        var disk = GptHostileTests.SmallDisk();
+        for (int i = 0; i < 150; i++)
+        {
+            byte[] bytes;
+            if (i % 2 == 0)
+            {
+                bytes = new byte[random.Next(2, 4096)];
+                random.NextBytes(bytes);
+                bytes[0] = (byte)'M';
+                bytes[1] = (byte)'Z';
+                if (bytes.Length > 0x40 && random.Next(2) == 0)
+                {
+                    BitConverter.TryWriteBytes(bytes.AsSpan(0x3C), random.Next(0x40, bytes.Length)); // e_lfanew inside the file
+                }
+            }
+            else
+            {
+                bytes = (byte[])disk.Clone();
+                for (int n = random.Next(1, 8); n > 0; n--)
+                {
+                    bytes[random.Next(0, 34 * 512)] = (byte)random.Next(256);
+                }
+            }
+            var path = File($"fuzz-{i}.img", bytes);
+            var (code, output, error) = Run("inspect", path);
+            Assert.True(code is ImageCli.Ok or ImageCli.BadInput or ImageCli.Failed, $"case {i}: exit {code}: {error}");
+            Assert.DoesNotContain("   at ", output + error, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled", output + error, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Inspect_of_an_empty_file_names_the_file_and_what_is_wrong()
     {

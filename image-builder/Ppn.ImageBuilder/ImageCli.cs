@@ -86,6 +86,11 @@ public static class ImageCli
             {
                 (code, message) = (Failed, FileErrors.Describe(e, subject(parse)));
             }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A bug of ours on some input: still one line, with what to report, never a trace.
+                (code, message) = (Failed, $"internal error: {e.GetType().Name}: {e.Message} (a bug in ppn-image; report it with the input)");
+            }
             if (json && parse.GetValue(Json))
             {
                 stdout.Write(CliJson.Error(Tool, code, message));
