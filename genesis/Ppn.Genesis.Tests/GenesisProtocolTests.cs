@@ -236,7 +236,8 @@ public class GenesisProtocolTests : IDisposable
         while (got == 0 || banner[got - 1] != '\n') got += await s.ReceiveAsync(banner.AsMemory(got), SocketFlags.None, token);
         Assert.True(GenesisBanner.TryParse(System.Text.Encoding.ASCII.GetString(banner, 0, got), out var nodeKey));
         var hello = new byte[GenesisWire.ClaimHelloSize];
-        GenesisWire.WriteClaimHello(hello, noisePublic);
+        Assert.True(GenesisWire.TryWriteClaimHello(hello, noisePrivate, nodeKey, System.Security.Cryptography.RandomNumberGenerator.GetBytes(GenesisWire.ClaimHelloNonceSize)));
+        if (!noisePublic.AsSpan().SequenceEqual(hello.AsSpan(8, 32))) noisePublic.CopyTo(hello, 8); // a hello naming a key it was not made with
         await GenesisWire.SendFrameAsync(s, hello, TimeSpan.FromSeconds(5), token);
         return await AuthorityResponder.RespondAsync(s, noisePrivate, RequestKind.Claim, nodeKey, (k, _, _) => grant(k), new GenesisTimeouts(), token);
     }
