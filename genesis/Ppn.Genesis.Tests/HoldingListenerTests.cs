@@ -225,6 +225,36 @@ public class HoldingListenerTests
         }
     }
 
+    [Fact]
+    public void Among_sources_holding_as_many_the_one_reconnecting_fastest_loses_not_the_older_claimant()
+    {
+        using var listener = Start(new HoldingOptions { MaxConnections = 2, IdleTimeout = TimeSpan.FromMinutes(1) }, IPAddress.Loopback);
+        var endpoint = listener.LocalEndPoints[0];
+        var owned = new List<Socket>();
+        try
+        {
+            var claimant = ConnectFrom(IPAddress.Parse("127.0.0.2"), endpoint, owned); // connected once, long ago
+            Assert.StartsWith("PPN-GENESIS/1 ", ReadLine(claimant));
+            for (int i = 0; i < 5; i++) // a source that keeps reconnecting: its rate tokens run low
+            {
+                var churned = ConnectFrom(IPAddress.Parse("127.0.0.3"), endpoint, owned);
+                Assert.StartsWith("PPN-GENESIS/1 ", ReadLine(churned));
+                churned.Dispose();
+                Assert.True(SpinWait.SpinUntil(() => listener.Active == 1, Bound)); // released before the next one
+            }
+            var flooder = ConnectFrom(IPAddress.Parse("127.0.0.3"), endpoint, owned);
+            Assert.StartsWith("PPN-GENESIS/1 ", ReadLine(flooder));
+            var newcomer = ConnectFrom(IPAddress.Parse("127.0.0.4"), endpoint, owned);
+            Assert.StartsWith("PPN-GENESIS/1 ", ReadLine(newcomer));
+            Assert.True(Ended(flooder), "the fast-reconnecting source's connection was not the one evicted");
+            Assert.Equal(1, listener.Evicted);
+        }
+        finally
+        {
+            owned.ForEach(s => s.Dispose());
+        }
+    }
+
     /// <summary>Protects a connection when its peer sends "P" (as the claim handler does after a verified hello), then holds it.</summary>
     private sealed class ProtectOnP : IClaimHandler
     {

@@ -45,8 +45,9 @@ internal enum HoldingPoint { BeforeAccept, EvictionChosen, Released }
 public enum FullPolicy
 {
     /// <summary>
-    /// The source address holding the most connections loses its oldest unprotected one (ties: the oldest of
-    /// those); a connection that proved a pinned authority key (<see cref="HoldingConnection.Protect"/>) is never
+    /// The source address holding the most connections loses its oldest unprotected one (among sources holding as
+    /// many: the one with the fewest rate tokens left, i.e. the one opening connections fastest, then the oldest
+    /// connection); a connection that proved a pinned authority key (<see cref="HoldingConnection.Protect"/>) is never
     /// evicted. When every connection is protected the new one is refused.
     /// </summary>
     Evict,
@@ -362,12 +363,12 @@ public sealed class HoldingListener : IDisposable
                 source = new Source { Tokens = _options.PerSourceRatePerSecond * 2, Stamp = now };
                 _sources[address] = source;
             }
-            source.Tokens = Math.Min(_options.PerSourceRatePerSecond * 2, source.Tokens + (now - source.Stamp) / 1000.0 * _options.PerSourceRatePerSecond);
+            source.Tokens = TokensAt(source, now);
             source.Stamp = now;
             if (source.Tokens < 1 || source.Connections.Count >= _options.PerSourceMaxConnections) return null;
             if (_count >= _options.MaxConnections)
             {
-                victim = _options.WhenFull == FullPolicy.Evict ? ChooseVictim() : null;
+                victim = _options.WhenFull == FullPolicy.Evict ? ChooseVictim(now) : null;
                 if (victim is null) return null;
                 Unlist(victim);
             }
@@ -385,11 +386,14 @@ public sealed class HoldingListener : IDisposable
         return entry;
     }
 
-    // The source with the most connections loses its oldest unprotected one; among equals, the oldest such.
-    private HoldingConnection? ChooseVictim()
+    // The source with the most connections loses its oldest unprotected one. Among sources holding as many, the
+    // one that opened connections fastest lately (fewest rate tokens left) loses: a flooder that reconnects as
+    // soon as it is evicted, not a claimant that connected once. Then the oldest connection.
+    private HoldingConnection? ChooseVictim(long now)
     {
         HoldingConnection? best = null;
         int bestCount = 0;
+        double bestTokens = 0;
         foreach (var source in _sources.Values)
         {
             if (source.Connections.Count == 0 || source.Connections.Count < bestCount) continue;
@@ -403,14 +407,17 @@ public sealed class HoldingListener : IDisposable
                 }
             }
             if (oldest is null) continue;
-            if (source.Connections.Count > bestCount || oldest.Sequence < best!.Sequence)
+            double tokens = TokensAt(source, now);
+            if (best is null || source.Connections.Count > bestCount || tokens < bestTokens || (tokens == bestTokens && oldest.Sequence < best.Sequence))
             {
-                best = oldest;
-                bestCount = source.Connections.Count;
+                (best, bestCount, bestTokens) = (oldest, source.Connections.Count, tokens);
             }
         }
         return best;
     }
+
+    private double TokensAt(Source source, long now) =>
+        Math.Min(_options.PerSourceRatePerSecond * 2, source.Tokens + (now - source.Stamp) / 1000.0 * _options.PerSourceRatePerSecond);
 
     private void Unlist(HoldingConnection connection)
     {
