@@ -85,8 +85,8 @@ public sealed class HoldingConnection
 
     /// <summary>
     /// The peer proved a pinned authority key: from now on this connection is never evicted to make room. Only a
-    /// claim handler that verified such a proof may call it (the number of such connections is bounded by
-    /// <see cref="HoldingOptions.MaxConcurrentHandshakes"/>).
+    /// claim handler that verified such a proof may call it, so only holders of a pinned key's private half (or a
+    /// replay of one of their hellos, refused after its first use) ever hold a protected connection.
     /// </summary>
     public void Protect() => _owner.Protect(this);
 
@@ -349,7 +349,15 @@ public sealed class HoldingListener : IDisposable
     // The victim is unlisted under the lock and only its socket is closed after it (HoldingConnection.Abort).
     private HoldingConnection? Admit(Socket connection)
     {
-        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        IPAddress address;
+        try
+        {
+            address = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        }
+        catch (SocketException)
+        {
+            return null; // reset between accept and now (getpeername: ENOTCONN): nothing to serve
+        }
         if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
         if (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0) address = new IPAddress(address.GetAddressBytes());
         HoldingConnection? victim = null;
