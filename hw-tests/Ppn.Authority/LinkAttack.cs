@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Ppn.Genesis.Join;
 
-namespace Ppn.Authority.Tests;
+namespace Ppn.Authority;
 
 /// <summary>The hostile traffic of issue 13, each kind aimed at a holding node's 9443 from many link-local sources.</summary>
 public enum Attack
@@ -22,8 +22,9 @@ public enum Attack
 }
 
 /// <summary>
-/// Runs attacks from the authority's namespace until disposed. Sockets are made inside the namespace in batches
-/// (a socket stays in the namespace it was created in); every loop is paced so two shared cores still run the node.
+/// Runs attacks from the authority's namespace (GenesisLab's auth0, or the rig's tap namespace) until disposed.
+/// Sockets are made inside the namespace in batches (a socket stays in the namespace it was created in); every
+/// loop is paced so two shared cores still run the node.
 /// Only counts are kept: what the test asserts is the node's behaviour, never the attack's.
 /// </summary>
 public sealed class LinkAttack : IAsyncDisposable
