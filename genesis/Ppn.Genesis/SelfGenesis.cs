@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Ppn.Genesis.Beacon;
 using Ppn.Genesis.Claim;
 using Ppn.Genesis.Enrolment;
@@ -5,7 +6,6 @@ using Ppn.Genesis.Join;
 using Ppn.Genesis.Entropy;
 using Ppn.Genesis.Holding;
 using Ppn.Genesis.Identity;
-using System.Net.Sockets;
 using Ppn.UefiVars;
 
 namespace Ppn.Genesis;

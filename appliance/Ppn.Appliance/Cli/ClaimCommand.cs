@@ -76,13 +76,15 @@ public static class ClaimCommand
     {
         { EnrolledBy: not null } => ExitCodes.Conflict, // enrolled by another authority
         { BannerNodeKey: null, BannerError: not null } => ExitCodes.Integrity,
-        { BannerNodeKey: null } => ExitCodes.Unavailable,
+        { BannerNodeKey: null } => ExitCodes.Unavailable, // no connection, no banner, not a PPN node
+        { Exchange: null } => ExitCodes.Integrity, // the banner's key is not a usable X25519 key
         { Exchange.Refusal: ClaimRefusal.NotPinned or ClaimRefusal.BadProof } => ExitCodes.Integrity,
         { Exchange.Refusal: ClaimRefusal.AlreadyClaimed } => ExitCodes.Conflict,
         { Exchange.Refusal: not null } => ExitCodes.Unavailable, // busy, or a replay: try again
+        { Exchange.Unanswered: true } => ExitCodes.Unavailable, // dropped before the handshake on every attempt (a flood?)
         { Exchange.Ack: AckStatus.Rejected } => ExitCodes.Integrity,
         { Exchange.Ack: AckStatus.StorageFailed } => ExitCodes.Failed,
-        { Exchange: null } or { Exchange.Grant: null, Exchange.Ack: null } => ExitCodes.Unavailable, // dropped before the handshake, every attempt
+        { Exchange.Grant: null } => ExitCodes.Integrity, // the handshake did not authenticate, or proved another key than the banner's
         _ => ExitCodes.Failed,
     };
 

@@ -111,7 +111,7 @@ public static class ClaimClient
                 _ => "no ack from the node",
             };
             // Dropped before the node answered the hello (a flood evicting it), or busy: nothing was granted, try again.
-            bool retry = exchange is { Grant: null, NodePublicKey.Length: 0 } && (exchange.Refusal is null or ClaimRefusal.Busy);
+            bool retry = exchange is { Unanswered: true } or { Refusal: ClaimRefusal.Busy };
             return (new(node, bannerKey, null, exchange, failure), retry);
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)

@@ -244,7 +244,6 @@ public sealed class HoldingListener : IDisposable
             catch (Exception e) when (!token.IsCancellationRequested)
             {
                 failures++;
-                Interlocked.Increment(ref _restarts);
                 if (failures >= MaxConsecutiveLoopFailures)
                 {
                     string reason = $"accept on {where} failed {failures} times in a row ({e.GetType().Name}: {e.Message})";
@@ -252,7 +251,12 @@ public sealed class HoldingListener : IDisposable
                     _failed.TrySetResult(reason);
                     return;
                 }
-                _log($"holding listener: accept loop on {where} failed ({e.GetType().Name}: {e.Message}); restarted");
+                long restarts = Interlocked.Increment(ref _restarts);
+                // Every restart is counted; the console gets the first ten, then every hundredth.
+                if (restarts <= 10 || restarts % 100 == 0)
+                {
+                    _log($"holding listener: accept loop on {where} failed ({e.GetType().Name}: {e.Message}); restarted ({restarts} so far)");
+                }
                 try
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(100 * failures), token);

@@ -10,6 +10,9 @@ public sealed record AuthorityExchange(byte[] NodePublicKey, RequestKind Kind, E
     /// <summary>A claim the node refused after the hello (instead of message 1).</summary>
     public ClaimRefusal? Refusal { get; init; }
 
+    /// <summary>The node closed (or reset, or stalled) before sending message 1 or a refusal: nothing was exchanged.</summary>
+    public bool Unanswered { get; init; }
+
     /// <summary>The grant went out (or was being sent) but no authenticated ack came back: the node may have stored it.</summary>
     public bool OutcomeUnknown => Grant is not null && Ack is null;
 }
@@ -25,7 +28,7 @@ public static class AuthorityResponder
         ReadOnlyMemory<byte> bannerNodeKey, Func<byte[], RequestKind, ulong, EnrolmentGrant?> decide, GenesisTimeouts timeouts, CancellationToken cancellation)
     {
         var m1 = await GenesisWire.ReceiveFrameAsync(connection, GenesisWire.MaxFrame, timeouts.Frame, cancellation);
-        if (m1 is null) return new([], expectedKind, null, null, "the node closed the connection before its handshake message");
+        if (m1 is null) return new([], expectedKind, null, null, "the node closed the connection before its handshake message") { Unanswered = true };
         if (expectedKind == RequestKind.Claim && GenesisWire.TryParseClaimRefusal(m1, out var refusal))
         {
             return new([], expectedKind, null, null, refusal switch
