@@ -187,13 +187,14 @@ internal static class EnrolmentScenarios
         var node = ctx.FactoryNewNode(rig, "node-a", WithNodeConfig(ctx.Image.ToBootSource(), rig, "node-a", nodeJson));
         using var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", genuine));
         var network = authority.Simulator.Network;
-        var own = network.LinkLocalAddress(Rig.TapName)
-            ?? throw new InvalidOperationException($"{Rig.TapName} has no link-local address in {rig.Namespace.Name}");
-        var sources = AddSourceAddresses(rig, 125);
 
         node.PowerOn();
         node.WaitForLine(new Regex(@"^ppn: genesis: no authority beacon in the scan window: self-genesis"), Bound);
         var key = node.AwaitGenesisKey();
+        // The tap has a carrier (and so its own link-local address) once the node is up; the attackers' come after it.
+        var own = network.LinkLocalAddress(Rig.TapName)
+            ?? throw new InvalidOperationException($"{Rig.TapName} has no link-local address in {rig.Namespace.Name} although the node answered on it");
+        var sources = AddSourceAddresses(rig, 125);
         var holding = new IPEndPoint(new IPAddress(node.LinkLocalAddress.GetAddressBytes(), rig.Namespace.InterfaceIndex(Rig.TapName)), 9443);
         ctx.Log($"node-a holds as {key}; attacking [{node.LinkLocalAddress}%{Rig.TapName}]:9443 from {sources.Count} addresses");
 
