@@ -94,7 +94,9 @@ public static class ClaimClient
                     : (new(node, null, null, null, $"not a holding PPN node: the first line was \"{Printable(shown)}\""), false);
             }
             var hello = new byte[GenesisWire.ClaimHelloSize];
-            if (!GenesisWire.TryWriteClaimHello(hello, credential.NoisePrivateKeyMemory.Span, bannerKey, RandomNumberGenerator.GetBytes(GenesisWire.ClaimHelloNonceSize)))
+            var nonce = new byte[GenesisWire.ClaimHelloNonceSize];
+            Geralt.SecureRandom.Fill(nonce); // libsodium, not the OpenSSL-backed RandomNumberGenerator (node binary rule)
+            if (!GenesisWire.TryWriteClaimHello(hello, credential.NoisePrivateKeyMemory.Span, bannerKey, nonce))
             {
                 return (new(node, bannerKey, null, null, "the banner's node key is not a usable X25519 key"), false);
             }
