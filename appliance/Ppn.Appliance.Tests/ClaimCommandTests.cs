@@ -6,6 +6,8 @@ using Ppn.Genesis.Claim;
 using Ppn.Genesis.Enrolment;
 using Ppn.Genesis.Holding;
 using Ppn.Genesis.Identity;
+using Ppn.Genesis.Join;
+using Ppn.Genesis.Noise;
 using Ppn.UefiVars.Testing;
 
 namespace Ppn.Appliance.Tests;
@@ -131,5 +133,58 @@ public sealed class ClaimCommandTests : IDisposable
         Assert.Equal(new IPEndPoint(IPAddress.Parse("192.0.2.5"), 9444), ep);
         Assert.False(ClaimTarget.TryParse("192.0.2.5%eth0", 9443, out _, out _));
         Assert.False(ClaimTarget.TryParse("[::1]:99999", 9443, out _, out _));
+    }
+
+    private HoldingListener Answering(Func<string> banner, IClaimHandler handler) =>
+        HoldingListener.Start([new IPEndPoint(IPAddress.IPv6Loopback, 0)], banner, new HoldingOptions(), handler, _ => { });
+
+    [Fact]
+    public void A_node_enrolled_by_this_authority_is_reported_as_already_claimed_with_exit_0()
+    {
+        using var listener = Answering(() => GenesisBanner.FormatEnrolled(_node.PublicKey, _authority.NoisePublicKey), new NoClaimYet());
+        var (code, output, err) = Claim("::1", "--port", listener.LocalEndPoints[0].Port.ToString(), "--credential", CredentialPath, "--mesh-address", "10.8.0.5");
+        Assert.True(code == ExitCodes.Ok, err);
+        Assert.Contains("already claimed [::1]:", output);
+        Assert.Contains("node ack:     already enrolled", output);
+    }
+
+    [Fact]
+    public void A_node_enrolled_by_another_authority_is_a_conflict_naming_its_key()
+    {
+        using var other = Fixed.Authority(salt: 1);
+        using var listener = Answering(() => GenesisBanner.FormatEnrolled(_node.PublicKey, other.NoisePublicKey), new NoClaimYet());
+        var (code, _, err) = Claim("::1", "--port", listener.LocalEndPoints[0].Port.ToString(), "--credential", CredentialPath, "--mesh-address", "10.8.0.5");
+        Assert.Equal(ExitCodes.Conflict, code);
+        Assert.Contains($"already enrolled by another authority (Noise key {Convert.ToBase64String(other.NoisePublicKey)})", err);
+    }
+
+    /// <summary>Reads the hello and message 2 like a node, then resets instead of sending the ack.</summary>
+    private sealed class LosesTheAck(NodeKeyPair node, byte[] authorityKey) : IClaimHandler
+    {
+        public async Task HandleAsync(HoldingConnection connection, CancellationToken cancellation)
+        {
+            var socket = connection.Socket;
+            var limit = TimeSpan.FromSeconds(10);
+            if (await GenesisWire.ReceiveFrameAsync(socket, GenesisWire.ClaimHelloSize, limit, cancellation) is null) return;
+            using var noise = NoiseIK.Initiator(node.PrivateKey, authorityKey, GenesisWire.Prologue(RequestKind.Claim, node.PublicKey));
+            var request = new byte[GenesisWire.RequestSize];
+            GenesisWire.WriteRequest(request, RequestKind.Claim, 0);
+            var m1 = new byte[NoiseIK.Message1Overhead + request.Length];
+            int n = noise.WriteMessage1(request, m1);
+            await GenesisWire.SendFrameAsync(socket, m1.AsMemory(0, n), limit, cancellation);
+            await GenesisWire.ReceiveFrameAsync(socket, GenesisWire.MaxFrame, limit, cancellation);
+            throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionReset);
+        }
+    }
+
+    [Fact]
+    public void A_lost_ack_is_exit_9_outcome_unknown_and_says_how_to_check()
+    {
+        using var listener = Answering(() => GenesisBanner.Format(_node.PublicKeyBase64), new LosesTheAck(_node, _authority.NoisePublicKey));
+        var (code, _, err) = Claim("::1", "--port", listener.LocalEndPoints[0].Port.ToString(), "--credential", CredentialPath, "--mesh-address", "10.8.0.5", "--timeout", "3");
+        Assert.Equal(ExitCodes.OutcomeUnknown, code);
+        Assert.Contains("outcome unknown", err);
+        Assert.Contains("ppn genesis status", err);
+        Assert.DoesNotContain("   at ", err); // one line, no stack trace
     }
 }

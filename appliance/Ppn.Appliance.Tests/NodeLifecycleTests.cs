@@ -195,6 +195,22 @@ public class NodeLifecycleTests
     }
 
     [Fact]
+    public void Genesis_that_fails_leaves_nothing_running_and_the_failure_to_the_supervisor()
+    {
+        var node = new NodeLifecycle(new ThrowingGenesis(), _rescan, _state, _mesh, _intake, new SignalsTwin(), (_, _) => { });
+        var e = Assert.Throws<IOException>(() => node.Run(CancellationToken.None));
+        Assert.Equal("efivarfs went away", e.Message);
+        Assert.Equal([NodeState.Genesis, NodeState.Stopped], node.History);
+        Assert.Empty(_intake.Started);
+        Assert.Equal(0, _mesh.Calls);
+    }
+
+    private sealed class ThrowingGenesis : IGenesis
+    {
+        public Enrolment? Run(CancellationToken stopping) => throw new IOException("efivarfs went away");
+    }
+
+    [Fact]
     public void Stopping_disposes_the_intake()
     {
         using var stop = new CancellationTokenSource();

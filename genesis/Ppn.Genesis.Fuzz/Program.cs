@@ -110,7 +110,14 @@ internal sealed class Harness
             GenesisWire.WriteAck(again, status);
             if (!again.SequenceEqual(bytes)) throw new InvalidOperationException("ack does not round-trip");
         }
-        if (GenesisWire.TryParseClaimHello(bytes, out var key) && key.Length != 32) throw new InvalidOperationException("hello key is not 32 bytes");
+        if (GenesisWire.TryParseClaimHello(bytes, out var key, out var nonce) && (key.Length != 32 || nonce.Length != GenesisWire.ClaimHelloNonceSize)) throw new InvalidOperationException("hello fields are the wrong size");
+        if (GenesisWire.TryParseClaimRefusal(bytes, out var reason))
+        {
+            Span<byte> again = stackalloc byte[GenesisWire.ClaimRefusalSize];
+            GenesisWire.WriteClaimRefusal(again, reason);
+            if (!again.SequenceEqual(bytes)) throw new InvalidOperationException("refusal does not round-trip");
+        }
+        GenesisWire.ClaimHelloTagMatches(bytes, new byte[32], new byte[32]);
     }
 
     private void Record(ReadOnlySpan<byte> bytes)
@@ -127,6 +134,11 @@ internal sealed class Harness
         if (GenesisBanner.TryParse(line, out var key) && (key.Length != 32 || !line.StartsWith(GenesisBanner.Protocol + " ", StringComparison.Ordinal)))
         {
             throw new InvalidOperationException("a banner parsed that is not PPN-GENESIS/1 with a 32-byte key");
+        }
+        if (GenesisBanner.TryParseEnrolled(line, out var node, out var authority)
+            && GenesisBanner.FormatEnrolled(node, authority).TrimEnd('\r', '\n') != line.TrimEnd('\n').TrimEnd('\r'))
+        {
+            throw new InvalidOperationException("an enrolled banner parsed that does not round-trip");
         }
     }
 }

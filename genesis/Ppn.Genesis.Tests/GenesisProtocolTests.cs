@@ -176,6 +176,42 @@ public class GenesisProtocolTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_holding_listener_whose_accept_loop_gives_up_is_replaced_by_self_genesis_with_a_console_line()
+    {
+        // A twin address source: [::1] presented as a usable link-local address, so the node holds on loopback.
+        var loopback = new InterfaceAddress(IPAddress.IPv6Loopback, 1, 128, InterfaceAddress.ScopeLink, 0, "eth0");
+        var log = new ConcurrentQueue<string>();
+        var genesis = new SelfGenesis(_nvram, EntropyMixer.ForThisMachine(), new CountingSource([loopback]), new NoBeaconScanner(), new HoldingOptions { Port = 0 }, log.Enqueue);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Factory.StartNew(() => genesis.Run(stop.Token), TaskCreationOptions.LongRunning);
+        try
+        {
+            Assert.True(SpinWait.SpinUntil(() => genesis.Listener is not null, Bound), "the node never held");
+            var first = genesis.Listener!;
+            first.TestHook = point =>
+            {
+                if (point == HoldingPoint.BeforeAccept) throw new InvalidOperationException("listening socket broken");
+            };
+            using (var wake = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp))
+            {
+                // Wakes a loop parked in accept (if it had not reached the hook yet it fails without this); from then
+                // on it fails every time. Whether this connection is served or reset with the listener does not matter.
+                try { wake.Connect(first.LocalEndPoints[0]); } catch (SocketException) { } // refused: it gave up already
+            }
+            Assert.True(SpinWait.SpinUntil(() => genesis.Listener is { } l && l != first, Bound), "the failed listener was not replaced");
+            Assert.Contains(log, l => l.StartsWith("holding listener failed (accept on [::1]:") && l.EndsWith("): re-binding"));
+            using var client = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+            client.Connect(genesis.Listener!.LocalEndPoints[0]);
+            Assert.Equal(GenesisBanner.Format(genesis.PublicKeyBase64!), HoldingListenerTests.ReadLine(client));
+        }
+        finally
+        {
+            stop.Cancel();
+            await run.WaitAsync(Bound);
+        }
+    }
+
     private sealed class CountingSource(params IReadOnlyList<InterfaceAddress>[] reads) : IInterfaceAddressSource
     {
         public int Reads { get; private set; }
@@ -236,7 +272,8 @@ public class GenesisProtocolTests : IDisposable
         while (got == 0 || banner[got - 1] != '\n') got += await s.ReceiveAsync(banner.AsMemory(got), SocketFlags.None, token);
         Assert.True(GenesisBanner.TryParse(System.Text.Encoding.ASCII.GetString(banner, 0, got), out var nodeKey));
         var hello = new byte[GenesisWire.ClaimHelloSize];
-        GenesisWire.WriteClaimHello(hello, noisePublic);
+        Assert.True(GenesisWire.TryWriteClaimHello(hello, noisePrivate, nodeKey, System.Security.Cryptography.RandomNumberGenerator.GetBytes(GenesisWire.ClaimHelloNonceSize)));
+        if (!noisePublic.AsSpan().SequenceEqual(hello.AsSpan(8, 32))) noisePublic.CopyTo(hello, 8); // a hello naming a key it was not made with
         await GenesisWire.SendFrameAsync(s, hello, TimeSpan.FromSeconds(5), token);
         return await AuthorityResponder.RespondAsync(s, noisePrivate, RequestKind.Claim, nodeKey, (k, _, _) => grant(k), new GenesisTimeouts(), token);
     }

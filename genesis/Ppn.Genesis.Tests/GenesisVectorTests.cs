@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Ppn.Genesis.Beacon;
 using Ppn.Genesis.Enrolment;
+using Ppn.Genesis.Holding;
 using Ppn.Genesis.Join;
 
 namespace Ppn.Genesis.Tests;
@@ -17,6 +18,8 @@ public class GenesisVectorTests
     private static readonly byte[] SigningSeed = Enumerable.Range(0x20, 32).Select(i => (byte)i).ToArray();
     private static readonly byte[] NoisePrivate = Enumerable.Range(0x60, 32).Select(i => (byte)i).ToArray();
     private static readonly byte[] NodePublic = Convert.FromHexString("8f40c5adb68f25624ae5b214ea767a6ec94d829d3d7b5e1ad1ba6f3e2138285f"); // identity-record.json's key
+    private static readonly byte[] NodePrivate = Convert.FromHexString("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e5f"); // and its private key
+    private static readonly byte[] HelloNonce = Enumerable.Range(0xc0, GenesisWire.ClaimHelloNonceSize).Select(i => (byte)i).ToArray();
 
     private static AuthorityCredential Authority(byte[]? seed = null) => AuthorityCredential.Create(seed ?? SigningSeed, seed is null ? NoisePrivate : seed.Reverse().ToArray(),
         new IPEndPoint(IPAddress.Parse("203.0.113.7"), 51820), Enumerable.Range(0xa0, 32).Select(i => (byte)i).ToArray(), 3);
@@ -102,7 +105,11 @@ public class GenesisVectorTests
         EnrolmentGrant.TryParse(grant, out var parsed, out _);
         var request = new byte[GenesisWire.RequestSize]; GenesisWire.WriteRequest(request, RequestKind.Join, 42);
         var ack = new byte[GenesisWire.AckSize]; GenesisWire.WriteAck(ack, AckStatus.Persisted);
-        var hello = new byte[GenesisWire.ClaimHelloSize]; GenesisWire.WriteClaimHello(hello, authority.NoisePublicKey);
+        var hello = new byte[GenesisWire.ClaimHelloSize];
+        Assert.True(GenesisWire.TryWriteClaimHello(hello, NoisePrivate, NodePublic, HelloNonce));
+        var secret = new byte[32];
+        Assert.True(GenesisWire.TryClaimHelloSecret(secret, NoisePrivate, NodePublic));
+        var refusal = new byte[GenesisWire.ClaimRefusalSize]; GenesisWire.WriteClaimRefusal(refusal, ClaimRefusal.NotPinned);
         return Json(w =>
         {
             w.WriteString("spec", "docs/protocol/genesis.md#grant-180-bytes-and-registry-binding-receipt");
@@ -124,7 +131,12 @@ public class GenesisVectorTests
             w.WriteStartObject("messages");
             w.WriteString("joinRequestSequence42", Convert.ToHexStringLower(request));
             w.WriteString("ackPersisted", Convert.ToHexStringLower(ack));
+            w.WriteString("claimHelloNonce", Convert.ToHexStringLower(HelloNonce));
+            w.WriteString("claimHelloSecret", Convert.ToHexStringLower(secret));
+            w.WriteString("claimHelloTagInput", Convert.ToHexStringLower([.. GenesisWire.ClaimHelloDomain, .. NodePublic, .. hello.AsSpan(0, 56)]));
             w.WriteString("claimHello", Convert.ToHexStringLower(hello));
+            w.WriteString("claimRefusalNotPinned", Convert.ToHexStringLower(refusal));
+            w.WriteString("enrolledBanner", GenesisBanner.FormatEnrolled(NodePublic, authority.NoisePublicKey));
             w.WriteString("enrolmentRecordJoin", Convert.ToHexStringLower(EnrolmentRecord.Encode(parsed!, EnrolmentOrigin.Join)));
             w.WriteString("joinPrologue", Convert.ToHexStringLower(GenesisWire.Prologue(RequestKind.Join, default)));
             w.WriteString("claimPrologue", Convert.ToHexStringLower(GenesisWire.Prologue(RequestKind.Claim, NodePublic)));
@@ -203,7 +215,25 @@ public class GenesisVectorTests
         Assert.Equal((RequestKind.Join, 42UL), (kind, seq));
         Assert.True(GenesisWire.TryParseAck(Convert.FromHexString(m.GetProperty("ackPersisted").GetString()!), out var ack));
         Assert.Equal(AckStatus.Persisted, ack);
-        Assert.True(GenesisWire.TryParseClaimHello(Convert.FromHexString(m.GetProperty("claimHello").GetString()!), out _));
+        var hello = Convert.FromHexString(m.GetProperty("claimHello").GetString()!);
+        Assert.True(GenesisWire.TryParseClaimHello(hello, out var named, out var nonce));
+        Assert.Equal(Convert.FromHexString(root.GetProperty("noisePublicKeyX25519").GetString()!), named.ToArray());
+        Assert.Equal(m.GetProperty("claimHelloNonce").GetString(), Convert.ToHexStringLower(nonce));
+        // The node's side: the secret from its own private key and the named authority key, and the tag checks.
+        var secret = new byte[32];
+        Assert.True(GenesisWire.TryClaimHelloSecret(secret, NodePrivate, named));
+        Assert.Equal(m.GetProperty("claimHelloSecret").GetString(), Convert.ToHexStringLower(secret));
+        Assert.True(GenesisWire.ClaimHelloTagMatches(hello, secret, node));
+        Assert.Equal(Convert.FromHexString(m.GetProperty("claimHelloTagInput").GetString()!), (byte[])[.. GenesisWire.ClaimHelloDomain, .. node, .. hello.AsSpan(0, 56)]);
+        var tampered = hello.ToArray(); tampered[40] ^= 1; // another nonce, the same tag
+        Assert.False(GenesisWire.ClaimHelloTagMatches(tampered, secret, node));
+        var otherNode = node.ToArray(); otherNode[0] ^= 0x40; // the tag binds the banner's node key
+        Assert.False(GenesisWire.ClaimHelloTagMatches(hello, secret, otherNode));
+        Assert.True(GenesisWire.TryParseClaimRefusal(Convert.FromHexString(m.GetProperty("claimRefusalNotPinned").GetString()!), out var refusal));
+        Assert.Equal(ClaimRefusal.NotPinned, refusal);
+        Assert.True(GenesisBanner.TryParseEnrolled(m.GetProperty("enrolledBanner").GetString(), out var bannerNode, out var bannerAuthority));
+        Assert.Equal(node, bannerNode);
+        Assert.Equal(named.ToArray(), bannerAuthority);
         Assert.True(EnrolmentRecord.TryParse(Convert.FromHexString(m.GetProperty("enrolmentRecordJoin").GetString()!), out var stored, out var origin, out _));
         Assert.Equal((EnrolmentOrigin.Join, 5UL), (origin, stored.NodeId));
     }

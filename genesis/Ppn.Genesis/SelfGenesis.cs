@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Ppn.Genesis.Beacon;
 using Ppn.Genesis.Claim;
 using Ppn.Genesis.Enrolment;
@@ -70,6 +71,8 @@ public sealed class SelfGenesis
     public GenesisPhase Phase { get; private set; } = GenesisPhase.Starting;
     public string? PublicKeyBase64 { get; private set; }
     public HoldingListener? Listener { get; private set; }
+    /// <summary>After a claim in this run: 9443 still answering with the enrolled banner (ends by itself); null otherwise.</summary>
+    public EnrolledAnnouncement? Announcement { get; private set; }
     /// <summary>The verified, stored enrolment once <see cref="Phase"/> is <see cref="GenesisPhase.Enrolled"/>.</summary>
     public EnrolmentGrant? Enrolment { get; private set; }
     /// <summary>True when <see cref="Enrolment"/> was made in this run (join or claim), false when it was restored.</summary>
@@ -102,7 +105,10 @@ public sealed class SelfGenesis
             {
                 _claims = new ClaimHandler(identity.Keys, _plan.Trust, new EnrolmentStore(_store), _log);
             }
-            Hold(banner, cancellation, identity is null ? GenesisPhase.HoldingWithoutIdentity : GenesisPhase.Holding);
+            var nodeKey = identity?.Keys.PublicKey.ToArray();
+            // Once claimed, the same listener says so (no gap in which a claimant whose ack was lost finds nothing).
+            string CurrentBanner() => _claims?.ClaimedBy is { } by && nodeKey is not null ? GenesisBanner.FormatEnrolled(nodeKey, by) : banner;
+            Hold(CurrentBanner, cancellation, identity is null ? GenesisPhase.HoldingWithoutIdentity : GenesisPhase.Holding);
             if (_claims is { Claimed.IsCompletedSuccessfully: true })
             {
                 Enrolled(_claims.Claimed.Result, "claim");
@@ -110,6 +116,7 @@ public sealed class SelfGenesis
         }
         finally
         {
+            _claims?.Dispose();
             identity?.Dispose();
         }
     }
@@ -176,7 +183,7 @@ public sealed class SelfGenesis
         _plan?.OnEnrolled?.Invoke(grant);
     }
 
-    private void Hold(string banner, CancellationToken outer, GenesisPhase phase)
+    private void Hold(Func<string> banner, CancellationToken outer, GenesisPhase phase)
     {
         // A successful claim ends the holding pattern as cancellation does.
         using var claimedOrCancelled = CancellationTokenSource.CreateLinkedTokenSource(outer);
@@ -192,25 +199,92 @@ public sealed class SelfGenesis
                 continue;
             }
             var endpoints = addresses.Select(a => a.EndPoint(_options.Port)).ToList();
-            using var listener = HoldingListener.Start(endpoints, () => banner, _options, (IClaimHandler?)_claims ?? new NoClaimYet(), _log);
-            Listener = listener;
-            Phase = phase;
-            foreach (var a in addresses)
+            HoldingListener listener;
+            try
             {
-                _log($"holding on [{a.Address}%{a.InterfaceName}]:{_options.Port}");
+                listener = HoldingListener.Start(endpoints, banner, _options, (IClaimHandler?)_claims ?? new NoClaimYet(), _log);
             }
-            // Re-check the addresses now and then: a link that comes up later gets its listener too.
-            var bound = addresses.Select(a => (a.Address, a.InterfaceIndex)).ToHashSet();
-            while (!cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(30)))
+            catch (SocketException e)
             {
-                var now = _addresses.Read().Where(a => a.IsUsable).Select(a => (a.Address, a.InterfaceIndex)).ToHashSet();
-                if (!now.SetEquals(bound))
+                // An address that vanished between reading and binding, say: read them again shortly.
+                _log($"holding listener could not bind ({e.SocketErrorCode}: {e.Message}); retrying");
+                cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+                continue;
+            }
+            bool handedOver = false;
+            try
+            {
+                Listener = listener;
+                Phase = phase;
+                foreach (var a in addresses)
                 {
-                    _log("link-local addresses changed: re-binding the holding listener");
-                    break;
+                    _log($"holding on [{a.Address}%{a.InterfaceName}]:{_options.Port}");
+                }
+                // Re-check the addresses now and then: a link that comes up later gets its listener too. A listener
+                // whose accept loop gave up (HoldingListener.Failed) is replaced by a fresh one.
+                var bound = addresses.Select(a => (a.Address, a.InterfaceIndex)).ToHashSet();
+                var wake = new[] { cancellation.WaitHandle, ((IAsyncResult)listener.Failed).AsyncWaitHandle };
+                while (true)
+                {
+                    int which = WaitHandle.WaitAny(wake, TimeSpan.FromSeconds(30));
+                    if (which == 0) break;
+                    if (which == 1)
+                    {
+                        _log($"holding listener failed ({listener.Failed.Result}): re-binding");
+                        break;
+                    }
+                    var now = _addresses.Read().Where(a => a.IsUsable).Select(a => (a.Address, a.InterfaceIndex)).ToHashSet();
+                    if (!now.SetEquals(bound))
+                    {
+                        _log("link-local addresses changed: re-binding the holding listener");
+                        break;
+                    }
+                }
+                if (_claims is { Claimed.IsCompletedSuccessfully: true } && !outer.IsCancellationRequested && _options.EnrolledAnnouncement > TimeSpan.Zero)
+                {
+                    Announcement = new EnrolledAnnouncement(listener, _options.EnrolledAnnouncement, outer, _log);
+                    handedOver = true;
                 }
             }
-            Listener = null;
+            finally
+            {
+                Listener = null;
+                if (!handedOver) listener.Dispose();
+            }
         }
+    }
+}
+
+/// <summary>
+/// The holding listener of a node claimed in this run, kept answering with the enrolled banner
+/// (docs/protocol/genesis.md §Claim) so a claimant whose ack was lost can tell; it closes itself after the
+/// period, when the node stops, or when disposed.
+/// </summary>
+public sealed class EnrolledAnnouncement : IDisposable
+{
+    private readonly HoldingListener _listener;
+    private readonly Action<string> _log;
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _disposed;
+
+    internal EnrolledAnnouncement(HoldingListener listener, TimeSpan period, CancellationToken stopping, Action<string> log)
+    {
+        _listener = listener;
+        _log = log;
+        log($"claimed: 9443 answers with the enrolled banner for {period.TotalMinutes:0.#} min");
+        _ = Task.Delay(period, stopping).ContinueWith(_ => Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
+    /// <summary>Completes once the listener is closed.</summary>
+    public Task Ended => _ended.Task;
+
+    public HoldingListener Listener => _listener;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _listener.Dispose();
+        _log("the enrolled banner on 9443 is withdrawn");
+        _ended.TrySetResult();
     }
 }

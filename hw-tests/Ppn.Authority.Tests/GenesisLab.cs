@@ -15,6 +15,15 @@ public sealed class NamespaceFactAttribute : FactAttribute
     }
 }
 
+/// <summary>The theory form of <see cref="NamespaceFactAttribute"/>.</summary>
+public sealed class NamespaceTheoryAttribute : TheoryAttribute
+{
+    public NamespaceTheoryAttribute()
+    {
+        Skip = new NamespaceFactAttribute().Skip;
+    }
+}
+
 /// <summary>
 /// Two network namespaces joined by a veth pair: <c>node0</c> in the node's (no IPv4 address, ever) and
 /// <c>auth0</c> in the authority's (link-local, plus 192.0.2.1/24 so beacons also go out as IPv4 broadcast).
@@ -71,11 +80,12 @@ public sealed class GenesisLab : IDisposable
         AuthoritySimulator.StartAsync(Path.Combine(Directory, name + ".db"), credential, new AuthoritySimulatorOptions { Network = Network });
 
     /// <summary>Starts a node process in the node namespace whose image pins <paramref name="pinned"/>.</summary>
-    public NodeProcess StartNode(AuthorityCredential pinned, int scanWindowSeconds, string name = "node")
+    /// <param name="announceSeconds">After a claim, keep 9443 answering with the enrolled banner this long before exiting (0: exit at once).</param>
+    public NodeProcess StartNode(AuthorityCredential pinned, int scanWindowSeconds, string name = "node", int announceSeconds = 0)
     {
         var config = Path.Combine(Directory, name + ".json");
         File.WriteAllBytes(config, pinned.NodeConfigFor(TimeSpan.FromSeconds(scanWindowSeconds), TimeSpan.FromSeconds(1)).ToJson());
-        var node = NodeProcess.Start(NodeNamespace, Path.Combine(Directory, name + "-nvram"), config);
+        var node = NodeProcess.Start(NodeNamespace, Path.Combine(Directory, name + "-nvram"), config, announceSeconds);
         _nodes.Add(node);
         return node;
     }
@@ -142,12 +152,12 @@ public sealed class NodeProcess : IDisposable
 
     private NodeProcess(Process process) => _process = process;
 
-    public static NodeProcess Start(string ns, string nvram, string config)
+    public static NodeProcess Start(string ns, string nvram, string config, int announceSeconds = 0)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Ppn.Rig.GenesisNode.dll");
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "netns", "exec", ns, dotnet, dll, "--nvram", nvram, "--config", config }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "netns", "exec", ns, dotnet, dll, "--nvram", nvram, "--config", config, "--announce-seconds", announceSeconds.ToString() }) psi.ArgumentList.Add(a);
         var process = Process.Start(psi)!;
         var node = new NodeProcess(process);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (node._gate) { node._lines.Add(e.Data); Monitor.PulseAll(node._gate); } };

@@ -19,7 +19,9 @@ public sealed class BeaconEmitter
     private readonly AuthorityCredential _credential;
     private readonly AuthorityNetwork _network;
     private long _sent;
-    private ulong _sequence;
+    // Sequences must grow over the authority's whole life, restarts included (nodes prefer the highest heard):
+    // start from the Unix time in milliseconds, then count.
+    private ulong _sequence = (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     public BeaconEmitter(AuthorityCredential credential, AuthorityNetwork network)
     {

@@ -8,17 +8,21 @@ using Ppn.Genesis.Holding;
 using Ppn.UefiVars.Efivarfs;
 using Ppn.UefiVars.Testing;
 
-// Usage: Ppn.Rig.GenesisNode --nvram DIR --config node.json
-// Runs genesis as NodeServices does on a node (same library, same defaults), logging "ppn: genesis: ..." lines
-// to stdout; on enrolment prints one "ppn: genesis: RESULT ..." line read back from the (emulated) UEFI
-// variable and exits 0. SIGTERM ends it (exit 3). Bad usage or config: exit 2.
+// Usage: Ppn.Rig.GenesisNode --nvram DIR --config node.json [--announce-seconds N]
+// Runs genesis as NodeServices does on a node (same library, same defaults except the enrolled banner), logging
+// "ppn: genesis: ..." lines to stdout; on enrolment prints one "ppn: genesis: RESULT ..." line read back from the
+// (emulated) UEFI variable and exits 0: at once, or after a claim once 9443 has answered with the enrolled banner
+// for N seconds (default 0: no enrolled banner, so tests that wait for the exit need not wait 10 minutes).
+// SIGTERM ends it (exit 3 before enrolment). Bad usage or config: exit 2.
 string? nvram = null, configPath = null;
+int announceSeconds = 0;
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
     {
         case "--nvram": nvram = args[i + 1]; break;
         case "--config": configPath = args[i + 1]; break;
+        case "--announce-seconds" when int.TryParse(args[i + 1], out announceSeconds) && announceSeconds >= 0: break;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }
@@ -56,7 +60,8 @@ using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
     stop.Cancel();
 });
 
-var genesis = new SelfGenesis(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), scanner, new HoldingOptions(), Log, plan);
+var holding = new HoldingOptions { EnrolledAnnouncement = TimeSpan.FromSeconds(announceSeconds) };
+var genesis = new SelfGenesis(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), scanner, holding, Log, plan);
 genesis.Run(stop.Token);
 if (genesis.Enrolment is null)
 {
@@ -70,4 +75,11 @@ if (stored is null)
     return 1;
 }
 Log($"RESULT enrolled origin={origin.ToString().ToLowerInvariant()} node={stored.NodeId} address={stored.Address} key={genesis.PublicKeyBase64} beacons-rogue={scanner.Verifier.Rogue}");
+if (genesis.Announcement is { } announcement)
+{
+    using (stop.Token.Register(announcement.Dispose))
+    {
+        announcement.Ended.Wait();
+    }
+}
 return 0;

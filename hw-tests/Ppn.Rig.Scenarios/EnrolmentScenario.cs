@@ -20,6 +20,10 @@ public class EnrolmentScenario(ITestOutputHelper output)
         ScenarioRunner.RunForTest("rogue-authority", _progress);
 
     [FullScenario]
+    public void The_genuine_claim_completes_and_the_enrolled_banner_answers_while_a_hostile_link_attacks_9443() =>
+        ScenarioRunner.RunForTest("hostile-lan-claim", _progress);
+
+    [FullScenario]
     public void Spokes_reach_each_other_through_the_hub_vm_and_a_command_crosses_the_mesh() =>
         ScenarioRunner.RunForTest("three-node-mesh", _progress);
 }

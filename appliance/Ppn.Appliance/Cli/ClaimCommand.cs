@@ -61,6 +61,10 @@ public static class ClaimCommand
                 using var overall = new CancellationTokenSource(TimeSpan.FromSeconds(seconds * 5));
                 var result = ClaimClient.ClaimAsync(node, credential, key => credential.Grant(key, id, address, issuedAt), timeouts, overall.Token)
                     .GetAwaiter().GetResult();
+                if (result.OutcomeUnknown)
+                {
+                    throw new CliError(ExitCodes.OutcomeUnknown, $"claim of {ClaimClient.Describe(node)}: outcome unknown ({result.Failure}); the node may have stored the enrolment: check with `ppn genesis status` on its console, or run this `ppn claim` again (a node enrolled by this authority says so)");
+                }
                 if (!result.Succeeded)
                 {
                     throw new CliError(ExitCodeFor(result), $"claim of {ClaimClient.Describe(node)} failed: {result.Failure}");
@@ -72,19 +76,46 @@ public static class ClaimCommand
         return command;
     }
 
-    private static int ExitCodeFor(ClaimResult result) => result switch
+    internal static int ExitCodeFor(ClaimResult result) => result switch
     {
+        { EnrolledBy: not null } => ExitCodes.Conflict, // enrolled by another authority
         { BannerNodeKey: null, BannerError: not null } => ExitCodes.Integrity,
-        { BannerNodeKey: null } => ExitCodes.Unavailable,
+        { BannerNodeKey: null } => ExitCodes.Unavailable, // no connection, no banner, not a PPN node
+        { Exchange: null } => ExitCodes.Integrity, // the banner's key is not a usable X25519 key
+        { Exchange.Refusal: ClaimRefusal.NotPinned or ClaimRefusal.BadProof } => ExitCodes.Integrity,
+        { Exchange.Refusal: ClaimRefusal.AlreadyClaimed } => ExitCodes.Conflict,
+        { Exchange.Refusal: not null } => ExitCodes.Unavailable, // busy, or a replay: try again
+        { Exchange.Unanswered: true } => ExitCodes.Unavailable, // dropped before the handshake on every attempt (a flood?)
         { Exchange.Ack: AckStatus.Rejected } => ExitCodes.Integrity,
         { Exchange.Ack: AckStatus.StorageFailed } => ExitCodes.Failed,
-        { Exchange: null } or { Exchange.Ack: null } => ExitCodes.Integrity, // the node closed: it does not pin this authority
+        { Exchange.Grant: null } => ExitCodes.Integrity, // the handshake did not authenticate, or proved another key than the banner's
         _ => ExitCodes.Failed,
     };
 
     private static void Print(Output output, IPEndPoint node, ClaimResult result)
     {
-        var g = result.Exchange!.Grant!;
+        if (result.Exchange?.Grant is not { } g)
+        {
+            // The enrolled banner named this authority: an earlier claim completed (its ack may have been lost).
+            if (output.Json)
+            {
+                output.WriteJson(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("node", ClaimClient.Describe(node));
+                    w.WriteString("nodePublicKey", Convert.ToBase64String(result.BannerNodeKey!));
+                    w.WriteString("enrolledBy", Convert.ToBase64String(result.EnrolledBy!));
+                    w.WriteString("ack", "already-enrolled");
+                    w.WriteEndObject();
+                });
+                return;
+            }
+            output.Line($"already claimed {ClaimClient.Describe(node)}");
+            output.Line($"node key:     {Convert.ToBase64String(result.BannerNodeKey!)}");
+            output.Line($"enrolled by:  {Convert.ToBase64String(result.EnrolledBy!)} (this credential)");
+            output.Line("node ack:     already enrolled (the node says it stored this authority's claim; `ppn genesis status` on it shows the grant)");
+            return;
+        }
         var issued = DateTimeOffset.FromUnixTimeSeconds((long)g.IssuedAt).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
         if (output.Json)
         {
@@ -100,7 +131,7 @@ public static class ClaimCommand
                 w.WriteNumber("commandKeyEpoch", g.CommandKeyEpoch);
                 w.WriteString("issuedAt", issued);
                 w.WriteString("receipt", Convert.ToBase64String(g.Receipt));
-                w.WriteString("ack", "persisted");
+                w.WriteString("ack", result.AlreadyEnrolled ? "already-enrolled" : "persisted");
                 w.WriteEndObject();
             });
             return;
@@ -113,6 +144,8 @@ public static class ClaimCommand
         output.Line($"epoch:        {g.CommandKeyEpoch}");
         output.Line($"issued at:    {issued}");
         output.Line($"receipt:      {Convert.ToBase64String(g.Receipt)}");
-        output.Line("node ack:     persisted (the enrolment is in the node's UEFI variables; it brings ppn0 up now)");
+        output.Line(result.AlreadyEnrolled
+            ? "node ack:     lost, but the node now says it is enrolled by this authority (it brings ppn0 up now)"
+            : "node ack:     persisted (the enrolment is in the node's UEFI variables; it brings ppn0 up now)");
     }
 }

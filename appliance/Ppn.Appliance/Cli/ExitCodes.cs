@@ -12,6 +12,8 @@ public static class ExitCodes
     public const int Conflict = 6;
     public const int NoSpace = 7;
     public const int Failed = 8;
+    /// <summary>The request went out but its answer was lost: it may have taken effect (check, then retry).</summary>
+    public const int OutcomeUnknown = 9;
     public const int Internal = 70;
 
     public const string HelpText = """
@@ -25,6 +27,7 @@ public static class ExitCodes
           6  conflict (already exists; use the documented flag to replace)
           7  no space (UEFI NVRAM full)
           8  operation failed (see the message)
+          9  outcome unknown (the request was sent, the answer lost: check before retrying)
           70 internal error (a bug: report it with --verbose output)
         """;
 }

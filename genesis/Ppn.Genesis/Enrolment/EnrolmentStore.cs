@@ -82,10 +82,20 @@ public sealed class EnrolmentStore
     public static readonly VariableName Variable = VariableName.Ppn("PpnEnrolment");
     public const VariableAttributes Attributes = VariableAttributes.NonVolatileBootRuntime;
     private readonly IVariableStore _store;
+    // Concurrent claims (HoldingOptions.MaxConcurrentHandshakes) store in turn: a write and its read-back are one step.
+    private readonly object _gate = new();
 
     public EnrolmentStore(IVariableStore store) => _store = store;
 
     public void Save(EnrolmentGrant grant, EnrolmentOrigin origin)
+    {
+        lock (_gate)
+        {
+            SaveAndReadBack(grant, origin);
+        }
+    }
+
+    private void SaveAndReadBack(EnrolmentGrant grant, EnrolmentOrigin origin)
     {
         var bytes = EnrolmentRecord.Encode(grant, origin);
         try

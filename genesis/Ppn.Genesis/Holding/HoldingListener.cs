@@ -7,34 +7,101 @@ namespace Ppn.Genesis.Holding;
 public sealed record HoldingOptions
 {
     public int Port { get; init; } = 9443;
-    /// <summary>Connections served at once; more are closed on accept (the unclaimed node is on a hostile LAN).</summary>
+    /// <summary>Connections served at once (the unclaimed node is on a hostile LAN); see <see cref="WhenFull"/>.</summary>
     public int MaxConnections { get; init; } = 64;
+    /// <summary>
+    /// The kernel's queue of completed handshakes not yet accepted: sized for floods, not for the cap, so a genuine
+    /// SYN is not dropped (and retransmitted 1, 2, 4 s later) while the accept loop drains a burst. Linux caps it
+    /// at net.core.somaxconn (4096 by default).
+    /// </summary>
+    public int Backlog { get; init; } = 1024;
     /// <summary>How long a connection may stay silent before it is closed.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>The most a peer may send before it is cut off (claim frames are small).</summary>
     public int MaxInboundBytes { get; init; } = 4096;
-    /// <summary>The claim hello and the whole handshake must be done within this, however slowly bytes trickle in.</summary>
+    /// <summary>
+    /// The claim hello must arrive whole within this after the banner. The genuine claimant sends it at once; an
+    /// unproven connection is never worth more than this.
+    /// </summary>
+    public TimeSpan HelloTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>After a proven hello, the whole handshake must be done within this, however slowly bytes trickle in.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Claims (proven hellos) run at once; one Noise handshake is a few X25519 operations, so bounded by the CPUs.</summary>
+    public int MaxConcurrentHandshakes { get; init; } = Math.Clamp(Environment.ProcessorCount, 2, 16);
     /// <summary>No connection lives longer than this, whatever it does (slowloris).</summary>
     public TimeSpan MaxConnectionLifetime { get; init; } = TimeSpan.FromSeconds(15);
     /// <summary>Connections one source address may hold at once.</summary>
     public int PerSourceMaxConnections { get; init; } = 8;
     /// <summary>New connections per second one source address may open (token bucket, burst of twice this).</summary>
     public double PerSourceRatePerSecond { get; init; } = 10;
-    /// <summary>At the cap: close the oldest connection to make room (so a flood cannot lock a claim out), or refuse the new one.</summary>
-    public FullPolicy WhenFull { get; init; } = FullPolicy.EvictOldest;
+    /// <summary>After a claim in this run, 9443 keeps answering with the enrolled banner this long (0: not at all).</summary>
+    public TimeSpan EnrolledAnnouncement { get; init; } = GenesisBanner.EnrolledAnnouncement;
+    /// <summary>At the cap: close a connection to make room (so a flood cannot lock a claim out), or refuse the new one.</summary>
+    public FullPolicy WhenFull { get; init; } = FullPolicy.Evict;
 }
+
+internal enum HoldingPoint { BeforeAccept, EvictionChosen, Released }
 
 public enum FullPolicy
 {
-    EvictOldest,
+    /// <summary>
+    /// The source address holding the most connections loses its oldest unprotected one (among sources holding as
+    /// many: the one with the fewest rate tokens left, i.e. the one opening connections fastest, then the oldest
+    /// connection); a connection that proved a pinned authority key (<see cref="HoldingConnection.Protect"/>) is never
+    /// evicted. When every connection is protected the new one is refused.
+    /// </summary>
+    Evict,
     RefuseNew,
 }
 
-/// <summary>What happens after the banner: the authenticated claim (its own issue) plugs in here.</summary>
+/// <summary>
+/// One accepted connection of the holding listener. The listener owns it: it is admitted, counted, evicted and
+/// released under the listener's lock, and only its <see cref="Socket"/> is ever closed from outside the task
+/// that serves it (closing a socket is idempotent and thread-safe; nothing else of it is shared).
+/// </summary>
+public sealed class HoldingConnection
+{
+    private readonly HoldingListener _owner;
+
+    internal HoldingConnection(HoldingListener owner, Socket socket, IPAddress source, long sequence, HoldingOptions options)
+    {
+        _owner = owner;
+        Socket = socket;
+        Source = source;
+        Sequence = sequence;
+        Options = options;
+    }
+
+    public Socket Socket { get; }
+    public IPAddress Source { get; }
+    public HoldingOptions Options { get; }
+    /// <summary>Admission order (the oldest has the lowest).</summary>
+    internal long Sequence { get; }
+    /// <summary>Guarded by the listener's lock.</summary>
+    internal bool Protected { get; set; }
+    /// <summary>Guarded by the listener's lock: false once evicted or released.</summary>
+    internal bool Listed { get; set; }
+    internal LinkedListNode<HoldingConnection>? SourceNode { get; set; }
+
+    /// <summary>
+    /// The peer proved a pinned authority key: from now on this connection is never evicted to make room. Only a
+    /// claim handler that verified such a proof may call it, so only holders of a pinned key's private half (or a
+    /// replay of one of their hellos, refused after its first use) ever hold a protected connection.
+    /// </summary>
+    public void Protect() => _owner.Protect(this);
+
+    /// <summary>Aborts the connection (RST); the task serving it sees its socket fail and ends.</summary>
+    internal void Abort() => Socket.Close(0);
+}
+
+/// <summary>What happens after the banner: the authenticated claim (<see cref="Claim.ClaimHandler"/>) plugs in here.</summary>
 public interface IClaimHandler
 {
-    Task HandleAsync(Socket connection, HoldingOptions options, CancellationToken cancellation);
+    /// <summary>
+    /// Serves one connection after its banner. Returning normally ends it gracefully (what was sent is delivered,
+    /// then FIN); throwing, or the connection's lifetime ending, resets it.
+    /// </summary>
+    Task HandleAsync(HoldingConnection connection, CancellationToken cancellation);
 }
 
 /// <summary>
@@ -43,8 +110,9 @@ public interface IClaimHandler
 /// </summary>
 public sealed class NoClaimYet : IClaimHandler
 {
-    public async Task HandleAsync(Socket connection, HoldingOptions options, CancellationToken cancellation)
+    public async Task HandleAsync(HoldingConnection holding, CancellationToken cancellation)
     {
+        var (connection, options) = (holding.Socket, holding.Options);
         var buffer = new byte[512];
         int total = 0;
         while (total < options.MaxInboundBytes)
@@ -72,25 +140,37 @@ public sealed class NoClaimYet : IClaimHandler
 /// <summary>
 /// The holding pattern (Genesis Protocol step 4): TCP listeners on the node's link-local addresses. Each
 /// connection first receives the banner line, then goes to the claim handler. Bounded everywhere: a
-/// connection cap, an idle timeout, a byte limit; nothing a peer sends can throw out of the accept loop.
+/// connection cap with fair eviction, a per-source rate and share, an idle timeout, a byte limit and a hard
+/// lifetime. No exception a peer can cause leaves the accept loop; if a loop fails anyway (a bug, a broken
+/// listening socket) it is restarted with a console line, and after repeated failures <see cref="Failed"/>
+/// completes so the owner (<see cref="SelfGenesis"/>) re-binds a fresh listener.
 /// </summary>
 public sealed class HoldingListener : IDisposable
 {
+    /// <summary>Consecutive failures of one accept loop (no successful accept in between) before it gives up.</summary>
+    public const int MaxConsecutiveLoopFailures = 5;
+
     private readonly List<Socket> _listeners = new();
     private readonly CancellationTokenSource _stop = new();
+    // Ends every connection's lifetime; cancelled by Dispose after protected (claiming) connections had their chance to finish.
+    private readonly CancellationTokenSource _closing = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> _loops = new();
     private readonly Func<string> _banner;
     private readonly HoldingOptions _options;
     private readonly IClaimHandler _claims;
     private readonly Action<string> _log;
+    private readonly TaskCompletionSource<string> _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _gate = new();
-    private readonly LinkedList<Entry> _order = new();
-    private readonly Dictionary<IPAddress, Bucket> _sources = new();
+    private readonly Dictionary<IPAddress, Source> _sources = new();
+    private int _count;
+    private long _sequence;
     private int _active;
     private long _evicted;
     private long _accepted;
     private long _refused;
     private long _errors;
+    private long _restarts;
 
     private HoldingListener(Func<string> banner, HoldingOptions options, IClaimHandler claims, Action<string> log)
     {
@@ -103,9 +183,20 @@ public sealed class HoldingListener : IDisposable
     public IReadOnlyList<IPEndPoint> LocalEndPoints => _listeners.Select(l => (IPEndPoint)l.LocalEndPoint!).ToList();
     public long Accepted => Interlocked.Read(ref _accepted);
     public long Refused => Interlocked.Read(ref _refused);
+    /// <summary>Connections whose serving task has not finished yet.</summary>
     public int Active => Volatile.Read(ref _active);
-    /// <summary>Connections closed to make room for newer ones (<see cref="FullPolicy.EvictOldest"/>).</summary>
+    /// <summary>Connections closed to make room for newer ones (<see cref="FullPolicy.Evict"/>).</summary>
     public long Evicted => Interlocked.Read(ref _evicted);
+    /// <summary>Times an accept loop failed and was restarted.</summary>
+    public long LoopRestarts => Interlocked.Read(ref _restarts);
+    /// <summary>
+    /// Completes (with the reason) when an accept loop gave up after <see cref="MaxConsecutiveLoopFailures"/>
+    /// failures in a row: the listener no longer serves that address and its owner should re-bind.
+    /// </summary>
+    public Task<string> Failed => _failed.Task;
+
+    /// <summary>Test seam: called at named points of admission and release, to order races deterministically.</summary>
+    internal Action<HoldingPoint>? TestHook { get; set; }
 
     public static HoldingListener Start(IEnumerable<IPEndPoint> endpoints, Func<string> banner, HoldingOptions options, IClaimHandler claims, Action<string> log)
     {
@@ -115,14 +206,14 @@ public sealed class HoldingListener : IDisposable
             foreach (var endpoint in endpoints)
             {
                 var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                listener._listeners.Add(socket);
                 if (endpoint.AddressFamily == AddressFamily.InterNetworkV6)
                 {
                     socket.DualMode = false;
                 }
                 socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
                 socket.Bind(endpoint);
-                socket.Listen(options.MaxConnections);
-                listener._listeners.Add(socket);
+                socket.Listen(Math.Max(options.Backlog, 1));
             }
         }
         catch
@@ -132,16 +223,74 @@ public sealed class HoldingListener : IDisposable
         }
         foreach (var socket in listener._listeners)
         {
-            listener._loops.Add(Task.Run(() => listener.AcceptLoop(socket)));
+            listener._loops.Add(Task.Run(() => listener.Supervise(socket)));
         }
         return listener;
     }
 
-    private async Task AcceptLoop(Socket listening)
+    // Restarts a failed accept loop in place; after repeated failures reports Failed instead of spinning.
+    private async Task Supervise(Socket listening)
+    {
+        var token = _stop.Token;
+        string where = Describe(listening);
+        int failures = 0;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await AcceptLoop(listening, () => failures = 0);
+                return;
+            }
+            catch (Exception e) when (!token.IsCancellationRequested)
+            {
+                failures++;
+                if (failures >= MaxConsecutiveLoopFailures)
+                {
+                    string reason = $"accept on {where} failed {failures} times in a row ({e.GetType().Name}: {e.Message})";
+                    _log($"holding listener: {reason}; giving this listener up");
+                    _failed.TrySetResult(reason);
+                    return;
+                }
+                long restarts = Interlocked.Increment(ref _restarts);
+                // Every restart is counted; the console gets the first ten, then every hundredth.
+                if (restarts <= 10 || restarts % 100 == 0)
+                {
+                    _log($"holding listener: accept loop on {where} failed ({e.GetType().Name}: {e.Message}); restarted ({restarts} so far)");
+                }
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100 * failures), token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+            catch (Exception)
+            {
+                return; // stopping: the listening socket was closed under the loop
+            }
+        }
+    }
+
+    private static string Describe(Socket listening)
+    {
+        try
+        {
+            return listening.LocalEndPoint is IPEndPoint { AddressFamily: AddressFamily.InterNetworkV6 } v6 ? $"[{v6.Address}]:{v6.Port}" : $"{listening.LocalEndPoint}";
+        }
+        catch (ObjectDisposedException)
+        {
+            return "a closed socket";
+        }
+    }
+
+    private async Task AcceptLoop(Socket listening, Action accepted)
     {
         var token = _stop.Token;
         while (!token.IsCancellationRequested)
         {
+            TestHook?.Invoke(HoldingPoint.BeforeAccept);
             Socket connection;
             try
             {
@@ -151,14 +300,28 @@ public sealed class HoldingListener : IDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            catch (SocketException e) when (IsTransient(e.SocketErrorCode))
             {
-                if (token.IsCancellationRequested) return;
-                Note($"accept failed: {e.Message}");
+                // A peer that reset before we accepted, or a momentary lack of descriptors or buffers (a flood):
+                // not the listening socket's fault. Back off briefly when out of resources, so this cannot spin.
+                Note($"accept: {e.SocketErrorCode}");
+                if (e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+                {
+                    try { await Task.Delay(50, token); } catch (OperationCanceledException) { return; }
+                }
                 continue;
             }
-            var source = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-            var admitted = Admit(source, connection, token);
+            accepted();
+            HoldingConnection? admitted = null;
+            try
+            {
+                admitted = Admit(connection);
+            }
+            catch (Exception e)
+            {
+                // Whatever admission throws, only this connection pays for it.
+                Note($"admission failed: {e.GetType().Name}: {e.Message}");
+            }
             if (admitted is null)
             {
                 Interlocked.Increment(ref _refused);
@@ -166,109 +329,157 @@ public sealed class HoldingListener : IDisposable
                 continue;
             }
             Interlocked.Increment(ref _accepted);
+            Interlocked.Increment(ref _active);
             _ = Task.Run(() => Serve(admitted));
         }
     }
 
-    private sealed class Entry(Socket socket, IPAddress source, CancellationTokenSource lifetime)
-    {
-        public Socket Socket { get; } = socket;
-        public IPAddress Source { get; } = source;
-        public CancellationTokenSource Lifetime { get; } = lifetime;
-        public LinkedListNode<Entry>? Node { get; set; }
-    }
+    // accept(2), Linux: errors already pending on the new connection (ENETDOWN, EPROTO, ENOPROTOOPT, EHOSTUNREACH,
+    // EOPNOTSUPP, ENETUNREACH...) are reported by accept itself and are to be treated like EAGAIN.
+    private static bool IsTransient(SocketError error) => error is SocketError.ConnectionAborted or SocketError.ConnectionReset
+        or SocketError.Interrupted or SocketError.TryAgain or SocketError.WouldBlock or SocketError.TooManyOpenSockets
+        or SocketError.NoBufferSpaceAvailable or SocketError.NetworkDown or SocketError.NetworkUnreachable or SocketError.HostUnreachable
+        or SocketError.ProtocolOption or SocketError.OperationNotSupported or SocketError.TimedOut;
 
-    private sealed class Bucket
+    private sealed class Source
     {
         public double Tokens;
         public long Stamp;
-        public int Open;
+        /// <summary>This source's listed connections, oldest first.</summary>
+        public readonly LinkedList<HoldingConnection> Connections = new();
     }
 
-    // Admission under one lock: per-source rate (token bucket) and concurrency, then the global cap.
-    private Entry? Admit(IPAddress source, Socket connection, CancellationToken token)
+    // Admission under one lock: per-source rate (token bucket) and share, then the global cap with fair eviction.
+    // The victim is unlisted under the lock and only its socket is closed after it (HoldingConnection.Abort).
+    private HoldingConnection? Admit(Socket connection)
     {
-        Entry? evicted = null;
-        Entry entry;
+        IPAddress address;
+        try
+        {
+            address = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        }
+        catch (SocketException)
+        {
+            return null; // reset between accept and now (getpeername: ENOTCONN): nothing to serve
+        }
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0) address = new IPAddress(address.GetAddressBytes());
+        HoldingConnection? victim = null;
+        HoldingConnection entry;
         lock (_gate)
         {
             long now = Environment.TickCount64;
-            if (!_sources.TryGetValue(source, out var bucket))
+            if (!_sources.TryGetValue(address, out var source))
             {
                 if (_sources.Count >= 4096) PruneSources();
-                bucket = new Bucket { Tokens = _options.PerSourceRatePerSecond * 2, Stamp = now };
-                _sources[source] = bucket;
+                source = new Source { Tokens = _options.PerSourceRatePerSecond * 2, Stamp = now };
+                _sources[address] = source;
             }
-            bucket.Tokens = Math.Min(_options.PerSourceRatePerSecond * 2, bucket.Tokens + (now - bucket.Stamp) / 1000.0 * _options.PerSourceRatePerSecond);
-            bucket.Stamp = now;
-            if (bucket.Tokens < 1 || bucket.Open >= _options.PerSourceMaxConnections) return null;
-            if (_order.Count >= _options.MaxConnections)
+            source.Tokens = TokensAt(source, now);
+            source.Stamp = now;
+            if (source.Tokens < 1 || source.Connections.Count >= _options.PerSourceMaxConnections) return null;
+            if (_count >= _options.MaxConnections)
             {
-                if (_options.WhenFull == FullPolicy.RefuseNew || _order.First is null) return null;
-                evicted = _order.First.Value;
-                _order.RemoveFirst();
-                evicted.Node = null;
+                victim = _options.WhenFull == FullPolicy.Evict ? ChooseVictim(now) : null;
+                if (victim is null) return null;
+                Unlist(victim);
             }
-            bucket.Tokens -= 1;
-            bucket.Open++;
-            var lifetime = CancellationTokenSource.CreateLinkedTokenSource(token);
-            entry = new Entry(connection, source, lifetime);
-            entry.Node = _order.AddLast(entry);
-            Interlocked.Increment(ref _active);
+            source.Tokens -= 1;
+            entry = new HoldingConnection(this, connection, address, ++_sequence, _options) { Listed = true };
+            entry.SourceNode = source.Connections.AddLast(entry);
+            _count++;
         }
-        if (evicted is not null)
+        if (victim is not null)
         {
+            TestHook?.Invoke(HoldingPoint.EvictionChosen);
             Interlocked.Increment(ref _evicted);
-            evicted.Lifetime.Cancel();
-            try { evicted.Socket.Close(0); } catch (ObjectDisposedException) { }
+            victim.Abort();
         }
-        entry.Lifetime.CancelAfter(_options.MaxConnectionLifetime);
-        // The lifetime ends the connection even when a handler ignores its token (a stuck send, say).
-        entry.Lifetime.Token.Register(static s => { try { ((Socket)s!).Close(0); } catch (ObjectDisposedException) { } }, connection);
         return entry;
+    }
+
+    // The source with the most connections loses its oldest unprotected one. Among sources holding as many, the
+    // one that opened connections fastest lately (fewest rate tokens left) loses: a flooder that reconnects as
+    // soon as it is evicted, not a claimant that connected once. Then the oldest connection.
+    private HoldingConnection? ChooseVictim(long now)
+    {
+        HoldingConnection? best = null;
+        int bestCount = 0;
+        double bestTokens = 0;
+        foreach (var source in _sources.Values)
+        {
+            if (source.Connections.Count == 0 || source.Connections.Count < bestCount) continue;
+            HoldingConnection? oldest = null;
+            for (var n = source.Connections.First; n is not null; n = n.Next)
+            {
+                if (!n.Value.Protected)
+                {
+                    oldest = n.Value;
+                    break;
+                }
+            }
+            if (oldest is null) continue;
+            double tokens = TokensAt(source, now);
+            if (best is null || source.Connections.Count > bestCount || tokens < bestTokens || (tokens == bestTokens && oldest.Sequence < best.Sequence))
+            {
+                (best, bestCount, bestTokens) = (oldest, source.Connections.Count, tokens);
+            }
+        }
+        return best;
+    }
+
+    private double TokensAt(Source source, long now) =>
+        Math.Min(_options.PerSourceRatePerSecond * 2, source.Tokens + (now - source.Stamp) / 1000.0 * _options.PerSourceRatePerSecond);
+
+    private void Unlist(HoldingConnection connection)
+    {
+        if (!connection.Listed) return;
+        connection.Listed = false;
+        if (connection.SourceNode is { List: { } list } node) list.Remove(node);
+        connection.SourceNode = null;
+        _count--;
+    }
+
+    internal void Protect(HoldingConnection connection)
+    {
+        lock (_gate)
+        {
+            connection.Protected = true;
+        }
     }
 
     private void PruneSources()
     {
-        foreach (var key in _sources.Where(kv => kv.Value.Open == 0).Select(kv => kv.Key).ToList())
+        foreach (var key in _sources.Where(kv => kv.Value.Connections.Count == 0).Select(kv => kv.Key).ToList())
         {
             _sources.Remove(key);
         }
     }
 
-    private void Release(Entry entry)
-    {
-        lock (_gate)
-        {
-            if (entry.Node is not null)
-            {
-                _order.Remove(entry.Node);
-                entry.Node = null;
-            }
-            if (_sources.TryGetValue(entry.Source, out var bucket)) bucket.Open--;
-        }
-        Interlocked.Decrement(ref _active);
-        entry.Lifetime.Dispose();
-    }
-
-    private async Task Serve(Entry entry)
+    // The one place a connection ends: its serving task, exactly once.
+    private async Task Serve(HoldingConnection entry)
     {
         var connection = entry.Socket;
-        var token = entry.Lifetime.Token;
+        bool graceful = false;
         try
         {
+            using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
+            lifetime.CancelAfter(_options.MaxConnectionLifetime);
+            // The lifetime ends the connection even when a handler ignores its token (a stuck send, say).
+            using var abort = lifetime.Token.Register(static s => ((HoldingConnection)s!).Abort(), entry);
+            var token = lifetime.Token;
             connection.NoDelay = true;
             using (var sendTimeout = CancellationTokenSource.CreateLinkedTokenSource(token))
             {
                 sendTimeout.CancelAfter(_options.IdleTimeout);
                 await connection.SendAsync(Encoding.ASCII.GetBytes(_banner()), SocketFlags.None, sendTimeout.Token);
             }
-            await _claims.HandleAsync(connection, _options, token);
-            connection.Shutdown(SocketShutdown.Both);
+            await _claims.HandleAsync(entry, token);
+            graceful = !token.IsCancellationRequested;
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
-            // A peer that vanishes or stalls is normal on the holding port.
+            // A peer that vanishes or stalls, or a connection evicted or timed out, is normal on the holding port.
         }
         catch (Exception e)
         {
@@ -276,9 +487,32 @@ public sealed class HoldingListener : IDisposable
         }
         finally
         {
-            connection.Close(0);
-            Release(entry);
+            Close(connection, graceful);
+            lock (_gate)
+            {
+                Unlist(entry);
+            }
+            if (Interlocked.Decrement(ref _active) == 0 && _stop.IsCancellationRequested) _drained.TrySetResult();
+            TestHook?.Invoke(HoldingPoint.Released);
         }
+    }
+
+    // Graceful: FIN after what was sent (an ack, a banner) so it is delivered; otherwise RST, freeing the slot at once.
+    private static void Close(Socket connection, bool graceful)
+    {
+        if (graceful)
+        {
+            try
+            {
+                connection.Shutdown(SocketShutdown.Both);
+                connection.Close();
+                return;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+        }
+        connection.Close(0);
     }
 
     private void Note(string message)
@@ -289,6 +523,9 @@ public sealed class HoldingListener : IDisposable
             _log(message);
         }
     }
+
+    /// <summary>How long <see cref="Dispose"/> lets protected connections (a claim sending its ack) finish before resetting them.</summary>
+    public static readonly TimeSpan ProtectedDrain = TimeSpan.FromSeconds(2);
 
     public void Dispose()
     {
@@ -304,6 +541,26 @@ public sealed class HoldingListener : IDisposable
         catch (AggregateException)
         {
         }
-        _stop.Dispose();
+        // Unprotected connections go at once; a protected one is a claim whose ack may still be in flight: a reset now
+        // would discard it, so it gets a short, bounded while to finish and close gracefully.
+        List<HoldingConnection> unprotected;
+        bool anyProtected;
+        lock (_gate)
+        {
+            var listed = _sources.Values.SelectMany(s => s.Connections).ToList();
+            unprotected = listed.Where(c => !c.Protected).ToList();
+            anyProtected = listed.Count > unprotected.Count;
+        }
+        foreach (var connection in unprotected)
+        {
+            connection.Abort();
+        }
+        if (anyProtected && Volatile.Read(ref _active) > 0)
+        {
+            _drained.Task.Wait(ProtectedDrain);
+        }
+        _closing.Cancel();
+        // The token sources are not disposed: connection tasks still finishing link their lifetimes to them, and a
+        // CancellationTokenSource without a timer holds nothing that needs releasing.
     }
 }

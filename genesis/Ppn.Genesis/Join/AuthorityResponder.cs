@@ -5,7 +5,17 @@ using Ppn.Genesis.Noise;
 namespace Ppn.Genesis.Join;
 
 /// <summary>What the authority side saw: the node's proven key, what it asked, what it was given, what it acked.</summary>
-public sealed record AuthorityExchange(byte[] NodePublicKey, RequestKind Kind, EnrolmentGrant? Grant, AckStatus? Ack, string? Failure);
+public sealed record AuthorityExchange(byte[] NodePublicKey, RequestKind Kind, EnrolmentGrant? Grant, AckStatus? Ack, string? Failure)
+{
+    /// <summary>A claim the node refused after the hello (instead of message 1).</summary>
+    public ClaimRefusal? Refusal { get; init; }
+
+    /// <summary>The node closed (or reset, or stalled) before sending message 1 or a refusal: nothing was exchanged.</summary>
+    public bool Unanswered { get; init; }
+
+    /// <summary>The grant went out (or was being sent) but no authenticated ack came back: the node may have stored it.</summary>
+    public bool OutcomeUnknown => Grant is not null && Ack is null;
+}
 
 /// <summary>
 /// The authority's half (registrar and claim client share it): reads Noise IK message 1 (learning and
@@ -18,7 +28,18 @@ public static class AuthorityResponder
         ReadOnlyMemory<byte> bannerNodeKey, Func<byte[], RequestKind, ulong, EnrolmentGrant?> decide, GenesisTimeouts timeouts, CancellationToken cancellation)
     {
         var m1 = await GenesisWire.ReceiveFrameAsync(connection, GenesisWire.MaxFrame, timeouts.Frame, cancellation);
-        if (m1 is null) return new([], expectedKind, null, null, "no handshake message from the node");
+        if (m1 is null) return new([], expectedKind, null, null, "the node closed the connection before its handshake message") { Unanswered = true };
+        if (expectedKind == RequestKind.Claim && GenesisWire.TryParseClaimRefusal(m1, out var refusal))
+        {
+            return new([], expectedKind, null, null, refusal switch
+            {
+                ClaimRefusal.NotPinned => "the node's image does not pin this authority's key",
+                ClaimRefusal.BadProof => "the node could not verify the hello's proof for its key",
+                ClaimRefusal.Replayed => "the node saw this hello before (a replay)",
+                ClaimRefusal.Busy => "the node is busy with other claims",
+                _ => "the node was claimed meanwhile",
+            }) { Refusal = refusal };
+        }
         using var noise = NoiseIK.Responder(authorityNoisePrivateKey.Span, GenesisWire.Prologue(expectedKind, bannerNodeKey.Span));
         var payload = new byte[m1.Length];
         if (!noise.TryReadMessage1(m1, payload, out int p))
@@ -38,9 +59,18 @@ public static class AuthorityResponder
         grant.WriteTo(body);
         var m2 = new byte[NoiseIK.Message2Overhead + body.Length];
         int n2 = noise.WriteMessage2(body, m2);
-        await GenesisWire.SendFrameAsync(connection, m2.AsMemory(0, n2), timeouts.Frame, cancellation);
         using var transport = noise.Split();
-        var ackFrame = await GenesisWire.ReceiveFrameAsync(connection, 64, timeouts.Frame, cancellation);
+        byte[]? ackFrame;
+        try
+        {
+            await GenesisWire.SendFrameAsync(connection, m2.AsMemory(0, n2), timeouts.Frame, cancellation);
+            ackFrame = await GenesisWire.ReceiveFrameAsync(connection, 64, timeouts.Frame, cancellation);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException || (e is OperationCanceledException && !cancellation.IsCancellationRequested))
+        {
+            // Once the grant may have reached the node, a lost connection leaves the outcome unknown, never "failed".
+            return new(nodeKey, kind, grant, null, $"the connection was lost after the grant was sent ({e.Message})");
+        }
         if (ackFrame is null) return new(nodeKey, kind, grant, null, "no ack from the node");
         var ack = new byte[ackFrame.Length];
         if (!transport.TryDecrypt(ackFrame, ack, out int a) || !GenesisWire.TryParseAck(ack.AsSpan(0, a), out var status))
