@@ -101,6 +101,17 @@ public sealed class ClaimCommandTests : IDisposable
         Assert.Contains(expected, err);
     }
 
+    [Theory]
+    [InlineData("16384")]
+    [InlineData("99999")]
+    [InlineData("18446744073709551615")]
+    public void A_node_id_beyond_the_14_bit_command_target_is_refused_before_any_connection(string nodeId)
+    {
+        var (code, _, err) = Claim("::1", "--credential", CredentialPath, "--mesh-address", "10.8.0.5", "--node-id", nodeId, "--port", "1");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains($"--node-id {nodeId} is out of range: node ids are 0..16383", err);
+    }
+
     [Fact]
     public void A_credential_others_can_read_is_refused()
     {

@@ -16,7 +16,7 @@ public sealed class IdentityCommandTests : IDisposable
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = CommandLine.Build(new CliEnvironment("/x", () => _nvram, [])).Parse(args)
+        int code = CommandLine.Parse(CommandLine.Build(new CliEnvironment("/x", () => _nvram, [])), args)
             .Invoke(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
         return (code, stdout.ToString(), stderr.ToString());
     }

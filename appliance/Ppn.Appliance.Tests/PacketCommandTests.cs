@@ -19,6 +19,8 @@ public sealed class PacketCommandTests : IDisposable
         _nodeKeyFile = Path.Combine(_dir, "node.key");
         File.WriteAllText(_authorityKeyFile, B64("authorityPrivate") + "\n");
         File.WriteAllText(_nodeKeyFile, B64("nodePrivate") + "\n");
+        File.SetUnixFileMode(_authorityKeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.SetUnixFileMode(_nodeKeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -143,6 +145,7 @@ public sealed class PacketCommandTests : IDisposable
     {
         var bad = Path.Combine(_dir, "bad.key");
         File.WriteAllText(bad, "secret-looking-text");
+        File.SetUnixFileMode(bad, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var (code, _, err) = CliTests.Run("packet", "seal", "--authority-key", bad, "--node-public-key", B64("nodePublic"), "--intent", "noop", "--target", "all", "--counter", "1");
         Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("does not hold a key", err);

@@ -15,7 +15,7 @@ public sealed class UefiCommandTests : IDisposable
         var environment = new CliEnvironment("/sys/firmware/efi/efivars", () => _efivarfs, []);
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = CommandLine.Build(environment).Parse(args).Invoke(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        int code = CommandLine.Parse(CommandLine.Build(environment), args).Invoke(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
         return (code, stdout.ToString(), stderr.ToString());
     }
 

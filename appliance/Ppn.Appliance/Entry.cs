@@ -13,6 +13,6 @@ public static class Entry
             InitCommand.RunAsPid1(new ConsoleLog(Console.Out));
             return 0; // never reached: PID 1 holds forever
         }
-        return CommandLine.Build().Parse(args).Invoke();
+        return CommandLine.Run(CommandLine.Build(), args);
     }
 }

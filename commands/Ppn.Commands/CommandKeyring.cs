@@ -48,8 +48,16 @@ public sealed class CommandKeyring : IDisposable
         Span<byte> shared = stackalloc byte[X25519.SharedSecretSize];
         try
         {
-            // Geralt rejects an all-zero shared secret (a low-order peer key) with CryptographicException.
-            X25519.ComputeSharedSecret(shared, ownPrivate, peerPublic);
+            // Geralt rejects an all-zero shared secret (a low-order peer key: all zeros, or one of the few
+            // small-subgroup points, RFC 7748 §6.1) with CryptographicException: that is bad input, not a fault.
+            try
+            {
+                X25519.ComputeSharedSecret(shared, ownPrivate, peerPublic);
+            }
+            catch (CryptographicException e)
+            {
+                throw new ArgumentException("the peer's X25519 public key is a low-order point (all zeros or another small-subgroup key), not a real key", e);
+            }
             for (byte e = 0; e < EpochCount; e++)
             {
                 DeriveCommandKey(ring._keys.AsSpan(e * KeySize, KeySize), shared, e, authorityPublic, nodePublic);

@@ -260,4 +260,21 @@ public class GenesisParserRegressionTests
         Assert.False(EnrolmentGrant.TryParse(bytes, out _, out var error));
         Assert.Contains("prefix length", error);
     }
+
+    [Theory]
+    [InlineData(16383UL, true)]
+    [InlineData(16384UL, false)]
+    [InlineData(99999UL, false)]
+    [InlineData(ulong.MaxValue, false)]
+    public void A_granted_node_id_must_fit_the_14_bit_command_target(ulong nodeId, bool parses)
+    {
+        var grant = new EnrolmentGrant(GrantStatus.Granted, nodeId, IPAddress.Parse("10.8.0.2"), new IPEndPoint(IPAddress.Loopback, 1), new byte[32], 0, new byte[32], 0, new byte[64]);
+        var bytes = new byte[EnrolmentGrant.Size];
+        grant.WriteTo(bytes);
+        Assert.Equal(parses, EnrolmentGrant.TryParse(bytes, out _, out var error));
+        if (!parses)
+        {
+            Assert.Contains("node ID", error);
+        }
+    }
 }

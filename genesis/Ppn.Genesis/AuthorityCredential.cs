@@ -111,10 +111,9 @@ public sealed class AuthorityCredential : IDisposable
         byte[] bytes;
         try
         {
-            var mode = File.GetUnixFileMode(path);
-            if ((mode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
+            if (Ppn.Linux.PrivateFile.WhyNotPrivate(path, "can enrol nodes") is { } notPrivate)
             {
-                error = $"{path} is readable or writable by group or others: whoever can read it can enrol nodes; chmod 600 {path}";
+                error = notPrivate;
                 return false;
             }
             using var file = File.OpenRead(path);
@@ -130,7 +129,7 @@ public sealed class AuthorityCredential : IDisposable
         {
             error = e is FileNotFoundException or DirectoryNotFoundException
                 ? $"{path} does not exist: give the authority credential file os-network-admin issued"
-                : $"{path} cannot be read ({e.Message})";
+                : $"cannot read {Ppn.Linux.FileErrors.Describe(e, path)}";
             return false;
         }
         try
@@ -193,7 +192,7 @@ public sealed class AuthorityCredential : IDisposable
         }
         catch (JsonException e)
         {
-            error = $"the credential is not valid JSON ({e.Message})";
+            error = $"the credential is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})"; // e.Message is a bare resource key in the trimmed binary
             return false;
         }
         catch (InvalidOperationException)

@@ -62,4 +62,30 @@ public sealed class PairingRegistryTests : IDisposable
         Assert.True(refusal.IsBoundTo(Key(9), keys.Trust));
         Assert.Equal(253, registry.Bindings().Count);
     }
+
+    [Fact]
+    public void A_node_id_beyond_the_14_bit_command_target_is_never_granted()
+    {
+        using var keys = GenesisLab.NewAuthority();
+        var path = Path.Combine(_dir, "registry.db");
+        using (var registry = PairingRegistry.Open(path, keys))
+        {
+            registry.Assign(Key(1), BindingOrigin.Join, 1_700_000_000);
+        }
+        // An operator's edit (or an import) left the largest addressable ID in use: the next one would be 16384.
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
+        {
+            db.Open();
+            using var cmd = db.CreateCommand();
+            cmd.CommandText = $"UPDATE bindings SET node_id = {EnrolmentGrant.MaxNodeId}";
+            Assert.Equal(1, cmd.ExecuteNonQuery());
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        using (var registry = PairingRegistry.Open(path, keys))
+        {
+            var grant = registry.Assign(Key(2), BindingOrigin.Claim, 1_700_000_100);
+            Assert.Equal(GrantStatus.Refused, grant.Status);
+            Assert.Single(registry.Bindings());
+        }
+    }
 }

@@ -13,12 +13,30 @@ namespace Ppn.Rig.Cli;
 /// cannot do it (infrastructure: no QEMU, no hub, console gone, no image, a bad rig file); 3 an error in the
 /// rig's own code.
 /// </summary>
-internal static class RigCommands
+public static class RigCommands
 {
     public const int Ok = 0;
     public const int ProductFailed = 1;
     public const int RigBroken = 2;
     public const int RigCodeError = 3;
+
+    public const string ExitCodesText = "Exit codes: 0 ok, 1 product failure (the node failed), 2 rig infrastructure (no QEMU, no hub, no image, a bad rig file) or usage, 3 rig code error.";
+
+    /// <summary>Every verb's help ends with the exit codes.</summary>
+    public static void ListExitCodes(Command command)
+    {
+        foreach (var sub in command.Subcommands)
+        {
+            if (sub.Subcommands.Count > 0)
+            {
+                ListExitCodes(sub);
+            }
+            else if (!sub.Hidden && sub.Description?.Contains("Exit codes:", StringComparison.Ordinal) != true)
+            {
+                sub.Description = $"{sub.Description}\n\n{ExitCodesText}";
+            }
+        }
+    }
 
     public static void Add(RootCommand root)
     {
@@ -40,7 +58,7 @@ internal static class RigCommands
             var cmd = new Command(verb, what);
             cmd.Options.Add(rigFile);
             cmd.Arguments.Add(node);
-            cmd.SetAction(pr => Guard(() => Power(verb, LoadRig(pr.GetValue(rigFile)), pr.GetValue(node)!)));
+            cmd.SetAction(pr => Guard(pr, () => Power(verb, LoadRig(pr.GetValue(rigFile)), pr.GetValue(node)!, pr.InvocationConfiguration.Output)));
             power.Subcommands.Add(cmd);
         }
         root.Subcommands.Add(power);
@@ -50,7 +68,7 @@ internal static class RigCommands
         console.Options.Add(rigFile);
         console.Options.Add(seconds);
         console.Arguments.Add(node);
-        console.SetAction(pr => Guard(() => Follow(LoadRig(pr.GetValue(rigFile)), pr.GetValue(node)!, pr.GetValue(seconds))));
+        console.SetAction(pr => Guard(pr, () => Follow(LoadRig(pr.GetValue(rigFile)), pr.GetValue(node)!, pr.GetValue(seconds))));
         root.Subcommands.Add(console);
 
         var scenarioName = new Argument<string>("SCENARIO") { Description = "a name from `ppn-rig scenarios`" };
@@ -64,7 +82,7 @@ internal static class RigCommands
         run.Options.Add(cuts);
         run.Options.Add(full);
         run.Options.Add(image);
-        run.SetAction(pr => Guard(() =>
+        run.SetAction(pr => Guard(pr, () =>
         {
             var options = new ScenarioOptions
             {
@@ -92,7 +110,7 @@ internal static class RigCommands
         var probePort = new Option<string?>("--port") { Description = "a hub port (1-1.4:2) to switch off and on, each read back" };
         var probe = new Command("usb-probe", "show what the rig's USB code sees: devices, hub descriptors, port status, sysfs; optionally switch one port");
         probe.Options.Add(probePort);
-        probe.SetAction(pr => Guard(() =>
+        probe.SetAction(pr => Guard(pr, () =>
         {
             Ppn.Rig.Model.PowerPort? port = null;
             if (pr.GetValue(probePort) is { } text && !Ppn.Rig.Model.PowerPort.TryParse(text, out port, out var error))
@@ -113,7 +131,7 @@ internal static class RigCommands
         serialProbe.Options.Add(baud);
         serialProbe.Options.Add(lines);
         serialProbe.Options.Add(serialFor);
-        serialProbe.SetAction(pr => Guard(() => SerialProbe(pr.GetValue(device)!, pr.GetValue(baud), pr.GetValue(lines), pr.GetValue(serialFor))));
+        serialProbe.SetAction(pr => Guard(pr, () => SerialProbe(pr.GetValue(device)!, pr.GetValue(baud), pr.GetValue(lines), pr.GetValue(serialFor))));
         root.Subcommands.Add(serialProbe);
 
         var list = new Command("scenarios", "list the scenarios `ppn-rig run` knows (quick: make test; full: make hil)");
@@ -133,17 +151,24 @@ internal static class RigCommands
         path ??= Environment.GetEnvironmentVariable("PPN_RIG_FILE") is { Length: > 0 } env
             ? env
             : Path.Combine(RigEnvironment.RepoRoot, "hw-tests", "rigs", "emulated.yaml");
+        var kind = Ppn.Linux.FileNode.Stat(path).Kind;
+        if (kind != Ppn.Linux.FileNodeKind.Regular)
+        {
+            throw new RigInfrastructureException(RigFault.ConfigInvalid, kind == Ppn.Linux.FileNodeKind.Missing
+                ? $"rig file {path} does not exist; give a rig YAML file (hw-tests/rigs/)"
+                : $"rig file {path} is {Ppn.Linux.FileNode.Describe(kind)}; give a rig YAML file (hw-tests/rigs/)");
+        }
         try
         {
             return RigConfig.Load(path);
         }
-        catch (IOException e)
+        catch (Exception e) when (Ppn.Linux.FileErrors.IsFileError(e))
         {
-            throw new RigInfrastructureException(RigFault.ConfigInvalid, $"cannot read rig file {path}: {e.Message}", e);
+            throw new RigInfrastructureException(RigFault.ConfigInvalid, $"cannot read rig file {Ppn.Linux.FileErrors.Describe(e, path)}", e);
         }
     }
 
-    private static int Power(string verb, RigConfig rig, string nodeName)
+    private static int Power(string verb, RigConfig rig, string nodeName, TextWriter stdout)
     {
         var spec = rig.Node(nodeName);
         var power = RigBackends.PowerFor(rig, spec);
@@ -160,7 +185,7 @@ internal static class RigCommands
                 break;
         }
         var state = power.Status();
-        Console.Out.WriteLine($"{spec.Name}: {state.ToString().ToLowerInvariant()} ({power.Describe})");
+        stdout.WriteLine($"{spec.Name}: {state.ToString().ToLowerInvariant()} ({power.Describe})");
         return Ok;
     }
 
@@ -218,26 +243,38 @@ internal static class RigCommands
     }
 
     /// <summary>One line for the operator: infrastructure failures say which part of the rig, never a stack trace.</summary>
-    private static int Guard(Func<int> action)
+    private static int Guard(ParseResult parse, Func<int> action)
     {
+        var stderr = parse.InvocationConfiguration.Error;
         try
         {
             return action();
         }
         catch (RigConfigException e)
         {
-            Console.Error.WriteLine($"ppn-rig: rig file: {e.Message}");
+            stderr.WriteLine($"ppn-rig: rig file: {e.Message}");
             return RigBroken;
         }
         catch (RigInfrastructureException e)
         {
-            Console.Error.WriteLine($"ppn-rig: rig infrastructure ({e.Fault}): {e.Message}");
+            stderr.WriteLine($"ppn-rig: rig infrastructure ({e.Fault}): {e.Message}");
             return RigBroken;
         }
         catch (ArgumentException e)
         {
-            Console.Error.WriteLine($"ppn-rig: {e.Message}");
+            stderr.WriteLine($"ppn-rig: {e.Message}");
             return RigBroken;
+        }
+        catch (Exception e) when (Ppn.Linux.FileErrors.IsFileError(e))
+        {
+            stderr.WriteLine($"ppn-rig: rig infrastructure: {Ppn.Linux.FileErrors.Describe(e, "a rig file")}");
+            return RigBroken;
+        }
+        catch (Exception e)
+        {
+            // Exit 1 means "the product failed": an unexpected exception is the rig's own bug, never that.
+            stderr.WriteLine($"ppn-rig: rig code error: {e.GetType().Name}: {e.Message} (a bug in the rig; report it)");
+            return RigCodeError;
         }
     }
 }

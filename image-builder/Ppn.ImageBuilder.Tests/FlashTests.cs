@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Ppn.ImageBuilder.Flash;
+using Ppn.Linux;
 
 namespace Ppn.ImageBuilder.Tests;
 
@@ -52,14 +53,22 @@ public sealed class FlashTests : IDisposable
         return path;
     }
 
+    /// <summary>The fake /dev: files under our root are "block devices" of the fake /sys; every other path is resolved for real.</summary>
+    private FlashTarget Resolve(string path) =>
+        Path.GetFullPath(path).StartsWith(Path.Combine(_root, "dev") + "/", StringComparison.Ordinal)
+            ? new FlashTarget(path, path, FileNodeKind.BlockDevice, Path.GetFileName(path))
+            : new Flasher(_roots, _ => { }).Resolve(path);
+
+    private Flasher Flasher() => new(_roots, _progress.Add, Resolve);
+
     private FlashRefusedException Refused(string device, FlashOptions? options = null) =>
-        Assert.Throws<FlashRefusedException>(() => new Flasher(_roots, _progress.Add).Flash(_image, device, options ?? new FlashOptions()));
+        Assert.Throws<FlashRefusedException>(() => Flasher().Flash(_image, device, options ?? new FlashOptions()));
 
     [Fact]
     public void Flashing_a_file_target_writes_syncs_reads_back_and_reports_progress()
     {
         var target = Path.Combine(_root, "out.img");
-        var hash = new Flasher(_roots, _progress.Add).Flash(_image, target, new FlashOptions());
+        var hash = Flasher().Flash(_image, target, new FlashOptions());
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(_image))), hash);
         Assert.Equal(File.ReadAllBytes(_image), File.ReadAllBytes(target));
         Assert.Contains(_progress, l => l.Contains("writing 100%", StringComparison.Ordinal));
@@ -105,7 +114,7 @@ public sealed class FlashTests : IDisposable
         Disk("sdc", 2L * 1024 * 1024 * 1024 * 1024);
         var device = Device("sdc");
         Assert.Contains("--force", Refused(device).Message);
-        new Flasher(_roots, _progress.Add).Flash(_image, device, new FlashOptions(Force: true));
+        Flasher().Flash(_image, device, new FlashOptions(Force: true));
         Assert.Equal(File.ReadAllBytes(_image), File.ReadAllBytes(device));
         Assert.Contains(_progress, l => l.Contains("block device", StringComparison.Ordinal) && l.Contains("fixed", StringComparison.Ordinal));
     }
@@ -122,6 +131,61 @@ public sealed class FlashTests : IDisposable
     [Fact]
     public void An_unknown_device_node_is_refused_rather_than_guessed_at()
     {
+        Assert.Contains("not a block device", Refused("/dev/ppn-no-such-disk").Message);
+    }
+
+    [Fact]
+    public void A_symlink_to_a_disk_is_that_disk_with_every_check()
+    {
+        var link = Path.Combine(_root, "usb-link");
+        File.CreateSymbolicLink(link, Device("nvme0n1"));
+        var resolved = new Flasher(_roots, _ => { }, p => Resolve(Path.GetFullPath(p) == link ? File.ResolveLinkTarget(p, returnFinalTarget: true)!.FullName : p));
+        var error = Assert.Throws<FlashRefusedException>(() => resolved.Flash(_image, link, new FlashOptions(Force: true)));
+        Assert.Contains("system disk", error.Message);
+    }
+
+    [Fact]
+    public void A_character_device_a_directory_or_a_fifo_is_refused_before_anything_is_written()
+    {
+        Assert.Contains("is a character device", Refused("/dev/null").Message);
+        var dir = Directory.CreateDirectory(Path.Combine(_root, "a-directory")).FullName;
+        Assert.Contains("is a directory", Refused(dir).Message);
+        var fifo = Path.Combine(_root, "fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            Assert.True(mkfifo.WaitForExit(TimeSpan.FromSeconds(10)) && mkfifo.ExitCode == 0, "mkfifo failed");
+        }
+        Assert.Contains("is a FIFO", Refused(fifo).Message);
+    }
+
+    [Fact]
+    public void A_symlink_to_a_regular_file_writes_the_file_it_names_and_says_so()
+    {
+        var real = Path.Combine(_root, "real.img");
+        File.WriteAllBytes(real, []);
+        var link = Path.Combine(_root, "link.img");
+        File.CreateSymbolicLink(link, real);
+        Flasher().Flash(_image, link, new FlashOptions());
+        Assert.Equal(File.ReadAllBytes(_image), File.ReadAllBytes(real));
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+        Assert.Contains(_progress, l => l.Contains($"regular file {real}", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_image_itself_as_target_is_refused_and_left_intact()
+    {
+        var before = File.ReadAllBytes(_image);
+        var link = Path.Combine(_root, "image-link");
+        File.CreateSymbolicLink(link, _image);
+        Assert.Contains("is the image itself", Refused(_image).Message);
+        Assert.Contains("is the image itself", Refused(link).Message);
+        Assert.Equal(before, File.ReadAllBytes(_image));
+    }
+
+    [Fact]
+    public void A_file_target_in_a_missing_directory_or_under_dev_is_refused()
+    {
+        Assert.Contains("directory does not exist", Refused(Path.Combine(_root, "no-such-dir", "out.img")).Message);
         Assert.Contains("not a block device", Refused("/dev/ppn-no-such-disk").Message);
     }
 }

@@ -22,6 +22,19 @@ public static class Golden
             $"bytes differ from {path} at offset {at} (expected {expected.Length} bytes, got {actual.Length}); if intended, rerun with PPN_UPDATE_GOLDEN=1");
     }
 
+    public static void MatchText(string name, string actual, [CallerFilePath] string callerFile = "")
+    {
+        var path = Path.Combine(Path.GetDirectoryName(SourceFile(callerFile))!, "golden", name + ".txt");
+        if (Environment.GetEnvironmentVariable("PPN_UPDATE_GOLDEN") == "1")
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, actual);
+            return;
+        }
+        Assert.True(File.Exists(path), $"no golden file {path}; run the tests once with PPN_UPDATE_GOLDEN=1 and review it");
+        Assert.Equal(File.ReadAllText(path), actual);
+    }
+
     /// <summary>
     /// The caller's source file on disk. CI builds are deterministic (ContinuousIntegrationBuild), which maps
     /// source paths to "/_/"; map them back to the repository root (the directory holding ppn.slnx).

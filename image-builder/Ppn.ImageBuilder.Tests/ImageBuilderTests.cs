@@ -185,6 +185,31 @@ public sealed class ImageBuilderTests(BuiltImages images) : IClassFixture<BuiltI
     }
 
     [Fact]
+    public void Inspect_and_verify_as_json_carry_the_same_facts_for_scripts()
+    {
+        var stdout = new StringWriter();
+        Assert.Equal(0, ImageCli.Run(["inspect", images.Out("a"), "--json"], stdout, new StringWriter()));
+        using var doc = JsonDocument.Parse(stdout.ToString());
+        var root = doc.RootElement;
+        Assert.Equal("disk", root.GetProperty("kind").GetString());
+        Assert.Equal("ok", root.GetProperty("gpt").GetString());
+        Assert.Equal(2048UL, root.GetProperty("esp").GetProperty("firstLba").GetUInt64());
+        Assert.Equal("console=tty0 console=ttyS0,115200 panic=-1", root.GetProperty("kernelCommandLine").GetString()![..42]);
+        Assert.Contains(root.GetProperty("modules").EnumerateArray(), m => m.GetString() == "efivarfs");
+        var node = root.GetProperty("nodeConfiguration");
+        Assert.True(node.GetProperty("valid").GetBoolean());
+        Assert.Equal(7, node.GetProperty("document").GetProperty("commandGroups")[0].GetInt32());
+        Assert.Equal("ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/gIGCg4Q=", node.GetProperty("document").GetProperty("authority").GetProperty("noiseStaticKeysX25519")[0].GetString());
+        Assert.DoesNotContain("\\u002B", stdout.ToString()); // base64 keys stay greppable
+
+        var verify = new StringWriter();
+        Assert.Equal(0, ImageCli.Run(["verify", images.Out("a"), "--json"], verify, new StringWriter()));
+        using var report = JsonDocument.Parse(verify.ToString());
+        Assert.True(report.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Contains(report.RootElement.GetProperty("checks").EnumerateArray(), c => c.GetProperty("detail").GetString()!.Contains("GPT and backup header intact", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Verify_passes_a_fresh_build_and_names_a_tampered_file()
     {
         Assert.True(ImageVerifier.Verify(images.Out("a"), out var report), string.Join("\n", report));

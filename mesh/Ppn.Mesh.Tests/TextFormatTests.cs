@@ -104,12 +104,27 @@ public class TextFormatTests
     {
         Assert.True(WireGuardPrivateKey.TryParseBase64(SpokePrivate, out var key));
         using var device = new WireGuardDevice { Name = "ppn0", PrivateKey = key, ListenPort = 51820 };
-        var hidden = MeshConfigFile.Format(device, [IpPrefix.Parse("10.8.0.2/24")], 1420, showPrivateKey: false);
+        var hidden = MeshConfigFile.Format(device, [IpPrefix.Parse("10.8.0.2/24")], 1420, forwarding: false, showPrivateKey: false);
         Assert.DoesNotContain(SpokePrivate, hidden);
         Assert.Contains("--show-private-key", hidden);
-        var shown = MeshConfigFile.Format(device, [IpPrefix.Parse("10.8.0.2/24")], 1420, showPrivateKey: true);
+        var shown = MeshConfigFile.Format(device, [IpPrefix.Parse("10.8.0.2/24")], 1420, forwarding: false, showPrivateKey: true);
         Assert.Contains($"PrivateKey = {SpokePrivate}", shown);
         using var reparsed = MeshConfigFile.Parse(shown);
         Assert.Equal(key.PublicKey(), reparsed.PrivateKey.PublicKey());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Showconf_output_round_trips_through_mesh_up_including_forwarding(bool forwarding)
+    {
+        Assert.True(WireGuardPrivateKey.TryParseBase64(SpokePrivate, out var key));
+        using var device = new WireGuardDevice { Name = "ppn0", PrivateKey = key, ListenPort = 51820 };
+        var text = MeshConfigFile.Format(device, [IpPrefix.Parse("10.8.0.1/24")], 1420, forwarding, showPrivateKey: true);
+        Assert.Contains($"Forwarding = {(forwarding ? "true" : "false")}", text);
+        using var reparsed = MeshConfigFile.Parse(text);
+        Assert.Equal(forwarding, reparsed.Forwarding);
+        Assert.Equal(1420, reparsed.Mtu);
+        Assert.Equal(51820, reparsed.ListenPort);
     }
 }

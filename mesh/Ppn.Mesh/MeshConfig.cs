@@ -140,17 +140,36 @@ public static class MeshConfigFile
     private static int? ParsePort(string value) =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535 ? port : null;
 
-    public static MeshConfig Load(string path) => Parse(File.ReadAllText(path), path);
+    /// <summary>A wg-quick file with a handful of peers is a few KiB; anything near this is not one.</summary>
+    public const int MaxFileBytes = 1024 * 1024;
+
+    /// <summary>Reads a regular file of at most <see cref="MaxFileBytes"/> (a device or FIFO is refused unread) and parses it.</summary>
+    public static MeshConfig Load(string path)
+    {
+        var node = Ppn.Linux.FileNode.Stat(path);
+        if (node.Kind == Ppn.Linux.FileNodeKind.Missing)
+        {
+            throw new FileNotFoundException($"config file {path} does not exist");
+        }
+        if (node.Kind != Ppn.Linux.FileNodeKind.Regular || node.Size > MaxFileBytes)
+        {
+            throw new FormatException($"config file {path} is {(node.Kind == Ppn.Linux.FileNodeKind.Regular ? $"{node.Size} bytes" : Ppn.Linux.FileNode.Describe(node.Kind))}: not a wg-quick configuration file");
+        }
+        return Parse(File.ReadAllText(path), path);
+    }
 
     /// <summary>
-    /// wg-quick text (`wg showconf` plus Address/MTU) for a device as read back. The private key is written only
+    /// wg-quick text (`wg showconf` plus Address/MTU and ppn's Forwarding) for a device as read back. The private key is written only
     /// when <paramref name="showPrivateKey"/>; otherwise a comment says it was withheld.
     /// </summary>
-    public static string Format(WireGuardDevice device, IReadOnlyList<IpPrefix> addresses, int? mtu, bool showPrivateKey)
+    public static string Format(WireGuardDevice device, IReadOnlyList<IpPrefix> addresses, int? mtu, bool forwarding, bool showPrivateKey)
     {
         var sb = new StringBuilder();
         sb.Append("[Interface]\n");
         if (addresses.Count > 0) sb.Append("Address = ").Append(string.Join(", ", addresses)).Append('\n');
+        // Always written: `ppn mesh up` turns forwarding off when the key is missing, so a hub's showconf
+        // without it would not round-trip.
+        sb.Append("Forwarding = ").Append(forwarding ? "true" : "false").Append('\n');
         if (device.ListenPort != 0) sb.Append("ListenPort = ").Append(device.ListenPort.ToString(CultureInfo.InvariantCulture)).Append('\n');
         if (mtu is int m) sb.Append("MTU = ").Append(m.ToString(CultureInfo.InvariantCulture)).Append('\n');
         if (device.PrivateKey is not null && showPrivateKey) sb.Append("PrivateKey = ").Append(device.PrivateKey.RevealBase64()).Append('\n');

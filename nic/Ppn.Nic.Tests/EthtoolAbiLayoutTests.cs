@@ -101,4 +101,16 @@ public unsafe class EthtoolAbiLayoutTests
         Assert.Equal("abcd", SystemEthtool.CString("abcd"u8));
         Assert.Equal("ab", SystemEthtool.CString("ab\0cd"u8));
     }
+
+    [Fact]
+    public void Unnamed_feature_bits_are_not_features()
+    {
+        // Bit 0 "rx-checksum" active, bit 1 unnamed (a hole in netdev_features_strings) but set, bit 2 "tso" off.
+        uint[] words = [0b111, 0, 0b011, 0];
+        var features = SystemEthtool.DecodeFeatures(["rx-checksum", "", "tso"], words);
+        Assert.Equal(["rx-checksum", "tso"], features.Select(f => f.Name));
+        Assert.True(features[0].Active);
+        Assert.False(features[1].Active);
+        Assert.DoesNotContain(SystemEthtool.DecodeFeatures(["", " ", "x"], words), f => f.Name.Trim().Length == 0);
+    }
 }

@@ -66,6 +66,35 @@ public sealed class ValueCodecTests
         Assert.Contains("cannot read value file " + path, error);
     }
 
+    [Theory]
+    [InlineData("file:/dev/zero", "is a character device, not a regular file")]
+    [InlineData("@/dev/zero", "is a character device, not a regular file")]
+    [InlineData("file:/tmp", "is a directory, not a regular file")]
+    [InlineData("@/", "is a directory, not a regular file")]
+    public void A_value_file_that_is_not_a_regular_file_is_refused_unread(string text, string expected)
+    {
+        Assert.False(VariableValueCodec.TryParse(text, out _, out var error));
+        Assert.Contains(expected, error);
+    }
+
+    [Fact]
+    public void A_value_file_is_capped_at_the_largest_uefi_variable()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ppn-value-{Guid.NewGuid():N}");
+        try
+        {
+            using (var f = File.Create(path)) f.SetLength(VariableValueCodec.MaxFileValueBytes);
+            Assert.Equal(VariableValueCodec.MaxFileValueBytes, VariableValueCodec.Parse("file:" + path).Length);
+            using (var f = File.OpenWrite(path)) f.SetLength(8L << 30); // sparse 8 GiB: must not be read
+            Assert.False(VariableValueCodec.TryParse("@" + path, out _, out var error));
+            Assert.Contains($"larger than {VariableValueCodec.MaxFileValueBytes} bytes", error);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public void Hex_and_base64_round_trip()
         => Gen.Byte.Array[1, 200].Sample(bytes =>

@@ -20,7 +20,7 @@ public static class ClaimCommand
         var target = new Argument<string>("address") { Description = "The holding node: fe80::…%IFACE (link-local with its interface), [fe80::…%IFACE]:PORT, or an IPv4 address" };
         var credentialOption = new Option<string>("--credential", "-c") { Description = "The authority credential file (JSON, mode 0600; docs/protocol/genesis.md §Authority credential)", Required = true };
         var meshAddress = new Option<string>("--mesh-address") { Description = "The node's address to grant in 10.8.0.0/24 (10.8.0.2 to 10.8.0.254)", Required = true };
-        var nodeId = new Option<ulong?>("--node-id") { Description = "The node ID to grant (default: the mesh address's last number)" };
+        var nodeId = new Option<ulong?>("--node-id") { Description = $"The node ID to grant, 0..{Genesis.Enrolment.EnrolmentGrant.MaxNodeId} (default: the mesh address's last number)" };
         var port = new Option<int>("--port") { Description = "The holding port", DefaultValueFactory = _ => ClaimClient.DefaultPort };
         var timeout = new Option<int>("--timeout") { Description = "Seconds for the connection and for each step of the exchange", DefaultValueFactory = _ => 10 };
 
@@ -42,12 +42,16 @@ public static class ClaimCommand
             {
                 throw new CliError(ExitCodes.BadInput, $"--mesh-address {text} is not a node address in 10.8.0.0/24 (10.8.0.2 to 10.8.0.254; .1 is the hub)");
             }
+            if (parse.GetValue(nodeId) is > Genesis.Enrolment.EnrolmentGrant.MaxNodeId and var tooLarge)
+            {
+                throw new CliError(ExitCodes.BadInput, $"--node-id {tooLarge} is out of range: node ids are 0..{Genesis.Enrolment.EnrolmentGrant.MaxNodeId} (command packets address 14 bits)");
+            }
             int seconds = parse.GetValue(timeout);
             if (seconds is < 1 or > 300) throw new CliError(ExitCodes.BadInput, "--timeout is 1 to 300 seconds");
             var path = parse.GetValue(credentialOption)!;
             if (!AuthorityCredential.TryLoad(path, out var credential, out var credentialError))
             {
-                throw new CliError(File.Exists(path) ? ExitCodes.BadInput : ExitCodes.NotFound, credentialError);
+                throw new CliError(File.Exists(path) || Directory.Exists(path) ? ExitCodes.BadInput : ExitCodes.NotFound, credentialError);
             }
             using (credential)
             {

@@ -30,8 +30,37 @@ public static class CommandLine
         {
             root.Subcommands.Add(command);
         }
+        Ppn.Cli.CompletionCommand.AddTo(root, "ppn");
+        foreach (var verb in root.Subcommands)
+        {
+            ListExitCodes(verb);
+        }
         return root;
     }
+
+    /// <summary>Every verb's help ends with the exit-code table, as `ppn --help` does: a script author reads one page.</summary>
+    private static void ListExitCodes(Command command)
+    {
+        if (command.Subcommands.Count == 0)
+        {
+            if (!command.Hidden && command.Description?.Contains("Exit codes:", StringComparison.Ordinal) != true)
+            {
+                command.Description = $"{command.Description}\n\n{ExitCodes.HelpText}";
+            }
+            return;
+        }
+        foreach (var sub in command.Subcommands)
+        {
+            ListExitCodes(sub);
+        }
+    }
+
+    /// <summary>Parses with the PPN tools' conventions (no response files: `@PATH` is a value, see <see cref="Ppn.Cli.ToolParser"/>).</summary>
+    public static ParseResult Parse(RootCommand root, IReadOnlyList<string> args) => Ppn.Cli.ToolParser.Parse(root, args);
+
+    /// <summary>Parses and runs; a usage error under --json is a JSON error object too.</summary>
+    public static int Run(RootCommand root, IReadOnlyList<string> args, InvocationConfiguration? configuration = null) =>
+        Ppn.Cli.ToolParser.Run(root, args, "ppn", configuration ?? new InvocationConfiguration());
 }
 
 /// <summary>Where the CLI finds the OS: the real node by default, temp directories in tests.</summary>

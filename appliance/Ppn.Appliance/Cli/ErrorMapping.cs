@@ -28,13 +28,21 @@ public static class ErrorMapping
             EthtoolErrorKind.NoSuchInterface => ExitCodes.NotFound,
             _ => ExitCodes.Failed,
         }, n.Message),
+        // A generic netlink family that is not there is kernel support that is missing (no wireguard module),
+        // "unavailable" in the table, not a missing object.
+        Ppn.Linux.Netlink.NetlinkException n when n.Call == "netlink CTRL_CMD_GETFAMILY" && (n.Is(Errno.ENOENT) || n.Is(Errno.EOPNOTSUPP) || n.Is(Errno.ENOPKG))
+            => (ExitCodes.Unavailable, n.Message),
         SyscallException s when s.Is(Errno.EPERM) || s.Is(Errno.EACCES) => (ExitCodes.PermissionDenied, s.Message),
         SyscallException s when s.Is(Errno.ENOENT) || s.Is(Errno.ENODEV) => (ExitCodes.NotFound, s.Message),
         SyscallException s => (ExitCodes.Failed, s.Message),
         FormatException f => (ExitCodes.BadInput, f.Message),
         ArgumentException a => (ExitCodes.BadInput, a.Message),
-        UnauthorizedAccessException u => (ExitCodes.PermissionDenied, $"{u.Message}; run as root"),
-        IOException io => (ExitCodes.Failed, io.Message),
+        // The runtime's own texts are bare resource keys in the trimmed binary (UseSystemResourceKeys): say it ourselves.
+        UnauthorizedAccessException => (ExitCodes.PermissionDenied, "permission denied; run as root"),
+        FileNotFoundException f => (ExitCodes.NotFound, f.FileName is null ? f.Message : FileErrors.Describe(f, f.FileName)), // FileName null: ours
+        DirectoryNotFoundException => (ExitCodes.NotFound, "a directory it needs does not exist"),
+        IOException io when io.GetType() == typeof(IOException) && io.HResult < 0 => (ExitCodes.Failed, io.Message), // ours
+        IOException io => (ExitCodes.Failed, FileErrors.Describe(io, "a file")),
         _ => (ExitCodes.Internal, $"internal error: {e.GetType().Name}: {e.Message} (a bug; rerun with --verbose and report it)"),
     };
 }

@@ -126,7 +126,7 @@ public static class MeshCommand
             using var device = wg.Get(name) ?? throw new CliError(ExitCodes.NotFound, $"no WireGuard interface {name} ({wg.Backend} backend)");
             var link = links.Get(name);
             var addresses = link is null ? [] : links.Addresses(link.Index);
-            output.Out.Write(MeshConfigFile.Format(device, addresses, link?.Mtu, parse.GetValue(showPrivate)));
+            output.Out.Write(MeshConfigFile.Format(device, addresses, link?.Mtu, forwarding: link is not null && links.GetForwarding(name), parse.GetValue(showPrivate)));
             return ExitCodes.Ok;
         }, json: false);
         return command;
@@ -147,8 +147,17 @@ public static class MeshCommand
         {
             var name = parse.GetValue(Interface)!;
             var path = parse.GetValue(config)!;
-            if (!File.Exists(path)) throw new CliError(ExitCodes.NotFound, $"config file {path} does not exist");
-            using var mesh = MeshConfigFile.Load(path);
+            if (Ppn.Linux.FileNode.Stat(path).Kind == Ppn.Linux.FileNodeKind.Missing) throw new CliError(ExitCodes.NotFound, $"config file {path} does not exist");
+            MeshConfig loaded;
+            try
+            {
+                loaded = MeshConfigFile.Load(path);
+            }
+            catch (Exception e) when (Ppn.Linux.FileErrors.IsFileError(e) && e is not Ppn.Linux.SyscallException)
+            {
+                throw new CliError(e is UnauthorizedAccessException ? ExitCodes.PermissionDenied : ExitCodes.Failed, $"cannot read {Ppn.Linux.FileErrors.Describe(e, path)}", e);
+            }
+            using var mesh = loaded;
             var report = new MeshBringUp(Open(parse, links, name), links).Up(name, mesh);
             if (output.Json)
             {

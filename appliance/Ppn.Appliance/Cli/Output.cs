@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text;
 using System.Text.Json;
 
 namespace Ppn.Appliance.Cli;
@@ -27,17 +26,22 @@ public sealed class Output
 
     public void Line(string text = "") => _out.WriteLine(text);
 
-    public void WriteJson(Action<Utf8JsonWriter> write)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-        {
-            write(writer);
-        }
-        _out.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
-    }
+    public void WriteJson(Action<Utf8JsonWriter> write) => _out.Write(Ppn.Cli.CliJson.Write(write));
 
     public void Error(string message) => _err.WriteLine($"ppn: error: {message}");
+
+    /// <summary>The verb failed: one line on stderr, or under --json one <c>{"error": …}</c> object on stdout.</summary>
+    public void Fail(int exitCode, string message)
+    {
+        if (Json)
+        {
+            _out.Write(Ppn.Cli.CliJson.Error("ppn", exitCode, message));
+        }
+        else
+        {
+            Error(message);
+        }
+    }
 
     public void Detail(string message)
     {
@@ -84,7 +88,7 @@ public static class Verb
         }
         catch (CliError e)
         {
-            output.Error(e.Message);
+            output.Fail(e.ExitCode, e.Message);
             if (e.InnerException is not null)
             {
                 output.Detail(e.InnerException.ToString());
@@ -94,7 +98,7 @@ public static class Verb
         catch (Exception e)
         {
             var (code, message) = ErrorMapping.Map(e);
-            output.Error(message);
+            output.Fail(code, message);
             output.Detail(e.ToString());
             return code;
         }

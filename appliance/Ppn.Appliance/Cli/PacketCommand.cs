@@ -190,7 +190,7 @@ public static class PacketCommand
         {
             if (!Ppn.Genesis.AuthorityCredential.TryLoad(credentialPath, out var credential, out var error))
             {
-                throw new CliError(File.Exists(credentialPath) ? ExitCodes.BadInput : ExitCodes.NotFound, error);
+                throw new CliError(File.Exists(credentialPath) || Directory.Exists(credentialPath) ? ExitCodes.BadInput : ExitCodes.NotFound, error);
             }
             using (credential) return credential.NoisePrivateKey.ToArray();
         }
@@ -242,9 +242,25 @@ public static class PacketCommand
         }
     }
 
+    private const long MaxKeyFileBytes = 4096;
+
     /// <summary>A private key file: one base64 line of 32 bytes, as `wg genkey` writes. Never echoed in errors.</summary>
     public static byte[] ReadKeyFile(FileInfo file, string option)
     {
+        var node = Ppn.Linux.FileNode.Stat(file.FullName);
+        if (node.Kind == Ppn.Linux.FileNodeKind.Missing)
+        {
+            throw new CliError(ExitCodes.NotFound, $"{option} {file.FullName}: no such file");
+        }
+        if (node.Kind != Ppn.Linux.FileNodeKind.Regular || node.Size > MaxKeyFileBytes)
+        {
+            throw new CliError(ExitCodes.BadInput, $"{option} {file.FullName} is {(node.Kind == Ppn.Linux.FileNodeKind.Regular ? $"{node.Size} bytes" : Ppn.Linux.FileNode.Describe(node.Kind))}: a key file is one line of base64 (as `wg genkey` writes)");
+        }
+        // The same rule as for credentials: a private key others can read is refused (PrivateFile).
+        if (Ppn.Linux.PrivateFile.WhyNotPrivate(file.FullName, "holds this key") is { } notPrivate)
+        {
+            throw new CliError(ExitCodes.BadInput, $"{option} {notPrivate}");
+        }
         string text;
         try
         {
@@ -252,8 +268,8 @@ public static class PacketCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CliError(e is FileNotFoundException or DirectoryNotFoundException ? ExitCodes.NotFound : ExitCodes.PermissionDenied,
-                $"{option} {file.FullName}: {(e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message)}", e);
+            throw new CliError(e is UnauthorizedAccessException ? ExitCodes.PermissionDenied : ExitCodes.Failed,
+                $"{option} {Ppn.Linux.FileErrors.Describe(e, file.FullName)}", e);
         }
         var key = new byte[32];
         if (!Convert.TryFromBase64String(text.Trim(), key, out int n) || n != 32)

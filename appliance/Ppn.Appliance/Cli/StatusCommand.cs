@@ -11,6 +11,9 @@ namespace Ppn.Appliance.Cli;
 /// </summary>
 public static class StatusCommand
 {
+    /// <summary>status.json holds counters and a bounded journal: a few KiB.</summary>
+    private const long MaxStatusBytes = 16 * 1024 * 1024;
+
     public static Command Build()
     {
         var file = new Option<string?>("--file") { Description = $"Read this status file instead of {NodeStatusFile.DefaultPath} (e.g. one copied off a node)" };
@@ -19,6 +22,11 @@ public static class StatusCommand
         Verb.Run(command, (parse, output) =>
         {
             var path = parse.GetValue(file) ?? NodeStatusFile.PathFromEnvironment();
+            var node = Ppn.Linux.FileNode.Stat(path);
+            if (node.Kind is not (Ppn.Linux.FileNodeKind.Regular or Ppn.Linux.FileNodeKind.Missing) || node.Size > MaxStatusBytes)
+            {
+                throw new CliError(ExitCodes.BadInput, $"{path} is {(node.Kind == Ppn.Linux.FileNodeKind.Regular ? $"{node.Size} bytes" : Ppn.Linux.FileNode.Describe(node.Kind))}: not a status file");
+            }
             byte[] bytes;
             try
             {
@@ -31,7 +39,7 @@ public static class StatusCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new CliError(ExitCodes.PermissionDenied, $"cannot read {path}: {e.Message} (run as root)", e);
+                throw new CliError(ExitCodes.PermissionDenied, $"cannot read {Ppn.Linux.FileErrors.Describe(e, path)} (run as root)", e);
             }
             JsonDocument document;
             try
@@ -40,7 +48,7 @@ public static class StatusCommand
             }
             catch (JsonException e)
             {
-                throw new CliError(ExitCodes.Integrity, $"{path} is not a status file ({e.Message})", e);
+                throw new CliError(ExitCodes.Integrity, $"{path} is not a status file (not JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})", e);
             }
             using (document)
             {

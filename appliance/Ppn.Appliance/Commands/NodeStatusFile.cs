@@ -23,7 +23,7 @@ public static class NodeStatusFile
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = path + ".tmp";
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(stream, Ppn.Cli.CliJson.WriterOptions)) // greppable: '+' in keys unescaped
         {
             json.WriteStartObject();
             json.WriteNumber("schema", Schema);

@@ -77,7 +77,7 @@ public sealed class NodeConfig
         }
         catch (JsonException e)
         {
-            found.Add(new("(document)", $"is not valid JSON ({e.Message})", "fix the JSON syntax (no comments, no trailing commas)"));
+            found.Add(new("(document)", $"is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})", "fix the JSON syntax (no comments, no trailing commas)"));
             return false;
         }
         using (document)
@@ -213,7 +213,7 @@ public sealed class NodeConfig
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             config = null;
-            errors = [new(path, e is FileNotFoundException or DirectoryNotFoundException ? "does not exist" : $"cannot be read ({e.Message})",
+            errors = [new(path, e is FileNotFoundException or DirectoryNotFoundException ? "does not exist" : $"cannot be read: {Ppn.Linux.FileErrors.Describe(e, path)}",
                 "build the image with ppn-image build --config FILE to bake a node configuration in")];
             return false;
         }

@@ -46,6 +46,13 @@ public sealed record EnrolmentGrant(
     public const int SignedSize = 116;
     public const byte CurrentVersion = 1;
     public const byte PrefixLength = 24;
+
+    /// <summary>
+    /// The largest node ID a grant may carry: command packets address a node in 14 bits (TargetSelector.MaxId,
+    /// docs/protocol/commands.md), and a node refuses command service for an ID it cannot be addressed by.
+    /// </summary>
+    public const ulong MaxNodeId = 0x3FFF;
+
     /// <summary>
     /// Command-key epochs are 4 bits on the wire (docs/protocol/commands.md §Layout): a grant carries 0..15 in its 4-byte
     /// field and anything larger is refused, never taken mod 16 (epochs 1 and 17 would name the same key).
@@ -110,6 +117,12 @@ public sealed record EnrolmentGrant(
             error = $"granted address {address}/{d[20]} is not a node address in 10.8.0.0/24";
             return false;
         }
+        ulong nodeId = BinaryPrimitives.ReadUInt64BigEndian(d[8..]);
+        if (status == GrantStatus.Granted && nodeId > MaxNodeId)
+        {
+            error = $"granted node ID {nodeId} is above {MaxNodeId}, the largest a command packet can address";
+            return false;
+        }
         uint epoch = BinaryPrimitives.ReadUInt32BigEndian(d[72..]);
         if (epoch > MaxCommandKeyEpoch)
         {
@@ -118,7 +131,7 @@ public sealed record EnrolmentGrant(
         }
         var hub = new IPAddress(d.Slice(24, 16));
         if (hub.IsIPv4MappedToIPv6) hub = hub.MapToIPv4();
-        grant = new EnrolmentGrant(status, BinaryPrimitives.ReadUInt64BigEndian(d[8..]), address,
+        grant = new EnrolmentGrant(status, nodeId, address,
             new IPEndPoint(hub, BinaryPrimitives.ReadUInt16BigEndian(d[22..])), d.Slice(40, 32).ToArray(),
             epoch, d.Slice(76, 32).ToArray(), BinaryPrimitives.ReadUInt64BigEndian(d[108..]),
             d.Slice(SignedSize, 64).ToArray());

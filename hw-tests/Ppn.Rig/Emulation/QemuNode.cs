@@ -124,11 +124,25 @@ public sealed class QemuNode : IDisposable
     /// <summary>The QEMU command this node runs, as a readable line (for logs and failure messages).</summary>
     public string CommandLine => HostCommand.Describe("", BuildArguments()).Trim();
 
-    /// <summary>A factory-new NVRAM: a fresh copy of the OVMF variable store template.</summary>
-    public static void CreateFactoryNewNvram(string path)
+    /// <summary>
+    /// A factory-new NVRAM: a fresh copy of the OVMF variable store template, mode 0600 from the first byte on
+    /// (the node writes its private key into it; File.Copy would keep the template's 0644).
+    /// </summary>
+    public static void CreateFactoryNewNvram(string path, string template = RigEnvironment.OvmfVarsTemplate)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        File.Copy(RigEnvironment.OvmfVarsTemplate, path, overwrite: true);
+        using (var source = File.OpenRead(template))
+        using (var target = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        {
+            // An existing file keeps its mode through FileMode.Create: narrow it before any byte is written.
+            File.SetUnixFileMode(target.SafeFileHandle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            source.CopyTo(target);
+        }
     }
 
     /// <summary>

@@ -125,7 +125,7 @@ public sealed record Manifest(
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            error = $"manifest is not valid JSON ({e.Message})";
+            error = e is JsonException j ? $"manifest is not valid JSON (line {j.LineNumber + 1}, byte {j.BytePositionInLine + 1})" : $"manifest does not have the format {Format} layout ({e.GetType().Name})";
             return false;
         }
     }

@@ -99,7 +99,13 @@ public static class GptDisk
         return new Guid(bytes);
     }
 
-    /// <summary>Reads and checks the primary GPT (signature, header CRC, entries CRC, backup header); never throws on a bad disk.</summary>
+    /// <summary>
+    /// Reads and checks the GPT: protective MBR; primary header (signature, size, CRC32, its own LBA, the entry
+    /// array this tool writes, that array's CRC32); the backup header at the primary's AlternateLBA (signature,
+    /// CRC32, pointing back at LBA 1) and the backup entry array's CRC32; every used entry inside the usable
+    /// LBAs. Every field is hostile input (a crafted AlternateLBA of 2^64-1 with a valid CRC): all arithmetic is
+    /// bounded by the disk's length first, so this never throws on a bad disk, only on a failing stream.
+    /// </summary>
     public static bool TryRead(Stream disk, out IReadOnlyList<GptPartition> partitions, out string error)
     {
         partitions = [];
@@ -115,18 +121,10 @@ public static class GptDisk
             error = "no protective MBR (LBA 0)";
             return false;
         }
+        ulong sectors = (ulong)disk.Length / SectorSize;
         var h = head.AsSpan(SectorSize, SectorSize);
-        if (!h[..8].SequenceEqual("EFI PART"u8))
+        if (!CheckHeader(h, "GPT header in LBA 1", 1, out error))
         {
-            error = "no GPT header signature in LBA 1";
-            return false;
-        }
-        var copy = h[..92].ToArray();
-        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(copy.AsSpan(16));
-        BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(16), 0);
-        if (DeterministicGzip.Crc32(copy) != stored)
-        {
-            error = "GPT header CRC32 mismatch";
             return false;
         }
         if (BinaryPrimitives.ReadUInt64LittleEndian(h[72..]) != 2 || BinaryPrimitives.ReadUInt32LittleEndian(h[80..]) != EntryCount
@@ -141,14 +139,49 @@ public static class GptDisk
             error = "GPT partition entry array CRC32 mismatch";
             return false;
         }
+        ulong firstUsable = BinaryPrimitives.ReadUInt64LittleEndian(h[40..]);
+        ulong lastUsable = BinaryPrimitives.ReadUInt64LittleEndian(h[48..]);
         ulong alternate = BinaryPrimitives.ReadUInt64LittleEndian(h[32..]);
+        if (alternate <= 1 || alternate >= sectors)
+        {
+            error = $"the backup GPT header's LBA {alternate} is not on this disk of {sectors} sectors (truncated image?)";
+            return false;
+        }
+        if (firstUsable < 2 + EntrySectors || lastUsable < firstUsable || lastUsable >= alternate)
+        {
+            error = $"GPT usable LBAs {firstUsable}-{lastUsable} do not fit between the primary and backup structures";
+            return false;
+        }
+
         var backup = new byte[SectorSize];
-        disk.Position = (long)alternate * SectorSize;
-        if (alternate == 0 || disk.ReadAtLeast(backup, SectorSize, throwOnEndOfStream: false) < SectorSize || !backup.AsSpan(0, 8).SequenceEqual("EFI PART"u8))
+        disk.Position = (long)alternate * SectorSize; // alternate < sectors = Length / 512: no overflow
+        if (disk.ReadAtLeast(backup, SectorSize, throwOnEndOfStream: false) < SectorSize)
         {
             error = $"no backup GPT header at LBA {alternate} (truncated image?)";
             return false;
         }
+        if (!CheckHeader(backup, $"backup GPT header at LBA {alternate}", alternate, out error))
+        {
+            return false;
+        }
+        var b = backup.AsSpan();
+        ulong backupEntries = BinaryPrimitives.ReadUInt64LittleEndian(b[72..]);
+        if (BinaryPrimitives.ReadUInt64LittleEndian(b[32..]) != 1 || BinaryPrimitives.ReadUInt32LittleEndian(b[80..]) != EntryCount
+            || BinaryPrimitives.ReadUInt32LittleEndian(b[84..]) != EntrySize
+            || backupEntries <= lastUsable || backupEntries > alternate - EntrySectors)
+        {
+            error = $"backup GPT header at LBA {alternate} does not point back at LBA 1 with its 128x128 entry array between the partitions and itself";
+            return false;
+        }
+        var backupArray = new byte[EntryCount * EntrySize];
+        disk.Position = (long)backupEntries * SectorSize;
+        if (disk.ReadAtLeast(backupArray, backupArray.Length, throwOnEndOfStream: false) < backupArray.Length
+            || DeterministicGzip.Crc32(backupArray) != BinaryPrimitives.ReadUInt32LittleEndian(b[88..]))
+        {
+            error = $"backup GPT partition entry array (LBA {backupEntries}) CRC32 mismatch";
+            return false;
+        }
+
         var list = new List<GptPartition>();
         for (int i = 0; i < EntryCount; i++)
         {
@@ -158,10 +191,47 @@ public static class GptDisk
             {
                 continue;
             }
+            ulong first = BinaryPrimitives.ReadUInt64LittleEndian(e[32..]), last = BinaryPrimitives.ReadUInt64LittleEndian(e[40..]);
+            if (first < firstUsable || last < first || last > lastUsable)
+            {
+                error = $"GPT entry {i + 1} spans LBA {first}-{last}, outside the usable LBAs {firstUsable}-{lastUsable}";
+                return false;
+            }
             var name = Encoding.Unicode.GetString(e.Slice(56, 72)).TrimEnd('\0');
-            list.Add(new GptPartition(type, new Guid(e.Slice(16, 16)), BinaryPrimitives.ReadUInt64LittleEndian(e[32..]), BinaryPrimitives.ReadUInt64LittleEndian(e[40..]), name));
+            list.Add(new GptPartition(type, new Guid(e.Slice(16, 16)), first, last, name));
         }
         partitions = list;
+        error = "";
+        return true;
+    }
+
+    /// <summary>Signature, HeaderSize (92..512, UEFI 2.10 §5.3.2), CRC32 over HeaderSize bytes, and MyLBA.</summary>
+    private static bool CheckHeader(ReadOnlySpan<byte> header, string what, ulong myLba, out string error)
+    {
+        if (!header[..8].SequenceEqual("EFI PART"u8))
+        {
+            error = $"no signature in the {what}";
+            return false;
+        }
+        uint size = BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
+        if (size is < 92 or > SectorSize)
+        {
+            error = $"the {what} has a header size of {size} (92 to {SectorSize})";
+            return false;
+        }
+        var copy = header[..(int)size].ToArray();
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(copy.AsSpan(16));
+        BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(16), 0);
+        if (DeterministicGzip.Crc32(copy) != stored)
+        {
+            error = $"the {what} fails its CRC32";
+            return false;
+        }
+        if (BinaryPrimitives.ReadUInt64LittleEndian(header[24..]) != myLba)
+        {
+            error = $"the {what} says it is at LBA {BinaryPrimitives.ReadUInt64LittleEndian(header[24..])}";
+            return false;
+        }
         error = "";
         return true;
     }

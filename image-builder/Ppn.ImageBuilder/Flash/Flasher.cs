@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using Ppn.ImageBuilder.Build;
+using Ppn.Linux;
 
 namespace Ppn.ImageBuilder.Flash;
 
@@ -20,26 +21,75 @@ public sealed record FlashOptions(bool Force = false, long LargeDiskLimit = Flas
 }
 
 /// <summary>
+/// What a --device argument names once every symlink is resolved: the path the flasher opens (never the link),
+/// its kind, and for a block device its name in /sys/class/block.
+/// </summary>
+public sealed record FlashTarget(string Given, string Path, FileNodeKind Kind, string? BlockName = null);
+
+/// <summary>
 /// Writes a disk image to a block device (or a regular file) with the checks of a careful tool: never a
 /// partition, a mounted or swapping disk, the disk holding /, a read-only or too-small device; a disk larger
-/// than <see cref="FlashOptions.LargeDiskLimit"/> only with --force. After writing: fsync, drop the cache,
-/// read back and compare sha256.
+/// than <see cref="FlashOptions.LargeDiskLimit"/> only with --force. The target is resolved first (a symlink
+/// to a disk is that disk, with every check); anything but a regular file or a block device is refused. After
+/// writing: fsync, drop the cache, read back and compare sha256.
 /// </summary>
-public sealed partial class Flasher(HostRoots roots, Action<string> progress)
+public sealed partial class Flasher(HostRoots roots, Action<string> progress, Func<string, FlashTarget>? resolve = null)
 {
     private const int Chunk = 4 * 1024 * 1024;
 
-    /// <summary>Checks the target and returns a description of it; throws <see cref="FlashRefusedException"/>.</summary>
-    public string Check(string device, long imageLength, FlashOptions options)
+    /// <summary>The real target of <paramref name="device"/> on this host: realpath(3), statx(2), /sys/dev/block.</summary>
+    public FlashTarget Resolve(string device)
     {
-        var name = Path.GetFileName(Path.GetFullPath(device));
+        if (resolve is not null)
+        {
+            return resolve(device);
+        }
+        if (FileNode.RealPath(device) is not { } real)
+        {
+            var full = Path.GetFullPath(device);
+            var parent = FileNode.RealPath(Path.GetDirectoryName(full) ?? "/");
+            if (parent is null)
+            {
+                throw new FlashRefusedException($"{device}: its directory does not exist; give the whole disk (e.g. /dev/sdX, see lsblk) or an image file in an existing directory");
+            }
+            if (parent == "/dev" || parent.StartsWith("/dev/", StringComparison.Ordinal))
+            {
+                throw new FlashRefusedException($"{device} is not a block device known to {roots.Sys}/class/block; give the whole disk, e.g. /dev/sdX (see lsblk)");
+            }
+            return new FlashTarget(device, Path.Combine(parent, Path.GetFileName(full)), FileNodeKind.Missing);
+        }
+        var node = FileNode.Stat(real);
+        if (node.Kind != FileNodeKind.BlockDevice)
+        {
+            return new FlashTarget(device, real, node.Kind);
+        }
+        // /sys/dev/block/MAJ:MIN links to the device's directory, whose name is its /sys/class/block name.
+        var link = Path.Combine(roots.Sys, "dev", "block", $"{node.Major}:{node.Minor}");
+        var name = FileNode.RealPath(link) is { } sysDir ? Path.GetFileName(sysDir) : Path.GetFileName(real);
+        return new FlashTarget(device, real, node.Kind, name);
+    }
+
+    /// <summary>Checks the target and returns a description of it; throws <see cref="FlashRefusedException"/>.</summary>
+    public string Check(string device, long imageLength, FlashOptions options) => Check(Resolve(device), imageLength, options);
+
+    private string Check(FlashTarget target, long imageLength, FlashOptions options)
+    {
+        var device = target.Given == target.Path ? target.Given : $"{target.Given} (→ {target.Path})";
+        switch (target.Kind)
+        {
+            case FileNodeKind.Missing:
+                return $"new regular file {target.Path}";
+            case FileNodeKind.Regular:
+                return $"regular file {target.Path}";
+            case FileNodeKind.BlockDevice:
+                break;
+            default:
+                throw new FlashRefusedException($"{device} is {FileNode.Describe(target.Kind)}: give the whole disk (a block device, e.g. /dev/sdX; see lsblk) or an image file");
+        }
+        var name = target.BlockName!;
         var classDir = Path.Combine(roots.Sys, "class", "block", name);
         if (!Directory.Exists(classDir))
         {
-            if (!Path.GetFullPath(device).StartsWith("/dev/", StringComparison.Ordinal) && !Directory.Exists(device))
-            {
-                return $"regular file {device}";
-            }
             throw new FlashRefusedException($"{device} is not a block device known to {roots.Sys}/class/block; give the whole disk, e.g. /dev/sdX (see lsblk)");
         }
         if (File.Exists(Path.Combine(classDir, "partition")))
@@ -52,20 +102,26 @@ public sealed partial class Flasher(HostRoots roots, Action<string> progress)
             : [];
         var members = new HashSet<string>(partitions.Append(name), StringComparer.Ordinal);
 
-        foreach (var (source, target) in Mounts())
+        foreach (var (source, mountPoint) in Mounts())
         {
-            if (Path.GetFileName(source) is { } dev && members.Contains(dev) && source.StartsWith("/dev/", StringComparison.Ordinal))
+            if (!source.StartsWith("/dev/", StringComparison.Ordinal))
             {
-                if (target == "/")
+                continue;
+            }
+            // A mount source may be a link (/dev/disk/by-uuid/…, /dev/mapper/…): compare the device it names.
+            var real = FileNode.RealPath(source) ?? source;
+            if (members.Contains(Path.GetFileName(source)) || members.Contains(Path.GetFileName(real)))
+            {
+                if (mountPoint == "/")
                 {
                     throw new FlashRefusedException($"{device} holds the running system's root filesystem ({source} on /); this is the system disk");
                 }
-                throw new FlashRefusedException($"{source} is mounted on {target}; unmount it first (umount {target}) and check it is the disk you mean");
+                throw new FlashRefusedException($"{source} is mounted on {mountPoint}; unmount it first (umount {mountPoint}) and check it is the disk you mean");
             }
         }
         foreach (var swap in Swaps())
         {
-            if (members.Contains(Path.GetFileName(swap)))
+            if (members.Contains(Path.GetFileName(swap)) || members.Contains(Path.GetFileName(FileNode.RealPath(swap) ?? swap)))
             {
                 throw new FlashRefusedException($"{swap} is in use as swap; swapoff {swap} first");
             }
@@ -82,7 +138,8 @@ public sealed partial class Flasher(HostRoots roots, Action<string> progress)
         {
             throw new FlashRefusedException($"{device} is read-only (write-protect switch?)");
         }
-        long size = (ReadSysNumber(Path.Combine(blockDir, "size")) ?? 0) * 512; // always 512-byte units (block/genhd.c)
+        long sectors = ReadSysNumber(Path.Combine(blockDir, "size")) ?? 0;
+        long size = sectors is >= 0 and <= long.MaxValue / 512 ? sectors * 512 : 0; // always 512-byte units (block/genhd.c)
         if (size < imageLength)
         {
             throw new FlashRefusedException($"{device} has {NodeImageBuilder.Size(size)}, the image needs {NodeImageBuilder.Size(imageLength)}");
@@ -100,14 +157,30 @@ public sealed partial class Flasher(HostRoots roots, Action<string> progress)
     public string Flash(string image, string device, FlashOptions options)
     {
         var length = new FileInfo(image).Length;
-        var target = Check(device, length, options);
-        progress($"flash: {Path.GetFileName(image)} ({NodeImageBuilder.Size(length)}) → {target}");
-        var isFile = target.StartsWith("regular file", StringComparison.Ordinal);
+        var target = Resolve(device);
+        var description = Check(target, length, options);
+        progress($"flash: {Path.GetFileName(image)} ({NodeImageBuilder.Size(length)}) → {description}");
+        var isFile = target.Kind is FileNodeKind.Regular or FileNodeKind.Missing;
+        if (isFile && FileNode.RealPath(image) == target.Path)
+        {
+            // FileMode.Create would truncate the image before reading it.
+            throw new FlashRefusedException($"{device} is the image itself; give the disk to write it to");
+        }
 
         string expected;
         var clock = Stopwatch.StartNew();
+        // A file target gets its whole length allocated before the first byte (posix_fallocate): a full
+        // filesystem refuses here instead of leaving half an image. A block device's size was checked above.
+        var streamOptions = new FileStreamOptions
+        {
+            Mode = isFile ? FileMode.Create : FileMode.Open,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = 1,
+            PreallocationSize = isFile ? length : 0,
+        };
         using (var source = File.OpenRead(image))
-        using (var output = new FileStream(device, isFile ? FileMode.Create : FileMode.Open, FileAccess.Write, FileShare.None, 1, FileOptions.None))
+        using (var output = new FileStream(target.Path, streamOptions))
         using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {
             var buffer = new byte[Chunk];
@@ -128,7 +201,7 @@ public sealed partial class Flasher(HostRoots roots, Action<string> progress)
         progress("flash: written and synced; reading back");
         string actual;
         clock.Restart();
-        using (var back = new FileStream(device, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1))
+        using (var back = new FileStream(target.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1))
         using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {
             // Drop cached pages so the read-back comes from the medium, not from what we just wrote.

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Ppn.Genesis.Configuration;
 using Ppn.ImageBuilder.Build;
 using Ppn.ImageBuilder.Cpio;
@@ -15,26 +16,45 @@ namespace Ppn.ImageBuilder.Inspect;
 /// </summary>
 public static class ImageInspector
 {
+    /// <summary>File.ReadAllBytes stops at 2 GiB; a real UKI is tens of MiB.</summary>
+    private const long MaxUkiBytes = 1L << 30;
+
     /// <summary>Human-readable lines about <paramref name="path"/> (an output directory, disk.img, or a UKI).</summary>
-    public static IReadOnlyList<string> Describe(string path)
+    public static IReadOnlyList<string> Describe(string path) => Inspect(path).Lines;
+
+    /// <summary>What <paramref name="path"/> holds, as lines for people and as one JSON object for scripts (`inspect --json`).</summary>
+    public static ImageReport Inspect(string path)
     {
         var lines = new List<string>();
+        var json = new JsonObject { ["image"] = path };
         byte[] uki;
         if (Directory.Exists(path))
         {
             var manifest = Path.Combine(path, Manifest.FileName);
             if (File.Exists(manifest))
             {
-                using var doc = JsonDocument.Parse(File.ReadAllBytes(manifest));
+                JsonDocument doc;
+                try
+                {
+                    doc = JsonDocument.Parse(File.ReadAllBytes(manifest));
+                }
+                catch (JsonException e)
+                {
+                    throw new FormatException($"{manifest} is not JSON (line {e.LineNumber + 1}); rebuild the image with ppn-image build");
+                }
+                using var _ = doc;
                 var root = doc.RootElement;
                 lines.Add($"manifest: {manifest}");
+                var summary = new JsonObject { ["path"] = manifest };
                 foreach (var name in new[] { "builder", "kernelVersion", "sourceDateEpoch", "secureBootSigned" })
                 {
-                    if (root.TryGetProperty(name, out var v))
+                    if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var v))
                     {
                         lines.Add($"  {name}: {v}");
+                        summary[name] = JsonNode.Parse(v.GetRawText());
                     }
                 }
+                json["manifest"] = summary;
             }
             var disk = Path.Combine(path, NodeImageBuilder.DiskImage);
             if (!File.Exists(disk))
@@ -49,12 +69,22 @@ public static class ImageInspector
         }
         using (var f = File.OpenRead(path))
         {
+            if (f.Length < 2)
+            {
+                throw new FormatException($"{path} is {(f.Length == 0 ? "empty" : "1 byte")}: neither a UKI nor a GPT disk image");
+            }
             Span<byte> magic = stackalloc byte[2];
             f.ReadExactly(magic);
             if (magic.SequenceEqual("MZ"u8))
             {
+                if (f.Length > MaxUkiBytes)
+                {
+                    throw new FormatException($"{path} is {NodeImageBuilder.Size(f.Length)}: larger than any UKI this tool builds ({NodeImageBuilder.Size(MaxUkiBytes)})");
+                }
                 uki = File.ReadAllBytes(path);
                 lines.Add($"unified kernel image: {path}");
+                json["kind"] = "uki";
+                json["bytes"] = f.Length;
             }
             else
             {
@@ -68,13 +98,26 @@ public static class ImageInspector
                 lines.Add($"  ESP: LBA {esp.FirstLba}-{esp.LastLba} ({NodeImageBuilder.Size(esp.Length)}) \"{esp.Name}\"");
                 uki = EspImage.ReadBootFile(path, esp.Offset);
                 lines.Add($"  \\EFI\\BOOT\\BOOTX64.EFI: {NodeImageBuilder.Size(uki.LongLength)}");
+                json["kind"] = "disk";
+                json["bytes"] = f.Length;
+                json["gpt"] = "ok";
+                json["esp"] = new JsonObject
+                {
+                    ["firstLba"] = esp.FirstLba,
+                    ["lastLba"] = esp.LastLba,
+                    ["bytes"] = esp.Length,
+                    ["name"] = esp.Name,
+                    ["bootFileBytes"] = uki.LongLength,
+                };
             }
         }
-        lines.AddRange(DescribeUki(uki));
-        return lines;
+        lines.AddRange(DescribeUki(uki, json));
+        return new ImageReport(lines, json);
     }
 
-    public static IReadOnlyList<string> DescribeUki(byte[] uki)
+    public static IReadOnlyList<string> DescribeUki(byte[] uki) => DescribeUki(uki, new JsonObject());
+
+    private static IReadOnlyList<string> DescribeUki(byte[] uki, JsonObject json)
     {
         var lines = new List<string>();
         if (!PeFile.TryParse(uki, out var pe, out var error))
@@ -82,18 +125,24 @@ public static class ImageInspector
             throw new FormatException($"boot file is not a PE image ({error})");
         }
         lines.Add(pe!.CertificateTableSize > 0 ? $"secure boot signature: present ({pe.CertificateTableSize} bytes; check with sbverify --cert)" : "secure boot signature: none");
+        json["secureBootSignatureBytes"] = pe.CertificateTableSize;
+        var sections = new JsonArray();
         foreach (var s in pe.Sections.Where(s => s.Name is ".osrel" or ".cmdline" or ".linux" or ".initrd"))
         {
             lines.Add($"section {s.Name,-8} {NodeImageBuilder.Size(s.VirtualSize)} at RVA 0x{s.VirtualAddress:x}");
+            sections.Add((JsonNode)new JsonObject { ["name"] = s.Name, ["bytes"] = s.VirtualSize, ["rva"] = s.VirtualAddress });
         }
+        json["sections"] = sections;
         if (Section(uki, pe, ".osrel") is { } osrel)
         {
             var pretty = Encoding.UTF8.GetString(osrel).Split('\n').FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal));
             lines.Add($"os-release: {pretty?["PRETTY_NAME=".Length..].Trim('"') ?? "(no PRETTY_NAME)"}");
+            json["osRelease"] = pretty?["PRETTY_NAME=".Length..].Trim('"');
         }
         if (Section(uki, pe, ".cmdline") is { } cmdline)
         {
             lines.Add($"kernel command line: {Encoding.ASCII.GetString(cmdline).TrimEnd('\0', '\n')}");
+            json["kernelCommandLine"] = Encoding.ASCII.GetString(cmdline).TrimEnd('\0', '\n');
         }
         var initrd = Section(uki, pe, ".initrd") ?? throw new FormatException("the UKI has no .initrd section");
         var cpio = Decompress(initrd);
@@ -104,20 +153,25 @@ public static class ImageInspector
         lines.Add($"initramfs: {NodeImageBuilder.Size(initrd.LongLength)} compressed, {NodeImageBuilder.Size(cpio.LongLength)} unpacked, {entries.Count} entries");
         var modules = entries.Where(e => e.Path.EndsWith(".ko", StringComparison.Ordinal)).Select(e => Path.GetFileNameWithoutExtension(e.Path)).ToList();
         lines.Add($"modules ({modules.Count}): {string.Join(' ', modules)}");
+        json["initramfs"] = new JsonObject { ["compressedBytes"] = initrd.LongLength, ["unpackedBytes"] = cpio.LongLength, ["entries"] = entries.Count };
+        json["modules"] = new JsonArray([.. modules.Select(m => (JsonNode?)m)]);
         var node = entries.FirstOrDefault(e => e.Path == NodeConfig.ImagePath.TrimStart('/'));
         if (node.Data is null)
         {
             lines.Add("node configuration: none (unconfigured image)");
+            json["nodeConfiguration"] = null;
         }
         else if (NodeConfig.TryParse(node.Data, out var config, out var errors))
         {
             lines.Add($"node configuration ({NodeConfig.ImagePath}, format {NodeConfig.CurrentFormat}):");
             lines.AddRange(config.Describe().Select(l => "  " + l));
+            json["nodeConfiguration"] = new JsonObject { ["valid"] = true, ["document"] = JsonNode.Parse(config.ToJson()) };
         }
         else
         {
             lines.Add($"node configuration ({NodeConfig.ImagePath}) is INVALID:");
             lines.AddRange(errors.Select(e => "  " + e));
+            json["nodeConfiguration"] = new JsonObject { ["valid"] = false, ["errors"] = new JsonArray([.. errors.Select(e => (JsonNode?)e.ToString())]) };
         }
         return lines;
     }
@@ -143,3 +197,6 @@ public static class ImageInspector
         return data; // an uncompressed cpio
     }
 }
+
+/// <summary>What `ppn-image inspect` found: the lines it prints, and the same as one JSON object (`--json`).</summary>
+public sealed record ImageReport(IReadOnlyList<string> Lines, JsonObject Json);

@@ -204,13 +204,26 @@ public sealed unsafe class SystemEthtool : IEthtool
         var buffer = new byte[FeaturesHeader + blocks * GetFeaturesBlock];
         Header(buffer, ETHTOOL_GFEATURES, (uint)blocks);
         Call(iface, buffer, "GFEATURES");
-        var words = MemoryMarshal.Cast<byte, uint>(buffer.AsSpan(FeaturesHeader));
-        var features = new Feature[names.Count];
-        for (int i = 0; i < names.Count; i++)
+        return DecodeFeatures(names, MemoryMarshal.Cast<byte, uint>(buffer.AsSpan(FeaturesHeader)));
+    }
+
+    /// <summary>
+    /// Features from ETH_SS_FEATURES names and GFEATURES blocks (available, requested, active, never-changed per
+    /// 32 bits). Bits the kernel leaves unnamed (holes in netdev_features_strings, an empty string) are not
+    /// features anyone can see or set by name: they are dropped.
+    /// </summary>
+    internal static IReadOnlyList<Feature> DecodeFeatures(IReadOnlyList<string> names, ReadOnlySpan<uint> words)
+    {
+        var features = new List<Feature>(names.Count);
+        for (int i = 0; i < names.Count && (i / 32 * 4) + 4 <= words.Length; i++)
         {
+            if (string.IsNullOrWhiteSpace(names[i]))
+            {
+                continue;
+            }
             var block = words.Slice(i / 32 * 4, 4);
             uint bit = 1u << (i % 32);
-            features[i] = new Feature(names[i], (block[0] & bit) != 0, (block[1] & bit) != 0, (block[2] & bit) != 0, (block[3] & bit) != 0);
+            features.Add(new Feature(names[i], (block[0] & bit) != 0, (block[1] & bit) != 0, (block[2] & bit) != 0, (block[3] & bit) != 0));
         }
         return features;
     }

@@ -31,6 +31,13 @@ public enum ValueFormat
 /// </summary>
 public static class VariableValueCodec
 {
+    /// <summary>
+    /// The largest value a file: or @ value may hold. No firmware stores a bigger variable: EDK2's
+    /// PcdMaxVariableSize is 0x8400 for OVMF's 4M build (header and name included) and 64 KiB is the most any
+    /// platform we know sets. Without the cap, file:/dev/zero read until the process died.
+    /// </summary>
+    public const int MaxFileValueBytes = 64 * 1024;
+
     public static byte[] Parse(string text, Func<string, byte[]>? readFile = null) =>
         TryParse(text, out var value, out var error, readFile) ? value : throw new FormatException(error);
 
@@ -165,15 +172,56 @@ public static class VariableValueCodec
         }
         try
         {
-            value = (readFile ?? File.ReadAllBytes)(path);
+            if (readFile is not null)
+            {
+                value = readFile(path);
+            }
+            else if (!TryReadBounded(path, out value, out error))
+            {
+                return false;
+            }
+            if (value.Length > MaxFileValueBytes)
+            {
+                value = null;
+                error = $"value file {path} is larger than {MaxFileValueBytes} bytes, the most a UEFI variable can hold";
+                return false;
+            }
             error = null;
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            error = $"cannot read value file {path}: {e.Message}";
+            error = $"cannot read value file {Ppn.Linux.FileErrors.Describe(e, path)}";
             return false;
         }
+    }
+
+    /// <summary>A regular file of at most <see cref="MaxFileValueBytes"/>; a device, FIFO or directory is refused unread.</summary>
+    private static bool TryReadBounded(string path, [NotNullWhen(true)] out byte[]? value, [NotNullWhen(false)] out string? error)
+    {
+        value = null;
+        var node = Ppn.Linux.FileNode.Stat(path);
+        if (node.Kind == Ppn.Linux.FileNodeKind.Missing)
+        {
+            error = $"cannot read value file {path}: no such file";
+            return false;
+        }
+        if (node.Kind != Ppn.Linux.FileNodeKind.Regular)
+        {
+            error = $"value file {path} is {Ppn.Linux.FileNode.Describe(node.Kind)}, not a regular file";
+            return false;
+        }
+        using var file = File.OpenRead(path);
+        var buffer = new byte[MaxFileValueBytes + 1];
+        int n = file.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        if (n > MaxFileValueBytes)
+        {
+            error = $"value file {path} is larger than {MaxFileValueBytes} bytes, the most a UEFI variable can hold";
+            return false;
+        }
+        value = buffer[..n];
+        error = null;
+        return true;
     }
 
     public static string Format(ReadOnlySpan<byte> value, ValueFormat format) => format switch

@@ -1,0 +1,44 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Ppn.Cli;
+
+/// <summary>JSON on a tool's stdout: indented, and readable by grep.</summary>
+public static class CliJson
+{
+    /// <summary>
+    /// The default encoder writes '+' (every third base64 key has one) as \u002B, which defeats grep and jq-less
+    /// scripts. Our output is never embedded in HTML, so the relaxed encoder is safe; it still escapes control
+    /// characters and quotes.
+    /// </summary>
+    public static readonly JavaScriptEncoder Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+
+    public static JsonWriterOptions WriterOptions => new() { Indented = true, Encoder = Encoder };
+
+    /// <summary>One JSON document, written by <paramref name="write"/>, as text with a trailing newline.</summary>
+    public static string Write(Action<Utf8JsonWriter> write)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, WriterOptions))
+        {
+            write(writer);
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    /// <summary>
+    /// An error under --json: one object on stdout, so a script reads one document whatever happened:
+    /// <c>{"error": {"tool": "ppn", "exitCode": 2, "message": "…"}}</c>.
+    /// </summary>
+    public static string Error(string tool, int exitCode, string message) => Write(w =>
+    {
+        w.WriteStartObject();
+        w.WriteStartObject("error");
+        w.WriteString("tool", tool);
+        w.WriteNumber("exitCode", exitCode);
+        w.WriteString("message", message);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    });
+}
