@@ -198,8 +198,9 @@ public class NamespaceMeshTests
             return 0;
         });
 
-        Assert.True(SpinWait.SpinUntil(() => effects.HealthProbes == 1 && journal.Rejected().Length == 1, TimeSpan.FromSeconds(15)),
-            $"spoke b executed {effects.HealthProbes} command(s), journalled {journal.Rejected().Length} reject(s)");
+        // The dispatcher journals a command after its effect ran: wait for the journal entry too, not only the effect.
+        Assert.True(SpinWait.SpinUntil(() => effects.HealthProbes == 1 && journal.Accepted().Length == 1 && journal.Rejected().Length == 1, TimeSpan.FromSeconds(15)),
+            $"spoke b executed {effects.HealthProbes} command(s), journalled {journal.Accepted().Length} accepted and {journal.Rejected().Length} rejected");
         var accepted = Assert.Single(journal.Accepted());
         Assert.Equal(CommandVerdict.Accepted, accepted.Verdict);
         Assert.Equal(CommandVerdict.Replay, journal.Rejected()[0].Verdict);
