@@ -165,21 +165,19 @@ public static class NodeServices
         public EnrolmentGrant? Rescan(CancellationToken stopping)
         {
             void Log(string message) => log.Write("genesis", message);
-            var plan = genesis.Plan!;
-            var beacon = genesis.Scanner.Scan(plan.ScanWindow, stopping);
-            if (beacon is null)
+            var joined = new BeaconJoin(genesis.Scanner, genesis.Plan!, new EnrolmentStore(store), new ProcNetIfInet6(), Log).Run(node.Require().Keys, stopping);
+            if (joined.HeardNoBeacon)
             {
                 Log("beacon rescan: no authority beacon in the scan window; the enrolment stays as it is");
                 return null;
             }
-            var outcome = new JoinClient(plan.Trust, new EnrolmentStore(store), Log, plan.Timeouts, plan.JoinAttempts).Join(node.Require().Keys, beacon, stopping);
-            if (!outcome.Succeeded)
+            if (joined.Grant is not { } grant)
             {
-                Log($"beacon rescan: join failed ({outcome.Failure}); the enrolment stays as it is");
+                Log($"beacon rescan: join failed ({joined.JoinFailure}); the enrolment stays as it is");
                 return null;
             }
-            Log($"beacon rescan: enrolment refreshed (node {outcome.Grant!.NodeId}, {outcome.Grant.Address}/24, hub {outcome.Grant.HubEndpoint})");
-            return outcome.Grant;
+            Log($"beacon rescan: enrolment refreshed (node {grant.NodeId}, {grant.Address}/24, hub {grant.HubEndpoint})");
+            return grant;
         }
     }
 

@@ -34,6 +34,8 @@ public sealed class ClaimPathTests : IDisposable
     private EnrolmentGrant? GrantFor(byte[] key) => _authority.Grant(key, 5, IPAddress.Parse("10.8.0.5"), 1_700_000_000);
 
     // Generous timeouts: these tests are about who gets in, not about how fast a loaded 2-core machine answers.
+    // The claim client gets generous timeouts too.
+    private static readonly GenesisTimeouts Generous = new() { Connect = TimeSpan.FromSeconds(20), Frame = TimeSpan.FromSeconds(20) };
     private static readonly HoldingOptions Relaxed = new() { HelloTimeout = TimeSpan.FromSeconds(15), HandshakeTimeout = TimeSpan.FromSeconds(15), MaxConnectionLifetime = TimeSpan.FromSeconds(40) };
 
     private HoldingListener Holding(IClaimHandler claims, HoldingOptions? options = null, Func<string>? banner = null) => HoldingListener.Start(
@@ -84,10 +86,13 @@ public sealed class ClaimPathTests : IDisposable
             await GenesisWire.SendFrameAsync(v1, (byte[])[.. "PPNC\x01\0\0\0"u8, .. _authority.NoisePublicKey], Bound, _stop.Token);
             Assert.Equal(ClaimRefusal.BadProof, await RefusalAsync(v1, _stop.Token));
 
-            var claim = await ClaimClient.ClaimAsync(node, _authority, GrantFor, new GenesisTimeouts(), _stop.Token);
+            var claim = await ClaimClient.ClaimAsync(node, _authority, GrantFor, Generous, _stop.Token);
             Assert.True(claim.Succeeded, claim.Failure);
             Assert.Equal(1, claim.Attempts);
             Assert.Equal(9, claims.RefusedHellos);
+            // The node records who claimed it once the exchange (which sent the ack) returns: the client may see
+            // the ack first, so wait for it, bounded.
+            Assert.True(SpinWait.SpinUntil(() => claims.ClaimedBy is not null, Bound), "the claim was never recorded");
             Assert.Equal(_authority.NoisePublicKey, claims.ClaimedBy);
         }
         finally
@@ -121,7 +126,7 @@ public sealed class ClaimPathTests : IDisposable
         using var other = AuthorityCredential.Generate(new IPEndPoint(IPAddress.Loopback, 1), new byte[32], 1);
         using var claims = Claims();
         using var listener = Holding(claims);
-        var claim = await ClaimClient.ClaimAsync(listener.LocalEndPoints[0], other, _ => null, new GenesisTimeouts(), _stop.Token);
+        var claim = await ClaimClient.ClaimAsync(listener.LocalEndPoints[0], other, _ => null, Generous, _stop.Token);
         Assert.False(claim.Succeeded);
         Assert.Equal(ClaimRefusal.NotPinned, claim.Exchange?.Refusal);
         Assert.Contains("does not pin this authority", claim.Failure);
@@ -159,7 +164,7 @@ public sealed class ClaimPathTests : IDisposable
             ? GenesisBanner.FormatEnrolled(_node.PublicKey, _authority.NoisePublicKey)
             : GenesisBanner.Format(_node.PublicKeyBase64));
 
-        var claim = await ClaimClient.ClaimAsync(listener.LocalEndPoints[0], _authority, GrantFor, new GenesisTimeouts(), _stop.Token);
+        var claim = await ClaimClient.ClaimAsync(listener.LocalEndPoints[0], _authority, GrantFor, Generous, _stop.Token);
         Assert.True(handler.GrantReceived);
         Assert.Equal(1, claim.Attempts); // nothing is retried once the grant was sent
         if (nodeStoredIt)
@@ -182,12 +187,12 @@ public sealed class ClaimPathTests : IDisposable
         using var listener = Holding(claims, banner: () => GenesisBanner.FormatEnrolled(_node.PublicKey, _authority.NoisePublicKey));
         var node = listener.LocalEndPoints[0];
 
-        var ours = await ClaimClient.ClaimAsync(node, _authority, GrantFor, new GenesisTimeouts(), _stop.Token);
+        var ours = await ClaimClient.ClaimAsync(node, _authority, GrantFor, Generous, _stop.Token);
         Assert.True(ours.Succeeded && ours.AlreadyEnrolled, ours.Failure);
         Assert.Equal(_node.PublicKey, ours.BannerNodeKey);
         Assert.Null(ours.Exchange); // nothing was sent
 
-        var theirs = await ClaimClient.ClaimAsync(node, other, _ => null, new GenesisTimeouts(), _stop.Token);
+        var theirs = await ClaimClient.ClaimAsync(node, other, _ => null, Generous, _stop.Token);
         Assert.False(theirs.Succeeded);
         Assert.Equal(_authority.NoisePublicKey, theirs.EnrolledBy);
         Assert.Contains("already enrolled by another authority", theirs.Failure);
@@ -207,7 +212,7 @@ public sealed class ClaimPathTests : IDisposable
     {
         using var claims = Claims();
         using var listener = Holding(new DropsFirst(2, claims));
-        var claim = await ClaimClient.ClaimAsync(listener.LocalEndPoints[0], _authority, GrantFor, new GenesisTimeouts(), _stop.Token);
+        var claim = await ClaimClient.ClaimAsync(listener.LocalEndPoints[0], _authority, GrantFor, Generous, _stop.Token);
         Assert.True(claim.Succeeded, claim.Failure);
         Assert.Equal(3, claim.Attempts);
         Assert.NotNull(await claims.Claimed.WaitAsync(Bound));
@@ -219,7 +224,8 @@ public sealed class ClaimPathTests : IDisposable
         using var claims = Claims();
         using var listener = Holding(claims, banner: () => claims.ClaimedBy is { } by ? GenesisBanner.FormatEnrolled(_node.PublicKey, by) : GenesisBanner.Format(_node.PublicKeyBase64));
         var node = listener.LocalEndPoints[0];
-        Assert.True((await ClaimClient.ClaimAsync(node, _authority, GrantFor, new GenesisTimeouts(), _stop.Token)).Succeeded);
+        Assert.True((await ClaimClient.ClaimAsync(node, _authority, GrantFor, Generous, _stop.Token)).Succeeded);
+        await claims.Claimed.WaitAsync(Bound); // recorded once the exchange that sent the ack returned
         using var s = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
         await s.ConnectAsync(node, _stop.Token);
         var line = HoldingListenerTests.ReadAll(s); // the node closes after the banner (FIN): ReadAll returns at end of stream

@@ -137,41 +137,19 @@ public sealed class SelfGenesis
         {
             _log($"stored enrolment not used: {problem}");
         }
-        var beacon = _scanner.Scan(plan.ScanWindow, cancellation);
-        if (beacon is null)
+        var joined = new BeaconJoin(_scanner, plan, store, _addresses, _log).Run(identity.Keys, cancellation);
+        if (joined.HeardNoBeacon)
         {
             _log("no authority beacon in the scan window: self-genesis");
             return false;
         }
-        WaitForOwnLinkLocal(beacon.InterfaceIndex, cancellation);
-        var outcome = new JoinClient(plan.Trust, store, _log, plan.Timeouts, plan.JoinAttempts).Join(identity.Keys, beacon, cancellation);
-        if (!outcome.Succeeded)
+        if (joined.Grant is null)
         {
-            _log($"mesh join failed ({outcome.Failure}): self-genesis");
+            _log($"mesh join failed ({joined.JoinFailure}): self-genesis");
             return false;
         }
-        Enrolled(outcome.Grant!, "join");
+        Enrolled(joined.Grant, "join");
         return true;
-    }
-
-    /// <summary>How long the join waits for the node's own link-local address on the beacon's link to finish DAD.</summary>
-    public static readonly TimeSpan LinkLocalWait = TimeSpan.FromSeconds(15);
-
-    // A beacon can arrive (AF_PACKET needs no address) while the node's own link-local address is still tentative
-    // (duplicate address detection right after link-up): a connect from it then fails with EADDRNOTAVAIL or
-    // ENETUNREACH, and every join attempt would be spent before the address exists. Wait for it, bounded.
-    private void WaitForOwnLinkLocal(int interfaceIndex, CancellationToken cancellation)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!_addresses.Read().Any(a => a.IsUsable && a.InterfaceIndex == interfaceIndex))
-        {
-            if (clock.Elapsed >= LinkLocalWait)
-            {
-                _log($"no usable link-local address on interface {interfaceIndex} after {LinkLocalWait.TotalSeconds:0} s; joining anyway");
-                return;
-            }
-            if (cancellation.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(100))) return;
-        }
     }
 
     private void Enrolled(EnrolmentGrant grant, string how)

@@ -1,3 +1,4 @@
+using Ppn.Genesis.Holding;
 using System.Globalization;
 using Ppn.Rig.Emulation;
 
@@ -68,7 +69,7 @@ internal sealed class Demo(TextWriter output, bool showAllConsole)
         node.PowerOn();
         var key = node.AwaitGenesisKey();
         var took = clock.Elapsed;
-        Say($"   [{node.LinkLocalAddress}%{Rig.TapName}]:{GenesisBanner.HoldingPort} says: {GenesisBanner.Prefix}{key}");
+        Say($"   [{node.LinkLocalAddress}%{Rig.TapName}]:{HoldingOptions.DefaultPort} says: {GenesisBanner.Protocol} {key}");
         var outcome = node.PowerOff();
         Say($"   power cut ({Describe(outcome)}) after {took.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
         return new Boot(number, node.Name, how, key, took);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Ppn.Mesh.Testing;
 
 namespace Ppn.Mesh.Tests;
 
@@ -22,8 +23,7 @@ public sealed class NamespaceLab : IDisposable
 {
     private static int _counter;
     private readonly List<string> _namespaces = [];
-    private readonly List<Process> _daemons = [];
-    private readonly List<string> _sockets = [];
+    private readonly List<WireGuardGoDaemon> _daemons = [];
 
     public string Suffix { get; } = $"{Environment.ProcessId % 10000}{Interlocked.Increment(ref _counter)}";
 
@@ -37,29 +37,7 @@ public sealed class NamespaceLab : IDisposable
     }
 
     /// <summary>Starts `wireguard-go -f IFACE` inside the namespace and waits (bounded) for its UAPI socket.</summary>
-    public void StartWireGuardGo(string ns, string iface)
-    {
-        var start = new ProcessStartInfo("ip", ["netns", "exec", ns, "wireguard-go", "-f", iface])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _daemons.Add(process);
-        var socket = $"/var/run/wireguard/{iface}.sock";
-        _sockets.Add(socket);
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!File.Exists(socket))
-        {
-            if (process.HasExited) throw new InvalidOperationException($"wireguard-go {iface} exited with {process.ExitCode}");
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"wireguard-go did not create {socket} within 10 s");
-            process.WaitForExit(50); // returns early if the daemon dies
-        }
-    }
+    public void StartWireGuardGo(string ns, string iface) => _daemons.Add(WireGuardGoDaemon.Start(ns, iface, TimeSpan.FromSeconds(10)));
 
     public static string Run(string file, params string[] args) => RunIn(null, file, args);
 
@@ -103,21 +81,7 @@ public sealed class NamespaceLab : IDisposable
     {
         foreach (var daemon in _daemons)
         {
-            try
-            {
-                if (!daemon.HasExited)
-                {
-                    daemon.Kill(entireProcessTree: true);
-                    daemon.WaitForExit(5_000);
-                }
-            }
-            catch (InvalidOperationException) { }
             daemon.Dispose();
-        }
-        // A killed wireguard-go leaves its UAPI socket file behind.
-        foreach (var socket in _sockets)
-        {
-            if (File.Exists(socket)) File.Delete(socket);
         }
         foreach (var ns in _namespaces)
         {

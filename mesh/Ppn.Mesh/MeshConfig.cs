@@ -17,8 +17,6 @@ public sealed class MeshConfig : IDisposable
 {
     public const string DefaultInterface = "ppn0";
     public const int DefaultMtu = 1420;
-    /// <summary>Authority commands arrive on UDP 8090 at the node's mesh address (design page, Command protocol).</summary>
-    public const int CommandPort = 8090;
 
     public required WireGuardPrivateKey PrivateKey { get; init; }
     public required IpPrefix Address { get; init; }

@@ -65,10 +65,9 @@ public sealed class UefiReplayStateStore(IVariableStore store) : IReplayStateSto
     private void WriteVerified(VariableName name, ReadOnlySpan<byte> data)
     {
         store.Write(name, Attributes, data, WriteMode.CreateOrReplace);
-        var back = store.TryRead(name);
-        if (back is null || !back.Data.AsSpan().SequenceEqual(data))
+        if (store.ReadBack(name, data) is var back and not ReadBack.Same)
         {
-            throw new IOException($"{name} read back {(back is null ? "as missing" : "different from what was written")} from {store.Location}: replay state not persisted");
+            throw new IOException($"{name} read back {back.Describe()} from {store.Location}: replay state not persisted");
         }
     }
 }

@@ -37,7 +37,7 @@ public sealed record ClaimResult(IPEndPoint Node, byte[]? BannerNodeKey, string?
 /// </summary>
 public static class ClaimClient
 {
-    public const int DefaultPort = 9443;
+    public const int DefaultPort = Holding.HoldingOptions.DefaultPort;
     public const int DefaultAttempts = 3;
 
     /// <param name="grantFor">The grant for the node key the node proved (equal to the banner's); null refuses to answer.</param>

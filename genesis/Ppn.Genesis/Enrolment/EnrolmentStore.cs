@@ -101,10 +101,9 @@ public sealed class EnrolmentStore
         try
         {
             _store.Write(Variable, Attributes, bytes, WriteMode.CreateOrReplace);
-            var back = _store.TryRead(Variable);
-            if (back is null || !back.Data.AsSpan().SequenceEqual(bytes))
+            if (_store.ReadBack(Variable, bytes) is var back and not ReadBack.Same)
             {
-                throw new EnrolmentException($"{Variable} read back {(back is null ? "as missing" : "different from what was written")}: the enrolment is not used");
+                throw new EnrolmentException($"{Variable} read back {back.Describe()}: the enrolment is not used");
             }
         }
         catch (VariableStoreException e)

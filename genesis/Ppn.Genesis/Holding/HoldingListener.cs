@@ -6,7 +6,10 @@ namespace Ppn.Genesis.Holding;
 
 public sealed record HoldingOptions
 {
-    public int Port { get; init; } = 9443;
+    /// <summary>The holding port (docs/protocol/genesis.md §Claim): the one home of 9443.</summary>
+    public const int DefaultPort = 9443;
+
+    public int Port { get; init; } = DefaultPort;
     /// <summary>Connections served at once (the unclaimed node is on a hostile LAN); see <see cref="WhenFull"/>.</summary>
     public int MaxConnections { get; init; } = 64;
     /// <summary>

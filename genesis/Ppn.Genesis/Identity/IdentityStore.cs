@@ -155,31 +155,21 @@ public sealed class IdentityStore
                 throw new IdentityException(IdentityErrorKind.StorageFailed, $"could not store the new identity: {e.Message}", e);
             }
 
-            Variable? readBack;
+            ReadBack readBack;
             try
             {
-                readBack = _store.TryRead(Variable);
+                readBack = _store.ReadBack(Variable, buffer);
             }
             catch (VariableStoreException e)
             {
                 keys.Dispose();
                 throw new IdentityException(IdentityErrorKind.VerifyFailed, $"{Variable} was written but could not be read back: {e.Message}", e);
             }
-            try
+            if (readBack != ReadBack.Same)
             {
-                if (readBack is null || !CryptographicOperations.FixedTimeEquals(readBack.Data, buffer))
-                {
-                    keys.Dispose();
-                    throw new IdentityException(IdentityErrorKind.VerifyFailed,
-                        $"{Variable} read back {(readBack is null ? "as missing" : "different from what was written")}: this firmware's variable storage is not reliable; the node holds without an identity");
-                }
-            }
-            finally
-            {
-                if (readBack is not null)
-                {
-                    CryptographicOperations.ZeroMemory(readBack.Data);
-                }
+                keys.Dispose();
+                throw new IdentityException(IdentityErrorKind.VerifyFailed,
+                    $"{Variable} read back {readBack.Describe()}: this firmware's variable storage is not reliable; the node holds without an identity");
             }
             RestrictToOwner();
             return new NodeIdentity(keys, IdentityOrigin.Created, mixed.Sources);

@@ -1,3 +1,4 @@
+using Ppn.Genesis.Holding;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -529,14 +530,15 @@ public sealed class QemuNode : IDisposable
             attempts++;
             try
             {
-                using var socket = network.Namespace.ConnectTcp(LinkLocalAddress, network.Tap, GenesisBanner.HoldingPort,
+                using var socket = network.Namespace.ConnectTcp(LinkLocalAddress, network.Tap, HoldingOptions.DefaultPort,
                     deadline.Slice(TimeSpan.FromSeconds(5)));
                 var line = ReadLine(socket, deadline.Slice(TimeSpan.FromSeconds(15)));
-                if (!GenesisBanner.TryParse(line, out var key))
+                if (!GenesisBanner.TryParse(line, out var keyBytes))
                 {
                     _lifecycle.TryMoveTo(NodeState.Failed, $"holding port answered '{Printable(line)}'");
                     throw Failure($"the holding port answered '{Printable(line)}', which is not a PPN-GENESIS/1 banner");
                 }
+                var key = Convert.ToBase64String(keyBytes);
                 _lifecycle.TryMoveTo(NodeState.Holding, $"holding port answered: PPN-GENESIS/1 {key}");
                 Console.Note($"holding port answered after {attempts} attempt(s): PPN-GENESIS/1 {key}");
                 return key;
@@ -549,7 +551,7 @@ public sealed class QemuNode : IDisposable
             {
                 _lifecycle.TryMoveTo(NodeState.Failed, $"holding port silent for {BoundedWait.Format(budget)}");
                 throw Failure(string.Create(CultureInfo.InvariantCulture,
-                    $"holding port [{LinkLocalAddress}%{network.Tap}]:{GenesisBanner.HoldingPort} in {network.Namespace.Name} did not answer within {BoundedWait.Format(budget)} ({attempts} attempts; last: {lastError})"));
+                    $"holding port [{LinkLocalAddress}%{network.Tap}]:{HoldingOptions.DefaultPort} in {network.Namespace.Name} did not answer within {BoundedWait.Format(budget)} ({attempts} attempts; last: {lastError})"));
             }
             // Between attempts: woken early if the emulator exits, never past the deadline.
             exited.Wait(deadline.Slice(TimeSpan.FromMilliseconds(500)));
@@ -562,7 +564,7 @@ public sealed class QemuNode : IDisposable
         var deadline = Deadline.After(timeout);
         var received = new List<byte>();
         var buffer = new byte[256];
-        while (received.Count < GenesisBanner.MaxLineLength + 64)
+        while (received.Count < GenesisBanner.MaxLength + 64)
         {
             if (!socket.Poll(deadline.Remaining, SelectMode.SelectRead))
             {

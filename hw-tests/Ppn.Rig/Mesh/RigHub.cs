@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Net;
 using Ppn.Mesh;
 using Ppn.Mesh.Links;
+using Ppn.Mesh.Testing;
 using Ppn.Mesh.WireGuard;
 using Ppn.Rig.Net;
 
@@ -26,11 +26,11 @@ public sealed class RigHub : IDisposable
     private int _listenPort = ListenPort;
 
     private readonly NetworkNamespace _ns;
-    private readonly Process _daemon;
+    private readonly WireGuardGoDaemon _daemon;
     private readonly WireGuardPrivateKey _key;
     private readonly List<MeshPeer> _peers = [];
 
-    private RigHub(NetworkNamespace ns, string iface, Process daemon, WireGuardPrivateKey key, IpPrefix address, bool hub)
+    private RigHub(NetworkNamespace ns, string iface, WireGuardGoDaemon daemon, WireGuardPrivateKey key, IpPrefix address, bool hub)
     {
         _address = address;
         _hub = hub;
@@ -57,25 +57,10 @@ public sealed class RigHub : IDisposable
 
     private static RigHub Start(NetworkNamespace ns, string iface, IpPrefix address, bool hub)
     {
-        var socket = SocketPath(iface);
-        // A socket left by a wireguard-go that was killed (SIGKILL leaves it) would pass the wait below before the
-        // new daemon made its interface: remove it first, then wait for the interface itself, not just the file.
-        // The directory exists only once some wireguard-go ran on this machine (it creates it): no directory, no socket.
-        DeleteSocket(socket);
-        var daemon = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, "wireguard-go", "-f", iface])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        }) ?? throw new InvalidOperationException("wireguard-go could not be started (install Debian's wireguard-go)");
-        daemon.OutputDataReceived += (_, _) => { };
-        daemon.ErrorDataReceived += (_, _) => { };
-        daemon.BeginOutputReadLine();
-        daemon.BeginErrorReadLine();
+        var daemon = WireGuardGoDaemon.Start(ns.Name, iface, TimeSpan.FromSeconds(15), () => InterfaceExists(ns, iface));
         var self = new RigHub(ns, iface, daemon, WireGuardPrivateKey.Generate(), address, hub);
         try
         {
-            BoundedWait.Until(() => daemon.HasExited ? throw new InvalidOperationException($"wireguard-go {iface} exited with {daemon.ExitCode}") : File.Exists(socket) && InterfaceExists(ns, iface),
-                TimeSpan.FromSeconds(15), $"wireguard-go's interface {iface} and UAPI socket {socket}");
             self.Converge();
             return self;
         }
@@ -85,8 +70,6 @@ public sealed class RigHub : IDisposable
             throw;
         }
     }
-
-    private static string SocketPath(string iface) => Path.Combine(UapiWireGuard.DefaultSocketDirectory, iface + ".sock");
 
     private static bool InterfaceExists(NetworkNamespace ns, string iface)
     {
@@ -140,30 +123,7 @@ public sealed class RigHub : IDisposable
 
     public void Dispose()
     {
-        try
-        {
-            if (!_daemon.HasExited) _daemon.Kill(entireProcessTree: true);
-            _daemon.WaitForExit(10_000);
-        }
-        catch (InvalidOperationException)
-        {
-        }
         _daemon.Dispose();
         _key.Dispose();
-        DeleteSocket(SocketPath(Interface));
-    }
-
-    private static void DeleteSocket(string socket)
-    {
-        try
-        {
-            File.Delete(socket);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
-        catch (IOException)
-        {
-        }
     }
 }

@@ -1,3 +1,4 @@
+using Ppn.Genesis.Holding;
 using System.Diagnostics;
 using System.Globalization;
 using Ppn.Rig.Emulation;
@@ -14,7 +15,7 @@ namespace Ppn.Rig.Running;
 /// </summary>
 public static class DiodeCapture
 {
-    public const int CommandPort = 8090;
+    public const int CommandPort = Ppn.Commands.CommandListenerOptions.DefaultPort;
 
     public static void Run(ScenarioContext ctx)
     {
@@ -37,13 +38,13 @@ public static class DiodeCapture
 
         string mac = MacAddress.Format(node.Mac);
         int fromNode = Count(pcap, $"eth.src == {mac}");
-        int banner = Count(pcap, $"eth.src == {mac} && tcp.srcport == {GenesisBanner.HoldingPort}");
+        int banner = Count(pcap, $"eth.src == {mac} && tcp.srcport == {HoldingOptions.DefaultPort}");
         int toCommandPort = Count(pcap, $"eth.src == {mac} && udp.dstport == {CommandPort}");
         ctx.Log($"capture: {fromNode} frames from the node, {banner} of them from its holding port, {toCommandPort} to UDP {CommandPort}");
         if (fromNode == 0 || banner == 0)
         {
             throw new RigInfrastructureException(RigFault.CaptureFailed,
-                $"the capture saw {fromNode} frames from {mac} ({banner} from port {GenesisBanner.HoldingPort}): it did not see the run, so it proves nothing");
+                $"the capture saw {fromNode} frames from {mac} ({banner} from port {HoldingOptions.DefaultPort}): it did not see the run, so it proves nothing");
         }
         FailureClassifier.Require(toCommandPort == 0,
             $"the node sent {toCommandPort} packet(s) to UDP {CommandPort}: " + Frames(pcap, $"eth.src == {mac} && udp.dstport == {CommandPort}"));

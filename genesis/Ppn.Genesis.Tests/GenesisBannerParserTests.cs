@@ -1,6 +1,9 @@
-namespace Ppn.Rig.Tests;
+using Ppn.Genesis.Holding;
 
-public class GenesisBannerTests
+namespace Ppn.Genesis.Tests;
+
+/// <summary>The one banner parser (the node's, the claim client's and the rig's): strict, canonical, never throws.</summary>
+public class GenesisBannerParserTests
 {
     // 32 bytes 0x00..0x1f in base64.
     private const string Key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -12,8 +15,7 @@ public class GenesisBannerTests
     public void A_well_formed_banner_yields_its_key(string line)
     {
         Assert.True(GenesisBanner.TryParse(line, out var key));
-        Assert.Equal(Key, key);
-        Assert.Equal(32, Convert.FromBase64String(key).Length);
+        Assert.Equal(Key, Convert.ToBase64String(key));
     }
 
     [Theory]
@@ -32,10 +34,22 @@ public class GenesisBannerTests
     [InlineData("PPN-GENESIS/1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh*=")] // not base64
     [InlineData("PPN-GENESIS/1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9=")] // non-zero padding bits
     [InlineData("PPN-GENESIS/1 AAECAwQFBgcICQoLDA0 ODxAREhMUFRYXGBkaGxwdHh8=")] // whitespace inside
+    [InlineData("PPN-GENESIS/1 ERROR identity-corrupt\r\n")]
+    [InlineData("PPN-GENESIS/1 ENROLLED " + Key + " " + Key + "\r\n")]
     public void Anything_else_is_refused_without_throwing(string? line)
     {
         Assert.False(GenesisBanner.TryParse(line, out var key));
-        Assert.Equal("", key);
+        Assert.Null(key);
+    }
+
+    [Fact]
+    public void The_enrolled_banner_needs_canonical_keys_and_one_line_end()
+    {
+        Assert.True(GenesisBanner.TryParseEnrolled("PPN-GENESIS/1 ENROLLED " + Key + " " + Key + "\n", out var node, out var authority));
+        Assert.Equal(Key, Convert.ToBase64String(node));
+        Assert.Equal(Key, Convert.ToBase64String(authority));
+        Assert.False(GenesisBanner.TryParseEnrolled("PPN-GENESIS/1 ENROLLED " + Key + " AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9=", out _, out _));
+        Assert.False(GenesisBanner.TryParseEnrolled("PPN-GENESIS/1 ENROLLED " + Key + " " + Key + "\n\n", out _, out _));
     }
 
     [Fact]
@@ -49,8 +63,9 @@ public class GenesisBannerTests
             {
                 chars[j] = (char)random.Next(0, 256);
             }
-            var text = random.Next(3) == 0 ? GenesisBanner.Prefix + new string(chars) : new string(chars);
+            var text = random.Next(3) == 0 ? GenesisBanner.Protocol + " " + new string(chars) : new string(chars);
             GenesisBanner.TryParse(text, out _);
+            GenesisBanner.TryParseEnrolled(text, out _, out _);
         }
     }
 }
