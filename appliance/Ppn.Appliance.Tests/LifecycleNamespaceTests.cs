@@ -11,16 +11,6 @@ using Ppn.UefiVars.Testing;
 
 namespace Ppn.Appliance.Tests;
 
-/// <summary>Root only: network namespaces. Skipped elsewhere, saying why.</summary>
-public sealed class NamespaceFactAttribute : FactAttribute
-{
-    public NamespaceFactAttribute()
-    {
-        if (!Environment.IsPrivilegedProcess) Skip = "needs root for network namespaces";
-        else if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip")) Skip = "needs iproute2 (scripts/install-deps.sh)";
-    }
-}
-
 /// <summary>
 /// The node's lifecycle with the real command service (UDP 8090 sockets, replay state in an efivarfs twin) inside a
 /// network namespace the test makes, where a veth named ppn0 holds the mesh addresses (the host has no WireGuard module,

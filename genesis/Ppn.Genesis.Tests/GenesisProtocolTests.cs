@@ -372,13 +372,13 @@ public class GenesisProtocolTests : IDisposable
     public void The_packet_scanner_hears_a_signed_beacon_with_no_ipv4_address_and_ignores_a_rogue_one()
     {
         var ns = $"ppnbcn-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
-        HostProcess.Run("ip", $"netns add {ns}");
+        HostProcess.Run("ip", "netns", "add", ns);
         try
         {
-            HostProcess.Run("ip", $"-n {ns} link add node0 type veth peer name auth0");
-            HostProcess.Run("ip", $"-n {ns} link set node0 up");
-            HostProcess.Run("ip", $"-n {ns} link set auth0 up");
-            HostProcess.Run("ip", $"-n {ns} addr add 192.0.2.1/24 dev auth0");
+            HostProcess.Run("ip", "-n", ns, "link", "add", "node0", "type", "veth", "peer", "name", "auth0");
+            HostProcess.Run("ip", "-n", ns, "link", "set", "node0", "up");
+            HostProcess.Run("ip", "-n", ns, "link", "set", "auth0", "up");
+            HostProcess.Run("ip", "-n", ns, "addr", "add", "192.0.2.1/24", "dev", "auth0");
             var path = NetworkNamespace.PathOf(ns);
             var log = new List<string>();
             var scanner = new PacketBeaconScanner(_authority.Trust, TimeSpan.FromMilliseconds(100), l => { lock (log) log.Add(l); });
@@ -406,11 +406,11 @@ public class GenesisProtocolTests : IDisposable
             Assert.Equal(_authority.NoisePublic, found.AuthorityNoiseKey);
             Assert.True(found.Registrar.Address.ScopeId > 0);
             Assert.True(scanner.Verifier.BadSignature >= 1);
-            Assert.DoesNotMatch(@"inet \d", HostProcess.Run("ip", $"-n {ns} -4 addr show dev node0"));
+            Assert.DoesNotMatch(@"inet \d", HostProcess.Run("ip", "-n", ns, "-4", "addr", "show", "dev", "node0"));
         }
         finally
         {
-            HostProcess.Run("ip", $"netns del {ns}", check: false);
+            HostProcess.Run("ip", ["netns", "del", ns], check: false);
         }
     }
 
@@ -418,10 +418,10 @@ public class GenesisProtocolTests : IDisposable
     public void The_scan_window_ends_with_nothing_when_no_beacon_comes()
     {
         var ns = $"ppnbcn-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
-        HostProcess.Run("ip", $"netns add {ns}");
+        HostProcess.Run("ip", "netns", "add", ns);
         try
         {
-            HostProcess.Run("ip", $"-n {ns} link set lo up");
+            HostProcess.Run("ip", "-n", ns, "link", "set", "lo", "up");
             var scanner = new PacketBeaconScanner(_authority.Trust, TimeSpan.FromSeconds(1), _ => { });
             var clock = Stopwatch.StartNew();
             var found = NetworkNamespace.Run(NetworkNamespace.PathOf(ns), () => scanner.Scan(TimeSpan.FromMilliseconds(600), CancellationToken.None));
@@ -431,7 +431,7 @@ public class GenesisProtocolTests : IDisposable
         }
         finally
         {
-            HostProcess.Run("ip", $"netns del {ns}", check: false);
+            HostProcess.Run("ip", ["netns", "del", ns], check: false);
         }
     }
 

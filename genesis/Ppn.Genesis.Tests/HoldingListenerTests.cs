@@ -366,7 +366,7 @@ public class HoldingListenerTests
         Assert.True(options.Backlog >= 1024 && options.Backlog > options.MaxConnections);
         using var listener = Start(options, IPAddress.Loopback);
         // For a listening socket `ss` shows the backlog the kernel applied (min of ours and net.core.somaxconn) as Send-Q.
-        var ss = HostProcess.Run("ss", $"-Hltn sport = :{listener.LocalEndPoints[0].Port}");
+        var ss = HostProcess.Run("ss", "-Hltn", "sport", "=", $":{listener.LocalEndPoints[0].Port}");
         var fields = ss.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         int somaxconn = int.Parse(File.ReadAllText("/proc/sys/net/core/somaxconn").Trim());
         Assert.Equal(Math.Min(options.Backlog, somaxconn).ToString(), fields[2]);

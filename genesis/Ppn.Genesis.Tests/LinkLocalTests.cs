@@ -52,13 +52,13 @@ public class LinkLocalTests
     public void The_listener_serves_the_banner_on_a_real_link_local_address_in_a_network_namespace()
     {
         var ns = $"ppngen-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
-        HostProcess.Run("ip", $"netns add {ns}");
+        HostProcess.Run("ip", "netns", "add", ns);
         try
         {
-            HostProcess.Run("ip", $"-n {ns} link add node0 type veth peer name tech0");
-            HostProcess.Run("ip", $"-n {ns} link set lo up");
-            HostProcess.Run("ip", $"-n {ns} link set node0 up");
-            HostProcess.Run("ip", $"-n {ns} link set tech0 up");
+            HostProcess.Run("ip", "-n", ns, "link", "add", "node0", "type", "veth", "peer", "name", "tech0");
+            HostProcess.Run("ip", "-n", ns, "link", "set", "lo", "up");
+            HostProcess.Run("ip", "-n", ns, "link", "set", "node0", "up");
+            HostProcess.Run("ip", "-n", ns, "link", "set", "tech0", "up");
             var path = NetworkNamespace.PathOf(ns);
             var source = new CommandSource(ns);
             var addresses = ProcNetIfInet6.WaitForLinkLocal(source, TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(50));
@@ -78,7 +78,7 @@ public class LinkLocalTests
         }
         finally
         {
-            HostProcess.Run("ip", $"netns del {ns}", check: false);
+            HostProcess.Run("ip", ["netns", "del", ns], check: false);
         }
     }
 
@@ -92,6 +92,6 @@ public class LinkLocalTests
     /// <summary>/proc/net/if_inet6 as the namespace sees it.</summary>
     private sealed class CommandSource(string ns) : IInterfaceAddressSource
     {
-        public IReadOnlyList<InterfaceAddress> Read() => ProcNetIfInet6.Parse(HostProcess.Run("ip", $"netns exec {ns} cat /proc/net/if_inet6"));
+        public IReadOnlyList<InterfaceAddress> Read() => ProcNetIfInet6.Parse(HostProcess.Run("ip", "netns", "exec", ns, "cat", "/proc/net/if_inet6"));
     }
 }

@@ -5,25 +5,6 @@ using Ppn.Genesis;
 
 namespace Ppn.Authority.Tests;
 
-/// <summary>Runs only as root with iproute2 (network namespaces); skipped elsewhere.</summary>
-public sealed class NamespaceFactAttribute : FactAttribute
-{
-    public NamespaceFactAttribute()
-    {
-        if (!Environment.IsPrivilegedProcess) Skip = "needs root for network namespaces";
-        else if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip")) Skip = "needs iproute2 (scripts/install-deps.sh)";
-    }
-}
-
-/// <summary>The theory form of <see cref="NamespaceFactAttribute"/>.</summary>
-public sealed class NamespaceTheoryAttribute : TheoryAttribute
-{
-    public NamespaceTheoryAttribute()
-    {
-        Skip = new NamespaceFactAttribute().Skip;
-    }
-}
-
 /// <summary>
 /// Two network namespaces joined by a veth pair: <c>node0</c> in the node's (no IPv4 address, ever) and
 /// <c>auth0</c> in the authority's (link-local, plus 192.0.2.1/24 so beacons also go out as IPv4 broadcast).
@@ -110,21 +91,7 @@ public sealed class GenesisLab : IDisposable
         return new IPEndPoint(new IPAddress(address.GetAddressBytes(), Network.InterfaceIndex(AuthorityInterface)), int.Parse(m.Groups[2].Value));
     }
 
-    public static string Ip(params string[] args)
-    {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(Bound))
-        {
-            p.Kill(true);
-            throw new TimeoutException($"ip {string.Join(' ', args)} hung");
-        }
-        if (p.ExitCode != 0) throw new InvalidOperationException($"ip {string.Join(' ', args)}: {error.Result.Trim()}");
-        return output.Result;
-    }
+    public static string Ip(params string[] args) => HostProcess.Run("ip", args);
 
     public void Dispose()
     {

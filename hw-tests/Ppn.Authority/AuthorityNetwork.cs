@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
-using System.Runtime.ExceptionServices;
 using Ppn.Genesis.Holding;
 using Ppn.Linux;
 using Ppn.Linux.Interop;
@@ -28,30 +27,8 @@ public sealed class AuthorityNetwork
 
     public string? NamespacePath { get; }
 
-    public T Run<T>(Func<T> action)
-    {
-        if (NamespacePath is null) return action();
-        T result = default!;
-        ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using var fd = SafeFd.Open(NamespacePath, OpenFlags.O_RDONLY, advice: "does the namespace still exist?");
-                SyscallException.ThrowIfFailed(LibC.setns(fd.Fd, NamespaceTypes.CLONE_NEWNET), "setns", NamespacePath, "entering a network namespace needs root (CAP_SYS_ADMIN)");
-                result = action();
-            }
-            catch (Exception e)
-            {
-                failure = ExceptionDispatchInfo.Capture(e);
-            }
-        })
-        { IsBackground = true, Name = "authority netns" };
-        thread.Start();
-        if (!thread.Join(Bound)) throw new TimeoutException($"work inside {NamespacePath} did not finish within {Bound.TotalSeconds} s");
-        failure?.Throw();
-        return result;
-    }
+    public T Run<T>(Func<T> action) =>
+        NamespacePath is null ? action() : Ppn.Linux.Netlink.NetworkNamespace.Run(NamespacePath, action, Bound);
 
     public Socket CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol) => Run(() => new Socket(family, type, protocol));
 

@@ -98,7 +98,7 @@ public sealed class ImageCliTests : IDisposable
             Assert.DoesNotContain("   at ", error + output, StringComparison.Ordinal);
             Assert.NotEqual(0, code);
         }
-        Golden.MatchText("ppn-image-bad-input", transcript.ToString());
+        Golden.Match("ppn-image-bad-input", transcript.ToString());
     }
 
     /// <summary>A JSON error's message, or for a report the first failed check.</summary>

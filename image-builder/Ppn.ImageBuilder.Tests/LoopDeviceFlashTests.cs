@@ -8,17 +8,9 @@ namespace Ppn.ImageBuilder.Tests;
 /// <summary>Runs only as root with losetup (CI and make test run as root); otherwise skipped with the reason.</summary>
 public sealed class LoopDeviceFactAttribute : FactAttribute
 {
-    public LoopDeviceFactAttribute()
-    {
-        if (Environment.UserName != "root" && Environment.GetEnvironmentVariable("USER") != "root")
-        {
-            Skip = "needs root: the flash checks are exercised on real loop devices (losetup)";
-        }
-        else if (!File.Exists("/dev/loop-control"))
-        {
-            Skip = "no /dev/loop-control: this host cannot make loop devices";
-        }
-    }
+    public LoopDeviceFactAttribute() =>
+        Skip = RootOnly.WhyNot(["losetup"])
+            ?? (File.Exists("/dev/loop-control") ? null : "no /dev/loop-control: this host cannot make loop devices");
 }
 
 /// <summary>Loop-device tests share the host's loop devices and mounts: one at a time.</summary>

@@ -43,7 +43,7 @@ public class NamespaceMeshTests
     private static string[][] Dump(Node node) =>
         NamespaceLab.RunIn(node.Ns, "wg", "show", node.Iface, "dump").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToArray();
 
-    [NamespaceFact]
+    [NamespaceFact(NamespaceLab.WireGuardGo, NamespaceLab.Wg, NamespaceLab.Ping)]
     public void Spoke_pings_spoke_through_the_hub_and_a_second_bring_up_changes_nothing()
     {
         using var lab = new NamespaceLab();
@@ -114,7 +114,7 @@ public class NamespaceMeshTests
         Assert.Empty(Up(a, aConfig).Changes);
     }
 
-    [NamespaceFact]
+    [NamespaceFact(NamespaceLab.WireGuardGo, NamespaceLab.Wg, NamespaceLab.Ping)]
     public void Drift_made_with_wg_and_ip_is_repaired_and_mtu_and_routes_converge()
     {
         using var lab = new NamespaceLab();
@@ -155,7 +155,7 @@ public class NamespaceMeshTests
         Assert.DoesNotContain(node.Iface, NamespaceLab.RunIn(node.Ns, "ip", "link", "show"));
     }
 
-    [NamespaceFact]
+    [NamespaceFact(NamespaceLab.WireGuardGo, NamespaceLab.Wg, NamespaceLab.Ping)]
     public void Creating_a_kernel_wireguard_link_without_the_module_says_what_to_do()
     {
         using var lab = new NamespaceLab();

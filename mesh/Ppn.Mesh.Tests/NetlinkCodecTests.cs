@@ -135,7 +135,7 @@ public class NetlinkCodecTests
             int p = w.BeginNested(0);
             w.Bytes(WGPEER_A_PUBLIC_KEY, peerKey);
             Span<byte> sa = stackalloc byte[16];
-            WriteSockaddr(IPEndPoint.Parse("192.168.77.2:40000"), sa);
+            Ppn.Linux.SockaddrCodec.Write(IPEndPoint.Parse("192.168.77.2:40000"), sa);
             w.Bytes(WGPEER_A_ENDPOINT, sa);
             Span<byte> ts = stackalloc byte[16];
             System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(ts, 1_700_000_000);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Ppn.Linux.Netlink;
 
 namespace Ppn.Nic.Tests;
@@ -36,28 +35,9 @@ public sealed class NetnsFixture : IDisposable
     /// <summary>Debian's ethtool in the namespace; its stdout.</summary>
     public string Ethtool(params string[] args) => Run(["ip", "netns", "exec", Namespace, "ethtool", .. args]);
 
-    public static string Run(params string[] argv) => Run(argv, check: true);
+    public static string Run(params string[] argv) => HostProcess.Run(argv[0], argv[1..]);
 
-    private static string Run(string a, string b, string c, string d, bool check) => Run([a, b, c, d], check);
-
-    private static string Run(string[] argv, bool check)
-    {
-        var psi = new ProcessStartInfo(argv[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in argv.Skip(1)) psi.ArgumentList.Add(arg);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(30)))
-        {
-            p.Kill();
-            throw new TimeoutException($"{string.Join(' ', argv)} did not finish in 30 s");
-        }
-        if (check && p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{string.Join(' ', argv)} exited {p.ExitCode}: {stderr.Result}");
-        }
-        return stdout.Result;
-    }
+    private static void Run(string a, string b, string c, string d, bool check) => HostProcess.Run(a, [b, c, d], check);
 
     /// <summary>"key: value" lines (ethtool -i, ethtool IFACE, ethtool -k), trimmed; later duplicates win.</summary>
     public static Dictionary<string, string> KeyValues(string text)

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.ExceptionServices;
 using Ppn.Linux;
 using Ppn.Linux.Interop;
 
@@ -131,36 +130,7 @@ public sealed class NetworkNamespace : IDisposable
     /// CLONE_NEWNET). Sockets created there stay in the namespace for their whole life, whichever thread
     /// later uses them; the thread itself ends afterwards so no pool thread is left in a foreign namespace.
     /// </summary>
-    public T RunInside<T>(Func<T> action, TimeSpan timeout)
-    {
-        T result = default!;
-        ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using var fd = SafeFd.Open(Path, OpenFlags.O_RDONLY, advice: "does the rig's namespace still exist?");
-                SyscallException.ThrowIfFailed(LibC.setns(fd.Fd, NamespaceTypes.CLONE_NEWNET), "setns", Path,
-                    "the rig needs root (CAP_SYS_ADMIN) to enter a network namespace");
-                result = action();
-            }
-            catch (Exception e)
-            {
-                failure = ExceptionDispatchInfo.Capture(e);
-            }
-        })
-        {
-            IsBackground = true,
-            Name = $"netns {Name}",
-        };
-        thread.Start();
-        if (!thread.Join(timeout))
-        {
-            throw new TimeoutException($"work inside namespace {Name} did not finish within {BoundedWait.Format(timeout)}");
-        }
-        failure?.Throw();
-        return result;
-    }
+    public T RunInside<T>(Func<T> action, TimeSpan timeout) => Ppn.Linux.Netlink.NetworkNamespace.Run(Path, action, timeout);
 
     /// <summary>The interface index of <paramref name="interfaceName"/> as seen inside the namespace.</summary>
     public int InterfaceIndex(string interfaceName) => RunInside(() =>

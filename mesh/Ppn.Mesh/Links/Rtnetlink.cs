@@ -24,7 +24,7 @@ public static class Rtnetlink
     public const byte RTPROT_BOOT = 3, RTPROT_STATIC = 4, RTPROT_KERNEL = 2;
     public const byte RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253;
     public const byte RTN_UNICAST = 1;
-    public const byte AF_UNSPEC = 0, AF_INET = 2, AF_INET6 = 10;
+    public const byte AF_UNSPEC = 0, AF_INET = LibC.AF_INET, AF_INET6 = LibC.AF_INET6;
 
     public const int IfInfoSize = 16, IfAddrSize = 8, RtMsgSize = 12;
 

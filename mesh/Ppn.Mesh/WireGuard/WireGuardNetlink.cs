@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using Ppn.Linux;
+using Ppn.Linux.Interop;
 using Ppn.Linux.Netlink;
 using static Ppn.Linux.Netlink.NetlinkConstants;
 
@@ -48,7 +50,7 @@ public static class WireGuardNetlink
     public const ushort WGALLOWEDIP_A_IPADDR = 2;
     public const ushort WGALLOWEDIP_A_CIDR_MASK = 3;
 
-    private const ushort AF_INET = 2, AF_INET6 = 10;
+    private const ushort AF_INET = LibC.AF_INET, AF_INET6 = LibC.AF_INET6;
 
     /// <summary>
     /// How much one WG_CMD_SET_DEVICE message carries before the rest goes into the next one. A netlink
@@ -167,7 +169,7 @@ public static class WireGuardNetlink
             if (peer.Endpoint is not null)
             {
                 Span<byte> sockaddr = stackalloc byte[28];
-                int length = WriteSockaddr(peer.Endpoint, sockaddr);
+                int length = SockaddrCodec.Write(peer.Endpoint, sockaddr);
                 w.Bytes(WGPEER_A_ENDPOINT, sockaddr[..length]);
             }
             if (peer.PersistentKeepaliveSeconds is int keepalive)
@@ -191,48 +193,6 @@ public static class WireGuardNetlink
             w.EndNested(ips);
         }
         w.EndNested(start);
-    }
-
-    /// <summary>struct sockaddr_in (16 bytes) or sockaddr_in6 (28 bytes); the port in network byte order.</summary>
-    public static int WriteSockaddr(IPEndPoint endpoint, Span<byte> destination)
-    {
-        bool v4 = endpoint.AddressFamily == AddressFamily.InterNetwork;
-        int length = v4 ? 16 : 28;
-        destination[..length].Clear();
-        BinaryPrimitives.WriteUInt16LittleEndian(destination, v4 ? AF_INET : AF_INET6);
-        BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)endpoint.Port);
-        if (v4)
-        {
-            endpoint.Address.TryWriteBytes(destination[4..8], out _);
-        }
-        else
-        {
-            endpoint.Address.TryWriteBytes(destination[8..24], out _);
-            BinaryPrimitives.WriteUInt32LittleEndian(destination[24..], (uint)endpoint.Address.ScopeId);
-        }
-        return length;
-    }
-
-    public static bool TryReadSockaddr(ReadOnlySpan<byte> value, out IPEndPoint? endpoint)
-    {
-        endpoint = null;
-        if (value.Length < 2)
-        {
-            return false;
-        }
-        ushort family = BinaryPrimitives.ReadUInt16LittleEndian(value);
-        if (family == AF_INET && value.Length >= 16)
-        {
-            endpoint = new IPEndPoint(new IPAddress(value[4..8]), BinaryPrimitives.ReadUInt16BigEndian(value[2..]));
-            return true;
-        }
-        if (family == AF_INET6 && value.Length >= 28)
-        {
-            var address = new IPAddress(value[8..24], BinaryPrimitives.ReadUInt32LittleEndian(value[24..]));
-            endpoint = new IPEndPoint(address, BinaryPrimitives.ReadUInt16BigEndian(value[2..]));
-            return true;
-        }
-        return false;
     }
 
     /// <summary>
@@ -311,7 +271,7 @@ public static class WireGuardNetlink
                     peer.HasPresharedKey = v.IndexOfAnyExcept((byte)0) >= 0;
                     break;
                 case WGPEER_A_ENDPOINT when peer is not null:
-                    if (TryReadSockaddr(v, out var endpoint)) peer.Endpoint = endpoint;
+                    if (SockaddrCodec.TryRead(v, out var endpoint)) peer.Endpoint = endpoint;
                     break;
                 case WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL when peer is not null && AttributeValue.TryU16(v, out var keepalive):
                     peer.PersistentKeepaliveSeconds = keepalive;

@@ -14,7 +14,6 @@ namespace Ppn.Nic.Ethtool;
 /// </summary>
 public sealed unsafe class SystemEthtool : IEthtool
 {
-    private const int AF_INET = 2, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0x80000;
 
     public DriverInfo GetDriverInfo(string iface)
     {
@@ -374,7 +373,7 @@ public sealed unsafe class SystemEthtool : IEthtool
         {
             throw new ArgumentException($"interface name '{iface}' is not 1..15 characters", nameof(iface));
         }
-        int s = LibC.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int s = LibC.socket(LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
         SyscallException.ThrowIfFailed(s, "socket", "AF_INET/SOCK_DGRAM (for SIOCETHTOOL)");
         using var socket = new SafeFd(s);
         var ifr = new IfReq { Data = data };
