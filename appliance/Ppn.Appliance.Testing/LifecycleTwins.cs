@@ -1,3 +1,4 @@
+using Ppn.Commands.Testing;
 using Ppn.Appliance.Lifecycle;
 using Ppn.Commands;
 using Ppn.Genesis.Enrolment;

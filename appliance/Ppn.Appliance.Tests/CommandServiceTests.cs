@@ -82,7 +82,7 @@ public sealed class CommandServiceTests : IDisposable
         {
             Send(service, Seal(CommandIntent.Noop, 1));
             Send(service, Seal(CommandIntent.Reboot, 2, target: TargetSelector.Node(43)));
-            Assert.True(Until(() => _effects.Probes == 1 && service.Journal.RejectedTotal == 1), "noop executed and the wrong-target packet journalled");
+            Assert.True(Until(() => _effects.HealthProbes == 1 && service.Journal.RejectedTotal == 1), "noop executed and the wrong-target packet journalled");
             service.Publish();
         }
         Assert.Contains(_log, l => l.StartsWith("accepted noop (argument 0) for node 42, epoch 0 counter 1 from 127.0.0.1:", StringComparison.Ordinal) && l.EndsWith(": executed", StringComparison.Ordinal));
@@ -111,14 +111,14 @@ public sealed class CommandServiceTests : IDisposable
         using (var before = Start())
         {
             Send(before, captured);
-            Assert.True(Until(() => _effects.Probes == 1));
+            Assert.True(Until(() => _effects.HealthProbes == 1));
         }
         _efivarfs.Reboot();
         using var after = Start();
         Assert.Equal(255u, after.Verifier.BootFloor);
         Send(after, captured);
         Send(after, Seal(CommandIntent.Noop, 256)); // the authority's next batch starts at the next block
-        Assert.True(Until(() => after.Verifier.Counters[CommandVerdict.Replay] == 1 && _effects.Probes == 2));
+        Assert.True(Until(() => after.Verifier.Counters[CommandVerdict.Replay] == 1 && _effects.HealthProbes == 2));
     }
 
     [Fact]
@@ -138,7 +138,7 @@ public sealed class CommandServiceTests : IDisposable
         using (var service = Start())
         {
             Send(service, Seal(CommandIntent.Noop, 1, epoch: 1)); // the authority rotates to epoch 1
-            Assert.True(Until(() => _effects.Probes == 1));
+            Assert.True(Until(() => _effects.HealthProbes == 1));
             Assert.Equal(1, service.Verifier.Epoch);
         }
         Assert.Equal((byte)1, store.LastKnownEpoch());

@@ -103,7 +103,7 @@ public sealed class LifecycleNamespaceTests : IDisposable
             Assert.True(SpinWait.SpinUntil(() => Logged("listening on 10.8.0.2:8090"), Bound), "no listener on the first grant's address");
             var first = Seal(1);
             sender.SendTo(first, oldAddress);
-            Assert.True(SpinWait.SpinUntil(() => _effects.Probes == 1, Bound), "the first noop was not executed");
+            Assert.True(SpinWait.SpinUntil(() => _effects.HealthProbes == 1, Bound), "the first noop was not executed");
 
             signals.RequestRescan();
             Assert.True(SpinWait.SpinUntil(() => Logged("listening on 10.8.0.3:8090"), Bound), "the listener did not follow the grant");
@@ -112,7 +112,7 @@ public sealed class LifecycleNamespaceTests : IDisposable
             Assert.Contains("commands: replay state kept across the re-enrolment: epoch 0, floor 255 (grant epoch 0)", _log);
             sender.SendTo(first, newAddress); // the captured noop, replayed to the new address
             sender.SendTo(Seal(256), newAddress); // the authority's next batch
-            Assert.True(SpinWait.SpinUntil(() => _effects.Probes == 2 && intake.Current!.Journal.RejectedTotal == 1, Bound));
+            Assert.True(SpinWait.SpinUntil(() => _effects.HealthProbes == 2 && intake.Current!.Journal.RejectedTotal == 1, Bound));
             Assert.Equal(CommandVerdict.Replay, intake.Current!.Journal.Rejected()[0].Verdict);
         }
         finally

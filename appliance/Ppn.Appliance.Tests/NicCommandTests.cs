@@ -4,7 +4,6 @@ using Ppn.Appliance.Cli;
 using Ppn.Linux;
 using Ppn.Nic.Discovery;
 using Ppn.Nic.Ethtool;
-using Ppn.Nic.Tests;
 
 namespace Ppn.Appliance.Tests;
 

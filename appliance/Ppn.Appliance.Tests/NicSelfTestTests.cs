@@ -3,7 +3,6 @@ using Ppn.Appliance.SelfTests;
 using Ppn.Linux;
 using Ppn.Nic.Discovery;
 using Ppn.Nic.Ethtool;
-using Ppn.Nic.Tests;
 
 namespace Ppn.Appliance.Tests;
 

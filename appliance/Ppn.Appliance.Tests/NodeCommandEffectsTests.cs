@@ -83,12 +83,12 @@ public sealed class NodeCommandEffectsIdentifyTests
     [Fact]
     public void Nic_retune_reapplies_the_bcm57765_profile_through_ethtool()
     {
-        var ethtool = new FakeEthtool().Add("enp2s0", Ppn.Nic.Tests.Tg3Fixture.Bcm57765());
+        var ethtool = new FakeEthtool().Add("enp2s0", Tg3Fixture.Bcm57765());
         var log = new List<string>();
         var effects = new NodeCommandEffects(new NodeMachine
         {
             Ethtool = ethtool,
-            Nics = new Listed(Ppn.Nic.Tests.Tg3Fixture.Identity()),
+            Nics = new Listed(Tg3Fixture.Identity()),
             PowerOff = _ => { },
             RescanBeacon = () => { },
             EraseGenesis = () => { },

@@ -6,7 +6,7 @@ using Ppn.Genesis;
 using Ppn.Genesis.Entropy;
 using Ppn.Genesis.Holding;
 using Ppn.Genesis.Beacon;
-using Ppn.Genesis.Configuration;
+using Ppn.Formats;
 using Ppn.Genesis.Enrolment;
 using Ppn.Genesis.Identity;
 using Ppn.Mesh;

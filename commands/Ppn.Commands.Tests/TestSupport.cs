@@ -40,40 +40,6 @@ internal static class TestKeys
     public static CommandSealer Sealer() => CommandSealer.ForNode(AuthorityPrivate, NodePublic);
 }
 
-internal sealed class RecordingEffects : ICommandEffects
-{
-    private readonly Lock _lock = new();
-    private readonly List<string> _calls = [];
-    public ManualResetEventSlim? BlockEach { get; set; }
-    public bool ThrowOnReboot { get; set; }
-
-    public IReadOnlyList<string> Calls
-    {
-        get
-        {
-            lock (_lock) return _calls.ToArray();
-        }
-    }
-
-    private void Add(string call)
-    {
-        BlockEach?.Wait(TimeSpan.FromSeconds(30));
-        lock (_lock) _calls.Add(call);
-    }
-
-    public void HealthProbe() => Add("noop");
-    public void Identify(int seconds) => Add($"identify {seconds}");
-    public void Reboot()
-    {
-        if (ThrowOnReboot) throw new IOException("reboot refused");
-        Add("reboot");
-    }
-    public void Poweroff() => Add("poweroff");
-    public void RetuneNic() => Add("nic-retune");
-    public void RescanBeacon() => Add("beacon-rescan");
-    public void GenesisReset() => Add("genesis-reset");
-}
-
 internal static class Wait
 {
     /// <summary>Polls <paramref name="condition"/> until true or the deadline; no fixed sleeps.</summary>

@@ -11,7 +11,7 @@ namespace Ppn.Commands;
 
 public sealed class CommandListenerOptions
 {
-    public const int DefaultPort = 8090;
+    public const int DefaultPort = Ppn.Formats.PpnPorts.Commands;
 
     /// <summary>The appliance binds ppn0's address; tests bind 127.0.0.1 or ::1.</summary>
     public required IPAddress BindAddress { get; init; }

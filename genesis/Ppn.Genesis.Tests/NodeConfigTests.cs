@@ -1,5 +1,5 @@
 using System.Text;
-using Ppn.Genesis.Configuration;
+using Ppn.Formats;
 
 namespace Ppn.Genesis.Tests;
 

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Ppn.Genesis;
 using Ppn.Genesis.Beacon;
-using Ppn.Genesis.Configuration;
+using Ppn.Formats;
 using Ppn.Genesis.Enrolment;
 using Ppn.Genesis.Entropy;
 using Ppn.Genesis.Holding;

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Ppn.Genesis.Configuration;
+using Ppn.Formats;
 using Ppn.ImageBuilder.Build;
 using Ppn.ImageBuilder.Disk;
 using Ppn.ImageBuilder.Inspect;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Ppn.Cli;
-using Ppn.Genesis.Configuration;
+using Ppn.Formats;
 using Ppn.ImageBuilder.Build;
 using Ppn.ImageBuilder.Flash;
 using Ppn.ImageBuilder.Inspect;

@@ -175,7 +175,7 @@ public class NamespaceMeshTests
         var authorityPublic = Convert.FromBase64String(authority.PublicKey().ToBase64());
         var bPrivate = Convert.FromBase64String(bKey.RevealBase64());
         var bPublic = Convert.FromBase64String(bKey.PublicKey().ToBase64());
-        var effects = new CountingEffects();
+        var effects = new RecordingEffects();
         var journal = new CommandJournal();
         using var keyring = CommandKeyring.ForNode(bPrivate, authorityPublic);
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(bPrivate);
@@ -204,18 +204,5 @@ public class NamespaceMeshTests
         var accepted = Assert.Single(journal.Accepted());
         Assert.Equal(CommandVerdict.Accepted, accepted.Verdict);
         Assert.Equal(CommandVerdict.Replay, journal.Rejected()[0].Verdict);
-    }
-
-    private sealed class CountingEffects : ICommandEffects
-    {
-        private int _probes;
-        public int HealthProbes => Volatile.Read(ref _probes);
-        public void HealthProbe() => Interlocked.Increment(ref _probes);
-        public void Identify(int seconds) { }
-        public void Reboot() { }
-        public void Poweroff() { }
-        public void RetuneNic() { }
-        public void RescanBeacon() { }
-        public void GenesisReset() { }
     }
 }

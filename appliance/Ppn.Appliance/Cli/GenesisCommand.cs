@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Ppn.Genesis;
-using Ppn.Genesis.Configuration;
+using Ppn.Formats;
 using Ppn.Genesis.Enrolment;
 using Ppn.Genesis.Holding;
 

@@ -1,5 +1,5 @@
 using Ppn.Genesis;
-using Ppn.Genesis.Configuration;
+using Ppn.Formats;
 using Ppn.Genesis.Enrolment;
 using Ppn.Genesis.Entropy;
 using Ppn.Genesis.Identity;

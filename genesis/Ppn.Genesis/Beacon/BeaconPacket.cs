@@ -21,7 +21,7 @@ public readonly struct BeaconPacket
     public const int Size = 128;
     public const int SignedSize = 64;
     public const byte CurrentVersion = 1;
-    public const int Port = 8090;
+    public const int Port = Ppn.Formats.PpnPorts.Beacon;
     public static ReadOnlySpan<byte> Magic => "PPNB"u8;
     public static ReadOnlySpan<byte> SignatureDomain => "PPN-BEACON-v1"u8;
 

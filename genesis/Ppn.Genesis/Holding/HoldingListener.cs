@@ -7,7 +7,7 @@ namespace Ppn.Genesis.Holding;
 public sealed record HoldingOptions
 {
     /// <summary>The holding port (docs/protocol/genesis.md §Claim): the one home of 9443.</summary>
-    public const int DefaultPort = 9443;
+    public const int DefaultPort = Ppn.Formats.PpnPorts.Holding;
 
     public int Port { get; init; } = DefaultPort;
     /// <summary>Connections served at once (the unclaimed node is on a hostile LAN); see <see cref="WhenFull"/>.</summary>

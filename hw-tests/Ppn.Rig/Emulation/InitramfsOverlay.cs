@@ -1,6 +1,5 @@
-extern alias imagebuilder;
 using System.IO.Compression;
-using imagebuilder::Ppn.ImageBuilder.Cpio;
+using Ppn.ImageBuilder.Cpio;
 
 namespace Ppn.Rig.Emulation;
 

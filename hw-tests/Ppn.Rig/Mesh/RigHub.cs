@@ -16,7 +16,7 @@ namespace Ppn.Rig.Mesh;
 /// </summary>
 public sealed class RigHub : IDisposable
 {
-    public const int ListenPort = 51820;
+    public const int ListenPort = Ppn.Formats.PpnPorts.WireGuard;
     public static readonly IpPrefix HubAddress = IpPrefix.Parse("10.8.0.1/24");
     /// <summary>The rig as the control plane's peer on the mesh, behind a hub VM.</summary>
     public static readonly IpPrefix AuthorityAddress = IpPrefix.Parse("10.8.0.254/24");

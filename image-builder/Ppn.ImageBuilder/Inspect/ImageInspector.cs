@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Ppn.Genesis.Configuration;
+using Ppn.Formats;
 using Ppn.ImageBuilder.Build;
 using Ppn.ImageBuilder.Cpio;
 using Ppn.ImageBuilder.Disk;

@@ -3,7 +3,7 @@ namespace Ppn.Nic.Ethtool;
 /// <summary>
 /// The ethtool ioctl interface to one host's NICs (SIOCETHTOOL; no ethtool binary). Every call names the
 /// interface; failures are <see cref="EthtoolException"/> with a kind the caller can act on.
-/// Real implementation: <see cref="SystemEthtool"/>; test twin: <see cref="FakeEthtool"/>.
+/// Real implementation: <see cref="SystemEthtool"/>; test twin: FakeEthtool (nic/Ppn.Nic.Testing).
 /// </summary>
 public interface IEthtool
 {

@@ -1,6 +1,8 @@
 using Ppn.Linux;
 
-namespace Ppn.Nic.Ethtool;
+using Ppn.Nic.Ethtool;
+
+namespace Ppn.Nic.Testing;
 
 /// <summary>
 /// One NIC as the fake driver knows it. A null capability answers EOPNOTSUPP, as a driver without that
@@ -23,22 +25,6 @@ public sealed class FakeNic
     public List<NicStatistic> Statistics { get; set; } = [];
     public byte[] PermanentAddress { get; set; } = [];
     public bool CanIdentify { get; set; }
-}
-
-/// <summary>The driver-side range checks for ETHTOOL_SCOALESCE (e.g. tg3_set_coalesce for 5705_PLUS chips).</summary>
-public sealed record CoalesceLimits(
-    uint MaxRxUsecs, uint MaxTxUsecs, uint MaxRxFrames, uint MaxTxFrames,
-    uint MaxRxUsecsIrq, uint MaxTxUsecsIrq, uint MaxRxFramesIrq, uint MaxTxFramesIrq,
-    uint MinStatsBlockUsecs, uint MaxStatsBlockUsecs, bool UsecsMustBeNonZero, bool AdaptiveSupported)
-{
-    public bool Accepts(CoalesceParams c) =>
-        c.RxUsecs <= MaxRxUsecs && c.TxUsecs <= MaxTxUsecs &&
-        (!UsecsMustBeNonZero || (c.RxUsecs != 0 && c.TxUsecs != 0)) &&
-        c.RxMaxFrames <= MaxRxFrames && c.TxMaxFrames <= MaxTxFrames &&
-        c.RxUsecsIrq <= MaxRxUsecsIrq && c.TxUsecsIrq <= MaxTxUsecsIrq &&
-        c.RxMaxFramesIrq <= MaxRxFramesIrq && c.TxMaxFramesIrq <= MaxTxFramesIrq &&
-        c.StatsBlockUsecs >= MinStatsBlockUsecs && c.StatsBlockUsecs <= MaxStatsBlockUsecs &&
-        (AdaptiveSupported || (!c.AdaptiveRx && !c.AdaptiveTx));
 }
 
 /// <summary>

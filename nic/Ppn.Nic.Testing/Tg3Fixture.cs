@@ -2,7 +2,7 @@ using Ppn.Nic.Discovery;
 using Ppn.Nic.Ethtool;
 using Ppn.Nic.Tuning;
 
-namespace Ppn.Nic.Tests;
+namespace Ppn.Nic.Testing;
 
 /// <summary>
 /// A BCM57765 (14e4:16b4) as tg3 reports it after probe, written from the driver source:
@@ -14,7 +14,7 @@ namespace Ppn.Nic.Tests;
 /// LOW_TXCOL_TICKS_CLRTCKS 72 us / LOW_TXMAX_FRAMES 53, per-IRQ and stats fields 0 (5705_PLUS).
 /// Pause: PAUSE_AUTONEG with rx+tx. EEE (TG3_PHYFLG_EEE_CAP on 57765 B0+): on, LPI on, 2047 us.
 /// </summary>
-internal static class Tg3Fixture
+public static class Tg3Fixture
 {
     public static NicIdentity Identity(string name = "enp2s0") =>
         new(name, 0x14e4, 0x16b4, 0x106b, 0x00f6, "tg3", "0000:02:00.0");

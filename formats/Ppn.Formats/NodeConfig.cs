@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 
-namespace Ppn.Genesis.Configuration;
+namespace Ppn.Formats;
 
 /// <summary>One thing wrong with a node configuration: which field, what is wrong, what to do.</summary>
 public sealed record NodeConfigError(string Field, string Problem, string Fix)
@@ -23,7 +23,7 @@ public sealed record NodeConfigError(string Field, string Problem, string Fix)
 /// profile from the NIC's PCI id. Format 1 carried those three as well, unused; it is refused with that reason.
 /// Parsed with <see cref="JsonDocument"/> (no reflection: the appliance is Native AOT). Unknown fields are errors
 /// (a typo must not silently fall back to a default); every error names the field and what to do.
-/// This file is also compiled into ppn-image (linked source), so it uses the base library only.
+/// It lives in formats/ (base library and linux/ only) because the node, ppn-image and the rig all read or write it.
 /// </summary>
 public sealed class NodeConfig
 {
@@ -277,7 +277,7 @@ public sealed class NodeConfig
         return lines;
     }
 
-    internal static bool TryParseEndpoint(string text, [NotNullWhen(true)] out IPEndPoint? endpoint)
+    public static bool TryParseEndpoint(string text, [NotNullWhen(true)] out IPEndPoint? endpoint)
     {
         endpoint = null;
         // IPEndPoint.TryParse takes a missing port as 0 and reads "2001:db8::1:80" as an address: demand
