@@ -13,7 +13,7 @@ public sealed class PacketCommandTests : IDisposable
 
     public PacketCommandTests()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(RepoFile("docs/protocol/vectors/commands.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Repository.PathOf("docs/protocol/vectors/commands.json")));
         _keys = doc.RootElement.GetProperty("keys").Clone();
         _authorityKeyFile = Path.Combine(_dir, "authority.key");
         _nodeKeyFile = Path.Combine(_dir, "node.key");
@@ -26,13 +26,6 @@ public sealed class PacketCommandTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private string B64(string name) => Convert.ToBase64String(Convert.FromHexString(_keys.GetProperty(name).GetString()!));
-
-    internal static string RepoFile(string relative)
-    {
-        var dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "ppn.slnx"))) dir = Path.GetDirectoryName(dir);
-        return Path.Combine(dir ?? throw new InvalidOperationException("ppn.slnx not found above the test binary"), relative);
-    }
 
     [Fact]
     public void Seal_reproduces_the_spec_vector_packet()

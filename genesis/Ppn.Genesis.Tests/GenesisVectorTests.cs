@@ -14,7 +14,7 @@ namespace Ppn.Genesis.Tests;
 /// </summary>
 public class GenesisVectorTests
 {
-    private static readonly string Dir = Path.Combine(RepoPaths.Root, "docs", "protocol", "vectors");
+    private static readonly string Dir = Path.Combine(Repository.Root, "docs", "protocol", "vectors");
     private static readonly byte[] SigningSeed = Enumerable.Range(0x20, 32).Select(i => (byte)i).ToArray();
     private static readonly byte[] NoisePrivate = Enumerable.Range(0x60, 32).Select(i => (byte)i).ToArray();
     private static readonly byte[] NodePublic = Convert.FromHexString("8f40c5adb68f25624ae5b214ea767a6ec94d829d3d7b5e1ad1ba6f3e2138285f"); // identity-record.json's key

@@ -7,7 +7,7 @@ namespace Ppn.Genesis.Tests;
 /// <summary>docs/protocol/vectors/identity-record.json: generated here (PPN_WRITE_VECTORS=1), checked always.</summary>
 public class IdentityRecordVectorTests
 {
-    private static readonly string VectorFile = Path.Combine(RepoPaths.Root, "docs", "protocol", "vectors", "identity-record.json");
+    private static readonly string VectorFile = Path.Combine(Repository.Root, "docs", "protocol", "vectors", "identity-record.json");
 
     private static byte[] ValidRecord()
     {

@@ -7,7 +7,7 @@ public class NoiseVectorTests
 {
     private static JsonElement Vector()
     {
-        var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "docs/protocol/vectors/genesis-noise-ik.json")));
+        var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Repository.Root, "docs/protocol/vectors/genesis-noise-ik.json")));
         return doc.RootElement.GetProperty("vectors").EnumerateArray().Single(v => v.GetProperty("name").GetString() == "Noise_IK_25519_ChaChaPoly_BLAKE2b");
     }
 

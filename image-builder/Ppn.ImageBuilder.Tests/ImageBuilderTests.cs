@@ -91,7 +91,7 @@ public sealed class ImageBuilderTests(BuiltImages images) : IClassFixture<BuiltI
             Assert.InRange(new FileInfo(images.Out("a", name)).Length, 1, NodeImageBuilder.DefaultInitramfsBudget - 1);
         }
         // The shipped image, when `make image` has built it (make test does, before the tests run).
-        var shipped = Path.Combine(RepoRoot(), "out", "image");
+        var shipped = Path.Combine(Repository.Root, "out", "image");
         foreach (var name in new[] { "initramfs.cpio.gz", "initramfs.cpio.zst" })
         {
             var file = Path.Combine(shipped, name);
@@ -285,13 +285,4 @@ public sealed class ImageBuilderTests(BuiltImages images) : IClassFixture<BuiltI
         Assert.Contains("systemd-boot-efi", missingStub.Message);
     }
 
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ppn.slnx")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? "/nonexistent";
-    }
 }

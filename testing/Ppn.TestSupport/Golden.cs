@@ -82,13 +82,6 @@ public static class Golden
         {
             return callerFile;
         }
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ppn.slnx")))
-            {
-                return Path.Combine(dir.FullName, callerFile[3..]);
-            }
-        }
-        throw new DirectoryNotFoundException($"cannot map {callerFile} to a file: no ppn.slnx above {AppContext.BaseDirectory}");
+        return Path.Combine(Repository.Root, callerFile[3..]);
     }
 }
