@@ -2,36 +2,24 @@ using Ppn.Nic.Discovery;
 
 namespace Ppn.Nic.Tests;
 
-/// <summary>A temp-directory fake /sys laid out like the real one (class/net/IF/device -> ../../../PCI address).</summary>
+/// <summary>Discovery over the sysfs twin (class/net/IF/device -> the PCI device directory) and over the real /sys.</summary>
 public sealed class DiscoveryTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("ppn-sysfs-").FullName;
+    private readonly FakeSysfs _sysfs = new();
+    private string Root => _sysfs.Root;
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _sysfs.Dispose();
 
-    private void AddPciNic(string name, string address, string vendor, string device, string driver)
-    {
-        var pci = Path.Combine(_root, "devices", "pci0000:00", address);
-        Directory.CreateDirectory(pci);
-        File.WriteAllText(Path.Combine(pci, "vendor"), vendor + "\n");
-        File.WriteAllText(Path.Combine(pci, "device"), device + "\n");
-        File.WriteAllText(Path.Combine(pci, "subsystem_vendor"), "0x106b\n");
-        File.WriteAllText(Path.Combine(pci, "subsystem_device"), "0x00f6\n");
-        var drivers = Path.Combine(_root, "bus", "pci", "drivers", driver);
-        Directory.CreateDirectory(drivers);
-        File.CreateSymbolicLink(Path.Combine(pci, "driver"), Path.GetRelativePath(pci, drivers));
-        var net = Path.Combine(_root, "class", "net", name);
-        Directory.CreateDirectory(net);
-        File.CreateSymbolicLink(Path.Combine(net, "device"), Path.GetRelativePath(net, pci));
-    }
+    private void AddPciNic(string name, string address, string vendor, string device, string driver) =>
+        _sysfs.AddPciNic(name, address, vendor, device, "0x106b", "0x00f6", driver);
 
     [Fact]
     public void A_pci_nic_is_described_by_ids_driver_and_address()
     {
         AddPciNic("enp2s0", "0000:02:00.0", "0x14e4", "0x16b4", "tg3");
-        Directory.CreateDirectory(Path.Combine(_root, "class", "net", "lo"));
+        Directory.CreateDirectory(Path.Combine(Root, "class", "net", "lo"));
 
-        var nics = new SysfsNicDiscovery(_root).List();
+        var nics = new SysfsNicDiscovery(Root).List();
 
         Assert.Equal(["enp2s0", "lo"], nics.Select(n => n.Name));
         var nic = nics[0];
@@ -48,7 +36,7 @@ public sealed class DiscoveryTests : IDisposable
     public void Garbage_in_an_id_file_reads_as_absent()
     {
         AddPciNic("eth0", "0000:03:00.0", "not-hex", "0x10d3", "e1000e");
-        var nic = new SysfsNicDiscovery(_root).Find("eth0")!;
+        var nic = new SysfsNicDiscovery(Root).Find("eth0")!;
         Assert.Null(nic.Vendor);
         Assert.Null(nic.PciId);
         Assert.Equal("e1000e", nic.Driver);
@@ -57,9 +45,9 @@ public sealed class DiscoveryTests : IDisposable
     [Fact]
     public void Unknown_or_hostile_names_are_not_found()
     {
-        Assert.Null(new SysfsNicDiscovery(_root).Find("eth9"));
-        Assert.Null(new SysfsNicDiscovery(_root).Find("../.."));
-        Assert.Empty(new SysfsNicDiscovery(Path.Combine(_root, "missing")).List());
+        Assert.Null(new SysfsNicDiscovery(Root).Find("eth9"));
+        Assert.Null(new SysfsNicDiscovery(Root).Find("../.."));
+        Assert.Empty(new SysfsNicDiscovery(Path.Combine(Root, "missing")).List());
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-namespace Ppn.Appliance.Tests;
+namespace Ppn.Nic.Testing;
 
 /// <summary>
 /// A temp-directory /sys laid out like the real one: class/net/IF/device is a symlink to the PCI device
@@ -8,14 +8,18 @@ public sealed class FakeSysfs : IDisposable
 {
     public string Root { get; } = Directory.CreateTempSubdirectory("ppn-sysfs-").FullName;
 
-    public FakeSysfs AddPciNic(string name, string address, ushort vendor, ushort device, ushort subsystemVendor, ushort subsystemDevice, string driver)
+    public FakeSysfs AddPciNic(string name, string address, ushort vendor, ushort device, ushort subsystemVendor, ushort subsystemDevice, string driver) =>
+        AddPciNic(name, address, $"0x{vendor:x4}", $"0x{device:x4}", $"0x{subsystemVendor:x4}", $"0x{subsystemDevice:x4}", driver);
+
+    /// <summary>The id files as raw text (a hostile or broken device's garbage included), each followed by a newline as the kernel writes them.</summary>
+    public FakeSysfs AddPciNic(string name, string address, string vendor, string device, string subsystemVendor, string subsystemDevice, string driver)
     {
         var pci = Path.Combine(Root, "devices", "pci0000:00", address);
         Directory.CreateDirectory(pci);
-        File.WriteAllText(Path.Combine(pci, "vendor"), $"0x{vendor:x4}\n");
-        File.WriteAllText(Path.Combine(pci, "device"), $"0x{device:x4}\n");
-        File.WriteAllText(Path.Combine(pci, "subsystem_vendor"), $"0x{subsystemVendor:x4}\n");
-        File.WriteAllText(Path.Combine(pci, "subsystem_device"), $"0x{subsystemDevice:x4}\n");
+        File.WriteAllText(Path.Combine(pci, "vendor"), vendor + "\n");
+        File.WriteAllText(Path.Combine(pci, "device"), device + "\n");
+        File.WriteAllText(Path.Combine(pci, "subsystem_vendor"), subsystemVendor + "\n");
+        File.WriteAllText(Path.Combine(pci, "subsystem_device"), subsystemDevice + "\n");
         var drivers = Path.Combine(Root, "bus", "pci", "drivers", driver);
         Directory.CreateDirectory(drivers);
         File.CreateSymbolicLink(Path.Combine(pci, "driver"), Path.GetRelativePath(pci, drivers));
