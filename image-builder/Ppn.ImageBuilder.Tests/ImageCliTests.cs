@@ -41,7 +41,7 @@ public sealed class ImageCliTests : IDisposable
         System.IO.File.Copy(CraftedGpt(), disk);
         var uki = Path.Combine(dir, Build.NodeImageBuilder.Uki);
         System.IO.File.WriteAllBytes(uki, "MZ"u8.ToArray());
-        var manifest = new Build.Manifest(0, "6.1.0", [], [], null, "", false, "", [],
+        var manifest = Build.Manifest.Create(0, "6.1.0", [], [], null, "", false, "", [],
             [Build.NodeImageBuilder.Describe(disk) with { Name = Build.NodeImageBuilder.DiskImage }, Build.NodeImageBuilder.Describe(uki) with { Name = Build.NodeImageBuilder.Uki }]);
         System.IO.File.WriteAllBytes(Path.Combine(dir, Build.Manifest.FileName), manifest.ToJson());
         return dir;

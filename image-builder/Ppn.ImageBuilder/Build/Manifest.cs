@@ -1,132 +1,110 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Ppn.ImageBuilder.Build;
 
 public sealed record ManifestFile(string Name, long Size, string Sha256);
 
 /// <summary>
-/// manifest.json: what an image is made of, for audits and <c>ppn-image verify</c>. Every output with size and
-/// sha256, the kernel release, modules, libraries, the node configuration (as baked in), the tools and their
-/// Debian package versions, and SOURCE_DATE_EPOCH. Written by hand with Utf8JsonWriter in a fixed order.
+/// manifest.json: what an image is made of, for audits and <c>ppn-image verify</c> / <c>inspect</c> (docs/image.md). Every
+/// output with size and sha256, the kernel release, modules, libraries, the node configuration (as baked in), the tools
+/// and their Debian package versions, and SOURCE_DATE_EPOCH. One type for the writer and every reader, serialised by
+/// System.Text.Json source generation (<see cref="ImageBuilderJson"/>) in the declared property order.
 /// </summary>
 public sealed record Manifest(
+    int Format,
+    string Builder,
     long SourceDateEpoch,
     string KernelVersion,
+    string KernelCommandLine,
+    bool SecureBootSigned,
+    // A signature carries a signing time, so signed builds differ; strip it (sbattach --remove) and compare to this.
+    string UnsignedUkiSha256,
     IReadOnlyList<string> Modules,
     IReadOnlyList<string> Libraries,
-    byte[]? NodeConfigJson,
-    string KernelCommandLine,
-    bool Signed,
-    string UnsignedUkiSha256,
-    IReadOnlyList<(string Name, string Version)> Tools,
+    JsonElement? NodeConfig,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NodeConfigSha256,
+    IReadOnlyDictionary<string, string> Tools,
     IReadOnlyList<ManifestFile> Files)
 {
     public const string FileName = "manifest.json";
-    public const int Format = 1;
+    public const int CurrentFormat = 1;
 
-    public byte[] ToJson()
+    public static Manifest Create(long sourceDateEpoch, string kernelVersion, IReadOnlyList<string> modules, IReadOnlyList<string> libraries,
+        byte[]? nodeConfigJson, string kernelCommandLine, bool signed, string unsignedUkiSha256,
+        IReadOnlyList<(string Name, string Version)> tools, IReadOnlyList<ManifestFile> files)
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        JsonElement? nodeConfig = null;
+        if (nodeConfigJson is not null)
         {
-            w.WriteStartObject();
-            w.WriteNumber("format", Format);
-            w.WriteString("builder", $"ppn-image {typeof(Manifest).Assembly.GetName().Version}");
-            w.WriteNumber("sourceDateEpoch", SourceDateEpoch);
-            w.WriteString("kernelVersion", KernelVersion);
-            w.WriteString("kernelCommandLine", KernelCommandLine);
-            w.WriteBoolean("secureBootSigned", Signed);
-            // A signature carries a signing time, so signed builds differ; strip it (sbattach --remove) and compare to this.
-            w.WriteString("unsignedUkiSha256", UnsignedUkiSha256);
-            w.WriteStartArray("modules");
-            foreach (var m in Modules)
-            {
-                w.WriteStringValue(m);
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("libraries");
-            foreach (var l in Libraries)
-            {
-                w.WriteStringValue(l);
-            }
-            w.WriteEndArray();
-            if (NodeConfigJson is null)
-            {
-                w.WriteNull("nodeConfig");
-            }
-            else
-            {
-                w.WritePropertyName("nodeConfig");
-                using var config = JsonDocument.Parse(NodeConfigJson);
-                config.RootElement.WriteTo(w);
-                w.WriteString("nodeConfigSha256", Convert.ToHexStringLower(SHA256.HashData(NodeConfigJson)));
-            }
-            w.WriteStartObject("tools");
-            foreach (var (name, version) in Tools)
-            {
-                w.WriteString(name, version);
-            }
-            w.WriteEndObject();
-            w.WriteStartArray("files");
-            foreach (var f in Files)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", f.Name);
-                w.WriteNumber("size", f.Size);
-                w.WriteString("sha256", f.Sha256);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
+            using var document = JsonDocument.Parse(nodeConfigJson);
+            nodeConfig = document.RootElement.Clone();
         }
-        stream.WriteByte((byte)'\n');
-        return stream.ToArray();
+        var toolVersions = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, version) in tools)
+        {
+            toolVersions[name] = version;
+        }
+        return new Manifest(CurrentFormat, $"ppn-image {typeof(Manifest).Assembly.GetName().Version}", sourceDateEpoch, kernelVersion,
+            kernelCommandLine, signed, unsignedUkiSha256, modules, libraries, nodeConfig,
+            nodeConfigJson is null ? null : Convert.ToHexStringLower(SHA256.HashData(nodeConfigJson)), toolVersions, files);
     }
 
-    /// <summary>The file list of a manifest; false with a reason when it is not one this tool wrote. Never throws.</summary>
-    public static bool TryReadFiles(ReadOnlySpan<byte> json, out List<ManifestFile> files, out string kernelVersion, out string error)
+    /// <summary>Indented, one trailing newline.</summary>
+    public byte[] ToJson() => [.. JsonSerializer.SerializeToUtf8Bytes(this, ImageBuilderJson.Default.Manifest), (byte)'\n'];
+
+    /// <summary>A manifest this tool wrote; false with a reason (what is wrong, where) otherwise. Never throws on bad bytes.</summary>
+    public static bool TryRead(ReadOnlySpan<byte> json, out Manifest? manifest, out string error)
     {
-        files = [];
-        kernelVersion = "";
+        manifest = null;
+        JsonDocument document;
         try
         {
-            using var doc = JsonDocument.Parse(json.ToArray());
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var format) || format.ValueKind != JsonValueKind.Number || format.GetInt32() != Format)
-            {
-                error = $"not a format {Format} ppn-image manifest";
-                return false;
-            }
-            kernelVersion = root.TryGetProperty("kernelVersion", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString()! : "";
-            if (!root.TryGetProperty("files", out var list) || list.ValueKind != JsonValueKind.Array)
-            {
-                error = "manifest has no files array";
-                return false;
-            }
-            foreach (var f in list.EnumerateArray())
-            {
-                if (f.ValueKind != JsonValueKind.Object || !f.TryGetProperty("name", out var n) || n.ValueKind != JsonValueKind.String
-                    || !f.TryGetProperty("size", out var s) || !s.TryGetInt64(out var size) || !f.TryGetProperty("sha256", out var h) || h.ValueKind != JsonValueKind.String)
-                {
-                    error = "a files entry lacks name, size or sha256";
-                    return false;
-                }
-                var name = n.GetString()!;
-                if (name.Contains('/') || name.StartsWith('.'))
-                {
-                    error = $"files entry '{name}' is not a plain file name";
-                    return false;
-                }
-                files.Add(new ManifestFile(name, size, h.GetString()!));
-            }
-            error = "";
-            return true;
+            document = JsonDocument.Parse(json.ToArray());
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        catch (JsonException e)
         {
-            error = e is JsonException j ? $"manifest is not valid JSON (line {j.LineNumber + 1}, byte {j.BytePositionInLine + 1})" : $"manifest does not have the format {Format} layout ({e.GetType().Name})";
+            error = $"manifest is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})";
             return false;
         }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var format)
+                || format.ValueKind != JsonValueKind.Number || !format.TryGetInt32(out int f) || f != CurrentFormat)
+            {
+                error = $"not a format {CurrentFormat} ppn-image manifest";
+                return false;
+            }
+            try
+            {
+                manifest = root.Deserialize(ImageBuilderJson.Default.Manifest);
+            }
+            catch (JsonException e)
+            {
+                error = $"manifest field {e.Path ?? "$"} does not have the format {CurrentFormat} layout";
+                return false;
+            }
+        }
+        if (manifest is null || manifest.Files is null || manifest.KernelVersion is null || manifest.Files.Any(file => file?.Name is null || file.Sha256 is null))
+        {
+            manifest = null;
+            error = "a files entry lacks name, size or sha256, or the manifest lacks its kernel version";
+            return false;
+        }
+        if (manifest.Files.FirstOrDefault(file => file.Name.Contains('/') || file.Name.StartsWith('.')) is { } bad)
+        {
+            manifest = null;
+            error = $"files entry '{bad.Name}' is not a plain file name";
+            return false;
+        }
+        error = "";
+        return true;
     }
 }
+
+/// <summary>The source-generated serialisers of ppn-image's documents (AOT-clean, no reflection).</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(Manifest))]
+public sealed partial class ImageBuilderJson : JsonSerializerContext;

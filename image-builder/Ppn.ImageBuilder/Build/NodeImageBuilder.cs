@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Ppn.Formats;
 using Ppn.ImageBuilder.Cpio;
 using Ppn.ImageBuilder.Disk;
 using Ppn.ImageBuilder.Elf;
@@ -134,7 +135,7 @@ public sealed class NodeImageBuilder
         // The kernel opens /dev/console from the initramfs to give /init its stdin/stdout/stderr.
         Add(CpioEntry.Device("dev/console", 5, 1, 0x180 /* 0600 */));
         Add(CpioEntry.Device("dev/null", 1, 3, 0x1B6 /* 0666 */));
-        Add(CpioEntry.File("etc/ppn/image.json", ImageJson(inputs, ppn, shipped), Data));
+        Add(CpioEntry.File(ImageFacts.ImagePath.TrimStart('/'), ImageJson(inputs, ppn, shipped), Data));
         if (inputs.NodeConfigJson is { } config)
         {
             Add(CpioEntry.File("etc/ppn/node.json", config, Data));
@@ -202,7 +203,7 @@ public sealed class NodeImageBuilder
         {
             outputs.Add(Describe(Path.Combine(inputs.OutDir, name)));
         }
-        var manifest = new Manifest(inputs.SourceDateEpoch, inputs.KernelVersion, shipped.Select(ModuleSet.NameOf).ToList(),
+        var manifest = Manifest.Create(inputs.SourceDateEpoch, inputs.KernelVersion, shipped.Select(ModuleSet.NameOf).ToList(),
             libraries.Select(l => l.ImagePath).ToList(), inputs.NodeConfigJson, inputs.KernelCommandLine, inputs.Signing is not null,
             Convert.ToHexStringLower(SHA256.HashData(unsignedUki)), ToolVersions(inputs), outputs);
         WriteAtomically(Path.Combine(inputs.OutDir, Manifest.FileName), manifest.ToJson());
@@ -272,27 +273,9 @@ public sealed class NodeImageBuilder
         return new ManifestFile(Path.GetFileName(path), f.Length, Convert.ToHexStringLower(SHA256.HashData(f)));
     }
 
-    private static byte[] ImageJson(ImageInputs inputs, string ppn, IReadOnlyList<string> modules)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-        {
-            w.WriteStartObject();
-            w.WriteNumber("format", 1);
-            w.WriteString("kernelVersion", inputs.KernelVersion);
-            w.WriteNumber("sourceDateEpoch", inputs.SourceDateEpoch);
-            w.WriteString("ppnSha256", Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(ppn))));
-            w.WriteStartArray("modules");
-            foreach (var m in modules)
-            {
-                w.WriteStringValue(ModuleSet.NameOf(m));
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        stream.WriteByte((byte)'\n');
-        return stream.ToArray();
-    }
+    private static byte[] ImageJson(ImageInputs inputs, string ppn, IReadOnlyList<string> modules) =>
+        new ImageFacts(ImageFacts.CurrentFormat, inputs.KernelVersion, inputs.SourceDateEpoch,
+            Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(ppn))), [.. modules.Select(ModuleSet.NameOf)]).ToJson();
 
     private static void AddParents(SortedDictionary<string, CpioEntry> files, string path)
     {

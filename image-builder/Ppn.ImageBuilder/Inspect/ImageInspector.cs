@@ -33,27 +33,23 @@ public static class ImageInspector
             var manifest = Path.Combine(path, Manifest.FileName);
             if (File.Exists(manifest))
             {
-                JsonDocument doc;
-                try
+                if (!Manifest.TryRead(File.ReadAllBytes(manifest), out var facts, out var error))
                 {
-                    doc = JsonDocument.Parse(File.ReadAllBytes(manifest));
+                    throw new FormatException($"{manifest}: {error}; rebuild the image with ppn-image build");
                 }
-                catch (JsonException e)
-                {
-                    throw new FormatException($"{manifest} is not JSON (line {e.LineNumber + 1}); rebuild the image with ppn-image build");
-                }
-                using var _ = doc;
-                var root = doc.RootElement;
                 lines.Add($"manifest: {manifest}");
-                var summary = new JsonObject { ["path"] = manifest };
-                foreach (var name in new[] { "builder", "kernelVersion", "sourceDateEpoch", "secureBootSigned" })
+                lines.Add($"  builder: {facts!.Builder}");
+                lines.Add($"  kernelVersion: {facts.KernelVersion}");
+                lines.Add($"  sourceDateEpoch: {facts.SourceDateEpoch}");
+                lines.Add($"  secureBootSigned: {(facts.SecureBootSigned ? "True" : "False")}");
+                var summary = new JsonObject
                 {
-                    if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var v))
-                    {
-                        lines.Add($"  {name}: {v}");
-                        summary[name] = JsonNode.Parse(v.GetRawText());
-                    }
-                }
+                    ["path"] = manifest,
+                    ["builder"] = facts.Builder,
+                    ["kernelVersion"] = facts.KernelVersion,
+                    ["sourceDateEpoch"] = facts.SourceDateEpoch,
+                    ["secureBootSigned"] = facts.SecureBootSigned,
+                };
                 json["manifest"] = summary;
             }
             var disk = Path.Combine(path, NodeImageBuilder.DiskImage);

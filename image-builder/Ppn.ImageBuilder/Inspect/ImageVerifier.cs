@@ -21,13 +21,13 @@ public static class ImageVerifier
             lines.Add($"FAIL no {Manifest.FileName} in {dir}: verify needs the build's output directory (or a file in it)");
             return false;
         }
-        if (!Manifest.TryReadFiles(File.ReadAllBytes(manifestPath), out var files, out _, out var error))
+        if (!Manifest.TryRead(File.ReadAllBytes(manifestPath), out var manifest, out var error))
         {
             lines.Add($"FAIL {manifestPath}: {error}");
             return false;
         }
         bool ok = true;
-        foreach (var f in files)
+        foreach (var f in manifest!.Files)
         {
             var file = Path.Combine(dir, f.Name);
             if (!File.Exists(file))
