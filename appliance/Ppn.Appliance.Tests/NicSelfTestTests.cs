@@ -20,7 +20,7 @@ public sealed class NicSelfTestTests : IDisposable
     public NicSelfTestTests()
     {
         _sysfs.AddPciNic("enp3s0", "0000:03:00.0", 0x8086, 0x10d3, 0x8086, 0x0000, "e1000e").AddVirtual("lo");
-        _ethtool.Add("enp3s0", NicCommandTests.E1000e());
+        _ethtool.Add("enp3s0", NicVerbTests.E1000e());
     }
 
     public void Dispose() => _sysfs.Dispose();

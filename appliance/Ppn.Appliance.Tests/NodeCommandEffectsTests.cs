@@ -7,14 +7,14 @@ namespace Ppn.Appliance.Tests;
 public sealed class NodeCommandEffectsTests
 {
     private readonly List<string> _log = [];
-    private readonly List<bool> _powerOffs = [];
+    private readonly List<PowerAction> _powerActions = [];
     private int _rescans, _erased;
 
     private NodeCommandEffects Effects(IEthtool ethtool, INicDiscovery nics) => new(new NodeMachine
     {
         Ethtool = ethtool,
         Nics = nics,
-        PowerOff = restart => { lock (_powerOffs) _powerOffs.Add(restart); },
+        Power = action => { lock (_powerActions) _powerActions.Add(action); },
         RescanBeacon = () => Interlocked.Increment(ref _rescans),
         EraseGenesis = () => Interlocked.Increment(ref _erased),
     }, line => { lock (_log) _log.Add(line); });
@@ -25,7 +25,7 @@ public sealed class NodeCommandEffectsTests
         var effects = Effects(new FakeEthtool(), new StaticNics());
         effects.GenesisReset();
         Assert.Equal(1, _erased);
-        Assert.Equal([true], _powerOffs);
+        Assert.Equal([PowerAction.Reboot], _powerActions);
     }
 
     [Fact]
@@ -34,7 +34,7 @@ public sealed class NodeCommandEffectsTests
         var effects = Effects(new FakeEthtool(), new StaticNics());
         effects.Reboot();
         effects.Poweroff();
-        Assert.Equal([true, false], _powerOffs);
+        Assert.Equal([PowerAction.Reboot, PowerAction.PowerOff], _powerActions);
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public sealed class NodeCommandEffectsIdentifyTests
         {
             Ethtool = ethtool,
             Nics = new OneNic(),
-            PowerOff = _ => { },
+            Power = _ => { },
             RescanBeacon = () => { },
             EraseGenesis = () => { },
         }, line => { lock (log) log.Add(line); if (line.StartsWith("identify: done", StringComparison.Ordinal)) done.Set(); });
@@ -89,7 +89,7 @@ public sealed class NodeCommandEffectsIdentifyTests
         {
             Ethtool = ethtool,
             Nics = new Listed(Tg3Fixture.Identity()),
-            PowerOff = _ => { },
+            Power = _ => { },
             RescanBeacon = () => { },
             EraseGenesis = () => { },
         }, log.Add);

@@ -10,7 +10,7 @@ public static class Entry
         // As PID 1 the kernel passes its unparsed command-line words as arguments: they are not ours.
         if (Environment.ProcessId == 1)
         {
-            InitCommand.RunAsPid1(new ConsoleLog(Console.Out));
+            InitVerb.RunAsPid1(new ConsoleLog(Console.Out));
             return 0; // never reached: PID 1 holds forever
         }
         return CommandLine.Run(CommandLine.Build(), args);

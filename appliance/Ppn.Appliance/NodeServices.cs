@@ -23,8 +23,8 @@ namespace Ppn.Appliance;
 /// <summary>Composes the node's long-running services from the libraries (no protocol logic here).</summary>
 public static class NodeServices
 {
-    /// <param name="powerOff">PID 1's flush + reboot(2): true restarts, false powers off.</param>
-    public static IReadOnlyList<IApplianceService> Create(ILog log, EarlyBootReport report, KernelCommandLine cmdline, Action<bool> powerOff)
+    /// <param name="power">PID 1's flush + reboot(2).</param>
+    public static IReadOnlyList<IApplianceService> Create(ILog log, EarlyBootReport report, KernelCommandLine cmdline, Action<PowerAction> power)
     {
         if (!report.EfivarfsMounted)
         {
@@ -47,7 +47,7 @@ public static class NodeServices
             log.Write("init", $"{RelayService.ConfigPath} present: this node is the mesh relay (hub); no genesis");
             return [new RelayService(log)];
         }
-        return [new GenesisService(log, powerOff, SelfTests.MeshPingSelfTest.Targets(cmdline))];
+        return [new GenesisService(log, power, SelfTests.MeshPingSelfTest.Targets(cmdline))];
     }
 
     /// <summary>The efivarfs conformance checks against this node's real firmware (hw-tests boots with ppn.selftest=uefi).</summary>
@@ -73,7 +73,7 @@ public static class NodeServices
     /// genesis over efivarfs and the link-local network, ppn0 through kernel WireGuard and rtnetlink, the UDP 8090
     /// command service with its replay state in UEFI variables, beacon rescans that join again.
     /// </summary>
-    private sealed class GenesisService(ILog log, Action<bool> powerOff, IReadOnlyList<System.Net.IPAddress> meshPingTargets) : IApplianceService
+    private sealed class GenesisService(ILog log, Action<PowerAction> power, IReadOnlyList<System.Net.IPAddress> meshPingTargets) : IApplianceService
     {
         public string Name => "genesis";
 
@@ -83,7 +83,7 @@ public static class NodeServices
             var node = new EnrolledNode(store, log);
             using var signals = new WaitHandleSignals();
             var genesis = new SelfGenesisStep(store, node, log);
-            var intake = CommandIntake(store, node, genesis, log, powerOff, signals.RequestRescan);
+            var intake = CommandIntake(store, node, genesis, log, power, signals.RequestRescan);
             var lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), new UefiCommandState(store), new KernelMesh(node),
                 intake, signals, log.Write)
             {
@@ -195,14 +195,14 @@ public static class NodeServices
         }
     }
 
-    private static CommandServiceIntake CommandIntake(EfivarfsStore store, EnrolledNode node, SelfGenesisStep genesis, ILog log, Action<bool> powerOff, Action requestRescan)
+    private static CommandServiceIntake CommandIntake(EfivarfsStore store, EnrolledNode node, SelfGenesisStep genesis, ILog log, Action<PowerAction> power, Action requestRescan)
     {
         void Log(string message) => log.Write("commands", message);
         var machine = new NodeMachine
         {
             Ethtool = new SystemEthtool(),
             Nics = new SysfsNicDiscovery(),
-            PowerOff = powerOff,
+            Power = power,
             RescanBeacon = requestRescan,
             EraseGenesis = () =>
             {

@@ -61,7 +61,7 @@ public static class RigCli
         });
         root.Subcommands.Add(standIn);
         RigCommands.Add(root);
-        Ppn.Cli.CompletionCommand.AddTo(root, "ppn-rig");
+        Ppn.Cli.CompletionVerb.AddTo(root, "ppn-rig");
         RigCommands.ListExitCodes(root);
         return root;
     }

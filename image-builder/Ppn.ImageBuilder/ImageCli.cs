@@ -30,7 +30,7 @@ public static class ImageCli
         root.Subcommands.Add(Inspect());
         root.Subcommands.Add(Verify());
         root.Subcommands.Add(Flash());
-        CompletionCommand.AddTo(root, Tool);
+        CompletionVerb.AddTo(root, Tool);
         return root;
     }
 

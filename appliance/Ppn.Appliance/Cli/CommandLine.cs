@@ -16,21 +16,21 @@ public static class CommandLine
             {ExitCodes.HelpText}
             """);
         root.Options.Add(Verb.Verbose);
-        root.Subcommands.Add(VersionCommand.Build());
-        root.Subcommands.Add(InitCommand.Build());
-        root.Subcommands.Add(IdentityCommand.Build(environment));
-        root.Subcommands.Add(UefiCommand.Build(environment));
-        root.Subcommands.Add(NicCommand.Build());
-        root.Subcommands.Add(MeshCommand.Build(new Ppn.Mesh.Links.RtnetlinkLinkConfigurator(), new StoredEnrolment(environment.OpenStore)));
-        root.Subcommands.Add(PacketCommand.Build());
-        root.Subcommands.Add(StatusCommand.Build());
-        root.Subcommands.Add(GenesisCommand.Build(environment));
-        root.Subcommands.Add(ClaimCommand.Build());
+        root.Subcommands.Add(VersionVerb.Build());
+        root.Subcommands.Add(InitVerb.Build());
+        root.Subcommands.Add(IdentityVerb.Build(environment));
+        root.Subcommands.Add(UefiVerb.Build(environment));
+        root.Subcommands.Add(NicVerb.Build());
+        root.Subcommands.Add(MeshVerb.Build(new Ppn.Mesh.Links.RtnetlinkLinkConfigurator(), new StoredEnrolment(environment.OpenStore)));
+        root.Subcommands.Add(PacketVerb.Build());
+        root.Subcommands.Add(StatusVerb.Build());
+        root.Subcommands.Add(GenesisVerb.Build(environment));
+        root.Subcommands.Add(ClaimVerb.Build());
         foreach (var command in environment.ExtraCommands)
         {
             root.Subcommands.Add(command);
         }
-        Ppn.Cli.CompletionCommand.AddTo(root, "ppn");
+        Ppn.Cli.CompletionVerb.AddTo(root, "ppn");
         foreach (var verb in root.Subcommands)
         {
             ListExitCodes(verb);

@@ -5,13 +5,20 @@ using Ppn.Nic.Tuning;
 
 namespace Ppn.Appliance.Commands;
 
+/// <summary>How PID 1 ends the node's run: reboot(2) after a flush, restarting or powering off.</summary>
+public enum PowerAction
+{
+    PowerOff,
+    Reboot,
+}
+
 /// <summary>What the node's machine does for each accepted intent; the OS parts come in as small delegates.</summary>
 public sealed class NodeMachine
 {
     public required IEthtool Ethtool { get; init; }
     public required INicDiscovery Nics { get; init; }
-    /// <summary>Flush and reboot (true) or power off (false): PID 1's reboot(2).</summary>
-    public required Action<bool> PowerOff { get; init; }
+    /// <summary>Flush, then reboot or power off: PID 1's reboot(2).</summary>
+    public required Action<PowerAction> Power { get; init; }
     /// <summary>Asks the genesis service to scan for a beacon and refresh the enrolment.</summary>
     public required Action RescanBeacon { get; init; }
     /// <summary>Erases identity, enrolment and command state (the caller reboots afterwards).</summary>
@@ -91,13 +98,13 @@ public sealed class NodeCommandEffects(NodeMachine machine, Action<string> log) 
     public void Reboot()
     {
         log("reboot: by authority command");
-        machine.PowerOff(true);
+        machine.Power(PowerAction.Reboot);
     }
 
     public void Poweroff()
     {
         log("poweroff: by authority command");
-        machine.PowerOff(false);
+        machine.Power(PowerAction.PowerOff);
     }
 
     public void RetuneNic()
@@ -116,6 +123,6 @@ public sealed class NodeCommandEffects(NodeMachine machine, Action<string> log) 
     {
         log("genesis-reset: erasing identity, enrolment and command state, then rebooting");
         machine.EraseGenesis();
-        machine.PowerOff(true);
+        machine.Power(PowerAction.Reboot);
     }
 }

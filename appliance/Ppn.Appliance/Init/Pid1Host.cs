@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Ppn.Appliance.Commands;
 using Ppn.Linux.Interop;
 
 namespace Ppn.Appliance.Init;
@@ -97,11 +98,11 @@ public sealed class Pid1Host
         }
     }
 
-    /// <summary>Flushes filesystems and powers off or restarts; logs and returns if the kernel refuses.</summary>
-    public void PowerOff(bool restart)
+    /// <summary>Flushes filesystems, then reboots or powers off; logs and returns if the kernel refuses.</summary>
+    public void Power(PowerAction action)
     {
         LibC.sync();
-        int rc = LibC.reboot(restart ? RebootCommands.LINUX_REBOOT_CMD_RESTART : RebootCommands.LINUX_REBOOT_CMD_POWER_OFF);
+        int rc = LibC.reboot(action == PowerAction.Reboot ? RebootCommands.LINUX_REBOOT_CMD_RESTART : RebootCommands.LINUX_REBOOT_CMD_POWER_OFF);
         if (rc != 0)
         {
             _log.Write("init", $"reboot(2) failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");

@@ -9,7 +9,7 @@ namespace Ppn.Appliance.Cli;
 /// technician's tool for a captured datagram (every field, and with key material the tag and the verdict that
 /// needs no replay state); `seal` is the authority side, for bench tests and interop checks with the control plane.
 /// </summary>
-public static class PacketCommand
+public static class PacketVerb
 {
     public static Command Build()
     {

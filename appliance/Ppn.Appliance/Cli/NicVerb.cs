@@ -10,7 +10,7 @@ namespace Ppn.Appliance.Cli;
 /// `ppn nic show|tune|identify|stats`: NIC state and tuning through ethtool ioctls (no ethtool binary).
 /// Without IFACE a verb covers every physical NIC (identify needs exactly one).
 /// </summary>
-public static class NicCommand
+public static class NicVerb
 {
     public static Command Build() => Build(new SystemEthtool(), new SysfsNicDiscovery(), null);
 

@@ -6,7 +6,7 @@ using Ppn.UefiVars.Testing;
 
 namespace Ppn.Appliance.Tests;
 
-public sealed class IdentityCommandTests : IDisposable
+public sealed class IdentityVerbTests : IDisposable
 {
     private readonly TempDirEfivarfs _nvram = new();
 

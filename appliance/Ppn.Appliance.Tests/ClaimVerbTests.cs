@@ -13,7 +13,7 @@ using Ppn.UefiVars.Testing;
 namespace Ppn.Appliance.Tests;
 
 /// <summary>`ppn claim` against a real holding listener and claim handler (the node side) on loopback.</summary>
-public sealed class ClaimCommandTests : IDisposable
+public sealed class ClaimVerbTests : IDisposable
 {
     private static readonly DateTimeOffset Now = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000);
     private readonly TempDirEfivarfs _nodeNvram = new();
@@ -21,7 +21,7 @@ public sealed class ClaimCommandTests : IDisposable
     private readonly AuthorityCredential _authority = Fixed.Authority();
     private readonly NodeKeyPair _node = NodeKeyPair.FromSeed(Fixed.NodeSeed);
 
-    public ClaimCommandTests() => _authority.Save(CredentialPath);
+    public ClaimVerbTests() => _authority.Save(CredentialPath);
 
     private string CredentialPath => Path.Combine(_dir, "authority.json");
 
@@ -41,7 +41,7 @@ public sealed class ClaimCommandTests : IDisposable
         return (listener, claims);
     }
 
-    private static (int Code, string Out, string Err) Claim(params string[] args) => Fixed.Invoke(ClaimCommand.Build(() => Now), ["claim", .. args]);
+    private static (int Code, string Out, string Err) Claim(params string[] args) => Fixed.Invoke(ClaimVerb.Build(() => Now), ["claim", .. args]);
 
     private static string WithoutPort(string text) => Regex.Replace(text, @"\]:\d+", "]:PORT");
 

@@ -7,7 +7,7 @@ namespace Ppn.Cli;
 /// candidates (the hidden `TOOL __complete LINE`, like cobra's `__complete`), so completion always matches the
 /// verbs and options of the binary that is installed.
 /// </summary>
-public static class CompletionCommand
+public static class CompletionVerb
 {
     public const string HiddenVerb = "__complete";
 

@@ -9,7 +9,7 @@ namespace Ppn.Appliance.Cli;
 /// `ppn status`: what the running node (PID 1) publishes in /run/ppn/status.json: its enrolment, the command
 /// listener's counters per verdict and the bounded journal of accepted and rejected commands.
 /// </summary>
-public static class StatusCommand
+public static class StatusVerb
 {
     /// <summary>status.json holds counters and a bounded journal: a few KiB.</summary>
     private const long MaxStatusBytes = 16 * 1024 * 1024;

@@ -12,7 +12,7 @@ namespace Ppn.Appliance.Cli;
 /// (self-genesis, banner on TCP 9443) with the authority credential os-network-admin issued. The protocol is the
 /// genesis library's <see cref="ClaimClient"/>; this verb only parses, calls and prints.
 /// </summary>
-public static class ClaimCommand
+public static class ClaimVerb
 {
     public static Command Build(Func<DateTimeOffset>? clock = null)
     {

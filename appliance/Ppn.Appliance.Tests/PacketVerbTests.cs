@@ -4,14 +4,14 @@ using Ppn.Appliance.Cli;
 namespace Ppn.Appliance.Tests;
 
 /// <summary>`ppn packet seal|decode` against docs/protocol/vectors/commands.json.</summary>
-public sealed class PacketCommandTests : IDisposable
+public sealed class PacketVerbTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("ppn-packet-").FullName;
     private readonly JsonElement _keys;
     private readonly string _authorityKeyFile;
     private readonly string _nodeKeyFile;
 
-    public PacketCommandTests()
+    public PacketVerbTests()
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Repository.PathOf("docs/protocol/vectors/commands.json")));
         _keys = doc.RootElement.GetProperty("keys").Clone();

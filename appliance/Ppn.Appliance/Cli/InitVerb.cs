@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Ppn.Appliance.Commands;
 using Ppn.Appliance.Init;
 using Ppn.Nic.Discovery;
 using Ppn.Nic.Ethtool;
@@ -7,7 +8,7 @@ using Ppn.Nic.Tuning;
 namespace Ppn.Appliance.Cli;
 
 /// <summary>`ppn init`: what runs as PID 1 (/init in the image). Refuses to run as anything else.</summary>
-public static class InitCommand
+public static class InitVerb
 {
     public static Command Build()
     {
@@ -31,7 +32,7 @@ public static class InitCommand
         var host = new Pid1Host(log);
         try
         {
-            log.Write("init", $"ppn {typeof(InitCommand).Assembly.GetName().Version} starting as PID 1");
+            log.Write("init", $"ppn {typeof(InitVerb).Assembly.GetName().Version} starting as PID 1");
             // A crash of PID 1 panics the kernel; at least say why on the console before it happens.
             AppDomain.CurrentDomain.UnhandledException += (_, e) =>
                 log.Write("init", $"FATAL unhandled exception (kernel panic follows): {e.ExceptionObject}");
@@ -40,12 +41,12 @@ public static class InitCommand
             host.InstallSignalHandlers(() =>
             {
                 stopping.Cancel();
-                host.PowerOff(restart: false);
+                host.Power(PowerAction.PowerOff);
             });
             var report = new InitSequence(log, new SystemMounter(), new FinitModuleLoader(), new SystemLinkControl(), InitPaths.System).Run();
             // The NIC profile goes on before genesis, so the beacon scan and the mesh run on a tuned link.
             NicTuner.TuneAll(new SystemEthtool(), new SysfsNicDiscovery(), message => log.Write("nic", message));
-            host.Start(NodeServices.Create(log, report, KernelCommandLine.Read(), restart => host.PowerOff(restart)), stopping.Token);
+            host.Start(NodeServices.Create(log, report, KernelCommandLine.Read(), host.Power), stopping.Token);
         }
         catch (Exception ex)
         {

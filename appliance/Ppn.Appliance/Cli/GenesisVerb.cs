@@ -8,7 +8,7 @@ using Ppn.Genesis.Holding;
 namespace Ppn.Appliance.Cli;
 
 /// <summary>`ppn genesis status`: identity, enrolment (checked against the pinned authority as the boot path does), and the state.</summary>
-public static class GenesisCommand
+public static class GenesisVerb
 {
     /// <param name="configPath">The node configuration holding the pinned authority keys.</param>
     /// <param name="holdingListenerUp">Whether the holding listener is up (default: a LISTEN socket on 9443 in /proc/net/tcp6).</param>

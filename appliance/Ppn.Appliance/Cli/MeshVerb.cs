@@ -7,7 +7,7 @@ using Ppn.Mesh.WireGuard;
 namespace Ppn.Appliance.Cli;
 
 /// <summary>`ppn mesh status|showconf|up|down`: the ppn0 WireGuard interface, like `wg show` and `wg-quick`.</summary>
-public static class MeshCommand
+public static class MeshVerb
 {
     private static readonly Option<string> Interface = new("--interface", "-i")
     {

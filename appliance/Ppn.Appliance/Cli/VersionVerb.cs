@@ -5,14 +5,14 @@ using System.Runtime.InteropServices;
 
 namespace Ppn.Appliance.Cli;
 
-public static class VersionCommand
+public static class VersionVerb
 {
     public static Command Build()
     {
         var command = new Command("version", "Show the appliance version, build commit and runtime");
         Verb.Run(command, (_, output) =>
         {
-            var info = typeof(VersionCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+            var info = typeof(VersionVerb).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
             var plus = info.IndexOf('+');
             var version = plus < 0 ? info : info[..plus];
             var commit = plus < 0 ? "unknown" : info[(plus + 1)..];

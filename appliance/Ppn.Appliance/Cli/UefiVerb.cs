@@ -6,7 +6,7 @@ using Ppn.UefiVars.Values;
 namespace Ppn.Appliance.Cli;
 
 /// <summary>`ppn uefi list|get|set|rm|selftest`: the node's UEFI variables through efivarfs.</summary>
-public static class UefiCommand
+public static class UefiVerb
 {
     private const string NameHelp = "Variable as Name-GUID, GUID-Name (efivar's form) or a bare Name (then --vendor, default: PPN's vendor GUID)";
 

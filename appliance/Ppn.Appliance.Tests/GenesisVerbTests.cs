@@ -41,14 +41,14 @@ internal static class Fixed
     }
 }
 
-public sealed class GenesisCommandTests : IDisposable
+public sealed class GenesisVerbTests : IDisposable
 {
     private readonly TempDirEfivarfs _nvram = new();
     private readonly string _dir = Directory.CreateTempSubdirectory("ppn-genesis-cli-").FullName;
     private readonly AuthorityCredential _authority = Fixed.Authority();
     private bool _holding;
 
-    public GenesisCommandTests()
+    public GenesisVerbTests()
     {
         File.WriteAllBytes(ConfigPath, _authority.NodeConfigFor(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5)).ToJson());
     }
@@ -64,7 +64,7 @@ public sealed class GenesisCommandTests : IDisposable
 
     private (int Code, string Out, string Err) Status(params string[] extra)
     {
-        var (code, output, err) = Fixed.Invoke(GenesisCommand.Build(new CliEnvironment("/x", () => _nvram, []), ConfigPath, () => _holding), ["genesis", "status", .. extra]);
+        var (code, output, err) = Fixed.Invoke(GenesisVerb.Build(new CliEnvironment("/x", () => _nvram, []), ConfigPath, () => _holding), ["genesis", "status", .. extra]);
         return (code, output.Replace(ConfigPath, "<node.json>"), err);
     }
 

@@ -4,7 +4,7 @@ using Ppn.UefiVars.Testing;
 
 namespace Ppn.Appliance.Tests;
 
-public sealed class UefiCommandTests : IDisposable
+public sealed class UefiVerbTests : IDisposable
 {
     private readonly TempDirEfivarfs _efivarfs = new();
 

@@ -10,14 +10,14 @@ namespace Ppn.Appliance.Tests;
 /// <summary>
 /// `ppn nic` output as golden files, over a fake sysfs root (discovery) and the fake ethtool (driver): a
 /// BCM57765 from the tg3 fixture and an e1000e as QEMU emulates it. The command tree is built through
-/// <see cref="NicCommand.Build(IEthtool, INicDiscovery, int?)"/>, the seam CommandLine.Build uses with the real OS.
+/// <see cref="NicVerb.Build(IEthtool, INicDiscovery, int?)"/>, the seam CommandLine.Build uses with the real OS.
 /// </summary>
-public sealed class NicCommandTests : IDisposable
+public sealed class NicVerbTests : IDisposable
 {
     private readonly FakeSysfs _sysfs = new();
     private readonly FakeEthtool _ethtool = new();
 
-    public NicCommandTests()
+    public NicVerbTests()
     {
         _sysfs.AddPciNic("enp2s0", "0000:02:00.0", 0x14e4, 0x16b4, 0x106b, 0x00f6, "tg3")
               .AddPciNic("enp3s0", "0000:03:00.0", 0x8086, 0x10d3, 0x8086, 0x0000, "e1000e")
@@ -57,7 +57,7 @@ public sealed class NicCommandTests : IDisposable
     {
         var root = new RootCommand("ppn (nic tests)");
         root.Options.Add(Verb.Verbose);
-        root.Subcommands.Add(NicCommand.Build(_ethtool, new SysfsNicDiscovery(sysfsRoot), cpuCount: 2));
+        root.Subcommands.Add(NicVerb.Build(_ethtool, new SysfsNicDiscovery(sysfsRoot), cpuCount: 2));
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         int code = root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });

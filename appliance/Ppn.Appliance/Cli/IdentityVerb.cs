@@ -5,7 +5,7 @@ using Ppn.Genesis.Identity;
 namespace Ppn.Appliance.Cli;
 
 /// <summary>`ppn identity show|reset`: the node's genesis identity. The private key is never printed.</summary>
-public static class IdentityCommand
+public static class IdentityVerb
 {
     public static Command Build(CliEnvironment environment)
     {
