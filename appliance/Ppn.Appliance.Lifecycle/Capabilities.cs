@@ -8,7 +8,7 @@ public sealed record Enrolment(EnrolmentGrant Grant, bool MadeThisRun, string Ho
 
 /// <summary>
 /// The Genesis Protocol up to an enrolment: restore the identity and a stored enrolment, else scan and join, else
-/// hold on 9443 until claimed (genesis/SelfGenesis). Persists the enrolment before it returns it.
+/// hold on 9443 until claimed (genesis/GenesisProtocol). Persists the enrolment before it returns it.
 /// </summary>
 public interface IGenesis
 {

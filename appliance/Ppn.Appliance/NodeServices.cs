@@ -82,7 +82,7 @@ public static class NodeServices
             var store = new EfivarfsStore();
             var node = new EnrolledNode(store, log);
             using var signals = new WaitHandleSignals();
-            var genesis = new SelfGenesisStep(store, node, log);
+            var genesis = new GenesisStep(store, node, log);
             var intake = CommandIntake(store, node, genesis, log, power, signals.RequestRescan);
             var lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), new UefiCommandState(store), new KernelMesh(node),
                 intake, signals, log.Write)
@@ -119,7 +119,7 @@ public static class NodeServices
     }
 
     /// <summary>genesis/: the image's configuration, then restore, scan and join, or hold for a claim.</summary>
-    private sealed class SelfGenesisStep(EfivarfsStore store, EnrolledNode node, ILog log) : IGenesis
+    private sealed class GenesisStep(EfivarfsStore store, EnrolledNode node, ILog log) : IGenesis
     {
         public NodeConfig? Config { get; private set; }
         public GenesisPlan? Plan { get; private set; }
@@ -150,7 +150,7 @@ public static class NodeServices
             {
                 Log($"unconfigured image (no {NodeConfig.ImagePath}): no pinned authority, self-genesis only");
             }
-            var genesis = new SelfGenesis(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), Scanner, new HoldingOptions(), Log, Plan);
+            var genesis = new GenesisProtocol(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), Scanner, new HoldingOptions(), Log, Plan);
             genesis.Run(stopping);
             if (genesis.Enrolment is not { } grant || Plan is null || Config is null || !node.Load()) return null;
             return new Enrolment(grant, genesis.EnrolledThisRun, genesis.EnrolledThisRun ? "join or claim" : "restored");
@@ -160,7 +160,7 @@ public static class NodeServices
     // Scan for a beacon and join again: the registrar's assignment is idempotent, so this refreshes the grant
     // (a moved hub endpoint, a new address) and never leaves the node less enrolled than it was. JoinClient stores
     // the grant before it returns it.
-    private sealed class JoinRescan(EfivarfsStore store, EnrolledNode node, SelfGenesisStep genesis, ILog log) : IRescan
+    private sealed class JoinRescan(EfivarfsStore store, EnrolledNode node, GenesisStep genesis, ILog log) : IRescan
     {
         public EnrolmentGrant? Rescan(CancellationToken stopping)
         {
@@ -195,7 +195,7 @@ public static class NodeServices
         }
     }
 
-    private static CommandServiceIntake CommandIntake(EfivarfsStore store, EnrolledNode node, SelfGenesisStep genesis, ILog log, Action<PowerAction> power, Action requestRescan)
+    private static CommandServiceIntake CommandIntake(EfivarfsStore store, EnrolledNode node, GenesisStep genesis, ILog log, Action<PowerAction> power, Action requestRescan)
     {
         void Log(string message) => log.Write("commands", message);
         var machine = new NodeMachine

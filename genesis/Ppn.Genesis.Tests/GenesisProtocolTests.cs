@@ -165,7 +165,7 @@ public class GenesisProtocolTests : IDisposable
             var usable = tentative with { Flags = 0 };
             var addresses = new CountingSource([tentative], [tentative], [tentative], [usable]);
             var log = new List<string>();
-            var genesis = new SelfGenesis(_nvram, EntropyMixer.ForThisMachine(), addresses, new OneBeacon(beacon), new HoldingOptions(), log.Add,
+            var genesis = new GenesisProtocol(_nvram, EntropyMixer.ForThisMachine(), addresses, new OneBeacon(beacon), new HoldingOptions(), log.Add,
                 new GenesisPlan(_authority.Trust, TimeSpan.FromSeconds(5)) { JoinAttempts = 1 });
             genesis.Run(stop.Token);
             Assert.Equal(GenesisPhase.Enrolled, genesis.Phase);
@@ -182,7 +182,7 @@ public class GenesisProtocolTests : IDisposable
         // A twin address source: [::1] presented as a usable link-local address, so the node holds on loopback.
         var loopback = new InterfaceAddress(IPAddress.IPv6Loopback, 1, 128, InterfaceAddress.ScopeLink, 0, "eth0");
         var log = new ConcurrentQueue<string>();
-        var genesis = new SelfGenesis(_nvram, EntropyMixer.ForThisMachine(), new CountingSource([loopback]), new NoBeaconScanner(), new HoldingOptions { Port = 0 }, log.Enqueue);
+        var genesis = new GenesisProtocol(_nvram, EntropyMixer.ForThisMachine(), new CountingSource([loopback]), new NoBeaconScanner(), new HoldingOptions { Port = 0 }, log.Enqueue);
         using var stop = new CancellationTokenSource();
         var run = Task.Factory.StartNew(() => genesis.Run(stop.Token), TaskCreationOptions.LongRunning);
         try

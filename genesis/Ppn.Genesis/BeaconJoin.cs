@@ -14,7 +14,7 @@ public sealed record BeaconJoinOutcome(EnrolmentGrant? Grant, string? JoinFailur
 /// <summary>
 /// Scan for a pinned authority's beacon, wait (bounded) for the node's own link-local address on that link, then
 /// join through the registrar the beacon names (JoinClient stores the grant before it returns it). The one home of
-/// scan-then-join: genesis at boot (<see cref="SelfGenesis"/>) and a beacon-rescan command both run it.
+/// scan-then-join: genesis at boot (<see cref="GenesisProtocol"/>) and a beacon-rescan command both run it.
 /// </summary>
 public sealed class BeaconJoin(IBeaconScanner scanner, GenesisPlan plan, EnrolmentStore store, IInterfaceAddressSource addresses, Action<string> log)
 {

@@ -61,7 +61,7 @@ using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
 });
 
 var holding = new HoldingOptions { EnrolledAnnouncement = TimeSpan.FromSeconds(announceSeconds) };
-var genesis = new SelfGenesis(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), scanner, holding, Log, plan);
+var genesis = new GenesisProtocol(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), scanner, holding, Log, plan);
 genesis.Run(stop.Token);
 if (genesis.Enrolment is null)
 {

@@ -146,7 +146,7 @@ public sealed class NoClaimYet : IClaimHandler
 /// connection cap with fair eviction, a per-source rate and share, an idle timeout, a byte limit and a hard
 /// lifetime. No exception a peer can cause leaves the accept loop; if a loop fails anyway (a bug, a broken
 /// listening socket) it is restarted with a console line, and after repeated failures <see cref="Failed"/>
-/// completes so the owner (<see cref="SelfGenesis"/>) re-binds a fresh listener.
+/// completes so the owner (<see cref="GenesisProtocol"/>) re-binds a fresh listener.
 /// </summary>
 public sealed class HoldingListener : IDisposable
 {

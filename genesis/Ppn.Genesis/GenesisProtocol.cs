@@ -22,7 +22,7 @@ public enum GenesisPhase
 
 /// <summary>
 /// What turns self-genesis into the whole Genesis Protocol: the pinned authority keys, the scan window, and
-/// what to do with the enrolment once it is stored. Without a plan SelfGenesis only holds (as before).
+/// what to do with the enrolment once it is stored. Without a plan the protocol only self-geneses (holds for a claim).
 /// </summary>
 public sealed record GenesisPlan(AuthorityTrust Trust, TimeSpan ScanWindow, Action<EnrolmentGrant>? OnEnrolled = null)
 {
@@ -43,10 +43,12 @@ public sealed class NoBeaconScanner : IBeaconScanner
 }
 
 /// <summary>
-/// The self-genesis path of the Genesis Protocol: identity (restore or create), no beacon → hold on
-/// TCP 9443 on the link-local addresses until cancelled, re-binding when addresses change.
+/// The whole Genesis Protocol on a node (docs/protocol/genesis.md §State machine): identity (restore or create), a
+/// stored enrolment restored; else, with a <see cref="GenesisPlan"/>, scan for a beacon and join; with no beacon (or no
+/// plan), self-genesis: hold on TCP 9443 on the link-local addresses until claimed or cancelled, re-binding when
+/// addresses change.
 /// </summary>
-public sealed class SelfGenesis
+public sealed class GenesisProtocol
 {
     private readonly IVariableStore _store;
     private readonly EntropyMixer _mixer;
@@ -57,7 +59,7 @@ public sealed class SelfGenesis
     private readonly GenesisPlan? _plan;
     private ClaimHandler? _claims;
 
-    public SelfGenesis(IVariableStore store, EntropyMixer mixer, IInterfaceAddressSource addresses, IBeaconScanner scanner, HoldingOptions options, Action<string> log, GenesisPlan? plan = null)
+    public GenesisProtocol(IVariableStore store, EntropyMixer mixer, IInterfaceAddressSource addresses, IBeaconScanner scanner, HoldingOptions options, Action<string> log, GenesisPlan? plan = null)
     {
         _plan = plan;
         _store = store;
