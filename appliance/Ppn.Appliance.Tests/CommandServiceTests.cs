@@ -104,6 +104,28 @@ public sealed class CommandServiceTests : IDisposable
     }
 
     [Fact]
+    public void The_status_file_reads_back_as_the_one_type_it_was_written_from()
+    {
+        var status = new NodeStatus(NodeStatusFile.Schema, new StatusEnrolment(42, "10.8.0.2/24", "192.0.2.1:51820", 3),
+            new StatusCommands("10.8.0.2:8090", 3, "ok", 256, 511, 300, 10, 0, new Dictionary<string, long> { ["accept"] = 2, ["replay"] = 1 }),
+            new StatusJournal(2, 1,
+                [new StatusJournalEntry(10, "accept", "executed", null, "noop", 0, "node 42", 300, 3, "10.8.0.254:1")],
+                [new StatusJournalEntry(20, "replay", null, null, "reboot", 0, "node 42", 299, 3, "10.8.0.254:1")]));
+        var json = NodeStatusFile.ToJson(status);
+
+        Assert.True(NodeStatusFile.TryParse(json, out var read, out var error), error);
+        Assert.Equal(status.Enrolment, read!.Enrolment);
+        Assert.Equal(2, read.Commands.Verdicts["accept"]);
+        Assert.Equal(status.Journal.Accepted[0], read.Journal.Accepted[0]);
+        Assert.DoesNotContain("\"outcome\"", System.Text.Encoding.UTF8.GetString(json).Split("\"rejected\"")[1]);
+
+        Assert.False(NodeStatusFile.TryParse("{\"schema\": 1, \"enrolment\": 7}"u8, out _, out error));
+        Assert.Contains("field $.enrolment has another layout", error);
+        Assert.False(NodeStatusFile.TryParse("{\"schema\": 1}"u8, out _, out error));
+        Assert.Contains("a section is missing", error);
+    }
+
+    [Fact]
     public void Replay_of_a_command_seen_before_reboot_is_rejected_after_it()
     {
         ReplayEnrolment.Apply(new UefiReplayStateStore(_efivarfs.OpenStore()), 0, out _);

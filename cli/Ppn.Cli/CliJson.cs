@@ -16,6 +16,17 @@ public static class CliJson
 
     public static JsonWriterOptions WriterOptions => new() { Indented = true, Encoder = Encoder };
 
+    /// <summary>
+    /// The same conventions for a source-generated context (pass them to its constructor): indented, camelCase names,
+    /// the relaxed encoder. A fresh instance each call, since a context binds the options it is given.
+    /// </summary>
+    public static JsonSerializerOptions SerializerOptions() => new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Encoder = Encoder,
+    };
+
     /// <summary>One JSON document, written by <paramref name="write"/>, as text with a trailing newline.</summary>
     public static string Write(Action<Utf8JsonWriter> write)
     {

@@ -41,75 +41,50 @@ public static class StatusVerb
             {
                 throw new CliError(ExitCodes.PermissionDenied, $"cannot read {Ppn.Linux.FileErrors.Describe(e, path)} (run as root)", e);
             }
-            JsonDocument document;
-            try
+            if (!NodeStatusFile.TryParse(bytes, out var status, out var error))
             {
-                document = JsonDocument.Parse(bytes);
+                throw new CliError(ExitCodes.Integrity, $"{path} is {error}");
             }
-            catch (JsonException e)
+            if (output.Json)
             {
-                throw new CliError(ExitCodes.Integrity, $"{path} is not a status file (not JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})", e);
+                output.Out.Write(System.Text.Encoding.UTF8.GetString(NodeStatusFile.ToJson(status!)));
             }
-            using (document)
+            else
             {
-                var root = document.RootElement;
-                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("schema", out var schema) || schema.ValueKind != JsonValueKind.Number || schema.GetInt32() != NodeStatusFile.Schema)
-                {
-                    throw new CliError(ExitCodes.Integrity, $"{path} is not a status file of schema {NodeStatusFile.Schema} (a ppn of another release wrote it?)");
-                }
-                if (output.Json)
-                {
-                    output.WriteJson(root.WriteTo);
-                }
-                else
-                {
-                    Render(root, output, Math.Max(0, parse.GetValue(limit)));
-                }
+                Render(status!, output, Math.Max(0, parse.GetValue(limit)));
             }
             return ExitCodes.Ok;
         });
         return command;
     }
 
-    private static void Render(JsonElement root, Output output, int limit)
+    private static void Render(NodeStatus status, Output output, int limit)
     {
-        if (root.TryGetProperty("enrolment", out var e))
-        {
-            output.Line($"node:      {Text(e, "nodeId")} at {Text(e, "address")}, hub {Text(e, "hub")}");
-        }
-        if (root.TryGetProperty("commands", out var c))
-        {
-            output.Line($"commands:  listening on {Text(c, "listening")}, epoch {Text(c, "epoch")}, replay state at boot: {Text(c, "replayStateAtBoot")}");
-            output.Line($"replay:    floor at boot {Text(c, "bootFloor")}, reserved through {Text(c, "reservedThrough")}, highest accepted {Text(c, "highestAccepted")}");
-            if (c.TryGetProperty("verdicts", out var v) && v.ValueKind == JsonValueKind.Object)
-            {
-                var counts = v.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Number && p.Value.GetInt64() != 0)
-                    .Select(p => $"{p.Name} {p.Value.GetInt64()}").ToList();
-                output.Line($"verdicts:  {Text(c, "datagrams")} datagram(s){(counts.Count > 0 ? ": " + string.Join(", ", counts) : "")}");
-            }
-        }
-        if (root.TryGetProperty("journal", out var j))
-        {
-            Entries(output, j, "accepted", limit);
-            Entries(output, j, "rejected", limit);
-        }
+        var e = status.Enrolment;
+        output.Line($"node:      {e.NodeId} at {e.Address}, hub {e.Hub}");
+        var c = status.Commands;
+        output.Line($"commands:  listening on {c.Listening}, epoch {c.Epoch}, replay state at boot: {c.ReplayStateAtBoot}");
+        output.Line($"replay:    floor at boot {c.BootFloor}, reserved through {c.ReservedThrough}, highest accepted {c.HighestAccepted}");
+        var counts = c.Verdicts.Where(v => v.Value != 0).Select(v => $"{v.Key} {v.Value}").ToList();
+        output.Line($"verdicts:  {c.Datagrams} datagram(s){(counts.Count > 0 ? ": " + string.Join(", ", counts) : "")}");
+        Entries(output, "accepted", status.Journal.AcceptedTotal, status.Journal.Accepted, limit);
+        Entries(output, "rejected", status.Journal.RejectedTotal, status.Journal.Rejected, limit);
     }
 
-    private static void Entries(Output output, JsonElement journal, string name, int limit)
+    private static void Entries(Output output, string name, long total, IReadOnlyList<StatusJournalEntry> entries, int limit)
     {
         output.Line();
-        output.Line($"{name} ({Text(journal, name + "Total")} in all, newest first):");
-        if (!journal.TryGetProperty(name, out var list) || list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
+        output.Line($"{name} ({total} in all, newest first):");
+        if (entries.Count == 0)
         {
             output.Line("  none");
             return;
         }
-        foreach (var entry in list.EnumerateArray().Take(limit))
+        foreach (var entry in entries.Take(limit))
         {
-            var ago = entry.TryGetProperty("agoMs", out var ms) && ms.TryGetInt64(out var n) ? Ago(n) : "?";
-            var what = name == "accepted" ? $" -> {Text(entry, "outcome")}" : $" [{Text(entry, "verdict")}]";
-            if (entry.TryGetProperty("reason", out var reason) && reason.ValueKind == JsonValueKind.String) what += $" ({reason.GetString()})";
-            output.Line($"  {ago,8} ago  {Text(entry, "intent")}({Text(entry, "argument")}) for {Text(entry, "target")}, epoch {Text(entry, "epoch")} counter {Text(entry, "counter")} from {Text(entry, "source")}{what}");
+            var what = name == "accepted" ? $" -> {entry.Outcome ?? "?"}" : $" [{entry.Verdict}]";
+            if (entry.Reason is { } reason) what += $" ({reason})";
+            output.Line($"  {Ago(entry.AgoMs),8} ago  {entry.Intent}({entry.Argument}) for {entry.Target}, epoch {entry.Epoch} counter {entry.Counter} from {entry.Source}{what}");
         }
     }
 
@@ -120,9 +95,4 @@ public static class StatusVerb
         < 7_200_000 => string.Create(CultureInfo.InvariantCulture, $"{ms / 60_000} min"),
         _ => string.Create(CultureInfo.InvariantCulture, $"{ms / 3_600_000} h"),
     };
-
-    private static string Text(JsonElement parent, string name) =>
-        parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out var v)
-            ? v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText()
-            : "?";
 }

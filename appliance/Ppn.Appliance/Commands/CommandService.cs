@@ -92,38 +92,30 @@ public sealed class CommandService : IRunningIntake
             _publishedRejected = _journal.RejectedTotal;
             var grant = _setup.Grant;
             long now = CommandListener.MonotonicNanoseconds();
-            NodeStatusFile.WriteAtomically(_setup.StatusPath, json =>
+            var verdicts = new Dictionary<string, long>(CommandVerdicts.Count, StringComparer.Ordinal);
+            for (int i = 0; i < CommandVerdicts.Count; i++)
             {
-                json.WriteStartObject("enrolment");
-                json.WriteNumber("nodeId", grant.NodeId);
-                json.WriteString("address", $"{grant.Address}/{EnrolmentGrant.PrefixLength}");
-                json.WriteString("hub", grant.HubEndpoint.ToString());
-                json.WriteNumber("grantEpoch", grant.CommandKeyEpoch);
-                json.WriteEndObject();
-                json.WriteStartObject("commands");
-                json.WriteString("listening", _listener.LocalEndPoint.ToString());
-                json.WriteNumber("epoch", _verifier.Epoch);
-                json.WriteString("replayStateAtBoot", _verifier.StartupLoad.ToString().ToLowerInvariant());
-                json.WriteNumber("bootFloor", _verifier.BootFloor);
-                json.WriteNumber("reservedThrough", _verifier.ReservedThrough);
-                json.WriteNumber("highestAccepted", _verifier.HighestAccepted);
-                json.WriteNumber("datagrams", _listener.DatagramsReceived);
-                json.WriteNumber("queueFull", _listener.QueueFull);
-                json.WriteStartObject("verdicts");
-                for (int i = 0; i < CommandVerdicts.Count; i++)
-                {
-                    var v = (CommandVerdict)i;
-                    json.WriteNumber(v.Token(), _verifier.Counters[v]);
-                }
-                json.WriteEndObject();
-                json.WriteEndObject();
-                json.WriteStartObject("journal");
-                json.WriteNumber("acceptedTotal", _journal.AcceptedTotal);
-                json.WriteNumber("rejectedTotal", _journal.RejectedTotal);
-                NodeStatusFile.WriteEntries(json, "accepted", _journal.Accepted(), now);
-                NodeStatusFile.WriteEntries(json, "rejected", _journal.Rejected(), now);
-                json.WriteEndObject();
-            });
+                var v = (CommandVerdict)i;
+                verdicts[v.Token()] = _verifier.Counters[v];
+            }
+            NodeStatusFile.WriteAtomically(_setup.StatusPath, new NodeStatus(
+                NodeStatusFile.Schema,
+                new StatusEnrolment(grant.NodeId, $"{grant.Address}/{EnrolmentGrant.PrefixLength}", grant.HubEndpoint.ToString(), grant.CommandKeyEpoch),
+                new StatusCommands(
+                    _listener.LocalEndPoint.ToString(),
+                    _verifier.Epoch,
+                    _verifier.StartupLoad.ToString().ToLowerInvariant(),
+                    _verifier.BootFloor,
+                    _verifier.ReservedThrough,
+                    _verifier.HighestAccepted,
+                    _listener.DatagramsReceived,
+                    _listener.QueueFull,
+                    verdicts),
+                new StatusJournal(
+                    _journal.AcceptedTotal,
+                    _journal.RejectedTotal,
+                    NodeStatusFile.Entries(_journal.Accepted(), now),
+                    NodeStatusFile.Entries(_journal.Rejected(), now))));
         }
     }
 

@@ -1,13 +1,49 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Ppn.Commands;
 
 namespace Ppn.Appliance.Commands;
 
 /// <summary>
-/// PID 1 publishes what `ppn status` shows in /run/ppn/status.json (tmpfs): the enrolment in force, the command
-/// listener's counters and the bounded command journal. Written whole to a temp file and renamed, so a reader
-/// never sees half a file; written when something changed, at most once per <see cref="MinimumInterval"/>.
-/// The format is docs/operations.md §ppn status; the CLI reads it with JsonDocument (no reflection).
+/// <c>/run/ppn/status.json</c>, schema 1 (docs/operations.md §Authority commands): what PID 1's command service
+/// publishes and `ppn status` reads. One type for the writer and the reader, serialised by System.Text.Json source
+/// generation (<see cref="NodeStatusJson"/>; no reflection in the AOT binary).
+/// </summary>
+public sealed record NodeStatus(int Schema, StatusEnrolment Enrolment, StatusCommands Commands, StatusJournal Journal);
+
+/// <summary>The enrolment the command service runs on.</summary>
+public sealed record StatusEnrolment(ulong NodeId, string Address, string Hub, uint GrantEpoch);
+
+/// <summary>The 8090 listener, the replay state and the verdict counters.</summary>
+public sealed record StatusCommands(
+    string Listening,
+    int Epoch,
+    string ReplayStateAtBoot,
+    uint BootFloor,
+    uint ReservedThrough,
+    uint HighestAccepted,
+    long Datagrams,
+    long QueueFull,
+    IReadOnlyDictionary<string, long> Verdicts);
+
+/// <summary>The bounded command journal, newest first.</summary>
+public sealed record StatusJournal(long AcceptedTotal, long RejectedTotal, IReadOnlyList<StatusJournalEntry> Accepted, IReadOnlyList<StatusJournalEntry> Rejected);
+
+public sealed record StatusJournalEntry(
+    long AgoMs,
+    string Verdict,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Outcome,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Reason,
+    string Intent,
+    int Argument,
+    string Target,
+    uint Counter,
+    int Epoch,
+    string Source);
+
+/// <summary>
+/// Writes and reads <see cref="NodeStatus"/>: whole to a temp file and renamed, so a reader never sees half a file;
+/// the command service writes when something changed, at most once per <see cref="MinimumInterval"/>.
 /// </summary>
 public static class NodeStatusFile
 {
@@ -18,42 +54,80 @@ public static class NodeStatusFile
     /// <summary>The path `ppn status` reads: PPN_STATUS_FILE overrides the default (tests, a copied file).</summary>
     public static string PathFromEnvironment() => Environment.GetEnvironmentVariable("PPN_STATUS_FILE") is { Length: > 0 } p ? p : DefaultPath;
 
-    public static void WriteAtomically(string path, Action<Utf8JsonWriter> body)
+    public static void WriteAtomically(string path, NodeStatus status)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var json = new Utf8JsonWriter(stream, Ppn.Cli.CliJson.WriterOptions)) // greppable: '+' in keys unescaped
-        {
-            json.WriteStartObject();
-            json.WriteNumber("schema", Schema);
-            body(json);
-            json.WriteEndObject();
-        }
+        File.WriteAllBytes(temp, ToJson(status));
         File.Move(temp, path, overwrite: true);
     }
 
-    public static void WriteEntries(Utf8JsonWriter json, string name, ReadOnlySpan<CommandJournalEntry> entries, long nowNanoseconds)
+    /// <summary>Indented, greppable ('+' in base64 unescaped), one trailing newline.</summary>
+    public static byte[] ToJson(NodeStatus status) => [.. JsonSerializer.SerializeToUtf8Bytes(status, NodeStatusJson.Greppable.NodeStatus), (byte)'\n'];
+
+    /// <summary>A status document of <see cref="Schema"/>; false with the reason otherwise. Never throws on bad bytes.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> json, out NodeStatus? status, out string error)
     {
-        json.WriteStartArray(name);
+        status = null;
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json.ToArray());
+        }
+        catch (JsonException e)
+        {
+            error = $"not a status file (not JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})";
+            return false;
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("schema", out var schema)
+                || schema.ValueKind != JsonValueKind.Number || !schema.TryGetInt32(out int s) || s != Schema)
+            {
+                error = $"not a status file of schema {Schema} (a ppn of another release wrote it?)";
+                return false;
+            }
+            try
+            {
+                status = root.Deserialize(NodeStatusJson.Greppable.NodeStatus);
+            }
+            catch (JsonException e)
+            {
+                error = $"not a status file of schema {Schema} (field {e.Path ?? "$"} has another layout)";
+                return false;
+            }
+        }
+        if (status?.Enrolment is null || status.Commands?.Verdicts is null || status.Journal?.Accepted is null || status.Journal.Rejected is null)
+        {
+            status = null;
+            error = $"not a status file of schema {Schema} (a section is missing: enrolment, commands and journal are required)";
+            return false;
+        }
+        error = "";
+        return true;
+    }
+
+    public static IReadOnlyList<StatusJournalEntry> Entries(ReadOnlySpan<CommandJournalEntry> entries, long nowNanoseconds)
+    {
+        var list = new List<StatusJournalEntry>(entries.Length);
         // Newest first: what a technician looks for.
         for (int i = entries.Length - 1; i >= 0; i--)
         {
             var e = entries[i];
-            json.WriteStartObject();
-            json.WriteNumber("agoMs", Math.Max(0, (nowNanoseconds - e.MonotonicNanoseconds) / 1_000_000));
-            json.WriteString("verdict", e.Verdict.Token());
-            if (e.Verdict == CommandVerdict.Accepted) json.WriteString("outcome", OutcomeToken(e.Outcome));
-            if (e.FailureReason is { } reason) json.WriteString("reason", reason);
-            json.WriteString("intent", e.IntentToken);
-            json.WriteNumber("argument", e.Argument);
-            json.WriteString("target", e.Target.ToString());
-            json.WriteNumber("counter", e.Counter);
-            json.WriteNumber("epoch", e.Epoch);
-            json.WriteString("source", e.Source.ToString());
-            json.WriteEndObject();
+            list.Add(new StatusJournalEntry(
+                Math.Max(0, (nowNanoseconds - e.MonotonicNanoseconds) / 1_000_000),
+                e.Verdict.Token(),
+                e.Verdict == CommandVerdict.Accepted ? OutcomeToken(e.Outcome) : null,
+                e.FailureReason,
+                e.IntentToken,
+                e.Argument,
+                e.Target.ToString(),
+                e.Counter,
+                e.Epoch,
+                e.Source.ToString()));
         }
-        json.WriteEndArray();
+        return list;
     }
 
     public static string OutcomeToken(DispatchOutcome outcome) => outcome switch
@@ -69,4 +143,13 @@ public static class NodeStatusFile
         DispatchOutcome.QueueFull => "queue-full",
         _ => "unknown",
     };
+}
+
+/// <summary>The source-generated serialiser of status.json; the relaxed encoder keeps '+' of base64 keys greppable (Ppn.Cli.CliJson).</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(NodeStatus))]
+public sealed partial class NodeStatusJson : JsonSerializerContext
+{
+    /// <summary>The generated serialiser with the tools' JSON conventions (indented, camelCase, relaxed encoder).</summary>
+    public static NodeStatusJson Greppable { get; } = new(Ppn.Cli.CliJson.SerializerOptions());
 }
