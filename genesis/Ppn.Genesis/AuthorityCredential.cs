@@ -210,26 +210,39 @@ public sealed class AuthorityCredential : IDisposable
     private static bool Key(JsonElement parent, string name, Span<byte> into, [NotNullWhen(false)] out string? error)
     {
         error = null;
-        if (!parent.TryGetProperty(name, out var value) || value.ValueKind != JsonValueKind.String
-            || !Convert.TryFromBase64String(value.GetString()!, into, out int n) || n != 32)
+        byte[]? decoded = null;
+        try
         {
-            error = $"\"{name}\" must be base64 of 32 bytes";
-            return false;
+            // Decoded from the JSON buffer into a byte array that is zeroed here, never into a string (which could not
+            // be): why this document is read with JsonDocument rather than deserialised into a type.
+            if (!parent.TryGetProperty(name, out var value) || value.ValueKind != JsonValueKind.String
+                || !value.TryGetBytesFromBase64(out decoded) || decoded.Length != 32)
+            {
+                error = $"\"{name}\" must be base64 of 32 bytes";
+                return false;
+            }
+            decoded.CopyTo(into);
+            return true;
         }
-        return true;
+        finally
+        {
+            if (decoded is not null) CryptographicOperations.ZeroMemory(decoded);
+        }
     }
 
     /// <summary>The credential file's bytes (format 1, indented). Contains private keys: the caller writes it with mode 0600.</summary>
     public byte[] ToJson()
     {
+        // Written with Utf8JsonWriter, not a serialised type, for the same reason it is read with JsonDocument.
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
             w.WriteNumber("format", CurrentFormat);
             w.WriteString("kind", Kind);
-            w.WriteString("signingKeyEd25519", Convert.ToBase64String(SigningPrivateKey[..32]));
-            w.WriteString("noiseStaticKeyX25519", Convert.ToBase64String(NoisePrivateKey));
+            // Base64 straight from the pinned buffers into the output (no string holding a private key).
+            w.WriteBase64String("signingKeyEd25519", SigningPrivateKey[..32]);
+            w.WriteBase64String("noiseStaticKeyX25519", NoisePrivateKey);
             w.WriteStartObject("hub");
             w.WriteString("endpoint", HubEndpoint.ToString());
             w.WriteString("wireGuardPublicKey", Convert.ToBase64String(HubPublicKey));
