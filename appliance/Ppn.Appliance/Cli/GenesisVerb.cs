@@ -86,40 +86,34 @@ public static class GenesisVerb
         output.Line($"receipt:      {ReceiptText(s, configPath, configProblem)}");
     }
 
-    private static void WriteJson(Output output, GenesisStatus s, string configPath, string? configProblem) => output.WriteJson(w =>
+    private static void WriteJson(Output output, GenesisStatus s, string configPath, string? configProblem)
     {
-        w.WriteStartObject();
-        w.WriteString("state", Name(s.State));
-        w.WriteBoolean("holdingListener", s.HoldingListenerUp);
-        w.WriteStartObject("identity");
-        w.WriteBoolean("present", s.PublicKeyBase64 is not null);
-        if (s.PublicKeyBase64 is not null) w.WriteString("publicKey", s.PublicKeyBase64);
-        if (s.IdentityProblem is not null) w.WriteString("problem", s.IdentityProblem);
-        w.WriteEndObject();
-        w.WriteStartObject("enrolment");
-        w.WriteBoolean("present", s.EnrolmentPresent);
-        if (s.Grant is { } g)
-        {
-            w.WriteString("origin", s.Origin.ToString()!.ToLowerInvariant());
-            w.WriteNumber("nodeId", g.NodeId);
-            w.WriteString("address", $"{g.Address}/{EnrolmentGrant.PrefixLength}");
-            w.WriteString("hubAddress", EnrolmentGrant.HubAddress.ToString());
-            w.WriteString("hubEndpoint", g.HubEndpoint.ToString());
-            w.WriteString("hubPublicKey", Convert.ToBase64String(g.HubPublicKey));
-            w.WriteNumber("commandKeyEpoch", g.CommandKeyEpoch);
-            w.WriteString("issuedAt", Issued(g));
-        }
-        w.WriteString("receipt", s.Receipt switch
+        var g = s.Grant;
+        var receipt = s.Receipt switch
         {
             ReceiptCheck.Verified => "verified",
             ReceiptCheck.Unchecked => "unchecked",
             ReceiptCheck.Failed => "invalid",
             _ => "none",
-        });
-        if (s.EnrolmentProblem is not null) w.WriteString("problem", s.EnrolmentProblem);
-        if (s.Receipt == ReceiptCheck.Unchecked && configProblem is not null) w.WriteString("configProblem", configProblem);
-        w.WriteString("pinnedAuthorityFrom", configPath);
-        w.WriteEndObject();
-        w.WriteEndObject();
-    });
+        };
+        output.WriteJson(new GenesisStatusDocument(
+            Name(s.State),
+            s.HoldingListenerUp,
+            new GenesisIdentityPart(s.PublicKeyBase64 is not null, s.PublicKeyBase64, s.IdentityProblem),
+            new GenesisEnrolmentPart(
+                s.EnrolmentPresent,
+                g is null ? null : s.Origin.ToString()!.ToLowerInvariant(),
+                g?.NodeId,
+                g is null ? null : $"{g.Address}/{EnrolmentGrant.PrefixLength}",
+                g is null ? null : EnrolmentGrant.HubAddress.ToString(),
+                g?.HubEndpoint.ToString(),
+                g is null ? null : Convert.ToBase64String(g.HubPublicKey),
+                g?.CommandKeyEpoch,
+                g is null ? null : Issued(g),
+                receipt,
+                s.EnrolmentProblem,
+                s.Receipt == ReceiptCheck.Unchecked ? configProblem : null,
+                configPath)),
+            VerbJson.Greppable.GenesisStatusDocument);
+    }
 }

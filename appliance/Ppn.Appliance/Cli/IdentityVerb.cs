@@ -32,14 +32,8 @@ public static class IdentityVerb
             {
                 if (output.Json)
                 {
-                    output.WriteJson(w =>
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("publicKey", identity.PublicKeyBase64);
-                        w.WriteString("entropy", identity.Sources.ToString());
-                        w.WriteString("variable", IdentityStore.Variable.FileName);
-                        w.WriteEndObject();
-                    });
+                    output.WriteJson(new IdentityDocument(identity.PublicKeyBase64, identity.Sources.ToString(), IdentityStore.Variable.FileName),
+                        VerbJson.Greppable.IdentityDocument);
                 }
                 else
                 {

@@ -28,6 +28,10 @@ public sealed class Output
 
     public void WriteJson(Action<Utf8JsonWriter> write) => _out.Write(Ppn.Cli.CliJson.Write(write));
 
+    /// <summary>One document of a source-generated type (<see cref="VerbJson"/>), with a trailing newline.</summary>
+    public void WriteJson<T>(T document, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
+        _out.Write(JsonSerializer.Serialize(document, type) + "\n");
+
     public void Error(string message) => _err.WriteLine($"ppn: error: {message}");
 
     /// <summary>The verb failed: one line on stderr, or under --json one <c>{"error": …}</c> object on stdout.</summary>

@@ -19,16 +19,8 @@ public static class VersionVerb
             var aot = !RuntimeFeature.IsDynamicCodeSupported;
             if (output.Json)
             {
-                output.WriteJson(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("version", version);
-                    w.WriteString("commit", commit);
-                    w.WriteString("runtime", RuntimeInformation.FrameworkDescription);
-                    w.WriteString("architecture", RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant());
-                    w.WriteBoolean("nativeAot", aot);
-                    w.WriteEndObject();
-                });
+                output.WriteJson(new VersionDocument(version, commit, RuntimeInformation.FrameworkDescription,
+                    RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant(), aot), VerbJson.Greppable.VersionDocument);
             }
             else
             {

@@ -1,0 +1,45 @@
+using System.Text.Json.Serialization;
+
+namespace Ppn.Appliance.Cli;
+
+// The documents `ppn … --json` prints: one type each, serialised by source generation (VerbJson) with the tools'
+// JSON conventions. Fields that only some nodes have are omitted when absent (null), as the text output omits them.
+
+/// <summary><c>ppn version --json</c>.</summary>
+public sealed record VersionDocument(string Version, string Commit, string Runtime, string Architecture, bool NativeAot);
+
+/// <summary><c>ppn identity show --json</c>: the public half only, ever.</summary>
+public sealed record IdentityDocument(string PublicKey, string Entropy, string Variable);
+
+/// <summary><c>ppn genesis status --json</c>.</summary>
+public sealed record GenesisStatusDocument(string State, bool HoldingListener, GenesisIdentityPart Identity, GenesisEnrolmentPart Enrolment);
+
+public sealed record GenesisIdentityPart(
+    bool Present,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PublicKey,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Problem);
+
+public sealed record GenesisEnrolmentPart(
+    bool Present,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Origin,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ulong? NodeId,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Address,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HubAddress,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HubEndpoint,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HubPublicKey,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] uint? CommandKeyEpoch,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IssuedAt,
+    string Receipt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Problem,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ConfigProblem,
+    string PinnedAuthorityFrom);
+
+/// <summary>The source-generated serialisers of the verbs' documents.</summary>
+[JsonSerializable(typeof(VersionDocument))]
+[JsonSerializable(typeof(IdentityDocument))]
+[JsonSerializable(typeof(GenesisStatusDocument))]
+public sealed partial class VerbJson : JsonSerializerContext
+{
+    /// <summary>Indented, camelCase, the relaxed encoder (Ppn.Cli.CliJson).</summary>
+    public static VerbJson Greppable { get; } = new(Ppn.Cli.CliJson.SerializerOptions());
+}
