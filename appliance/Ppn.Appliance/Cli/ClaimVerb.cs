@@ -99,15 +99,8 @@ public static class ClaimVerb
             // The enrolled banner named this authority: an earlier claim completed (its ack may have been lost).
             if (output.Json)
             {
-                output.WriteJson(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("node", ClaimClient.Describe(node));
-                    w.WriteString("nodePublicKey", Convert.ToBase64String(result.BannerNodeKey!));
-                    w.WriteString("enrolledBy", Convert.ToBase64String(result.EnrolledBy!));
-                    w.WriteString("ack", "already-enrolled");
-                    w.WriteEndObject();
-                });
+                output.WriteJson(new ClaimDocument(ClaimClient.Describe(node), Convert.ToBase64String(result.BannerNodeKey!),
+                    Convert.ToBase64String(result.EnrolledBy!), null, null, null, null, null, null, null, "already-enrolled"), VerbJson.Greppable.ClaimDocument);
                 return;
             }
             output.Line($"already claimed {ClaimClient.Describe(node)}");
@@ -119,21 +112,10 @@ public static class ClaimVerb
         var issued = DateTimeOffset.FromUnixTimeSeconds((long)g.IssuedAt).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
         if (output.Json)
         {
-            output.WriteJson(w =>
-            {
-                w.WriteStartObject();
-                w.WriteString("node", ClaimClient.Describe(node));
-                w.WriteString("nodePublicKey", Convert.ToBase64String(result.BannerNodeKey!));
-                w.WriteNumber("nodeId", g.NodeId);
-                w.WriteString("address", $"{g.Address}/{Genesis.Enrolment.EnrolmentGrant.PrefixLength}");
-                w.WriteString("hubEndpoint", g.HubEndpoint.ToString());
-                w.WriteString("hubPublicKey", Convert.ToBase64String(g.HubPublicKey));
-                w.WriteNumber("commandKeyEpoch", g.CommandKeyEpoch);
-                w.WriteString("issuedAt", issued);
-                w.WriteString("receipt", Convert.ToBase64String(g.Receipt));
-                w.WriteString("ack", result.AlreadyEnrolled ? "already-enrolled" : "persisted");
-                w.WriteEndObject();
-            });
+            output.WriteJson(new ClaimDocument(ClaimClient.Describe(node), Convert.ToBase64String(result.BannerNodeKey!), null,
+                g.NodeId, $"{g.Address}/{Genesis.Enrolment.EnrolmentGrant.PrefixLength}", g.HubEndpoint.ToString(),
+                Convert.ToBase64String(g.HubPublicKey), g.CommandKeyEpoch, issued, Convert.ToBase64String(g.Receipt),
+                result.AlreadyEnrolled ? "already-enrolled" : "persisted"), VerbJson.Greppable.ClaimDocument);
             return;
         }
         output.Line($"claimed {ClaimClient.Describe(node)}");

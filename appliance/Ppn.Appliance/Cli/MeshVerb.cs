@@ -55,37 +55,23 @@ public static class MeshVerb
             var now = DateTimeOffset.UtcNow;
             if (output.Json)
             {
-                output.WriteJson(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("interface", name);
-                    w.WriteString("backend", wg.Backend);
-                    if (device.PublicKey is WireGuardKey pub) w.WriteString("publicKey", pub.ToBase64()); else w.WriteNull("publicKey");
-                    w.WriteNumber("listenPort", device.ListenPort);
-                    if (link is not null)
-                    {
-                        w.WriteNumber("mtu", link.Mtu);
-                        w.WriteBoolean("up", link.Up);
-                    }
-                    w.WriteString("enrolment", enrolment.Describe());
-                    w.WriteStartArray("peers");
-                    foreach (var peer in device.Peers)
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("publicKey", peer.PublicKey.ToBase64());
-                        if (peer.Endpoint is not null) w.WriteString("endpoint", EndpointText.Format(peer.Endpoint)); else w.WriteNull("endpoint");
-                        w.WriteStartArray("allowedIps");
-                        foreach (var ip in peer.AllowedIPs) w.WriteStringValue(ip.ToString());
-                        w.WriteEndArray();
-                        if (peer.LastHandshake is DateTimeOffset hs) w.WriteString("latestHandshake", hs.ToString("O", CultureInfo.InvariantCulture)); else w.WriteNull("latestHandshake");
-                        w.WriteNumber("receiveBytes", peer.ReceiveBytes);
-                        w.WriteNumber("transmitBytes", peer.TransmitBytes);
-                        w.WriteNumber("persistentKeepalive", peer.PersistentKeepaliveSeconds);
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                });
+                output.WriteJson(new MeshStatusDocument(
+                    name,
+                    wg.Backend,
+                    device.PublicKey is WireGuardKey pub ? pub.ToBase64() : null,
+                    device.ListenPort,
+                    link?.Mtu,
+                    link?.Up,
+                    enrolment.Describe(),
+                    [.. device.Peers.Select(peer => new MeshPeerPart(
+                        peer.PublicKey.ToBase64(),
+                        peer.Endpoint is not null ? EndpointText.Format(peer.Endpoint) : null,
+                        [.. peer.AllowedIPs.Select(ip => ip.ToString())],
+                        peer.LastHandshake is DateTimeOffset hs ? hs.ToString("O", CultureInfo.InvariantCulture) : null,
+                        peer.ReceiveBytes,
+                        peer.TransmitBytes,
+                        peer.PersistentKeepaliveSeconds))]),
+                    VerbJson.Greppable.MeshStatusDocument);
             }
             else
             {
@@ -161,17 +147,7 @@ public static class MeshVerb
             var report = new MeshBringUp(Open(parse, links, name), links).Up(name, mesh);
             if (output.Json)
             {
-                output.WriteJson(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("interface", report.Interface);
-                    w.WriteString("backend", report.Backend);
-                    w.WriteBoolean("changed", report.Changed);
-                    w.WriteStartArray("changes");
-                    foreach (var c in report.Changes) w.WriteStringValue(c);
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                });
+                output.WriteJson(new MeshUpDocument(report.Interface, report.Backend, report.Changed, report.Changes), VerbJson.Greppable.MeshUpDocument);
             }
             else
             {

@@ -34,7 +34,47 @@ public sealed record GenesisEnrolmentPart(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ConfigProblem,
     string PinnedAuthorityFrom);
 
+/// <summary><c>ppn claim --json</c>: a new claim (grant fields, ack persisted or already-enrolled) or an earlier one the enrolled banner names.</summary>
+public sealed record ClaimDocument(
+    string Node,
+    string NodePublicKey,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? EnrolledBy,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ulong? NodeId,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Address,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HubEndpoint,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HubPublicKey,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] uint? CommandKeyEpoch,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IssuedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Receipt,
+    string Ack);
+
+/// <summary><c>ppn mesh status --json</c>: what <c>wg show</c> shows, plus the link and the enrolment.</summary>
+public sealed record MeshStatusDocument(
+    string Interface,
+    string Backend,
+    string? PublicKey,
+    int ListenPort,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Mtu,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Up,
+    string Enrolment,
+    IReadOnlyList<MeshPeerPart> Peers);
+
+public sealed record MeshPeerPart(
+    string PublicKey,
+    string? Endpoint,
+    IReadOnlyList<string> AllowedIps,
+    string? LatestHandshake,
+    ulong ReceiveBytes,
+    ulong TransmitBytes,
+    int PersistentKeepalive);
+
+/// <summary><c>ppn mesh up --json</c>: what the convergent bring-up changed.</summary>
+public sealed record MeshUpDocument(string Interface, string Backend, bool Changed, IReadOnlyList<string> Changes);
+
 /// <summary>The source-generated serialisers of the verbs' documents.</summary>
+[JsonSerializable(typeof(ClaimDocument))]
+[JsonSerializable(typeof(MeshStatusDocument))]
+[JsonSerializable(typeof(MeshUpDocument))]
 [JsonSerializable(typeof(VersionDocument))]
 [JsonSerializable(typeof(IdentityDocument))]
 [JsonSerializable(typeof(GenesisStatusDocument))]
