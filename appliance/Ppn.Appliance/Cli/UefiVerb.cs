@@ -50,25 +50,9 @@ public static class UefiVerb
             }
             if (output.Json)
             {
-                output.WriteJson(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("store", store.Location);
-                    w.WriteStartArray("variables");
-                    foreach (var row in rows)
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("name", row.Name.Name);
-                        w.WriteString("vendor", row.Name.Vendor.ToString("D"));
-                        w.WriteString("attributes", VariableAttributeNames.Format(row.Attributes));
-                        w.WriteNumber("attributesValue", (uint)row.Attributes);
-                        w.WriteNumber("size", row.Size);
-                        w.WriteBoolean("secret", SecretVariables.IsSecret(row.Name));
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                });
+                output.WriteJson(new UefiListDocument(store.Location, [.. rows.Select(row => new UefiVariablePart(row.Name.Name, row.Name.Vendor.ToString("D"),
+                    VariableAttributeNames.Format(row.Attributes), (uint)row.Attributes, row.Size, SecretVariables.IsSecret(row.Name)))]),
+                    VerbJson.Greppable.UefiListDocument);
             }
             else
             {
@@ -113,26 +97,11 @@ public static class UefiVerb
                 var value = hide ? null : VariableValueCodec.Format(variable.Data, valueFormat);
                 if (output.Json)
                 {
-                    output.WriteJson(w =>
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("name", variableName.Name);
-                        w.WriteString("vendor", variableName.Vendor.ToString("D"));
-                        w.WriteString("attributes", VariableAttributeNames.Format(variable.Attributes));
-                        w.WriteNumber("attributesValue", (uint)variable.Attributes);
-                        w.WriteNumber("size", variable.Data.Length);
-                        w.WriteBoolean("secret", SecretVariables.IsSecret(variableName));
-                        if (value is null)
-                        {
-                            w.WriteNull("value");
-                        }
-                        else
-                        {
-                            w.WriteString("value", valueFormat == ValueFormat.Hexdump ? VariableValueCodec.Format(variable.Data, ValueFormat.Hex) : value);
-                            w.WriteString("format", valueFormat == ValueFormat.Hexdump ? "hex" : valueFormat.ToString().ToLowerInvariant());
-                        }
-                        w.WriteEndObject();
-                    });
+                    output.WriteJson(new UefiGetDocument(variableName.Name, variableName.Vendor.ToString("D"), VariableAttributeNames.Format(variable.Attributes),
+                        (uint)variable.Attributes, variable.Data.Length, SecretVariables.IsSecret(variableName),
+                        value is null ? null : valueFormat == ValueFormat.Hexdump ? VariableValueCodec.Format(variable.Data, ValueFormat.Hex) : value,
+                        value is null ? null : valueFormat == ValueFormat.Hexdump ? "hex" : valueFormat.ToString().ToLowerInvariant()),
+                        VerbJson.Greppable.UefiGetDocument);
                 }
                 else
                 {
@@ -195,15 +164,8 @@ public static class UefiVerb
             environment.OpenStore().Write(variableName, attrs, data, mode);
             if (output.Json)
             {
-                output.WriteJson(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("name", variableName.Name);
-                    w.WriteString("vendor", variableName.Vendor.ToString("D"));
-                    w.WriteString("mode", mode.ToString());
-                    w.WriteNumber("size", data.Length);
-                    w.WriteEndObject();
-                });
+                output.WriteJson(new UefiSetDocument(variableName.Name, variableName.Vendor.ToString("D"), mode.ToString(), data.Length),
+                    VerbJson.Greppable.UefiSetDocument);
             }
             else
             {
@@ -234,12 +196,7 @@ public static class UefiVerb
             }
             else
             {
-                output.WriteJson(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("deleted", variableName.FileName);
-                    w.WriteEndObject();
-                });
+                output.WriteJson(new UefiRemoveDocument(variableName.FileName), VerbJson.Greppable.UefiRemoveDocument);
             }
             return ExitCodes.Ok;
         });
@@ -256,24 +213,8 @@ public static class UefiVerb
             int failed = results.Count(r => !r.Passed);
             if (output.Json)
             {
-                output.WriteJson(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("store", store.Location);
-                    w.WriteNumber("passed", results.Count - failed);
-                    w.WriteNumber("failed", failed);
-                    w.WriteStartArray("checks");
-                    foreach (var r in results)
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("name", r.Name);
-                        w.WriteBoolean("passed", r.Passed);
-                        w.WriteString("detail", r.Detail);
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                });
+                output.WriteJson(new UefiSelfTestDocument(store.Location, results.Count - failed, failed,
+                    [.. results.Select(r => new UefiCheckPart(r.Name, r.Passed, r.Detail))]), VerbJson.Greppable.UefiSelfTestDocument);
             }
             else
             {

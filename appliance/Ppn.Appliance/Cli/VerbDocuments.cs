@@ -71,7 +71,39 @@ public sealed record MeshPeerPart(
 /// <summary><c>ppn mesh up --json</c>: what the convergent bring-up changed.</summary>
 public sealed record MeshUpDocument(string Interface, string Backend, bool Changed, IReadOnlyList<string> Changes);
 
+/// <summary><c>ppn uefi list --json</c>.</summary>
+public sealed record UefiListDocument(string Store, IReadOnlyList<UefiVariablePart> Variables);
+
+public sealed record UefiVariablePart(string Name, string Vendor, string Attributes, uint AttributesValue, long Size, bool Secret);
+
+/// <summary><c>ppn uefi get --json</c>: a secret variable's value is null (never printed).</summary>
+public sealed record UefiGetDocument(
+    string Name,
+    string Vendor,
+    string Attributes,
+    uint AttributesValue,
+    long Size,
+    bool Secret,
+    string? Value,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Format);
+
+/// <summary><c>ppn uefi set --json</c>.</summary>
+public sealed record UefiSetDocument(string Name, string Vendor, string Mode, long Size);
+
+/// <summary><c>ppn uefi rm --json</c>.</summary>
+public sealed record UefiRemoveDocument(string Deleted);
+
+/// <summary><c>ppn uefi selftest --json</c>.</summary>
+public sealed record UefiSelfTestDocument(string Store, int Passed, int Failed, IReadOnlyList<UefiCheckPart> Checks);
+
+public sealed record UefiCheckPart(string Name, bool Passed, string Detail);
+
 /// <summary>The source-generated serialisers of the verbs' documents.</summary>
+[JsonSerializable(typeof(UefiListDocument))]
+[JsonSerializable(typeof(UefiGetDocument))]
+[JsonSerializable(typeof(UefiSetDocument))]
+[JsonSerializable(typeof(UefiRemoveDocument))]
+[JsonSerializable(typeof(UefiSelfTestDocument))]
 [JsonSerializable(typeof(ClaimDocument))]
 [JsonSerializable(typeof(MeshStatusDocument))]
 [JsonSerializable(typeof(MeshUpDocument))]
