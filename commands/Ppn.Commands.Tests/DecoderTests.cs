@@ -21,11 +21,11 @@ public class DecoderTests
         Assert.Contains("counter  258 (block 1)", text);
         Assert.Contains("(valid)", text);
 
-        using var doc = JsonDocument.Parse(decoded.ToJson());
-        Assert.Equal("identify", doc.RootElement.GetProperty("intent").GetString());
-        Assert.Equal("group", doc.RootElement.GetProperty("target").GetProperty("kind").GetString());
-        Assert.Equal("valid", doc.RootElement.GetProperty("tagCheck").GetString());
-        Assert.Equal("accept", doc.RootElement.GetProperty("verdict").GetString());
+        var doc = decoded.ToDocument();
+        Assert.Equal("identify", doc.Intent);
+        Assert.Equal("group", doc.Target!.Kind);
+        Assert.Equal("valid", doc.TagCheck);
+        Assert.Equal("accept", doc.Verdict);
 
         b[12] ^= 1;
         Assert.Equal(CommandVerdict.BadTag, PacketDecoder.Decode(b, ring).Verdict);

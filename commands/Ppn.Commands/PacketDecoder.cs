@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Ppn.Commands;
 
@@ -13,7 +13,7 @@ public enum TagCheck : byte
 
 /// <summary>
 /// Every field of a datagram in readable form, plus what can be judged without replay state (the technician's
-/// `ppn packet decode &lt;hex&gt; [--key ...]`). The CLI prints <see cref="ToText"/> or <see cref="WriteJson"/>.
+/// `ppn packet decode &lt;hex&gt; [--key ...]`). The CLI prints <see cref="ToText"/> or <see cref="ToDocument"/>.
 /// </summary>
 public sealed class DecodedPacket
 {
@@ -64,43 +64,39 @@ public sealed class DecodedPacket
         return text.ToString();
     }
 
-    public void WriteJson(Utf8JsonWriter json)
+    /// <summary>The `ppn packet decode --json` document: the fields only when the datagram parsed (16 bytes).</summary>
+    public PacketDocument ToDocument()
     {
-        json.WriteStartObject();
-        json.WriteString("hex", Hex);
-        json.WriteNumber("length", Length);
-        json.WriteBoolean("parsed", Parsed);
-        if (Parsed)
+        if (!Parsed)
         {
-            var p = Packet;
-            json.WriteNumber("version", p.Version);
-            json.WriteNumber("epoch", p.Epoch);
-            json.WriteString("intent", IntentToken);
-            json.WriteNumber("intentCode", p.IntentCode);
-            json.WriteNumber("argument", p.Argument);
-            json.WriteString("argumentMeaning", ArgumentMeaning);
-            json.WriteStartObject("target");
-            json.WriteString("kind", p.Target.Kind switch { TargetKind.Node => "node", TargetKind.Group => "group", TargetKind.All => "all", _ => "reserved" });
-            json.WriteNumber("id", p.Target.Id);
-            json.WriteEndObject();
-            json.WriteNumber("counter", p.Counter);
-            json.WriteString("tag", p.Tag.ToString("x16"));
-            json.WriteString("tagCheck", Tag switch { TagCheck.Valid => "valid", TagCheck.Invalid => "invalid", _ => "not-checked" });
+            return new PacketDocument(Hex, Length, false, null, null, null, null, null, null, null, null, null, null, Verdict.Token());
         }
-        json.WriteString("verdict", Verdict.Token());
-        json.WriteEndObject();
-    }
-
-    public string ToJson()
-    {
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-        {
-            WriteJson(json);
-        }
-        return Encoding.UTF8.GetString(stream.ToArray());
+        var p = Packet;
+        var kind = p.Target.Kind switch { TargetKind.Node => "node", TargetKind.Group => "group", TargetKind.All => "all", _ => "reserved" };
+        return new PacketDocument(Hex, Length, true, p.Version, p.Epoch, IntentToken, p.IntentCode, p.Argument, ArgumentMeaning,
+            new PacketTargetPart(kind, p.Target.Id), p.Counter, p.Tag.ToString("x16"),
+            Tag switch { TagCheck.Valid => "valid", TagCheck.Invalid => "invalid", _ => "not-checked" }, Verdict.Token());
     }
 }
+
+/// <summary>A decoded datagram as `ppn packet decode --json` prints it (field names as docs/protocol/commands.md §Layout).</summary>
+public sealed record PacketDocument(
+    string Hex,
+    int Length,
+    bool Parsed,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Version,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Epoch,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Intent,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? IntentCode,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Argument,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ArgumentMeaning,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PacketTargetPart? Target,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] uint? Counter,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Tag,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? TagCheck,
+    string Verdict);
+
+public sealed record PacketTargetPart(string Kind, int Id);
 
 public static class PacketDecoder
 {

@@ -67,7 +67,7 @@ public static class PacketVerb
             }
             if (output.Json)
             {
-                output.WriteJson(decoded.WriteJson);
+                output.WriteJson(decoded.ToDocument(), VerbJson.Greppable.PacketDocument);
             }
             else
             {
@@ -135,7 +135,7 @@ public static class PacketVerb
             if (output.Json)
             {
                 var decoded = PacketDecoder.Decode(packet);
-                output.WriteJson(decoded.WriteJson);
+                output.WriteJson(decoded.ToDocument(), VerbJson.Greppable.PacketDocument);
             }
             else
             {

@@ -99,6 +99,7 @@ public sealed record UefiSelfTestDocument(string Store, int Passed, int Failed, 
 public sealed record UefiCheckPart(string Name, bool Passed, string Detail);
 
 /// <summary>The source-generated serialisers of the verbs' documents.</summary>
+[JsonSerializable(typeof(Ppn.Commands.PacketDocument))]
 [JsonSerializable(typeof(UefiListDocument))]
 [JsonSerializable(typeof(UefiGetDocument))]
 [JsonSerializable(typeof(UefiSetDocument))]
