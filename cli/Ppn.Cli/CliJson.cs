@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Ppn.Cli;
 
@@ -42,14 +43,18 @@ public static class CliJson
     /// An error under --json: one object on stdout, so a script reads one document whatever happened:
     /// <c>{"error": {"tool": "ppn", "exitCode": 2, "message": "…"}}</c>.
     /// </summary>
-    public static string Error(string tool, int exitCode, string message) => Write(w =>
-    {
-        w.WriteStartObject();
-        w.WriteStartObject("error");
-        w.WriteString("tool", tool);
-        w.WriteNumber("exitCode", exitCode);
-        w.WriteString("message", message);
-        w.WriteEndObject();
-        w.WriteEndObject();
-    });
+    public static string Error(string tool, int exitCode, string message) =>
+        JsonSerializer.Serialize(new ErrorDocument(new ErrorPart(tool, exitCode, message)), CliDocuments.Greppable.ErrorDocument) + "\n";
+}
+
+/// <summary>The `--json` error object every tool prints.</summary>
+public sealed record ErrorDocument(ErrorPart Error);
+
+public sealed record ErrorPart(string Tool, int ExitCode, string Message);
+
+/// <summary>The source-generated serialiser of the tools' shared documents.</summary>
+[JsonSerializable(typeof(ErrorDocument))]
+public sealed partial class CliDocuments : JsonSerializerContext
+{
+    public static CliDocuments Greppable { get; } = new(CliJson.SerializerOptions());
 }

@@ -206,22 +206,9 @@ public static class ImageCli
             bool ok = ImageVerifier.Verify(path, out var report);
             if (parse.GetValue(Json))
             {
-                stdout.Write(CliJson.Write(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteString("image", path);
-                    w.WriteBoolean("ok", ok);
-                    w.WriteStartArray("checks");
-                    foreach (var line in report)
-                    {
-                        w.WriteStartObject();
-                        w.WriteBoolean("ok", !line.StartsWith("FAIL", StringComparison.Ordinal));
-                        w.WriteString("detail", line.Length > 5 ? line[5..] : line);
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                }));
+                var document = new VerifyDocument(path, ok, [.. report.Select(line =>
+                    new VerifyCheckPart(!line.StartsWith("FAIL", StringComparison.Ordinal), line.Length > 5 ? line[5..] : line))]);
+                stdout.Write(System.Text.Json.JsonSerializer.Serialize(document, ImageBuilderJson.Greppable.VerifyDocument) + "\n");
             }
             else
             {

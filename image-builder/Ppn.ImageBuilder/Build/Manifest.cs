@@ -104,7 +104,17 @@ public sealed record Manifest(
     }
 }
 
+/// <summary><c>ppn-image verify --json</c>: every check with its verdict.</summary>
+public sealed record VerifyDocument(string Image, bool Ok, IReadOnlyList<VerifyCheckPart> Checks);
+
+public sealed record VerifyCheckPart(bool Ok, string Detail);
+
 /// <summary>The source-generated serialisers of ppn-image's documents (AOT-clean, no reflection).</summary>
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(Manifest))]
-public sealed partial class ImageBuilderJson : JsonSerializerContext;
+[JsonSerializable(typeof(VerifyDocument))]
+public sealed partial class ImageBuilderJson : JsonSerializerContext
+{
+    /// <summary>The tools' stdout conventions (Ppn.Cli.CliJson): indented, camelCase, the relaxed encoder.</summary>
+    public static ImageBuilderJson Greppable { get; } = new(Ppn.Cli.CliJson.SerializerOptions());
+}
