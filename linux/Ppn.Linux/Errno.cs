@@ -29,6 +29,7 @@ public enum Errno
     EFBIG = 27,
     ENOSPC = 28,
     EROFS = 30,
+    EPIPE = 32,
     ERANGE = 34,
     ENOSYS = 38,
     ENODATA = 61,

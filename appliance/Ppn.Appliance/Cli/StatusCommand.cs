@@ -87,6 +87,11 @@ public static class StatusCommand
                     .Select(p => $"{p.Name} {p.Value.GetInt64()}").ToList();
                 output.Line($"verdicts:  {Text(c, "datagrams")} datagram(s){(counts.Count > 0 ? ": " + string.Join(", ", counts) : "")}");
             }
+            if (c.TryGetProperty("kernelDrops", out var drops) && drops.ValueKind == JsonValueKind.Number)
+            {
+                bool prefilter = c.TryGetProperty("kernelPrefilter", out var p) && p.ValueKind == JsonValueKind.True;
+                output.Line($"kernel:    {drops.GetInt64()} datagram(s) dropped before verify ({(prefilter ? "prefilter refusals of wrong length, version or target, and " : "")}receive-queue overflows), {Text(c, "receivers")} receiver(s)");
+            }
         }
         if (root.TryGetProperty("journal", out var j))
         {
