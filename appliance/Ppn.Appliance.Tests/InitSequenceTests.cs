@@ -55,6 +55,18 @@ public sealed class InitSequenceTests : IDisposable
     }
 
     [Fact]
+    public void Links_come_up_with_optimistic_duplicate_address_detection()
+    {
+        _links.Names.AddRange(["eth0", "lo"]);
+        Sequence().Run();
+        foreach (var scope in new[] { "all", "default", "eth0" })
+        {
+            Assert.Equal("1", _links.Sysctls[$"net/ipv6/conf/{scope}/optimistic_dad"]);
+            Assert.Equal("1", _links.Sysctls[$"net/ipv6/conf/{scope}/use_optimistic"]);
+        }
+    }
+
+    [Fact]
     public void A_module_that_fails_is_reported_and_the_others_still_load()
     {
         _links.Names.Add("eth0");

@@ -40,6 +40,7 @@ public enum Errno
     ENETDOWN = 100,
     ENETUNREACH = 101,
     ECONNRESET = 104,
+    ENOBUFS = 105,
     ETIMEDOUT = 110,
     ECONNREFUSED = 111,
     EHOSTUNREACH = 113,
