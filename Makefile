@@ -70,11 +70,14 @@ demo: image
 # Native AOT on both sides (ppn as shipped, the bench driver around the real listener); the C baselines are
 # compiled by the bench itself in the same run. docs/performance.md says how to read the figures. Exit 1 when
 # the flood lost a valid command or was sender-bound. BENCH_ARGS: --reps N, --boot-console FILE, ...
+# The boot timeline reads an emulated node's console: the newest self-genesis first boot the rig logged, if any.
+BOOT_CONSOLE ?= $(lastword $(sort $(wildcard $(OUT)/rig/*-self-genesis-first-boot-*/node-a.console.log)))
 bench: deps publish
 	$(DOTNET) publish commands/Ppn.Commands.Bench/Ppn.Commands.Bench.csproj $(DOTNET_OPTS) -r $(RID) -o $(OUT)/bench
 	@rm -f $(OUT)/bench/*.dbg $(OUT)/bench/*.pdb
 	$(OUT)/bench/Ppn.Commands.Bench --repo $(CURDIR) --ppn $(OUT)/bin/ppn \
-	  $(if $(wildcard $(OUT)/image/initramfs.cpio.gz),--initramfs $(OUT)/image/initramfs.cpio.gz) $(BENCH_ARGS)
+	  $(if $(wildcard $(OUT)/image/initramfs.cpio.gz),--initramfs $(OUT)/image/initramfs.cpio.gz) \
+	  $(if $(BOOT_CONSOLE),--boot-console $(BOOT_CONSOLE)) $(BENCH_ARGS)
 
 fuzz: deps
 	scripts/fuzz.sh commands commands/Ppn.Commands.Fuzz Ppn.Commands.dll

@@ -16,6 +16,11 @@ var report = new Report();
 var work = Directory.CreateTempSubdirectory("ppn-bench-");
 try
 {
+    if (options.TimelineOnly)
+    {
+        BootTimeline.Write(options.BootConsole ?? throw new BenchError("--timeline-only needs --boot-console FILE"), report);
+        return report.Summarise();
+    }
     var bench = new Bench(options, work.FullName, report);
     bench.CompileBaselines();
     bench.Verify();
@@ -23,6 +28,8 @@ try
     bench.Flood(capacity);
     bench.Startup();
     bench.Size();
+    if (options.BootConsole is { } console) BootTimeline.Write(console, report);
+    else report.Note("boot timeline: not measured — no --boot-console (make bench passes the newest out/rig/*/node-a.console.log when there is one)");
 }
 catch (BenchError e)
 {
@@ -37,7 +44,7 @@ return report.Summarise();
 
 internal sealed class BenchError(string message) : Exception(message);
 
-internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Receivers, double FloodLoad, int FloodDatagrams, string? BootConsole, string? Initramfs)
+internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Receivers, double FloodLoad, int FloodDatagrams, string? BootConsole, string? Initramfs, bool TimelineOnly)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -45,6 +52,7 @@ internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Rece
         string? ppn = null, console = null, initramfs = null;
         int reps = 5, receivers = 1, flood = 300_000;
         double load = 1.0;
+        bool timelineOnly = false;
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new BenchError($"{args[i]} needs a value");
@@ -58,13 +66,14 @@ internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Rece
                 case "--flood-datagrams": flood = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--boot-console": console = Value(); break;
                 case "--initramfs": initramfs = Value(); break;
+                case "--timeline-only": timelineOnly = true; break;
                 default:
-                    throw new BenchError($"unknown option {args[i]} (--repo DIR --ppn FILE --reps N --receivers N --flood-load X --flood-datagrams N --boot-console FILE --initramfs FILE)");
+                    throw new BenchError($"unknown option {args[i]} (--repo DIR --ppn FILE --reps N --receivers N --flood-load X --flood-datagrams N --boot-console FILE --initramfs FILE --timeline-only)");
             }
         }
         if (!File.Exists(Path.Combine(repo, "ppn.slnx"))) throw new BenchError($"{repo} is not the repository (no ppn.slnx); pass --repo");
         if (reps < 1) throw new BenchError("--reps must be at least 1");
-        return new BenchOptions(repo, ppn, reps, receivers, load, flood, console, initramfs);
+        return new BenchOptions(repo, ppn, reps, receivers, load, flood, console, initramfs, timelineOnly);
     }
 }
 
