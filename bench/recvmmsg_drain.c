@@ -1,37 +1,75 @@
 /* Baseline for `make bench`: the least a UDP intake can do on this kernel — drain a socket with recvmmsg(2),
- * 64 datagrams per call, and count. Same SO_RCVBUF and batch size as the ppn command listener.
- * Usage: recvmmsg_drain EXPECTED   (prints "port N" once bound, then "received R ns T" when done:
- * EXPECTED datagrams seen, or 500 ms without any after the first). Loopback only. */
+ * 64 datagrams per call, and count. Same SO_RCVBUF request and batch size as the ppn command listener.
+ * Usage: recvmmsg_drain [--cpu N] [--rcvbuf BYTES]
+ * Prints "port N" once bound, then waits for one line on stdin: the receive buffer is being filled meanwhile
+ * (by sendmmsg_sender). Compiled with -DVERIFY (and libsodium) it also computes each datagram's command tag —
+ * keyed BLAKE2b-256 over bytes 0-7, compared with bytes 8-15 — the work ppn's listener does per datagram.
+ * Then it drains the queue until it is empty and prints
+ * "received R ns T cpu_ns C drops D": datagrams, wall time and this thread's CPU time from the first receive
+ * call to the empty queue, and the socket's drop count (SO_MEMINFO) at the start. Loopback only. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#ifdef VERIFY
+/* libsodium's stable public API (sodium/crypto_generichash.h, sodium/utils.h); no headers needed. */
+int sodium_init(void);
+int crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in, unsigned long long inlen,
+                       const unsigned char *key, size_t keylen);
+int sodium_memcmp(const void *b1, const void *b2, size_t len);
+#endif
 
 #define BATCH 64
 #define SLOT 32
 
-static long long now_ns(void) {
+static long long clock_ns(clockid_t id) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(id, &ts);
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 int main(int argc, char **argv) {
-  long long expected = argc > 1 ? atoll(argv[1]) : 100000;
+  int cpu = -1, rcvbuf = 4 << 20;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--cpu")) cpu = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--rcvbuf")) rcvbuf = atoi(argv[i + 1]);
+    else { fprintf(stderr, "recvmmsg_drain: unknown option %s\n", argv[i]); return 2; }
+  }
+  if (cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) { perror("recvmmsg_drain: sched_setaffinity"); return 1; }
+  }
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  int size = 4 << 20;
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { perror("bind"); return 1; }
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { perror("recvmmsg_drain: bind"); return 1; }
   socklen_t len = sizeof addr;
   getsockname(fd, (struct sockaddr *)&addr, &len);
   printf("port %d\n", ntohs(addr.sin_port));
   fflush(stdout);
+
+#ifdef VERIFY
+  if (sodium_init() < 0) return 1;
+  unsigned char key[32], tag[32];
+  for (int i = 0; i < 32; i++) key[i] = (unsigned char)(i * 7 + 1);
+  long long authentic = 0;
+#endif
+  char line[64];
+  if (!fgets(line, sizeof line, stdin)) return 1;
+  unsigned int meminfo[SK_MEMINFO_VARS] = {0};
+  socklen_t mlen = sizeof meminfo;
+  getsockopt(fd, SOL_SOCKET, SO_MEMINFO, meminfo, &mlen);
 
   static char buffers[BATCH][SLOT];
   static struct sockaddr_in6 names[BATCH];
@@ -42,21 +80,26 @@ int main(int argc, char **argv) {
     iov[i].iov_len = SLOT;
     msgs[i].msg_hdr = (struct msghdr){.msg_name = &names[i], .msg_iov = &iov[i], .msg_iovlen = 1};
   }
-  long long received = 0, first = 0, last = 0;
-  struct pollfd p = {.fd = fd, .events = POLLIN};
-  while (received < expected) {
-    int ready = poll(&p, 1, first ? 500 : 20000);
-    if (ready <= 0) break;
-    for (;;) {
-      for (int i = 0; i < BATCH; i++) msgs[i].msg_hdr.msg_namelen = sizeof names[i];
-      int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
-      if (n <= 0) break;
-      if (!first) first = now_ns();
-      received += n;
-      last = now_ns();
-      if (n < BATCH) break;
+  long long received = 0;
+  long long wall0 = clock_ns(CLOCK_MONOTONIC), cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  for (;;) {
+    for (int i = 0; i < BATCH; i++) msgs[i].msg_hdr.msg_namelen = sizeof names[i];
+    int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    received += n;
+#ifdef VERIFY
+    for (int i = 0; i < n; i++) {
+      if (msgs[i].msg_len != 16) continue;
+      crypto_generichash(tag, 32, (unsigned char *)buffers[i], 8, key, 32);
+      authentic += sodium_memcmp(tag, buffers[i] + 8, 8) == 0;
     }
+#endif
   }
-  printf("received %lld ns %lld\n", received, last - first);
+  long long wall = clock_ns(CLOCK_MONOTONIC) - wall0, cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+#ifdef VERIFY
+  if (authentic < 0) return 1; /* keeps the result live */
+#endif
+  printf("received %lld ns %lld cpu_ns %lld drops %u\n", received, wall, cpu_ns, meminfo[SK_MEMINFO_DROPS]);
   return 0;
 }

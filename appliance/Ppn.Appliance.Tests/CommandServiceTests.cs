@@ -80,9 +80,16 @@ public sealed class CommandServiceTests : IDisposable
         ReplayEnrolment.Apply(new UefiReplayStateStore(_efivarfs.OpenStore()), 0, out _);
         using (var service = Start())
         {
-            Send(service, Seal(CommandIntent.Noop, 1));
-            Send(service, Seal(CommandIntent.Reboot, 2, target: TargetSelector.Node(43)));
-            Assert.True(Until(() => _effects.HealthProbes == 1 && service.Journal.RejectedTotal == 1), "noop executed and the wrong-target packet journalled");
+            var forged = Seal(CommandIntent.Reboot, 3);
+            forged[15] ^= 1;
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            foreach (var packet in new[] { Seal(CommandIntent.Noop, 1), Seal(CommandIntent.Reboot, 2, target: TargetSelector.Node(43)), forged, Seal(CommandIntent.Noop, 4) })
+            {
+                client.SendTo(packet, service.LocalEndPoint);
+            }
+            // The wrong target is refused in the kernel (the prefilter) and only counted; the forged tag is journalled.
+            Assert.True(Until(() => _effects.HealthProbes == 2 && service.Journal.RejectedTotal == 1 && service.Listener.KernelDrops == 1),
+                "noops executed, the forgery journalled, the wrong target counted as a kernel drop");
             service.Publish();
         }
         Assert.Contains(_log, l => l.StartsWith("accepted noop (argument 0) for node 42, epoch 0 counter 1 from 127.0.0.1:", StringComparison.Ordinal) && l.EndsWith(": executed", StringComparison.Ordinal));
@@ -92,14 +99,16 @@ public sealed class CommandServiceTests : IDisposable
         Assert.True(code == 0, err);
         Assert.Contains("node:      42 at 10.8.0.2/24, hub 192.0.2.1:51820", output);
         Assert.Contains("commands:  listening on 127.0.0.1:", output);
-        Assert.Contains("verdicts:  2 datagram(s): accept 1, wrong-target 1", output);
+        Assert.Contains("verdicts:  3 datagram(s): accept 2, bad-tag 1", output);
+        Assert.Contains("kernel:    1 datagram(s) dropped before verify (prefilter refusals of wrong length, version or target, and receive-queue overflows)", output);
         Assert.Contains("noop(0) for node 42, epoch 0 counter 1 from 127.0.0.1:", output);
-        Assert.Contains("reboot(0) for node 43, epoch 0 counter 2", output);
-        Assert.Contains("[wrong-target]", output);
+        Assert.Contains("reboot(0) for node 42, epoch 0 counter 3", output);
+        Assert.Contains("[bad-tag]", output);
 
         var json = CliTests.Run("status", "--file", _statusPath, "--json");
         using var doc = JsonDocument.Parse(json.Out);
-        Assert.Equal(1, doc.RootElement.GetProperty("journal").GetProperty("acceptedTotal").GetInt64());
+        Assert.Equal(2, doc.RootElement.GetProperty("journal").GetProperty("acceptedTotal").GetInt64());
+        Assert.Equal(1, doc.RootElement.GetProperty("commands").GetProperty("kernelDrops").GetInt64());
         Assert.Equal(255, doc.RootElement.GetProperty("commands").GetProperty("reservedThrough").GetInt64());
     }
 

@@ -1,181 +1,567 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.IO.Compression;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Geralt;
 using Ppn.Commands;
+using Ppn.Commands.Bench;
 
-// Two ratios, measured in the same run on the same machine, loopback only, bounded (well under 2 minutes).
-var root = FindRoot();
-var authorityPrivate = Convert.FromHexString("a8" + string.Concat(Enumerable.Repeat("ab", 30)) + "6b");
-var nodePrivate = Convert.FromHexString("c8" + string.Concat(Enumerable.Repeat("cd", 30)) + "4d");
-var authorityPublic = new byte[32];
-var nodePublic = new byte[32];
-X25519.ComputePublicKey(authorityPublic, authorityPrivate);
-X25519.ComputePublicKey(nodePublic, nodePrivate);
-using var nodeRing = CommandKeyring.ForNode(nodePrivate, authorityPublic);
-using var sealer = CommandSealer.ForNode(authorityPrivate, nodePublic);
-
-VerifyCost();
-Intake(datagrams: 200_000, validEvery: 1000);
-return 0;
-
-void VerifyCost()
+// make bench (docs/performance.md): ppn's command path and startup against C baselines compiled in this run,
+// each pair measured interleaved (A B, B A, ...) so machine load hits both alike; min/median/max per figure, the
+// ratio of medians, and one line per goal. Exit 1 when the flood phase lost a valid command or was sender-bound.
+var options = BenchOptions.Parse(args);
+var report = new Report();
+var work = Directory.CreateTempSubdirectory("ppn-bench-");
+try
 {
-    const int n = 500_000;
-    var verifier = new CommandVerifier(nodeRing, new NodeAddressing(42), Provisioned(), 0);
-    var forged = new byte[16];
-    sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(42), 1, forged);
-    forged[15] ^= 1;
-    var valid = new byte[n][];
-    for (int i = 0; i < n; i++)
+    if (options.TimelineOnly)
     {
-        valid[i] = new byte[16];
-        sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(42), (uint)(i + 1), valid[i]);
+        BootTimeline.Write(options.BootConsole ?? throw new BenchError("--timeline-only needs --boot-console FILE"), report);
+        return report.Summarise();
     }
-    var tag = new byte[32];
-    var key = nodeRing.Key(0).ToArray(); // bench only: a copy, so the lambda can hold it
-    for (int i = 0; i < 20_000; i++) { verifier.Verify(forged, out _); BLAKE2b.ComputeTag(tag, forged.AsSpan(0, 8), key); }
-
-    double raw = Time(() => { for (int i = 0; i < n; i++) BLAKE2b.ComputeTag(tag, forged.AsSpan(0, 8), key); });
-    double bad = Time(() => { for (int i = 0; i < n; i++) verifier.Verify(forged, out _); });
-    double good = Time(() => { for (int i = 0; i < n; i++) verifier.Verify(valid[i], out _); });
-    Console.WriteLine($"verify: raw keyed BLAKE2b-256 over 8 bytes   {raw / n,8:F1} ns");
-    Console.WriteLine($"verify: forged packet (full path to tag)     {bad / n,8:F1} ns   ratio {bad / raw:F2}x");
-    Console.WriteLine($"verify: valid packet (tag + window + floor)  {good / n,8:F1} ns   ratio {good / raw:F2}x");
+    var bench = new Bench(options, work.FullName, report);
+    bench.CompileBaselines();
+    bench.Verify();
+    var capacity = bench.Capacity();
+    bench.Flood(capacity);
+    bench.Startup();
+    bench.Size();
+    if (options.BootConsole is { } console) BootTimeline.Write(console, report);
+    else report.Note("boot timeline: not measured — no --boot-console (make bench passes the newest out/rig/*/node-a.console.log when there is one)");
 }
-
-void Intake(int datagrams, int validEvery)
+catch (BenchError e)
 {
-    // Baseline: the C drain loop, compiled now with the machine's gcc.
-    var drainBinary = Path.Combine(Path.GetTempPath(), $"ppn-recvmmsg-drain-{Environment.ProcessId}");
-    Run("gcc", $"-O2 -o {drainBinary} {Path.Combine(root, "bench", "recvmmsg_drain.c")}");
-    try
-    {
-        var c = DrainWithC(drainBinary, datagrams, validEvery);
-        var ours = DrainWithListener(datagrams, validEvery);
-        Console.WriteLine($"intake: C recvmmsg drain     {c.Received,7} of {datagrams} datagrams, {c.Rate / 1e3,8:F0} k/s");
-        Console.WriteLine($"intake: ppn listener         {ours.Received,7} of {datagrams} datagrams, {ours.Rate / 1e3,8:F0} k/s   ratio {ours.Rate / c.Rate:F2}x of C");
-        Console.WriteLine("intake: one sender thread on loopback; when both receivers take every datagram the sender is the bottleneck and the ratio says 'keeps up', not peak capacity");
-        Console.WriteLine($"flood:  valid commands sent {ours.ValidSent}, accepted {ours.Accepted}, lost {ours.ValidSent - ours.Accepted} (goal 0); " +
-            $"forged rejected {ours.Rejected}, executor queue overflows {ours.QueueFull}");
-    }
-    finally
-    {
-        File.Delete(drainBinary);
-    }
+    Console.Error.WriteLine($"bench: {e.Message}");
+    return 2;
 }
-
-(long Received, double Rate) DrainWithC(string binary, int datagrams, int validEvery)
+finally
 {
-    using var p = Process.Start(new ProcessStartInfo(binary, datagrams.ToString()) { RedirectStandardOutput = true })!;
-    var portLine = p.StandardOutput.ReadLine() ?? throw new InvalidOperationException("drain did not start");
-    int port = int.Parse(portLine.Split(' ')[1]);
-    Blast(new IPEndPoint(IPAddress.Loopback, port), datagrams, validEvery);
-    var result = p.StandardOutput.ReadLine() ?? throw new InvalidOperationException("drain printed nothing");
-    if (!p.WaitForExit(30_000)) p.Kill();
-    var parts = result.Split(' ');
-    long received = long.Parse(parts[1]);
-    long ns = long.Parse(parts[3]);
-    return (received, received / (ns / 1e9));
+    work.Delete(recursive: true);
 }
+return report.Summarise();
 
-(long Received, double Rate, int ValidSent, long Accepted, long Rejected, long QueueFull) DrainWithListener(int datagrams, int validEvery)
+internal sealed class BenchError(string message) : Exception(message);
+
+internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Receivers, double FloodLoad, int FloodDatagrams, string? BootConsole, string? Initramfs, bool TimelineOnly)
 {
-    var effects = new CountingEffects();
-    var journal = new CommandJournal();
-    var verifier = new CommandVerifier(nodeRing, new NodeAddressing(42), Provisioned(), 0);
-    using var listener = CommandListener.Start(new CommandListenerOptions { BindAddress = IPAddress.Loopback, Port = 0, ExecutorQueueCapacity = 1024 },
-        verifier, new CommandDispatcher(effects, journal), journal);
-    // A sampler thread notes when the first datagram arrived and when the count last moved (500 ms idle or the
-    // total ends it); the rate is first-to-last datagram, as the C drain reports it.
-    var clock = Stopwatch.StartNew();
-    long lastCount = -1;
-    double firstSeen = -1, lastChange = 0;
-    var sampler = new Thread(() =>
+    public static BenchOptions Parse(string[] args)
     {
-        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        string repo = Environment.GetEnvironmentVariable("PPN_REPO_ROOT") ?? Directory.GetCurrentDirectory();
+        string? ppn = null, console = null, initramfs = null;
+        int reps = 5, receivers = 1, flood = 300_000;
+        double load = 1.0;
+        bool timelineOnly = false;
+        for (int i = 0; i < args.Length; i++)
         {
-            long count = listener.DatagramsReceived;
-            double t = clock.Elapsed.TotalSeconds;
-            if (count > 0 && firstSeen < 0) firstSeen = t;
-            if (count != lastCount) { lastCount = count; lastChange = t; }
-            if (count >= datagrams || (count > 0 && t - lastChange > 0.5)) break;
+            string Value() => i + 1 < args.Length ? args[++i] : throw new BenchError($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--repo": repo = Value(); break;
+                case "--ppn": ppn = Value(); break;
+                case "--reps": reps = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                case "--receivers": receivers = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                case "--flood-load": load = double.Parse(Value(), CultureInfo.InvariantCulture); break;
+                case "--flood-datagrams": flood = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                case "--boot-console": console = Value(); break;
+                case "--initramfs": initramfs = Value(); break;
+                case "--timeline-only": timelineOnly = true; break;
+                default:
+                    throw new BenchError($"unknown option {args[i]} (--repo DIR --ppn FILE --reps N --receivers N --flood-load X --flood-datagrams N --boot-console FILE --initramfs FILE --timeline-only)");
+            }
+        }
+        if (!File.Exists(Path.Combine(repo, "ppn.slnx"))) throw new BenchError($"{repo} is not the repository (no ppn.slnx); pass --repo");
+        if (reps < 1) throw new BenchError("--reps must be at least 1");
+        return new BenchOptions(repo, ppn, reps, receivers, load, flood, console, initramfs, timelineOnly);
+    }
+}
+
+/// <summary>min/median/max of one figure over the repetitions.</summary>
+internal readonly record struct Stats(double Min, double Median, double Max)
+{
+    public static Stats Of(IReadOnlyCollection<double> values)
+    {
+        var s = values.Order().ToArray();
+        double median = s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+        return new Stats(s[0], median, s[^1]);
+    }
+
+    public string Format(string unit, string format = "F1") =>
+        $"{Median.ToString(format, CultureInfo.InvariantCulture)} {unit} [{Min.ToString(format, CultureInfo.InvariantCulture)}..{Max.ToString(format, CultureInfo.InvariantCulture)}]";
+}
+
+internal sealed class Report
+{
+    private readonly List<string> _summary = [];
+    private bool _failed;
+
+    public void Section(string title) => Console.WriteLine($"\n== {title}");
+    public static void Line(string text) => Console.WriteLine("   " + text);
+
+    /// <summary>One goal: a ratio where lower is better (<paramref name="atMost"/>) or higher is better.</summary>
+    public void Ratio(string figure, double ratio, double goal, bool atMost, string detail)
+    {
+        bool met = atMost ? ratio <= goal : ratio >= goal;
+        string line = $"{figure}: {ratio.ToString("F2", CultureInfo.InvariantCulture)}x (goal {(atMost ? "at most" : "at least")} {goal.ToString("F2", CultureInfo.InvariantCulture)}x) — goal {(met ? "met" : "NOT met")}";
+        Console.WriteLine($"   => {line}; {detail}");
+        _summary.Add(line);
+    }
+
+    public void Gate(string figure, bool passed, string detail)
+    {
+        string line = $"{figure}: {(passed ? "passed" : "FAILED")} — {detail}";
+        Console.WriteLine($"   => {line}");
+        _summary.Add(line);
+        _failed |= !passed;
+    }
+
+    public void Note(string line)
+    {
+        Console.WriteLine($"   => {line}");
+        _summary.Add(line);
+    }
+
+    public int Summarise()
+    {
+        Console.WriteLine("\n== summary");
+        foreach (var s in _summary) Console.WriteLine("   " + s);
+        Console.WriteLine(_failed ? "bench FAILED (a gate above failed)" : "bench passed its gates (goals met or not are listed above)");
+        return _failed ? 1 : 0;
+    }
+}
+
+internal sealed class Bench
+{
+    private const int ReceiverCpu = 0;
+    private const int SenderCpu = 1;
+    private const int RecordBytes = 32;
+    private const int ValidEvery = 1000;
+    private const ushort NodeId = 42;
+    private const int ReceiveBuffer = 4 << 20; // the listener's default request (the flood)
+    private const int CapacityBuffer = 16 << 20; // a deeper pre-filled queue for the capacity figure, the same on both sides
+
+    private readonly BenchOptions _options;
+    private readonly string _work;
+    private readonly Report _report;
+    private readonly byte[] _authorityPrivate = Convert.FromHexString("a8" + string.Concat(Enumerable.Repeat("ab", 30)) + "6b");
+    private readonly byte[] _nodePrivate = Convert.FromHexString("c8" + string.Concat(Enumerable.Repeat("cd", 30)) + "4d");
+    private readonly CommandKeyring _ring;
+    private readonly CommandSealer _sealer;
+    private string _drain = "", _drainVerify = "", _sender = "", _verify = "", _hello = "", _exec = "";
+
+    public Bench(BenchOptions options, string work, Report report)
+    {
+        _options = options;
+        _work = work;
+        _report = report;
+        var authorityPublic = new byte[32];
+        var nodePublic = new byte[32];
+        X25519.ComputePublicKey(authorityPublic, _authorityPrivate);
+        X25519.ComputePublicKey(nodePublic, _nodePrivate);
+        _ring = CommandKeyring.ForNode(_nodePrivate, authorityPublic);
+        _sealer = CommandSealer.ForNode(_authorityPrivate, nodePublic);
+        if (Environment.ProcessorCount < 2) throw new BenchError("needs 2 CPUs: the receiver and the sender are pinned to different ones");
+    }
+
+    public void CompileBaselines()
+    {
+        _report.Section("baselines (gcc, this run)");
+        var sodium = Path.Combine(AppContext.BaseDirectory, "libsodium.so");
+        if (!File.Exists(sodium)) throw new BenchError($"{sodium} missing: run the Native AOT publish (make bench does)");
+        string Compile(string name, string extra = "", string? outputName = null)
+        {
+            var output = Path.Combine(_work, outputName ?? name);
+            Run("gcc", $"-O2 -Wall -o {output} {Path.Combine(_options.Repo, "bench", name + ".c")} {extra}");
+            return output;
+        }
+        _drain = Compile("recvmmsg_drain");
+        _sender = Compile("sendmmsg_sender");
+        _hello = Compile("hello");
+        _exec = Compile("exec_time");
+        var dir = Path.GetDirectoryName(sodium)!;
+        _verify = Compile("verify_blake2b", $"-L{dir} -l:libsodium.so -Wl,-rpath,{dir}");
+        _drainVerify = Compile("recvmmsg_drain", $"-DVERIFY -L{dir} -l:libsodium.so -Wl,-rpath,{dir}", "recvmmsg_drain_verify");
+        Report.Line($"gcc {Run("gcc", "-dumpfullversion").Trim()}; C verify links {sodium} (sha256 {Hash(sodium)})");
+        if (_options.Ppn is { } ppn && File.Exists(Path.Combine(Path.GetDirectoryName(ppn)!, "libsodium.so")))
+        {
+            var shipped = Path.Combine(Path.GetDirectoryName(ppn)!, "libsodium.so");
+            bool same = Hash(shipped) == Hash(sodium);
+            Report.Line($"shipped {shipped}: {(same ? "the same file" : "DIFFERENT")}");
+            if (!same) throw new BenchError($"{sodium} is not the libsodium.so ppn ships ({shipped}); rebuild both");
+        }
+        Report.Line($"load average at start: {File.ReadAllText("/proc/loadavg").Trim()} on {Environment.ProcessorCount} CPUs");
+    }
+
+    // ---- verify: tag cost against libsodium's keyed BLAKE2b from C
+    public void Verify()
+    {
+        _report.Section("verify: one command, ours (AOT, CommandVerifier) vs C libsodium keyed BLAKE2b-256 over 8 bytes + compare");
+        const int n = 300_000;
+        var forged = new byte[16];
+        _sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(NodeId), 1, forged);
+        forged[15] ^= 1;
+        var valid = new byte[n * 16];
+        for (int i = 0; i < n; i++) _sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(NodeId), (uint)(i + 1), valid.AsSpan(i * 16, 16));
+        List<double> c = [], bad = [], good = [];
+        for (int rep = 0; rep < _options.Reps; rep++)
+        {
+            void MeasureC() => c.Add(double.Parse(Run(_verify, n.ToString(CultureInfo.InvariantCulture)).Split(' ')[1], CultureInfo.InvariantCulture));
+            void MeasureOurs()
+            {
+                var verifier = new CommandVerifier(_ring, new NodeAddressing(NodeId), Provisioned(), 0);
+                for (int i = 0; i < 20_000; i++) verifier.Verify(forged, out _);
+                var clock = Stopwatch.StartNew();
+                for (int i = 0; i < n; i++) verifier.Verify(forged, out _);
+                bad.Add(clock.Elapsed.TotalNanoseconds / n);
+                clock.Restart();
+                for (int i = 0; i < n; i++) verifier.Verify(valid.AsSpan(i * 16, 16), out _);
+                good.Add(clock.Elapsed.TotalNanoseconds / n);
+                if (verifier.Counters[CommandVerdict.Accepted] != n) throw new BenchError("valid packets were not all accepted");
+            }
+            if (rep % 2 == 0) { MeasureC(); MeasureOurs(); } else { MeasureOurs(); MeasureC(); }
+        }
+        var sc = Stats.Of(c);
+        var sb = Stats.Of(bad);
+        var sg = Stats.Of(good);
+        Report.Line($"C libsodium          {sc.Format("ns")}");
+        Report.Line($"ours, forged (bad tag) {sb.Format("ns")}");
+        Report.Line($"ours, valid (tag + window + floor) {sg.Format("ns")}");
+        _report.Ratio("verify forged vs C libsodium", sb.Median / sc.Median, 1.15, atMost: true, "median ns per datagram, lower is better");
+        _report.Ratio("verify valid vs C libsodium", sg.Median / sc.Median, 1.15, atMost: true, "median ns per datagram, lower is better");
+    }
+
+    // ---- capacity: drain a pre-filled receive buffer, receiver pinned, buffer filled by the C sendmmsg sender
+    public double Capacity()
+    {
+        _report.Section($"intake capacity: drain a receive buffer pre-filled with well-formed forgeries (receiver pinned to CPU {ReceiverCpu}, C sender on CPU {SenderCpu})");
+        const int fill = 60_000; // more than a 16 MiB request (32 MiB granted) holds: what does not fit is dropped by the kernel
+        var packets = WritePackets("prefill.bin", 1, _ => Forged(wellFormed: true, 0));
+        List<double> cRate = [], cCpu = [], vRate = [], vCpu = [], oRate = [], oCpu = [];
+        long cQueued = 0, oQueued = 0;
+        for (int rep = 0; rep < _options.Reps; rep++)
+        {
+            void MeasureC()
+            {
+                var (queued, ns, cpu) = DrainWithC(_drain, packets, fill);
+                cQueued = queued;
+                cRate.Add(queued / (ns / 1e9));
+                cCpu.Add(cpu / (double)queued);
+                (queued, ns, cpu) = DrainWithC(_drainVerify, packets, fill);
+                vRate.Add(queued / (ns / 1e9));
+                vCpu.Add(cpu / (double)queued);
+            }
+            void MeasureOurs()
+            {
+                var (queued, ns, cpu) = DrainWithListener(packets, fill);
+                oQueued = queued;
+                oRate.Add(queued / (ns / 1e9));
+                oCpu.Add(cpu / (double)queued);
+            }
+            if (rep % 2 == 0) { MeasureC(); MeasureOurs(); } else { MeasureOurs(); MeasureC(); }
+        }
+        var c = Stats.Of(cRate);
+        var o = Stats.Of(oRate);
+        var v = Stats.Of(vRate);
+        var cc = Stats.Of(cCpu);
+        var vc = Stats.Of(vCpu);
+        var oc = Stats.Of(oCpu);
+        Report.Line($"C recvmmsg drain           {Scale(c, 1e-3).Format("k datagrams/s", "F0")}, CPU {cc.Format("ns/datagram")} ({cQueued} queued)");
+        Report.Line($"C drain + libsodium tag    {Scale(v, 1e-3).Format("k datagrams/s", "F0")}, CPU {vc.Format("ns/datagram")}");
+        Report.Line($"ppn listener               {Scale(o, 1e-3).Format("k datagrams/s", "F0")}, CPU {oc.Format("ns/datagram")} ({oQueued} queued; every one verified)");
+        _report.Ratio("intake capacity vs C recvmmsg drain", o.Median / c.Median, 0.9, atMost: false, "median datagrams/s draining a full buffer, higher is better (the drain verifies nothing)");
+        _report.Ratio("intake CPU per datagram vs C recvmmsg drain", oc.Median / cc.Median, 1.2, atMost: true, "median receiver-thread CPU ns per datagram, lower is better (the drain verifies nothing)");
+        _report.Ratio("intake capacity vs C drain + libsodium tag", o.Median / v.Median, 0.9, atMost: false, "the same work in C: what ppn adds beyond the kernel and the hash");
+        _report.Ratio("intake CPU per datagram vs C drain + libsodium tag", oc.Median / vc.Median, 1.2, atMost: true, "the same work in C");
+        return o.Median;
+    }
+
+    private (long Queued, double Ns, long Cpu) DrainWithC(string drain, string packets, int fill)
+    {
+        using var p = Process.Start(new ProcessStartInfo(drain, $"--cpu {ReceiverCpu} --rcvbuf {CapacityBuffer}")
+        { RedirectStandardOutput = true, RedirectStandardInput = true })!;
+        try
+        {
+            int port = int.Parse((p.StandardOutput.ReadLine() ?? throw new BenchError("recvmmsg_drain did not start")).Split(' ')[1], CultureInfo.InvariantCulture);
+            Send(port, packets, fill, rate: 0, sockets: 1);
+            p.StandardInput.WriteLine("go");
+            p.StandardInput.Flush();
+            var parts = (p.StandardOutput.ReadLine() ?? throw new BenchError("recvmmsg_drain printed nothing")).Split(' ');
+            if (!p.WaitForExit(30_000)) throw new BenchError("recvmmsg_drain did not exit");
+            return (long.Parse(parts[1], CultureInfo.InvariantCulture), double.Parse(parts[3], CultureInfo.InvariantCulture), long.Parse(parts[5], CultureInfo.InvariantCulture));
+        }
+        finally
+        {
+            if (!p.HasExited) p.Kill();
+        }
+    }
+
+    private (long Queued, double Ns, long Cpu) DrainWithListener(string packets, int fill)
+    {
+        // The receive thread is held inside the first valid command's floor save while the C sender fills the
+        // buffer; released, it drains what was queued. Its CPU time comes from the kernel (schedstat).
+        using var store = new GatedStore();
+        var journal = new CommandJournal();
+        var verifier = new CommandVerifier(_ring, new NodeAddressing(NodeId), store, 0);
+        using var listener = CommandListener.Start(new CommandListenerOptions
+        {
+            BindAddress = IPAddress.Loopback,
+            Port = 0,
+            Receivers = 1,
+            ReceiveBufferBytes = CapacityBuffer,
+            ExecutorQueueCapacity = 1024,
+        }, verifier, new CommandDispatcher(new NoEffects(), journal), journal);
+        int rx = Native.FindThread("ppn-cmd-rx0");
+        Native.Pin(rx, ReceiverCpu);
+        using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+        {
+            var first = new byte[16];
+            _sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(NodeId), 1, first);
+            client.SendTo(first, listener.LocalEndPoint);
+        }
+        if (!store.Entered.Wait(TimeSpan.FromSeconds(10))) throw new BenchError("the listener never took the first command");
+        Send(listener.LocalEndPoint.Port, packets, fill, rate: 0, sockets: 1);
+        long queued = fill - listener.KernelDrops;
+        long target = listener.DatagramsReceived + queued;
+        Native.Pin(0, SenderCpu);
+        long cpu0 = Native.CpuNanoseconds(rx);
+        var clock = Stopwatch.StartNew();
+        long start = listener.DatagramsReceived;
+        store.Release.Set();
+        // As the C drain does, time from the first receive call on: the clock starts when the first batch after the
+        // release is counted (the thread's wake-up latency is the scheduler's, not the listener's).
+        while (listener.DatagramsReceived == start)
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(20)) throw new BenchError("the listener did not resume");
+        }
+        long resumed = listener.DatagramsReceived;
+        clock.Restart();
+        while (listener.DatagramsReceived < target)
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(20)) throw new BenchError($"the listener drained {listener.DatagramsReceived} of {target} datagrams in 20 s");
+        }
+        double ns = clock.Elapsed.TotalNanoseconds * queued / Math.Max(1, target - resumed); // the first batch at the same rate
+        long cpu = Native.CpuNanoseconds(rx) - cpu0;
+        Native.Unpin(0);
+        return (queued, ns, cpu);
+    }
+
+    // ---- flood: the listener under floods at and beyond its capacity; fails on a lost valid command or a sender-bound run
+    public void Flood(double capacity)
+    {
+        int receivers = _options.Receivers;
+        _report.Section($"flood: {_options.FloodDatagrams} datagrams, one valid command in {ValidEvery}, C sendmmsg sender (8 source ports) on CPU {SenderCpu}, {receivers} receiver(s) from CPU {ReceiverCpu}");
+        int valid = _options.FloodDatagrams / ValidEvery;
+        // Wrong shapes: refused by the in-kernel prefilter. Well-formed: only the tag is wrong, so each costs a verify.
+        var wrongShape = WritePackets("flood-wrong-shape.bin", _options.FloodDatagrams, i => Flooded(i, wellFormed: false));
+        var wellFormed = WritePackets("flood-well-formed.bin", _options.FloodDatagrams, i => Flooded(i, wellFormed: true));
+        double pace = capacity * _options.FloodLoad;
+        for (int rep = 0; rep < _options.Reps; rep++)
+        {
+            var a = FloodOnce(wrongShape, rate: 0, receivers);
+            bool aBound = a.Offered < capacity;
+            _report.Gate($"flood of wrong shapes, unpaced, rep {rep + 1}", a.Lost == 0 && !aBound,
+                $"offered {a.Offered / 1e3:F0} k/s ({(aBound ? "BELOW" : "at or above")} the receiver's capacity {capacity / 1e3:F0} k/s{(aBound ? ": sender-bound, the run proves nothing" : "")}); " +
+                $"valid {valid} sent, {valid - a.Lost} accepted, {a.Lost} lost; kernel drops {a.KernelDrops}, verified {a.Received}");
+            var b = FloodOnce(wellFormed, rate: pace, receivers);
+            bool bBound = b.Offered < pace * 0.97;
+            _report.Gate($"flood of well-formed forgeries paced at {_options.FloodLoad:F2}x capacity, rep {rep + 1}", b.Lost == 0 && !bBound,
+                $"offered {b.Offered / 1e3:F0} k/s of {pace / 1e3:F0} k/s asked{(bBound ? " (sender-bound: the sender could not keep the pace)" : "")}; " +
+                $"valid {valid} sent, {valid - b.Lost} accepted, {b.Lost} lost; kernel drops {b.KernelDrops} (queue overflows), verified {b.Received}");
+        }
+    }
+
+    private (double Offered, long Lost, long KernelDrops, long Received) FloodOnce(string packets, double rate, int receivers)
+    {
+        var journal = new CommandJournal();
+        var verifier = new CommandVerifier(_ring, new NodeAddressing(NodeId), Provisioned(), 0);
+        using var listener = CommandListener.Start(new CommandListenerOptions
+        {
+            BindAddress = IPAddress.Loopback,
+            Port = 0,
+            Receivers = receivers,
+            ReceiveBufferBytes = ReceiveBuffer,
+            ExecutorQueueCapacity = 1024,
+        }, verifier, new CommandDispatcher(new NoEffects(), journal), journal);
+        for (int r = 0; r < receivers; r++) Native.Pin(Native.FindThread($"ppn-cmd-rx{r}"), (ReceiverCpu + r) % Environment.ProcessorCount);
+        int count = _options.FloodDatagrams;
+        var (sent, ns) = Send(listener.LocalEndPoint.Port, packets, count, rate, sockets: 8);
+        // Loopback accounts for every datagram within sendto: each one is read or dropped by the kernel.
+        var clock = Stopwatch.StartNew();
+        while (listener.DatagramsReceived + listener.KernelDrops < sent)
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(30)) throw new BenchError($"flood: {listener.DatagramsReceived} read + {listener.KernelDrops} dropped of {sent} after 30 s");
             Thread.Sleep(1);
         }
-    });
-    sampler.Start();
-    int validSent = Blast(listener.LocalEndPoint, datagrams, validEvery);
-    sampler.Join();
-    double seconds = Math.Max(lastChange - Math.Max(firstSeen, 0), 1e-6);
-    return (lastCount, listener.DatagramsReceived / seconds, validSent, verifier.Counters[CommandVerdict.Accepted],
-        verifier.Counters.Rejected, listener.QueueFull);
-}
+        long validSent = count / ValidEvery;
+        return (sent / (ns / 1e9), validSent - verifier.Counters[CommandVerdict.Accepted], listener.KernelDrops, listener.DatagramsReceived);
+    }
 
-// Sends the flood from one socket as fast as it can: forged datagrams, with one valid command every validEvery.
-int Blast(IPEndPoint target, int datagrams, int validEvery)
-{
-    using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-    socket.Connect(target);
-    var forged = new byte[16];
-    sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(42), 1, forged);
-    forged[15] ^= 1;
-    var counter = new AuthorityCounter();
-    var valid = new byte[16];
-    int validSent = 0;
-    for (int i = 0; i < datagrams; i++)
+    private (int Length, byte[] Bytes) Flooded(int i, bool wellFormed)
     {
-        if (i % validEvery == validEvery / 2)
+        if (i % ValidEvery == ValidEvery / 2)
         {
-            sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(42), counter.Next(), valid);
-            socket.Send(valid);
-            validSent++;
+            var b = new byte[16];
+            _sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(NodeId), (uint)(i / ValidEvery + 1), b);
+            return (16, b);
+        }
+        return Forged(wellFormed, i);
+    }
+
+    private (int Length, byte[] Bytes) Forged(bool wellFormed, int i)
+    {
+        var b = new byte[16];
+        if (wellFormed)
+        {
+            _sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(NodeId), 7, b);
+            b[15] ^= 1;
+            return (16, b);
+        }
+        // A mix of what a blind forger sends: other targets (most), other lengths, other versions.
+        switch (i % 10)
+        {
+            case 0: return (17, new byte[17]);
+            case 1:
+                _sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(NodeId), 7, b);
+                b[0] = (byte)(0x20 | (b[0] & 0x0F));
+                return (16, b);
+            default:
+                _sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node((ushort)(NodeId + 1 + i % 1000)), 7, b);
+                return (16, b);
+        }
+    }
+
+    private string WritePackets(string name, int count, Func<int, (int Length, byte[] Bytes)> make)
+    {
+        var path = Path.Combine(_work, name);
+        var all = new byte[count * RecordBytes];
+        for (int i = 0; i < count; i++)
+        {
+            var (length, bytes) = make(i);
+            all[i * RecordBytes] = (byte)length;
+            bytes.AsSpan(0, length).CopyTo(all.AsSpan(i * RecordBytes + 1));
+        }
+        File.WriteAllBytes(path, all);
+        return path;
+    }
+
+    private (long Sent, double Ns) Send(int port, string packets, int count, double rate, int sockets)
+    {
+        var line = Run(_sender, string.Create(CultureInfo.InvariantCulture,
+            $"--port {port} --packets {packets} --count {count} --rate {rate:F0} --cpu {SenderCpu} --sockets {sockets}")).Split(' ');
+        return (long.Parse(line[1], CultureInfo.InvariantCulture), double.Parse(line[3], CultureInfo.InvariantCulture));
+    }
+
+    // ---- startup: `ppn version` against a C hello, both through fork + execv + wait
+    public void Startup()
+    {
+        _report.Section("startup: `ppn version` vs a C hello (fork, execv, wait; 10 starts per turn, turns interleaved)");
+        if (_options.Ppn is not { } ppn || !File.Exists(ppn))
+        {
+            _report.Note("startup: not measured — no --ppn (make bench passes out/bin/ppn)");
+            return;
+        }
+        List<double> hello = [], ours = [];
+        for (int rep = 0; rep < _options.Reps; rep++)
+        {
+            void H() => hello.AddRange(Run(_exec, $"10 {_hello}").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(s => double.Parse(s, CultureInfo.InvariantCulture) / 1e6));
+            void P() => ours.AddRange(Run(_exec, $"10 {ppn} version").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(s => double.Parse(s, CultureInfo.InvariantCulture) / 1e6));
+            if (rep % 2 == 0) { H(); P(); } else { P(); H(); }
+        }
+        var h = Stats.Of(hello);
+        var p = Stats.Of(ours);
+        Report.Line($"C hello      {h.Format("ms", "F2")}");
+        Report.Line($"ppn version  {p.Format("ms", "F2")}");
+        _report.Ratio("ppn version vs C hello", p.Median / h.Median, 3.0, atMost: true, "median wall time of one start, lower is better");
+    }
+
+    // ---- size: the binary and its share of the initramfs
+    public void Size()
+    {
+        _report.Section("size");
+        if (_options.Ppn is not { } ppn || !File.Exists(ppn))
+        {
+            _report.Note("size: not measured — no --ppn");
+            return;
+        }
+        long raw = new FileInfo(ppn).Length;
+        using var buffer = new MemoryStream();
+        using (var gz = new GZipStream(buffer, CompressionLevel.SmallestSize, leaveOpen: true))
+        using (var input = File.OpenRead(ppn))
+        {
+            input.CopyTo(gz);
+        }
+        Report.Line($"ppn {raw / 1024.0:F0} KiB, gzip {buffer.Length / 1024.0:F0} KiB");
+        if (_options.Initramfs is { } initramfs && File.Exists(initramfs))
+        {
+            long whole = new FileInfo(initramfs).Length;
+            _report.Note($"size: ppn (gzip) is {100.0 * buffer.Length / whole:F0} % of {Path.GetFileName(initramfs)} ({whole / 1024.0:F0} KiB)");
         }
         else
         {
-            socket.Send(forged);
+            _report.Note($"size: ppn {raw / 1024.0:F0} KiB, gzip {buffer.Length / 1024.0:F0} KiB (no --initramfs to compare with)");
         }
     }
-    return validSent;
-}
 
-static InMemoryReplayStateStore Provisioned()
-{
-    var store = new InMemoryReplayStateStore();
-    store.Save(new ReplayState(0, 0));
-    return store;
-}
+    private static Stats Scale(Stats s, double k) => new(s.Min * k, s.Median * k, s.Max * k);
 
-static double Time(Action action)
-{
-    var clock = Stopwatch.StartNew();
-    action();
-    return clock.Elapsed.TotalNanoseconds;
-}
-
-static void Run(string file, string args)
-{
-    using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true })!;
-    var error = p.StandardError.ReadToEnd();
-    if (!p.WaitForExit(60_000) || p.ExitCode != 0) throw new InvalidOperationException($"{file} {args} failed: {error}");
-}
-
-static string FindRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    private static InMemoryReplayStateStore Provisioned()
     {
-        if (File.Exists(Path.Combine(dir.FullName, "ppn.slnx"))) return dir.FullName;
+        var store = new InMemoryReplayStateStore();
+        store.Save(new ReplayState(0, 0));
+        return store;
     }
-    return Environment.GetEnvironmentVariable("PPN_REPO_ROOT") ?? throw new InvalidOperationException("ppn.slnx not found");
+
+    private static string Hash(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)))[..16];
+
+    private static string Run(string file, string args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(120_000))
+        {
+            p.Kill();
+            throw new BenchError($"{file} {args} did not finish in 120 s");
+        }
+        if (p.ExitCode != 0) throw new BenchError($"{file} {args} failed ({p.ExitCode}): {error.Result.Trim()}");
+        return output.Result;
+    }
 }
 
-internal sealed class CountingEffects : ICommandEffects
+/// <summary>A replay store whose first save blocks until released: holds the receive thread while the buffer fills.</summary>
+internal sealed class GatedStore : IReplayStateStore, IDisposable
 {
-    public int Count;
-    public void HealthProbe() => Interlocked.Increment(ref Count);
-    public void Identify(int seconds) => Interlocked.Increment(ref Count);
-    public void Reboot() => Interlocked.Increment(ref Count);
-    public void Poweroff() => Interlocked.Increment(ref Count);
-    public void RetuneNic() => Interlocked.Increment(ref Count);
-    public void RescanBeacon() => Interlocked.Increment(ref Count);
-    public void GenesisReset() => Interlocked.Increment(ref Count);
+    private readonly InMemoryReplayStateStore _inner = new();
+    private int _saves;
+    public readonly ManualResetEventSlim Entered = new();
+    public readonly ManualResetEventSlim Release = new();
+
+    public GatedStore() => _inner.Save(new ReplayState(0, 0));
+
+    public ReplayStateLoad Load(out ReplayState state) => _inner.Load(out state);
+    public byte? LastKnownEpoch() => _inner.LastKnownEpoch();
+
+    public void Save(ReplayState state)
+    {
+        if (Interlocked.Increment(ref _saves) == 1)
+        {
+            Entered.Set();
+            Release.Wait(TimeSpan.FromSeconds(60));
+        }
+        _inner.Save(state);
+    }
+
+    public void Dispose() => Release.Set();
+}
+
+internal sealed class NoEffects : ICommandEffects
+{
+    public void HealthProbe() { }
+    public void Identify(int seconds) { }
+    public void Reboot() { }
+    public void Poweroff() { }
+    public void RetuneNic() { }
+    public void RescanBeacon() { }
+    public void GenesisReset() { }
 }

@@ -14,6 +14,7 @@ public class InteropLayoutTests
         #include <sys/uio.h>
         #include <netinet/in.h>
         #include <poll.h>
+        #include <linux/filter.h>
         int main(void) {
           printf("iovec %zu %zu\n", sizeof(struct iovec), offsetof(struct iovec, iov_len));
           printf("msghdr %zu %zu %zu %zu %zu %zu %zu\n", sizeof(struct msghdr), offsetof(struct msghdr, msg_namelen),
@@ -25,6 +26,12 @@ public class InteropLayoutTests
           printf("sockaddr_in %zu %zu %zu\n", sizeof(struct sockaddr_in), offsetof(struct sockaddr_in, sin_port), offsetof(struct sockaddr_in, sin_addr));
           printf("pollfd %zu %zu\n", sizeof(struct pollfd), offsetof(struct pollfd, revents));
           printf("consts %d %d %d %d %d %d %d\n", SO_RCVBUFFORCE, MSG_DONTWAIT, MSG_TRUNC, IPV6_V6ONLY, SOCK_NONBLOCK, SOCK_CLOEXEC, AF_INET6);
+          printf("cmsghdr %zu %zu %zu %zu %zu %zu\n", sizeof(struct cmsghdr), offsetof(struct cmsghdr, cmsg_level), offsetof(struct cmsghdr, cmsg_type),
+            (size_t)CMSG_SPACE(4), (size_t)CMSG_LEN(4), (size_t)CMSG_ALIGN(13));
+          printf("sockopts %d %d %d\n", SO_REUSEPORT, SO_RXQ_OVFL, SO_ATTACH_FILTER);
+          printf("bpf %d %d %d %d %d %d\n", BPF_LD | BPF_W | BPF_LEN, BPF_LD | BPF_B | BPF_ABS, BPF_LD | BPF_H | BPF_ABS,
+            BPF_ALU | BPF_RSH | BPF_K, BPF_JMP | BPF_JEQ | BPF_K, BPF_RET | BPF_K);
+          printf("sock_filter %zu %zu %zu\n", sizeof(struct sock_filter), sizeof(struct sock_fprog), offsetof(struct sock_fprog, filter));
           return 0;
         }
         """;
@@ -48,6 +55,10 @@ public class InteropLayoutTests
             Assert.Equal([sizeof(LibC.pollfd), 6], lines["pollfd"]);
             Assert.Equal([LibC.SO_RCVBUFFORCE, LibC.MSG_DONTWAIT, LibC.MSG_TRUNC, LibC.IPV6_V6ONLY, LibC.SOCK_NONBLOCK, LibC.SOCK_CLOEXEC, LibC.AF_INET6],
                 lines["consts"]);
+            Assert.Equal([sizeof(LibC.cmsghdr), 8, 12, LibC.CmsgSpace(4), LibC.CmsgLen(4), LibC.CmsgAlign(13)], lines["cmsghdr"]);
+            Assert.Equal([LibC.SO_REUSEPORT, LibC.SO_RXQ_OVFL, LibC.SO_ATTACH_FILTER], lines["sockopts"]);
+            Assert.Equal([LibC.BPF_LD_W_LEN, LibC.BPF_LD_B_ABS, LibC.BPF_LD_H_ABS, LibC.BPF_ALU_RSH_K, LibC.BPF_JMP_JEQ_K, LibC.BPF_RET_K], lines["bpf"]);
+            Assert.Equal([sizeof(LibC.sock_filter), sizeof(LibC.sock_fprog), 8], lines["sock_filter"]);
         }
         finally
         {

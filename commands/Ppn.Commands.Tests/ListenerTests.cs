@@ -18,20 +18,185 @@ public class ListenerTests : IDisposable
         _sealer.Dispose();
     }
 
-    private CommandListener Start(IPAddress bind, out CommandVerifier verifier, int queue = 64)
+    private CommandListener Start(IPAddress bind, out CommandVerifier verifier, int queue = 64, bool prefilter = true, int receivers = 0,
+        IReplayStateStore? store = null, int receiveBuffer = 4 << 20)
     {
-        var store = new InMemoryReplayStateStore();
-        store.Save(new ReplayState(0, 0));
-        verifier = new CommandVerifier(_node, new NodeAddressing(42), store, 0);
-        return CommandListener.Start(new CommandListenerOptions { BindAddress = bind, Port = 0, ExecutorQueueCapacity = queue },
-            verifier, new CommandDispatcher(_effects, _journal), _journal);
+        if (store is null)
+        {
+            var memory = new InMemoryReplayStateStore();
+            memory.Save(new ReplayState(0, 0));
+            store = memory;
+        }
+        verifier = new CommandVerifier(_node, new NodeAddressing(42, 7), store, 0);
+        return CommandListener.Start(new CommandListenerOptions
+        {
+            BindAddress = bind,
+            Port = 0,
+            ExecutorQueueCapacity = queue,
+            KernelPrefilter = prefilter,
+            Receivers = receivers,
+            ReceiveBufferBytes = receiveBuffer,
+        }, verifier, new CommandDispatcher(_effects, _journal), _journal);
     }
 
-    private byte[] Seal(uint counter, CommandIntent intent = CommandIntent.Noop)
+    private byte[] Seal(uint counter, CommandIntent intent = CommandIntent.Noop, TargetSelector? target = null)
     {
         var b = new byte[16];
-        _sealer.Seal(0, intent, 0, TargetSelector.Node(42), counter, b);
+        _sealer.Seal(0, intent, 0, target ?? TargetSelector.Node(42), counter, b);
         return b;
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("::1")]
+    public void The_kernel_prefilter_drops_wrong_length_version_and_target_and_counts_them(string address)
+    {
+        var bind = IPAddress.Parse(address);
+        using var listener = Start(bind, out var verifier);
+        Assert.True(listener.KernelPrefilter);
+        using var sender = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        sender.Bind(new IPEndPoint(bind, 0));
+        var wrongVersion = Seal(1);
+        wrongVersion[0] = (byte)((2 << 4) | (wrongVersion[0] & 0x0F));
+        var reservedKind = Seal(1);
+        reservedKind[2] |= 0xC0;
+        byte[][] dropped =
+        [
+            new byte[15], new byte[17], new byte[100], [], // wrong length (an empty datagram too)
+            wrongVersion,
+            Seal(1, target: TargetSelector.Node(43)), Seal(1, target: TargetSelector.Group(8)), reservedKind,
+            Seal(1, target: new TargetSelector(TargetKind.All, 5)), // "all" with a non-zero id is no target
+        ];
+        foreach (var d in dropped) sender.SendTo(d, listener.LocalEndPoint);
+        var forged = Seal(4);
+        forged[15] ^= 1; // the right shape: only its tag is wrong, which needs the key, so it reaches the verifier
+        sender.SendTo(forged, listener.LocalEndPoint);
+        sender.SendTo(Seal(1), listener.LocalEndPoint);
+        sender.SendTo(Seal(2, target: TargetSelector.Group(7)), listener.LocalEndPoint);
+        sender.SendTo(Seal(3, target: TargetSelector.All), listener.LocalEndPoint);
+
+        Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.Accepted] == 3 && verifier.Counters.Rejected == 1, Deadline));
+        // The last datagram read carries the socket's drop count (SO_RXQ_OVFL): every refusal, counted in the kernel.
+        Assert.Equal(dropped.Length, listener.KernelDrops);
+        Assert.Equal(dropped.Length, listener.KernelDropsFromControlMessages);
+        Assert.Equal(4, listener.DatagramsReceived);
+        Assert.Equal(1, verifier.Counters[CommandVerdict.BadTag]);
+        Assert.Equal(0, verifier.Counters[CommandVerdict.WrongLength] + verifier.Counters[CommandVerdict.BadVersion] + verifier.Counters[CommandVerdict.WrongTarget]);
+        Assert.Equal(CommandVerdict.BadTag, Assert.Single(_journal.Rejected()).Verdict);
+    }
+
+    [Fact]
+    public void A_refusal_with_no_datagram_after_it_is_counted_at_once()
+    {
+        using var listener = Start(IPAddress.Loopback, out _);
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.SendTo(new byte[3], listener.LocalEndPoint);
+        // No datagram follows to carry SO_RXQ_OVFL; the statistic asks the socket (SO_MEMINFO).
+        Assert.True(Wait.Until(() => listener.KernelDrops == 1, Deadline));
+        Assert.Equal(0, listener.KernelDropsFromControlMessages);
+        Assert.Equal(0, listener.DatagramsReceived);
+    }
+
+    [Fact]
+    public void Without_the_prefilter_the_same_datagrams_reach_the_verifier_and_nothing_is_dropped()
+    {
+        using var listener = Start(IPAddress.Loopback, out var verifier, prefilter: false);
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.SendTo(new byte[17], listener.LocalEndPoint);
+        sender.SendTo(Seal(1, target: TargetSelector.Node(43)), listener.LocalEndPoint);
+        sender.SendTo(Seal(1), listener.LocalEndPoint);
+        Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.Accepted] == 1 && verifier.Counters.Rejected == 2, Deadline));
+        Assert.Equal(1, verifier.Counters[CommandVerdict.WrongLength]);
+        Assert.Equal(1, verifier.Counters[CommandVerdict.WrongTarget]);
+        Assert.Equal(0, listener.KernelDrops);
+    }
+
+    [Fact]
+    public void Receive_queue_overflow_is_counted_from_SO_RXQ_OVFL_and_accounts_for_every_datagram_sent()
+    {
+        // The receive thread is held inside the first valid command's floor save; meanwhile well-formed forgeries
+        // (they pass the prefilter) overflow a minimal receive buffer. Loopback delivers within sendto(2), so every
+        // datagram is either queued or dropped by the time the send returns.
+        using var store = new GatedReplayStateStore();
+        using var listener = Start(IPAddress.Loopback, out var verifier, receivers: 1, store: store, receiveBuffer: 1);
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.SendTo(Seal(1), listener.LocalEndPoint);
+        Assert.True(store.Entered.Wait(Deadline), "the receive thread never reached the floor save");
+        var forged = Seal(300);
+        forged[15] ^= 1;
+        const int flood = 200;
+        for (int i = 0; i < flood; i++) sender.SendTo(forged, listener.LocalEndPoint);
+        store.Release.Set();
+        // A last valid command, sent once the queue drained (so it is never dropped itself), carries the final drop count.
+        Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.Accepted] == 1 && listener.ReceiveQueuesEmpty(), Deadline));
+        sender.SendTo(Seal(2), listener.LocalEndPoint);
+        Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.Accepted] == 2, Deadline));
+        Assert.True(listener.KernelDrops > 0, "a minimal buffer took all 200 forgeries");
+        Assert.Equal(flood + 2, listener.DatagramsReceived + listener.KernelDrops);
+        Assert.Equal(listener.KernelDrops, listener.KernelDropsFromControlMessages); // the last datagram's SO_RXQ_OVFL said as much
+    }
+
+    [Fact]
+    public void SO_REUSEPORT_receivers_share_the_port_and_every_flow_is_verified()
+    {
+        using var listener = Start(IPAddress.Loopback, out var verifier, receivers: 2, queue: 256);
+        Assert.Equal(2, listener.Receivers);
+        // 64 sources (64 flows): the kernel's flow hash sends each to one of the two sockets.
+        var senders = Enumerable.Range(0, 64).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp)).ToArray();
+        try
+        {
+            for (int i = 0; i < senders.Length; i++) senders[i].SendTo(Seal((uint)i + 1), listener.LocalEndPoint);
+            Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.Accepted] == 64, Deadline));
+            Assert.True(Wait.Until(() => _effects.Calls.Count == 64, Deadline));
+            var spread = listener.DatagramsPerReceiver();
+            Assert.Equal(64, spread.Sum());
+            Assert.All(spread, n => Assert.True(n > 0, $"one receiver got nothing: {string.Join(",", spread)}"));
+            Assert.Equal(32, listener.TrySendOnListeningSocket((IPEndPoint)senders[0].LocalEndPoint!)); // every socket of the group is shut for writing
+        }
+        finally
+        {
+            foreach (var s in senders) s.Dispose();
+        }
+    }
+
+    [Fact]
+    public void One_receiver_per_core_up_to_four_unless_asked()
+    {
+        var auto = new CommandListenerOptions { BindAddress = IPAddress.Loopback };
+        Assert.Equal(1, auto.ResolveReceivers(1));
+        Assert.Equal(2, auto.ResolveReceivers(2));
+        Assert.Equal(CommandListenerOptions.MaxReceivers, auto.ResolveReceivers(64));
+        Assert.Equal(3, new CommandListenerOptions { BindAddress = IPAddress.Loopback, Receivers = 3 }.ResolveReceivers(1));
+    }
+
+    /// <summary>A replay store whose first save blocks until released: holds the receive thread still.</summary>
+    private sealed class GatedReplayStateStore : IReplayStateStore, IDisposable
+    {
+        private readonly InMemoryReplayStateStore _inner = new();
+        private int _saves;
+        public readonly ManualResetEventSlim Entered = new();
+        public readonly ManualResetEventSlim Release = new();
+
+        public GatedReplayStateStore() => _inner.Save(new ReplayState(0, 0));
+
+        public ReplayStateLoad Load(out ReplayState state) => _inner.Load(out state);
+        public byte? LastKnownEpoch() => _inner.LastKnownEpoch();
+
+        public void Save(ReplayState state)
+        {
+            if (Interlocked.Increment(ref _saves) == 1)
+            {
+                Entered.Set();
+                Release.Wait(Deadline);
+            }
+            _inner.Save(state);
+        }
+
+        public void Dispose()
+        {
+            Release.Set();
+            Entered.Dispose();
+        }
     }
 
     [Theory]
@@ -40,7 +205,7 @@ public class ListenerTests : IDisposable
     public void Listener_executes_valid_commands_and_journals_rejects_with_their_source(string address)
     {
         var bind = IPAddress.Parse(address);
-        using var listener = Start(bind, out var verifier);
+        using var listener = Start(bind, out var verifier, prefilter: false);
         using var sender = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         sender.Bind(new IPEndPoint(bind, 0));
         sender.SendTo(Seal(1, CommandIntent.Reboot), listener.LocalEndPoint);
@@ -70,6 +235,7 @@ public class ListenerTests : IDisposable
         {
             BindAddress = IPAddress.Loopback,
             Port = 0,
+            KernelPrefilter = false, // a wrong length reaches the verifier
             RejectSummaryInterval = TimeSpan.FromMilliseconds(300),
         }, verifier, new CommandDispatcher(_effects, _journal), _journal, log);
         using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -99,7 +265,7 @@ public class ListenerTests : IDisposable
     [Fact]
     public void Listener_never_writes_to_the_socket()
     {
-        using var listener = Start(IPAddress.Loopback, out _);
+        using var listener = Start(IPAddress.Loopback, out _, prefilter: false);
         using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         sender.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         for (uint c = 1; c <= 20; c++) sender.SendTo(Seal(c), listener.LocalEndPoint);

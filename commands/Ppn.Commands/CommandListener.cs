@@ -28,10 +28,31 @@ public sealed class CommandListenerOptions
     /// the summary is flushed when the interval ends even if no other datagram arrives.
     /// </summary>
     public TimeSpan RejectSummaryInterval { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Receive sockets in one SO_REUSEPORT group, each drained by its own thread; 0 (the default) picks one per
+    /// core, at most <see cref="MaxReceivers"/>. The kernel spreads datagrams over them by flow hash, so one
+    /// source (the authority) always lands on the same receiver and its commands keep their order.
+    /// </summary>
+    public int Receivers { get; init; }
+    /// <summary>
+    /// Attach the in-kernel prefilter (<see cref="CommandPrefilter"/>): wrong length, version or target is dropped
+    /// before it is queued and only counted (<see cref="CommandListener.KernelDrops"/>), never journalled. On by
+    /// default; off only to exercise the user-space checks.
+    /// </summary>
+    public bool KernelPrefilter { get; init; } = true;
+
+    public const int MaxReceivers = 4;
+
+    /// <summary>The receiver count <see cref="Receivers"/> resolves to on a machine with <paramref name="cores"/> cores.</summary>
+    public int ResolveReceivers(int cores) => Receivers > 0 ? Math.Min(Receivers, 64) : Math.Clamp(cores, 1, MaxReceivers);
 }
 
 /// <summary>A rate-limited account of rejected datagrams since the previous summary.</summary>
-public readonly record struct RejectSummary(long RejectedSinceLast, long IntervalNanoseconds, CommandVerdict LastVerdict, CommandSource LastSource);
+public readonly record struct RejectSummary(long RejectedSinceLast, long IntervalNanoseconds, CommandVerdict LastVerdict, CommandSource LastSource)
+{
+    /// <summary>Datagrams the kernel dropped at this receiver's socket in the same interval (SO_RXQ_OVFL): prefilter refusals and receive-queue overflows.</summary>
+    public long KernelDropsSinceLast { get; init; }
+}
 
 /// <summary>Where the listener reports; implementations format (and allocate) only per summary, never per datagram.</summary>
 public interface ICommandLog
@@ -41,34 +62,31 @@ public interface ICommandLog
 }
 
 /// <summary>
-/// UDP command intake: one receive thread drains the socket with batched recvmmsg(2) and verifies every datagram
-/// in place (no allocation per datagram); accepted commands go through a bounded channel to one executor thread,
-/// so a slow intent (a reboot, an ethtool call) never stalls verification. The socket is shut for writing right
-/// after bind: the node never sends on 8090 (the diode rule), and the kernel enforces it (sendto → EPIPE).
+/// UDP command intake: receive threads (one per core, in an SO_REUSEPORT group) drain their sockets with batched
+/// recvmmsg(2) and verify every datagram in place (no allocation per datagram); accepted commands go through a
+/// bounded channel to one executor thread, so a slow intent (a reboot, an ethtool call) never stalls verification.
+/// An in-kernel classic-BPF prefilter drops wrong length, version and target before they take queue room; the
+/// kernel's drop count (prefilter refusals and queue overflows) arrives with each datagram (SO_RXQ_OVFL) and is
+/// <see cref="KernelDrops"/>. Every socket is shut for writing right after bind: the node never sends on 8090
+/// (the diode rule), and the kernel enforces it (sendto → EPIPE).
 /// </summary>
 public sealed unsafe class CommandListener : IDisposable
 {
-    private const int SlotBytes = 32; // larger than a command, so oversize datagrams show as MSG_TRUNC/wrong length
-    private const int NameBytes = 28; // sizeof(sockaddr_in6) ≥ sizeof(sockaddr_in)
+    internal const int SlotBytes = 32; // larger than a command, so oversize datagrams show as MSG_TRUNC/wrong length
+    internal const int NameBytes = 28; // sizeof(sockaddr_in6) ≥ sizeof(sockaddr_in)
+    internal static readonly int ControlBytes = LibC.CmsgSpace(sizeof(uint)); // one SO_RXQ_OVFL message
 
     private readonly CommandListenerOptions _options;
     private readonly CommandVerifier _verifier;
     private readonly CommandDispatcher _dispatcher;
     private readonly CommandJournal _journal;
     private readonly ICommandLog? _log;
-    private readonly SafeFd _socket;
+    private readonly Receiver[] _receivers;
     private readonly SafeFd _wake;
     private readonly Channel<AcceptedCommand> _queue;
-    private readonly Thread _receiveThread;
     private readonly Thread _executorThread;
     private readonly int _batch;
-    private byte* _buffers;
-    private byte* _names;
-    private LibC.iovec* _iovecs;
-    private LibC.mmsghdr* _messages;
-    private long _datagrams;
     private long _queueFull;
-    private long _receiveCalls;
     private int _disposed;
 
     private CommandListener(CommandListenerOptions options, CommandVerifier verifier, CommandDispatcher dispatcher,
@@ -80,21 +98,42 @@ public sealed unsafe class CommandListener : IDisposable
         _journal = journal;
         _log = log;
         _batch = Math.Clamp(options.BatchSize, 1, 1024);
-        _socket = OpenSocket(options, out var local, out var rcvbuf);
-        LocalEndPoint = local;
-        ReceiveBufferBytes = rcvbuf;
-        int wake = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
-        SyscallException.ThrowIfFailed(wake, "eventfd", "command listener wake-up");
-        _wake = new SafeFd(wake);
-        AllocateRing();
+        int count = options.ResolveReceivers(Environment.ProcessorCount);
+        var filter = options.KernelPrefilter ? CommandPrefilter.Program(verifier.Addressing) : null;
+        _receivers = new Receiver[count];
+        try
+        {
+            int wake = LibC.eventfd(0, LibC.EFD_CLOEXEC | LibC.EFD_NONBLOCK);
+            SyscallException.ThrowIfFailed(wake, "eventfd", "command listener wake-up");
+            _wake = new SafeFd(wake);
+            int port = options.Port;
+            for (int i = 0; i < count; i++)
+            {
+                // The first socket may take an ephemeral port (tests); the rest of the group joins that port.
+                var socket = OpenSocket(options, port, reusePort: count > 1, filter, out var local, out var rcvbuf);
+                _receivers[i] = new Receiver(this, i, socket, _batch);
+                if (i == 0)
+                {
+                    LocalEndPoint = local;
+                    ReceiveBufferBytes = rcvbuf;
+                    port = local.Port;
+                }
+            }
+        }
+        catch
+        {
+            foreach (var r in _receivers) r?.Dispose();
+            _wake?.Dispose();
+            throw;
+        }
         _queue = Channel.CreateBounded<AcceptedCommand>(new BoundedChannelOptions(Math.Max(1, options.ExecutorQueueCapacity))
         {
             SingleReader = true,
-            SingleWriter = true,
+            SingleWriter = count == 1,
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of dropping silently
         });
-        _receiveThread = new Thread(ReceiveLoop) { IsBackground = true, Name = "ppn-cmd-rx" };
         _executorThread = new Thread(ExecutorLoop) { IsBackground = true, Name = "ppn-cmd-exec" };
+        _running = count;
     }
 
     /// <summary>Binds, then starts the receive and executor threads.</summary>
@@ -103,20 +142,69 @@ public sealed unsafe class CommandListener : IDisposable
     {
         var listener = new CommandListener(options, verifier, dispatcher, journal, log);
         listener._executorThread.Start();
-        listener._receiveThread.Start();
+        foreach (var r in listener._receivers) r.Start();
         return listener;
     }
 
-    public IPEndPoint LocalEndPoint { get; }
-    /// <summary>The receive buffer the kernel granted (getsockopt SO_RCVBUF, which reports twice the request).</summary>
+    public IPEndPoint LocalEndPoint { get; } = null!;
+    /// <summary>The receive buffer the kernel granted each socket (getsockopt SO_RCVBUF, which reports twice the request).</summary>
     public int ReceiveBufferBytes { get; }
-    public long DatagramsReceived => Interlocked.Read(ref _datagrams);
-    public long ReceiveCalls => Interlocked.Read(ref _receiveCalls);
+    /// <summary>How many receive sockets (and threads) share the port.</summary>
+    public int Receivers => _receivers.Length;
+    /// <summary>Whether the in-kernel prefilter is attached to every receive socket.</summary>
+    public bool KernelPrefilter => _options.KernelPrefilter;
+    public long DatagramsReceived
+    {
+        get
+        {
+            long sum = 0;
+            foreach (var r in _receivers) sum += Interlocked.Read(ref r.Datagrams);
+            return sum;
+        }
+    }
+    public long ReceiveCalls
+    {
+        get
+        {
+            long sum = 0;
+            foreach (var r in _receivers) sum += Interlocked.Read(ref r.Calls);
+            return sum;
+        }
+    }
+    /// <summary>
+    /// Datagrams the kernel dropped at the 8090 sockets before ppn read them, summed over the receivers: refused
+    /// by the in-kernel prefilter (wrong length, version or target) or lost to a full receive queue. The kernel keeps
+    /// one count for both (sk_drops). It reaches the receive loop with each datagram read (SO_RXQ_OVFL); reading this
+    /// property also asks each socket for its count now (SO_MEMINFO), so drops after a socket's last datagram show too.
+    /// </summary>
+    public long KernelDrops
+    {
+        get
+        {
+            long sum = 0;
+            foreach (var r in _receivers) sum += r.CurrentKernelDrops();
+            return sum;
+        }
+    }
+    /// <summary>The drop counts the last datagrams carried (SO_RXQ_OVFL) alone, summed; the tests tell the two sources apart.</summary>
+    internal long KernelDropsFromControlMessages
+    {
+        get
+        {
+            long sum = 0;
+            foreach (var r in _receivers) sum += Volatile.Read(ref r.KernelDropsSeen);
+            return sum;
+        }
+    }
+    /// <summary>Datagrams each receiver has read (index = receiver), for the SO_REUSEPORT spread.</summary>
+    public long[] DatagramsPerReceiver() => [.. _receivers.Select(r => Interlocked.Read(ref r.Datagrams))];
     public long QueueFull => Interlocked.Read(ref _queueFull);
     public VerdictCounters Counters => _verifier.Counters;
+    /// <summary>The first receive loop failure; the others keep running, and the node's lifecycle restarts the service.</summary>
     public Exception? Failure { get; private set; }
 
-    private static SafeFd OpenSocket(CommandListenerOptions options, out IPEndPoint local, out int granted)
+    private static SafeFd OpenSocket(CommandListenerOptions options, int port, bool reusePort, LibC.sock_filter[]? filter,
+        out IPEndPoint local, out int granted)
     {
         bool v6 = options.BindAddress.AddressFamily == AddressFamily.InterNetworkV6;
         int fd = LibC.socket(v6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC | LibC.SOCK_NONBLOCK, LibC.IPPROTO_UDP);
@@ -134,6 +222,22 @@ public sealed unsafe class CommandListener : IDisposable
             int actual = 0;
             SyscallException.ThrowIfFailed(LibC.getsockopt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUF, &actual, &len), "getsockopt", "SO_RCVBUF");
             granted = actual;
+            int on = 1;
+            SyscallException.ThrowIfFailed(LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_RXQ_OVFL, &on, sizeof(int)), "setsockopt", "SO_RXQ_OVFL");
+            if (reusePort)
+            {
+                SyscallException.ThrowIfFailed(LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_REUSEPORT, &on, sizeof(int)), "setsockopt", "SO_REUSEPORT");
+            }
+            if (filter is not null)
+            {
+                // Attached before bind, so no datagram is ever queued unfiltered.
+                fixed (LibC.sock_filter* f = filter)
+                {
+                    var program = new LibC.sock_fprog { len = (ushort)filter.Length, filter = f };
+                    SyscallException.ThrowIfFailed(LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_ATTACH_FILTER, &program, (uint)sizeof(LibC.sock_fprog)),
+                        "setsockopt(SO_ATTACH_FILTER)", "command prefilter");
+                }
+            }
 
             byte* name = stackalloc byte[NameBytes];
             new Span<byte>(name, NameBytes).Clear();
@@ -144,7 +248,7 @@ public sealed unsafe class CommandListener : IDisposable
                 LibC.setsockopt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_V6ONLY, &v6only, sizeof(int));
                 var sa = (LibC.sockaddr_in6*)name;
                 sa->sin6_family = LibC.AF_INET6;
-                sa->sin6_port = BinaryPrimitives.ReverseEndianness((ushort)options.Port);
+                sa->sin6_port = BinaryPrimitives.ReverseEndianness((ushort)port);
                 options.BindAddress.TryWriteBytes(new Span<byte>(sa->sin6_addr, 16), out _);
                 sa->sin6_scope_id = (uint)options.BindAddress.ScopeId;
                 nameLength = (uint)sizeof(LibC.sockaddr_in6);
@@ -153,11 +257,11 @@ public sealed unsafe class CommandListener : IDisposable
             {
                 var sa = (LibC.sockaddr_in*)name;
                 sa->sin_family = LibC.AF_INET;
-                sa->sin_port = BinaryPrimitives.ReverseEndianness((ushort)options.Port);
+                sa->sin_port = BinaryPrimitives.ReverseEndianness((ushort)port);
                 options.BindAddress.TryWriteBytes(new Span<byte>(sa->sin_addr, 4), out _);
                 nameLength = (uint)sizeof(LibC.sockaddr_in);
             }
-            var where = $"{options.BindAddress} port {options.Port}";
+            var where = $"{options.BindAddress} port {port}";
             SyscallException.ThrowIfFailed(LibC.bind(fd, name, nameLength), "bind", where,
                 "check that the address is configured (ppn0 up) and nothing else listens on the port");
             // The diode: the kernel refuses every send on this socket from now on (udp_sendmsg → EPIPE).
@@ -176,129 +280,242 @@ public sealed unsafe class CommandListener : IDisposable
         }
     }
 
-    private void AllocateRing()
+    /// <summary>
+    /// The SO_RXQ_OVFL value in one received message's control data, or -1 when it carries none (the kernel attaches
+    /// it only once the socket's drop count is non-zero).
+    /// </summary>
+    internal static long ReadDropCount(in LibC.msghdr header)
     {
-        _buffers = (byte*)NativeMemory.AllocZeroed((nuint)(_batch * SlotBytes));
-        _names = (byte*)NativeMemory.AllocZeroed((nuint)(_batch * NameBytes));
-        _iovecs = (LibC.iovec*)NativeMemory.AllocZeroed((nuint)(_batch * sizeof(LibC.iovec)));
-        _messages = (LibC.mmsghdr*)NativeMemory.AllocZeroed((nuint)(_batch * sizeof(LibC.mmsghdr)));
-        for (int i = 0; i < _batch; i++)
+        byte* control = (byte*)header.msg_control;
+        long length = (long)header.msg_controllen;
+        int offset = 0;
+        while (offset + sizeof(LibC.cmsghdr) <= length)
         {
-            _iovecs[i].iov_base = _buffers + i * SlotBytes;
-            _iovecs[i].iov_len = SlotBytes;
-            _messages[i].msg_hdr.msg_iov = &_iovecs[i];
-            _messages[i].msg_hdr.msg_iovlen = 1;
-            _messages[i].msg_hdr.msg_name = _names + i * NameBytes;
+            var cmsg = (LibC.cmsghdr*)(control + offset);
+            int cmsgLength = (int)cmsg->cmsg_len;
+            if (cmsgLength < sizeof(LibC.cmsghdr) || offset + cmsgLength > length) break;
+            if (cmsg->cmsg_level == LibC.SOL_SOCKET && cmsg->cmsg_type == LibC.SO_RXQ_OVFL && cmsgLength >= LibC.CmsgLen(sizeof(uint)))
+            {
+                return *(uint*)(control + offset + LibC.CmsgAlign(sizeof(LibC.cmsghdr)));
+            }
+            offset += LibC.CmsgAlign(cmsgLength);
         }
+        return -1;
     }
 
-    private void ReceiveLoop()
+    /// <summary>One socket of the group, its ring of recvmmsg slots and its thread.</summary>
+    private sealed class Receiver : IDisposable
     {
-        try
-        {
-            var fds = stackalloc LibC.pollfd[2];
-            fds[0] = new LibC.pollfd { fd = _socket.Fd, events = LibC.POLLIN };
-            fds[1] = new LibC.pollfd { fd = _wake.Fd, events = LibC.POLLIN };
-            long summaryInterval = (long)(_options.RejectSummaryInterval.TotalSeconds * 1_000_000_000);
-            long lastSummary = MonotonicNanoseconds();
-            long rejectsSinceSummary = 0;
-            var lastVerdict = CommandVerdict.Accepted;
-            CommandSource lastSource = default;
-            void FlushSummary(long now)
-            {
-                _log?.RejectSummary(new RejectSummary(rejectsSinceSummary, now - lastSummary, lastVerdict, lastSource));
-                rejectsSinceSummary = 0;
-                lastSummary = now;
-            }
-            while (true)
-            {
-                fds[0].revents = 0;
-                fds[1].revents = 0;
-                // Rejects waiting for their summary bound the wait: a lone reject is reported within one interval,
-                // not only when another datagram happens to arrive later.
-                int timeoutMs = -1;
-                if (rejectsSinceSummary > 0)
-                {
-                    long due = lastSummary + summaryInterval - MonotonicNanoseconds();
-                    timeoutMs = (int)Math.Clamp((due + 999_999) / 1_000_000, 0, int.MaxValue);
-                }
-                int ready = LibC.poll(fds, 2, timeoutMs);
-                if (ready < 0)
-                {
-                    if (Marshal.GetLastPInvokeError() == (int)Errno.EINTR) continue;
-                    throw new SyscallException("poll", "command socket", Marshal.GetLastPInvokeError());
-                }
-                if (fds[1].revents != 0)
-                {
-                    if (rejectsSinceSummary > 0) FlushSummary(MonotonicNanoseconds());
-                    return;
-                }
-                if (ready == 0)
-                {
-                    long now = MonotonicNanoseconds();
-                    if (rejectsSinceSummary > 0 && now - lastSummary >= summaryInterval) FlushSummary(now);
-                    continue;
-                }
+        private readonly CommandListener _owner;
+        private readonly Thread _thread;
+        private readonly int _batch;
+        public readonly SafeFd Socket;
+        public long Datagrams;
+        public long Calls;
+        public long KernelDropsSeen;
+        private byte* _buffers;
+        private byte* _names;
+        private byte* _controls;
+        private LibC.iovec* _iovecs;
+        private LibC.mmsghdr* _messages;
 
+        public Receiver(CommandListener owner, int index, SafeFd socket, int batch)
+        {
+            _owner = owner;
+            Socket = socket;
+            _batch = batch;
+            _buffers = (byte*)NativeMemory.AllocZeroed((nuint)(batch * SlotBytes));
+            _names = (byte*)NativeMemory.AllocZeroed((nuint)(batch * NameBytes));
+            _controls = (byte*)NativeMemory.AllocZeroed((nuint)(batch * ControlBytes));
+            _iovecs = (LibC.iovec*)NativeMemory.AllocZeroed((nuint)(batch * sizeof(LibC.iovec)));
+            _messages = (LibC.mmsghdr*)NativeMemory.AllocZeroed((nuint)(batch * sizeof(LibC.mmsghdr)));
+            for (int i = 0; i < batch; i++)
+            {
+                _iovecs[i].iov_base = _buffers + i * SlotBytes;
+                _iovecs[i].iov_len = SlotBytes;
+                _messages[i].msg_hdr.msg_iov = &_iovecs[i];
+                _messages[i].msg_hdr.msg_iovlen = 1;
+                _messages[i].msg_hdr.msg_name = _names + i * NameBytes;
+                _messages[i].msg_hdr.msg_control = _controls + i * ControlBytes;
+            }
+            _thread = new Thread(Loop) { IsBackground = true, Name = $"ppn-cmd-rx{index}" };
+        }
+
+        public void Start() => _thread.Start();
+
+        /// <summary>The larger of the count the last datagram carried and the socket's count now (0 .. 2^32-1, sk_drops is a u32 on the wire).</summary>
+        public long CurrentKernelDrops()
+        {
+            long seen = Volatile.Read(ref KernelDropsSeen);
+            bool added = false;
+            try
+            {
+                Socket.DangerousAddRef(ref added);
+                uint* info = stackalloc uint[LibC.SK_MEMINFO_VARS];
+                uint length = sizeof(uint) * LibC.SK_MEMINFO_VARS;
+                if (LibC.getsockopt(Socket.Fd, LibC.SOL_SOCKET, LibC.SO_MEMINFO, info, &length) == 0 &&
+                    length >= sizeof(uint) * (LibC.SK_MEMINFO_DROPS + 1))
+                {
+                    return Math.Max(seen, info[LibC.SK_MEMINFO_DROPS]);
+                }
+                return seen;
+            }
+            catch (ObjectDisposedException)
+            {
+                return seen; // the listener was disposed: the last count it saw
+            }
+            finally
+            {
+                if (added) Socket.DangerousRelease();
+            }
+        }
+
+        public void Join(TimeSpan timeout)
+        {
+            if (_thread.ThreadState != System.Threading.ThreadState.Unstarted) _thread.Join(timeout);
+        }
+
+        private void Loop()
+        {
+            var owner = _owner;
+            try
+            {
+                var fds = stackalloc LibC.pollfd[2];
+                fds[0] = new LibC.pollfd { fd = Socket.Fd, events = LibC.POLLIN };
+                fds[1] = new LibC.pollfd { fd = owner._wake.Fd, events = LibC.POLLIN };
+                long summaryInterval = (long)(owner._options.RejectSummaryInterval.TotalSeconds * 1_000_000_000);
+                long lastSummary = MonotonicNanoseconds();
+                long rejectsSinceSummary = 0;
+                long dropsAtSummary = 0;
+                var lastVerdict = CommandVerdict.Accepted;
+                CommandSource lastSource = default;
+                void FlushSummary(long now)
+                {
+                    long drops = KernelDropsSeen;
+                    owner._log?.RejectSummary(new RejectSummary(rejectsSinceSummary, now - lastSummary, lastVerdict, lastSource)
+                    {
+                        KernelDropsSinceLast = drops - dropsAtSummary,
+                    });
+                    rejectsSinceSummary = 0;
+                    dropsAtSummary = drops;
+                    lastSummary = now;
+                }
+                bool Pending() => rejectsSinceSummary > 0 || KernelDropsSeen != dropsAtSummary;
                 while (true)
                 {
-                    for (int i = 0; i < _batch; i++)
+                    fds[0].revents = 0;
+                    fds[1].revents = 0;
+                    // Rejects waiting for their summary bound the wait: a lone reject is reported within one interval,
+                    // not only when another datagram happens to arrive later.
+                    int timeoutMs = -1;
+                    if (Pending())
                     {
-                        _messages[i].msg_hdr.msg_namelen = NameBytes;
-                        _messages[i].msg_hdr.msg_flags = 0;
-                        _messages[i].msg_len = 0;
+                        long due = lastSummary + summaryInterval - MonotonicNanoseconds();
+                        timeoutMs = (int)Math.Clamp((due + 999_999) / 1_000_000, 0, int.MaxValue);
                     }
-                    int n = LibC.recvmmsg(_socket.Fd, _messages, (uint)_batch, LibC.MSG_DONTWAIT, null);
-                    Interlocked.Increment(ref _receiveCalls);
-                    if (n < 0)
+                    int ready = LibC.poll(fds, 2, timeoutMs);
+                    if (ready < 0)
                     {
-                        int errno = Marshal.GetLastPInvokeError();
-                        if (errno == (int)Errno.EINTR) continue;
-                        if (errno == (int)Errno.EAGAIN) break;
-                        throw new SyscallException("recvmmsg", $"command socket {LocalEndPoint}", errno);
+                        if (Marshal.GetLastPInvokeError() == (int)Errno.EINTR) continue;
+                        throw new SyscallException("poll", "command socket", Marshal.GetLastPInvokeError());
                     }
-                    Interlocked.Add(ref _datagrams, n);
-                    long now = MonotonicNanoseconds();
-                    for (int i = 0; i < n; i++)
+                    if (fds[1].revents != 0)
                     {
-                        int length = (int)_messages[i].msg_len;
-                        if ((_messages[i].msg_hdr.msg_flags & LibC.MSG_TRUNC) != 0) length = SlotBytes;
-                        var datagram = new ReadOnlySpan<byte>(_buffers + i * SlotBytes, Math.Min(length, SlotBytes));
-                        var source = ToSource(_names + i * NameBytes);
-                        var verdict = _verifier.Verify(datagram, out var packet, out var sequence);
-                        if (verdict == CommandVerdict.Accepted)
+                        if (Pending()) FlushSummary(MonotonicNanoseconds());
+                        return;
+                    }
+                    if (ready == 0)
+                    {
+                        long now = MonotonicNanoseconds();
+                        if (Pending() && now - lastSummary >= summaryInterval) FlushSummary(now);
+                        continue;
+                    }
+
+                    while (true)
+                    {
+                        for (int i = 0; i < _batch; i++)
                         {
-                            if (!_queue.Writer.TryWrite(new AcceptedCommand(packet, sequence, source, now)))
+                            _messages[i].msg_hdr.msg_namelen = NameBytes;
+                            _messages[i].msg_hdr.msg_controllen = (nuint)ControlBytes;
+                            _messages[i].msg_hdr.msg_flags = 0;
+                            _messages[i].msg_len = 0;
+                        }
+                        int n = LibC.recvmmsg(Socket.Fd, _messages, (uint)_batch, LibC.MSG_DONTWAIT, null);
+                        Interlocked.Increment(ref Calls);
+                        if (n < 0)
+                        {
+                            int errno = Marshal.GetLastPInvokeError();
+                            if (errno == (int)Errno.EINTR) continue;
+                            if (errno == (int)Errno.EAGAIN) break;
+                            throw new SyscallException("recvmmsg", $"command socket {owner.LocalEndPoint}", errno);
+                        }
+                        Interlocked.Add(ref Datagrams, n);
+                        long now = MonotonicNanoseconds();
+                        for (int i = 0; i < n; i++)
+                        {
+                            ref var message = ref _messages[i];
+                            if (message.msg_hdr.msg_controllen != 0)
                             {
-                                Interlocked.Increment(ref _queueFull);
-                                _journal.Record(new CommandJournalEntry(now, verdict, DispatchOutcome.QueueFull,
+                                long drops = ReadDropCount(message.msg_hdr);
+                                if (drops > KernelDropsSeen) Volatile.Write(ref KernelDropsSeen, drops);
+                            }
+                            int length = (int)message.msg_len;
+                            if ((message.msg_hdr.msg_flags & LibC.MSG_TRUNC) != 0) length = SlotBytes;
+                            var datagram = new ReadOnlySpan<byte>(_buffers + i * SlotBytes, Math.Min(length, SlotBytes));
+                            var source = ToSource(_names + i * NameBytes);
+                            var verdict = owner._verifier.Verify(datagram, out var packet, out var sequence);
+                            if (verdict == CommandVerdict.Accepted)
+                            {
+                                if (!owner._queue.Writer.TryWrite(new AcceptedCommand(packet, sequence, source, now)))
+                                {
+                                    Interlocked.Increment(ref owner._queueFull);
+                                    owner._journal.Record(new CommandJournalEntry(now, verdict, DispatchOutcome.QueueFull,
+                                        packet.IntentCode, packet.Argument, packet.Target, packet.Counter, packet.Epoch, source));
+                                }
+                            }
+                            else
+                            {
+                                owner._journal.Record(new CommandJournalEntry(now, verdict, DispatchOutcome.None,
                                     packet.IntentCode, packet.Argument, packet.Target, packet.Counter, packet.Epoch, source));
+                                rejectsSinceSummary++;
+                                lastVerdict = verdict;
+                                lastSource = source;
                             }
                         }
-                        else
-                        {
-                            _journal.Record(new CommandJournalEntry(now, verdict, DispatchOutcome.None,
-                                packet.IntentCode, packet.Argument, packet.Target, packet.Counter, packet.Epoch, source));
-                            rejectsSinceSummary++;
-                            lastVerdict = verdict;
-                            lastSource = source;
-                            if (now - lastSummary >= summaryInterval) FlushSummary(now);
-                        }
+                        if (Pending() && now - lastSummary >= summaryInterval) FlushSummary(now);
+                        if (n < _batch) break;
                     }
-                    if (n < _batch) break;
                 }
             }
+            catch (Exception e)
+            {
+                lock (owner._receivers)
+                {
+                    owner.Failure ??= e;
+                }
+                owner._log?.ListenerFailed(e);
+            }
+            finally
+            {
+                if (Interlocked.Decrement(ref owner._running) == 0) owner._queue.Writer.TryComplete();
+            }
         }
-        catch (Exception e)
+
+        public void Dispose()
         {
-            Failure = e;
-            _log?.ListenerFailed(e);
-        }
-        finally
-        {
-            _queue.Writer.TryComplete();
+            Socket.Dispose();
+            NativeMemory.Free(_buffers);
+            NativeMemory.Free(_names);
+            NativeMemory.Free(_controls);
+            NativeMemory.Free(_iovecs);
+            NativeMemory.Free(_messages);
+            _buffers = _names = _controls = null;
+            _iovecs = null;
+            _messages = null;
         }
     }
+
+    private int _running;
 
     private void ExecutorLoop()
     {
@@ -340,7 +557,7 @@ public sealed unsafe class CommandListener : IDisposable
         return new IPEndPoint(source.Address, source.Port);
     }
 
-    /// <summary>Test hook for the diode: tries one sendto(2) on the listening socket and returns its errno (0 = sent).</summary>
+    /// <summary>Test hook for the diode: tries one sendto(2) on each listening socket and returns the first errno that is not EPIPE, or EPIPE (0 = one sent).</summary>
     internal int TrySendOnListeningSocket(IPEndPoint destination)
     {
         byte* name = stackalloc byte[NameBytes];
@@ -362,9 +579,28 @@ public sealed unsafe class CommandListener : IDisposable
             destination.Address.TryWriteBytes(new Span<byte>(sa->sin_addr, 4), out _);
             len = (uint)sizeof(LibC.sockaddr_in);
         }
-        byte probe = 0;
-        nint n = LibC.sendto(_socket.Fd, &probe, 1, LibC.MSG_DONTWAIT, name, len);
-        return n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        int result = (int)Errno.EPIPE;
+        foreach (var r in _receivers)
+        {
+            byte probe = 0;
+            nint n = LibC.sendto(r.Socket.Fd, &probe, 1, LibC.MSG_DONTWAIT, name, len);
+            int errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+            if (errno != (int)Errno.EPIPE) return errno;
+        }
+        return result;
+    }
+
+    /// <summary>Test hook: whether every receive queue is empty (SIOCINQ: the next datagram's size, 0 when none is queued).</summary>
+    internal bool ReceiveQueuesEmpty()
+    {
+        const nuint SIOCINQ = 0x541B; // FIONREAD (asm-generic/ioctls.h)
+        foreach (var r in _receivers)
+        {
+            int next = 0;
+            SyscallException.ThrowIfFailed(LibC.ioctl(r.Socket.Fd, SIOCINQ, &next), "ioctl(SIOCINQ)", "command socket");
+            if (next != 0) return false;
+        }
+        return true;
     }
 
     public void Dispose()
@@ -372,17 +608,10 @@ public sealed unsafe class CommandListener : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         ulong one = 1;
         LibC.write(_wake.Fd, (byte*)&one, sizeof(ulong));
-        _receiveThread.Join(TimeSpan.FromSeconds(10));
+        foreach (var r in _receivers) r.Join(TimeSpan.FromSeconds(10));
         _queue.Writer.TryComplete();
         _executorThread.Join(TimeSpan.FromSeconds(10));
-        _socket.Dispose();
+        foreach (var r in _receivers) r.Dispose();
         _wake.Dispose();
-        NativeMemory.Free(_buffers);
-        NativeMemory.Free(_names);
-        NativeMemory.Free(_iovecs);
-        NativeMemory.Free(_messages);
-        _buffers = _names = null;
-        _iovecs = null;
-        _messages = null;
     }
 }

@@ -5,7 +5,10 @@ namespace Ppn.Commands;
 /// <summary>
 /// The node's acceptance logic (docs/protocol/commands.md §Verify order): length → version → epoch → intent →
 /// target → tag (constant time) → replay window → persistence → accept. Allocation-free per datagram.
-/// Not thread-safe: one receive thread owns it; <see cref="Counters"/> may be read from anywhere.
+/// Several receive threads may verify at once (the listener's SO_REUSEPORT receivers): the checks up to the tag
+/// read only the keys and the current epoch and run in parallel; the replay window, the epoch move and the
+/// persisted floor are one critical section, which only authentic datagrams reach, so forgeries never contend.
+/// <see cref="Counters"/> may be read from anywhere.
 /// </summary>
 public sealed class CommandVerifier
 {
@@ -16,7 +19,8 @@ public sealed class CommandVerifier
     private readonly NodeAddressing _node;
     private readonly IReplayStateStore _store;
     private readonly ReplayWindow _window = new();
-    private byte _epoch;
+    private readonly Lock _state = new();
+    private volatile byte _epoch;
     private uint _bootFloor;
     private uint _reservedThrough;
     private ulong _acceptedSequence;
@@ -49,6 +53,8 @@ public sealed class CommandVerifier
     }
 
     public ReplayStateLoad StartupLoad { get; }
+    /// <summary>Which target selectors address this node (the listener's in-kernel prefilter is built from it).</summary>
+    public NodeAddressing Addressing => _node;
     public byte Epoch => _epoch;
     /// <summary>Counters at or below this were possibly accepted before the last boot and are rejected.</summary>
     public uint BootFloor => _bootFloor;
@@ -79,10 +85,8 @@ public sealed class CommandVerifier
         if (!CommandPacket.TryParse(datagram, out packet)) return CommandVerdict.WrongLength;
         if (packet.Version != CommandPacket.CurrentVersion) return CommandVerdict.BadVersion;
 
-        bool rotating;
-        if (packet.Epoch == _epoch) rotating = false;
-        else if (packet.Epoch == ((_epoch + 1) & CommandPacket.MaxEpoch)) rotating = true;
-        else return CommandVerdict.StaleEpoch;
+        byte current = _epoch;
+        if (packet.Epoch != current && packet.Epoch != ((current + 1) & CommandPacket.MaxEpoch)) return CommandVerdict.StaleEpoch;
 
         if (!packet.IsKnownIntent || !CommandPacket.IsValidArgument(packet.Intent, packet.Argument)) return CommandVerdict.BadIntent;
         if (!_node.Matches(packet.Target)) return CommandVerdict.WrongTarget;
@@ -94,31 +98,40 @@ public sealed class CommandVerifier
             return CommandVerdict.BadTag;
         }
 
-        uint counter = packet.Counter;
-        if (rotating)
+        lock (_state)
         {
-            if (counter == 0) return CommandVerdict.Replay;
-            var floor = BlockEnd(counter);
-            if (!TrySave(new ReplayState(packet.Epoch, floor))) return CommandVerdict.PersistFailed;
-            _epoch = packet.Epoch;
-            _bootFloor = 0;
-            _reservedThrough = floor;
-            _window.Reset();
-        }
-        else
-        {
-            if (counter <= _bootFloor || !_window.IsFresh(counter)) return CommandVerdict.Replay;
-            if (counter > _reservedThrough)
-            {
-                var floor = BlockEnd(counter);
-                if (!TrySave(new ReplayState(_epoch, floor))) return CommandVerdict.PersistFailed;
-                _reservedThrough = floor;
-            }
-        }
+            // The epoch may have moved since the unlocked check (another receiver accepted a rotation): decide again.
+            bool rotating;
+            if (packet.Epoch == _epoch) rotating = false;
+            else if (packet.Epoch == ((_epoch + 1) & CommandPacket.MaxEpoch)) rotating = true;
+            else return CommandVerdict.StaleEpoch;
 
-        _window.MarkSeen(counter);
-        acceptedSequence = ++_acceptedSequence;
-        return CommandVerdict.Accepted;
+            uint counter = packet.Counter;
+            if (rotating)
+            {
+                if (counter == 0) return CommandVerdict.Replay;
+                var floor = BlockEnd(counter);
+                if (!TrySave(new ReplayState(packet.Epoch, floor))) return CommandVerdict.PersistFailed;
+                _bootFloor = 0;
+                _reservedThrough = floor;
+                _window.Reset();
+                _epoch = packet.Epoch;
+            }
+            else
+            {
+                if (counter <= _bootFloor || !_window.IsFresh(counter)) return CommandVerdict.Replay;
+                if (counter > _reservedThrough)
+                {
+                    var floor = BlockEnd(counter);
+                    if (!TrySave(new ReplayState(_epoch, floor))) return CommandVerdict.PersistFailed;
+                    _reservedThrough = floor;
+                }
+            }
+
+            _window.MarkSeen(counter);
+            acceptedSequence = ++_acceptedSequence;
+            return CommandVerdict.Accepted;
+        }
     }
 
     private bool TrySave(ReplayState state)

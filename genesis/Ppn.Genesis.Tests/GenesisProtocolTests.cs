@@ -163,7 +163,7 @@ public class GenesisProtocolTests : IDisposable
             var beacon = new VerifiedBeacon((IPEndPoint)listener.LocalEndPoint!, _authority.NoisePublic, 9, 1);
             var tentative = new InterfaceAddress(IPAddress.Parse("fe80::1"), 1, 64, InterfaceAddress.ScopeLink, InterfaceAddress.IFA_F_TENTATIVE, "eth0");
             var usable = tentative with { Flags = 0 };
-            var addresses = new CountingSource([tentative], [tentative], [tentative], [usable]);
+            var addresses = new ScriptedAddressSource([tentative], [tentative], [tentative], [usable]);
             var log = new List<string>();
             var genesis = new GenesisProtocol(_nvram, EntropyMixer.ForThisMachine(), addresses, new OneBeacon(beacon), new HoldingOptions(), log.Add,
                 new GenesisPlan(_authority.Trust, TimeSpan.FromSeconds(5)) { JoinAttempts = 1 });
@@ -182,7 +182,7 @@ public class GenesisProtocolTests : IDisposable
         // A twin address source: [::1] presented as a usable link-local address, so the node holds on loopback.
         var loopback = new InterfaceAddress(IPAddress.IPv6Loopback, 1, 128, InterfaceAddress.ScopeLink, 0, "eth0");
         var log = new ConcurrentQueue<string>();
-        var genesis = new GenesisProtocol(_nvram, EntropyMixer.ForThisMachine(), new CountingSource([loopback]), new NoBeaconScanner(), new HoldingOptions { Port = 0 }, log.Enqueue);
+        var genesis = new GenesisProtocol(_nvram, EntropyMixer.ForThisMachine(), new ScriptedAddressSource([loopback]), new NoBeaconScanner(), new HoldingOptions { Port = 0 }, log.Enqueue);
         using var stop = new CancellationTokenSource();
         var run = Task.Factory.StartNew(() => genesis.Run(stop.Token), TaskCreationOptions.LongRunning);
         try
@@ -212,11 +212,6 @@ public class GenesisProtocolTests : IDisposable
         }
     }
 
-    private sealed class CountingSource(params IReadOnlyList<InterfaceAddress>[] reads) : IInterfaceAddressSource
-    {
-        public int Reads { get; private set; }
-        public IReadOnlyList<InterfaceAddress> Read() => reads[Math.Min(Reads++, reads.Length - 1)];
-    }
 
     private sealed class OneBeacon(VerifiedBeacon beacon) : IBeaconScanner
     {

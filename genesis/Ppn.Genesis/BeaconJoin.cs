@@ -39,14 +39,20 @@ public sealed class BeaconJoin(IBeaconScanner scanner, GenesisPlan plan, Enrolme
     private void WaitForOwnLinkLocal(int interfaceIndex, CancellationToken cancellation)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var changes = addresses.SubscribeToChanges();
         while (!addresses.Read().Any(a => a.IsUsable && a.InterfaceIndex == interfaceIndex))
         {
-            if (clock.Elapsed >= LinkLocalWait)
+            var left = LinkLocalWait - clock.Elapsed;
+            if (left <= TimeSpan.Zero)
             {
                 log($"no usable link-local address on interface {interfaceIndex} after {LinkLocalWait.TotalSeconds:0} s; joining anyway");
                 return;
             }
-            if (cancellation.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(100))) return;
+            if (cancellation.IsCancellationRequested) return;
+            // Woken by the kernel's address or link notification; the slice only bounds how late a cancellation is seen.
+            changes.Wait(left < CancellationSlice ? left : CancellationSlice);
         }
     }
+
+    private static readonly TimeSpan CancellationSlice = TimeSpan.FromMilliseconds(250);
 }

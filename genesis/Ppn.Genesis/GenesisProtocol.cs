@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using Ppn.Genesis.Beacon;
 using Ppn.Genesis.Claim;
@@ -171,7 +172,15 @@ public sealed class GenesisProtocol
         var cancellation = claimedOrCancelled.Token;
         while (!cancellation.IsCancellationRequested)
         {
+            var waited = Stopwatch.StartNew();
             var addresses = ProcNetIfInet6.WaitForLinkLocal(_addresses, TimeSpan.FromSeconds(10));
+            if (addresses.Count > 0)
+            {
+                // The network wait of the boot timeline (docs/performance.md): carrier, then DAD unless optimistic.
+                int optimistic = addresses.Count(a => a.IsTentative && a.IsOptimistic);
+                _log($"link-local address(es) usable after {waited.ElapsedMilliseconds} ms" +
+                    (optimistic > 0 ? $" ({optimistic} optimistic: duplicate address detection still runs)" : ""));
+            }
             if (addresses.Count == 0)
             {
                 _log("no usable IPv6 link-local address yet (links down or DAD pending); retrying");

@@ -38,6 +38,7 @@ public sealed class CommandService : IRunningIntake
     private long _loggedAccepted;
     private long _publishedAccepted = -1;
     private long _publishedRejected = -1;
+    private long _publishedKernelDrops = -1;
 
     private CommandService(CommandServiceSetup setup, ReadOnlySpan<byte> nodePrivateKey, ICommandEffects effects, Action<string> log)
     {
@@ -81,6 +82,8 @@ public sealed class CommandService : IRunningIntake
     public Exception? Failure => _listener.Failure;
     public CommandJournal Journal => _journal;
     public CommandVerifier Verifier => _verifier;
+    /// <summary>The listener's statistics (datagrams, kernel drops, receivers), for status and metrics.</summary>
+    public CommandListener Listener => _listener;
 
     /// <summary>Writes the status file now (also done by the publisher thread when something changed).</summary>
     public void Publish()
@@ -90,6 +93,7 @@ public sealed class CommandService : IRunningIntake
             LogNewAccepted();
             _publishedAccepted = _journal.AcceptedTotal;
             _publishedRejected = _journal.RejectedTotal;
+            _publishedKernelDrops = _listener.KernelDrops;
             var grant = _setup.Grant;
             long now = CommandListener.MonotonicNanoseconds();
             var verdicts = new Dictionary<string, long>(CommandVerdicts.Count, StringComparer.Ordinal);
@@ -110,6 +114,9 @@ public sealed class CommandService : IRunningIntake
                     _verifier.HighestAccepted,
                     _listener.DatagramsReceived,
                     _listener.QueueFull,
+                    _listener.Receivers,
+                    _listener.KernelPrefilter,
+                    _listener.KernelDrops,
                     verdicts),
                 new StatusJournal(
                     _journal.AcceptedTotal,
@@ -141,7 +148,8 @@ public sealed class CommandService : IRunningIntake
         {
             try
             {
-                if (_journal.AcceptedTotal != _publishedAccepted || _journal.RejectedTotal != _publishedRejected)
+                if (_journal.AcceptedTotal != _publishedAccepted || _journal.RejectedTotal != _publishedRejected
+                    || _listener.KernelDrops != _publishedKernelDrops)
                 {
                     Publish();
                 }
@@ -165,8 +173,16 @@ public sealed class CommandService : IRunningIntake
 
     private sealed class ConsoleCommandLog(Action<string> log) : ICommandLog
     {
-        public void RejectSummary(in RejectSummary summary) =>
-            log($"rejected {summary.RejectedSinceLast} datagram(s) in the last {summary.IntervalNanoseconds / 1_000_000_000.0:0.#} s (last: {summary.LastVerdict.Token()} from {summary.LastSource})");
+        public void RejectSummary(in RejectSummary summary)
+        {
+            var seconds = summary.IntervalNanoseconds / 1_000_000_000.0;
+            var kernel = summary.KernelDropsSinceLast > 0
+                ? $"; the kernel dropped {summary.KernelDropsSinceLast} before verify (prefilter refusals or a full receive queue)"
+                : "";
+            log(summary.RejectedSinceLast > 0
+                ? $"rejected {summary.RejectedSinceLast} datagram(s) in the last {seconds:0.#} s (last: {summary.LastVerdict.Token()} from {summary.LastSource}){kernel}"
+                : $"rejected 0 datagram(s) in the last {seconds:0.#} s{kernel}");
+        }
 
         public void ListenerFailed(Exception error) => log($"listener failed: {error.Message}");
     }

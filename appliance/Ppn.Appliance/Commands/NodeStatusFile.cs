@@ -24,6 +24,9 @@ public sealed record StatusCommands(
     uint HighestAccepted,
     long Datagrams,
     long QueueFull,
+    int Receivers,
+    bool KernelPrefilter,
+    long KernelDrops,
     IReadOnlyDictionary<string, long> Verdicts);
 
 /// <summary>The bounded command journal, newest first.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Ppn.Linux.Modules;
 
 namespace Ppn.Appliance.Init;
 
@@ -11,7 +12,7 @@ public sealed record EarlyBootReport(
     IReadOnlyList<string> LinksUp);
 
 /// <summary>Where early boot reads its inputs; a test points these at a temp directory.</summary>
-public sealed record InitPaths(string ModulesRoot = "/lib/modules", string OsReleaseFile = "/proc/sys/kernel/osrelease")
+public sealed record InitPaths(string ModulesRoot = "/lib/modules", string OsReleaseFile = "/proc/sys/kernel/osrelease", string SysfsRoot = "/sys")
 {
     public static InitPaths System { get; } = new();
 }
@@ -89,8 +90,58 @@ public sealed class InitSequence
             Fail(failures, $"no {depFile}: the image ships no modules for kernel {release}; rebuild it with ppn-image for this kernel");
             return;
         }
-        var order = ModuleDependencies.Parse(File.ReadAllText(depFile), depFile).LoadOrder();
-        foreach (var module in order)
+        var dependencies = ModuleDependencies.Parse(File.ReadAllText(depFile), depFile);
+        var order = dependencies.LoadOrder();
+        var aliasFile = Path.Combine(dir, "modules.alias");
+        if (!File.Exists(aliasFile))
+        {
+            _log.Write("init", $"no {aliasFile}: loading every module of the image (an image built before hardware-chosen modules)");
+            Load(order, loaded, failures);
+            _log.Write("init", $"modules loaded: {string.Join(' ', loaded)}");
+            return;
+        }
+        // Hardware-chosen: a device driver (a module with device patterns in modules.alias) loads only when a
+        // present device's modalias matches one, with what it depends on; every other module (efivarfs,
+        // wireguard and its crypto) always loads.
+        // Loading a bus driver (virtio_pci) makes new devices appear (virtio0), so match again until nothing new.
+        ModuleAliases aliases;
+        try
+        {
+            aliases = ModuleAliases.Parse(File.ReadAllText(aliasFile), aliasFile);
+        }
+        catch (FormatException e)
+        {
+            Fail(failures, $"{e.Message}: loading every module of the image instead; rebuild the image with ppn-image");
+            Load(order, loaded, failures);
+            _log.Write("init", $"modules loaded: {string.Join(' ', loaded)}");
+            return;
+        }
+        var drivers = aliases.DeviceDrivers();
+        var devices = new SysfsDeviceAliases(_paths.SysfsRoot);
+        // Libraries only device drivers need (libphy, virtio_ring) come with their driver, through the closure.
+        var driverPaths = order.Where(m => drivers.Contains(ModuleDependencies.NameOf(m))).ToList();
+        var driverOnly = dependencies.Closure(driverPaths);
+        var wanted = order.Where(m => !driverOnly.Contains(m)).ToHashSet(StringComparer.Ordinal);
+        var attempted = new HashSet<string>(StringComparer.Ordinal);
+        for (int round = 0; round < 8; round++)
+        {
+            var matched = aliases.DriversFor(devices.Read());
+            wanted.UnionWith(order.Where(m => matched.Contains(ModuleDependencies.NameOf(m))));
+            var closure = dependencies.Closure(wanted);
+            var next = order.Where(m => closure.Contains(m) && !attempted.Contains(m)).ToList();
+            if (next.Count == 0) break;
+            attempted.UnionWith(next);
+            Load(next, loaded, failures);
+        }
+        var skipped = order.Where(m => !attempted.Contains(m)).Select(ModuleDependencies.NameOf).ToList();
+        _log.Write("init", $"modules loaded: {string.Join(' ', loaded)}" +
+            (skipped.Count > 0 ? $"; not loaded (no device of theirs present): {string.Join(' ', skipped)}" : ""));
+    }
+
+    private void Load(IEnumerable<string> modules, List<string> loaded, List<string> failures)
+    {
+        var dir = Path.Combine(_paths.ModulesRoot, File.ReadAllText(_paths.OsReleaseFile).Trim());
+        foreach (var module in modules)
         {
             var name = Path.GetFileNameWithoutExtension(module);
             try
@@ -105,7 +156,6 @@ public sealed class InitSequence
                 Fail(failures, $"module {name}: {ex.Message}");
             }
         }
-        _log.Write("init", $"modules loaded: {string.Join(' ', loaded)}");
     }
 
     private void BringUpLinks(List<string> up, List<string> failures)

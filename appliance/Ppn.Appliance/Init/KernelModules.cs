@@ -78,6 +78,23 @@ public sealed class ModuleDependencies
 
     public IReadOnlyList<string> Modules => _declared;
 
+    /// <summary>"kernel/drivers/net/virtio_net.ko" → "virtio_net" (kmod's name: '-' read as '_').</summary>
+    public static string NameOf(string path) => Ppn.Linux.Modules.ModuleAliases.Normalise(Path.GetFileNameWithoutExtension(path));
+
+    /// <summary><paramref name="modules"/> (paths) and everything they depend on.</summary>
+    public IReadOnlySet<string> Closure(IEnumerable<string> modules)
+    {
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        var stack = new Stack<string>(modules);
+        while (stack.Count > 0)
+        {
+            var m = stack.Pop();
+            if (!result.Add(m)) continue;
+            foreach (var d in _deps.GetValueOrDefault(m, [])) stack.Push(d);
+        }
+        return result;
+    }
+
     /// <summary>Every listed module, dependencies first, each once; declared order breaks ties.</summary>
     public IReadOnlyList<string> LoadOrder()
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using Ppn.Linux.Netlink;
 
 namespace Ppn.Genesis.Holding;
 
@@ -8,13 +9,23 @@ namespace Ppn.Genesis.Holding;
 public sealed record InterfaceAddress(IPAddress Address, int InterfaceIndex, int PrefixLength, int Scope, int Flags, string InterfaceName)
 {
     public const int ScopeLink = 0x20;
+    public const int IFA_F_OPTIMISTIC = 0x04;
     public const int IFA_F_DADFAILED = 0x08;
     public const int IFA_F_TENTATIVE = 0x40;
 
     public bool IsLinkLocal => Scope == ScopeLink;
     public bool IsTentative => (Flags & IFA_F_TENTATIVE) != 0;
+    /// <summary>
+    /// Optimistic DAD (RFC 4429, net.ipv6.conf.*.optimistic_dad): the address is usable — bindable and answering
+    /// neighbour solicitations — while duplicate address detection still runs (the kernel reports it
+    /// OPTIMISTIC|TENTATIVE and treats it as not tentative for bind, net/ipv6/addrconf.c ipv6_chk_addr_and_flags).
+    /// </summary>
+    public bool IsOptimistic => (Flags & IFA_F_OPTIMISTIC) != 0;
     public bool DadFailed => (Flags & IFA_F_DADFAILED) != 0;
-    public bool IsUsable => IsLinkLocal && !IsTentative && !DadFailed && InterfaceName != "lo";
+    /// <summary>Not tentative, or tentative but optimistic; DAD not failed; not loopback.</summary>
+    public bool IsUsable => IsLinkLocal && (!IsTentative || IsOptimistic) && !DadFailed && InterfaceName != "lo";
+    /// <summary>A link-local address still in plain (not optimistic) duplicate address detection: it will become usable.</summary>
+    public bool IsPending => IsLinkLocal && IsTentative && !IsOptimistic && !DadFailed && InterfaceName != "lo";
 
     public IPEndPoint EndPoint(int port) => new(new IPAddress(Address.GetAddressBytes(), InterfaceIndex), port);
 }
@@ -22,6 +33,29 @@ public sealed record InterfaceAddress(IPAddress Address, int InterfaceIndex, int
 public interface IInterfaceAddressSource
 {
     IReadOnlyList<InterfaceAddress> Read();
+
+    /// <summary>
+    /// A wake-up for address and link changes, opened before the first <see cref="Read"/> so no change between
+    /// them is missed. The real source waits on rtnetlink notifications.
+    /// </summary>
+    IAddressChanges SubscribeToChanges();
+}
+
+/// <summary>Blocks until addresses or links may have changed.</summary>
+public interface IAddressChanges : IDisposable
+{
+    /// <summary>True when something may have changed, false when <paramref name="timeout"/> passed first.</summary>
+    bool Wait(TimeSpan timeout);
+}
+
+/// <summary>rtnetlink notifications (RTM_NEWADDR/RTM_DELADDR for IPv6 addresses, RTM_NEWLINK for carrier) as the wake-up.</summary>
+public sealed class RtnetlinkAddressChanges : IAddressChanges
+{
+    private readonly NetlinkEvents _events = new(NetlinkEvents.Ipv6AddressGroup | NetlinkEvents.LinkGroup);
+
+    public bool Wait(TimeSpan timeout) => _events.Wait(timeout);
+
+    public void Dispose() => _events.Dispose();
 }
 
 /// <summary>
@@ -35,6 +69,9 @@ public sealed class ProcNetIfInet6 : IInterfaceAddressSource
     public ProcNetIfInet6(string path = "/proc/net/if_inet6") => _path = path;
 
     public IReadOnlyList<InterfaceAddress> Read() => File.Exists(_path) ? Parse(File.ReadAllText(_path)) : [];
+
+    /// <summary>Notifications of the calling thread's network namespace (the one whose /proc/net this reads).</summary>
+    public IAddressChanges SubscribeToChanges() => new RtnetlinkAddressChanges();
 
     public static IReadOnlyList<InterfaceAddress> Parse(string text)
     {
@@ -65,22 +102,29 @@ public sealed class ProcNetIfInet6 : IInterfaceAddressSource
     }
 
     /// <summary>
-    /// Usable link-local addresses: waits (bounded) while duplicate address detection still marks them
-    /// tentative, because a tentative address cannot be bound. Returns what is usable at the deadline.
+    /// Usable link-local addresses: waits (bounded) while an address is still in plain duplicate address detection
+    /// (tentative and not optimistic: it cannot be bound yet) or none exists yet (no carrier). An optimistic
+    /// address is usable at once, while DAD still runs. The wait sleeps until the kernel reports an address or link
+    /// change (rtnetlink), then reads again. Returns what is usable at the deadline.
     /// </summary>
-    public static IReadOnlyList<InterfaceAddress> WaitForLinkLocal(IInterfaceAddressSource source, TimeSpan deadline, TimeSpan? pollInterval = null)
+    public static IReadOnlyList<InterfaceAddress> WaitForLinkLocal(IInterfaceAddressSource source, TimeSpan deadline)
     {
         var clock = Stopwatch.StartNew();
+        using var changes = source.SubscribeToChanges();
         while (true)
         {
             var all = source.Read();
             var usable = all.Where(a => a.IsUsable).ToList();
-            bool pending = all.Any(a => a.IsLinkLocal && a.IsTentative && a.InterfaceName != "lo");
-            if ((usable.Count > 0 && !pending) || clock.Elapsed >= deadline)
+            bool pending = all.Any(a => a.IsPending);
+            var left = deadline - clock.Elapsed;
+            if ((usable.Count > 0 && !pending) || left <= TimeSpan.Zero)
             {
                 return usable;
             }
-            Thread.Sleep(pollInterval ?? TimeSpan.FromMilliseconds(100));
+            if (!changes.Wait(left))
+            {
+                return source.Read().Where(a => a.IsUsable).ToList(); // the deadline passed: what is usable now
+            }
         }
     }
 }

@@ -126,6 +126,17 @@ public sealed class NodeImageBuilder
             Add(CpioEntry.File($"lib/modules/{inputs.KernelVersion}/{module}", File.ReadAllBytes(Path.Combine(moduleDir, module)), Data));
         }
         Add(CpioEntry.File($"lib/modules/{inputs.KernelVersion}/modules.dep", Encoding.UTF8.GetBytes(moduleSet.FilteredModulesDep(shipped)), Data));
+        // modules.alias for the shipped modules: PID 1 loads a device driver only for a device present (docs/image.md).
+        var aliasFile = Path.Combine(moduleDir, "modules.alias");
+        if (File.Exists(aliasFile))
+        {
+            var aliases = Ppn.Linux.Modules.ModuleAliases.Parse(File.ReadAllText(aliasFile), aliasFile).Filtered(shipped.Select(ModuleSet.NameOf));
+            Add(CpioEntry.File($"lib/modules/{inputs.KernelVersion}/modules.alias", Encoding.UTF8.GetBytes(aliases), Data));
+        }
+        else
+        {
+            _progress($"modules: no {aliasFile}: the node will load every shipped module, whatever its hardware");
+        }
         _progress($"modules: {shipped.Count} ({string.Join(' ', shipped.Select(ModuleSet.NameOf))})");
 
         foreach (var dir in new[] { "dev", "proc", "sys", "run", "tmp", "etc", "var" })

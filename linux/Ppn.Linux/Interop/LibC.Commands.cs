@@ -20,6 +20,18 @@ public static unsafe partial class LibC
     public const int SO_REUSEADDR = 2;
     public const int SO_RCVBUF = 8;
     public const int SO_RCVBUFFORCE = 33;
+    /// <summary>Several sockets share one address and port; the kernel spreads datagrams over them by flow hash (socket(7)).</summary>
+    public const int SO_REUSEPORT = 15;
+    /// <summary>
+    /// Each received datagram carries an SCM (SOL_SOCKET, SO_RXQ_OVFL) control message: a u32, the socket's drop
+    /// count (sk_drops) when it was dequeued. The kernel adds to sk_drops when the receive queue is full and when a
+    /// socket filter refuses a datagram (net/ipv4/udp.c, udp_queue_rcv_one_skb).
+    /// </summary>
+    public const int SO_RXQ_OVFL = 40;
+    /// <summary>getsockopt: u32[SK_MEMINFO_VARS] of the socket's memory accounting (linux/sock_diag.h), SK_MEMINFO_DROPS among them.</summary>
+    public const int SO_MEMINFO = 55;
+    public const int SK_MEMINFO_VARS = 9;
+    public const int SK_MEMINFO_DROPS = 8;
     public const int IPV6_V6ONLY = 26;
     public const int MSG_DONTWAIT = 0x40;
     public const int MSG_TRUNC = 0x20;
@@ -78,6 +90,22 @@ public static unsafe partial class LibC
         [FieldOffset(4)] public fixed byte sin_addr[4];
         [FieldOffset(8)] public fixed byte sin_zero[8];
     }
+
+    /// <summary>struct cmsghdr (16 bytes on LP64: a size_t length, then level and type); data follows, 8-byte aligned.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 16)]
+    public struct cmsghdr
+    {
+        [FieldOffset(0)] public nuint cmsg_len;
+        [FieldOffset(8)] public int cmsg_level;
+        [FieldOffset(12)] public int cmsg_type;
+    }
+
+    /// <summary>CMSG_ALIGN (bits/socket.h): control messages are aligned to sizeof(size_t).</summary>
+    public static int CmsgAlign(int length) => (length + sizeof(nuint) - 1) & ~(sizeof(nuint) - 1);
+    /// <summary>CMSG_SPACE: room for one control message with <paramref name="dataLength"/> bytes of data.</summary>
+    public static int CmsgSpace(int dataLength) => CmsgAlign(sizeof(cmsghdr)) + CmsgAlign(dataLength);
+    /// <summary>CMSG_LEN: the cmsg_len value of a control message with <paramref name="dataLength"/> bytes of data.</summary>
+    public static int CmsgLen(int dataLength) => CmsgAlign(sizeof(cmsghdr)) + dataLength;
 
     [StructLayout(LayoutKind.Explicit, Size = 8)]
     public struct pollfd

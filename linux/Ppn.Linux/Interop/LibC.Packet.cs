@@ -34,6 +34,14 @@ public static unsafe partial class LibC
         [FieldOffset(12)] public fixed byte sll_addr[8];
     }
 
+    // Classic BPF opcodes (linux/bpf_common.h, linux/filter.h): class | size | mode, or class | op | source.
+    public const ushort BPF_LD_W_LEN = 0x00 | 0x00 | 0x80;   // A = skb->len
+    public const ushort BPF_LD_B_ABS = 0x00 | 0x10 | 0x20;   // A = byte at k
+    public const ushort BPF_LD_H_ABS = 0x00 | 0x08 | 0x20;   // A = big-endian u16 at k
+    public const ushort BPF_ALU_RSH_K = 0x04 | 0x70 | 0x00;  // A >>= k
+    public const ushort BPF_JMP_JEQ_K = 0x05 | 0x10 | 0x00;  // A == k ? jt : jf
+    public const ushort BPF_RET_K = 0x06 | 0x00;             // return k (bytes kept; 0 drops)
+
     /// <summary>struct sock_filter: one classic BPF instruction (8 bytes).</summary>
     [StructLayout(LayoutKind.Explicit, Size = 8)]
     public struct sock_filter

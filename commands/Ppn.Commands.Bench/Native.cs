@@ -1,0 +1,53 @@
+using System.Runtime.InteropServices;
+
+namespace Ppn.Commands.Bench;
+
+/// <summary>The two calls the bench needs to pin a thread; bench-only, so not in linux/.</summary>
+internal static partial class Native
+{
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int sched_setaffinity(int pid, nuint size, ref ulong mask);
+
+    [LibraryImport("libc")]
+    private static partial int gettid();
+
+    public static int CurrentThreadId => gettid();
+
+    /// <summary>Pins thread <paramref name="tid"/> (0 = the calling thread) to one CPU.</summary>
+    public static void Pin(int tid, int cpu)
+    {
+        ulong mask = 1UL << cpu;
+        if (sched_setaffinity(tid, sizeof(ulong), ref mask) != 0)
+        {
+            throw new InvalidOperationException($"sched_setaffinity(thread {tid}, cpu {cpu}) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    /// <summary>Lets thread <paramref name="tid"/> (0 = the calling thread) run on every CPU again.</summary>
+    public static void Unpin(int tid)
+    {
+        ulong mask = Environment.ProcessorCount >= 64 ? ulong.MaxValue : (1UL << Environment.ProcessorCount) - 1;
+        sched_setaffinity(tid, sizeof(ulong), ref mask);
+    }
+
+    /// <summary>The thread of this process whose name (comm) is <paramref name="name"/>.</summary>
+    public static int FindThread(string name)
+    {
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n') == name) return int.Parse(Path.GetFileName(task));
+            }
+            catch (IOException)
+            {
+                // the thread ended while we looked
+            }
+        }
+        throw new InvalidOperationException($"no thread named {name}");
+    }
+
+    /// <summary>Nanoseconds thread <paramref name="tid"/> has run on a CPU (/proc/self/task/TID/schedstat, field 1).</summary>
+    public static long CpuNanoseconds(int tid) =>
+        long.Parse(File.ReadAllText($"/proc/self/task/{tid}/schedstat").Split(' ')[0]);
+}
