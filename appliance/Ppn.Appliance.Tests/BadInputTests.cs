@@ -241,7 +241,7 @@ public sealed class BadInputTests : IDisposable
         var entry = new Ppn.Appliance.Commands.StatusJournalEntry(5, "accept", "effect-failed", "key a+b/c= refused", "noop", 0, "node 1", 1, 0, "10.8.0.254:40000");
         Ppn.Appliance.Commands.NodeStatusFile.WriteAtomically(status, new Ppn.Appliance.Commands.NodeStatus(Ppn.Appliance.Commands.NodeStatusFile.Schema,
             new(1, "10.8.0.2/24", "192.0.2.1:51820", 0),
-            new("10.8.0.2:8090", 0, "ok", 0, 255, 1, 1, 0, new Dictionary<string, long> { ["accept"] = 1 }),
+            new("10.8.0.2:8090", 0, "ok", 0, 255, 1, 1, 0, 1, true, 0, new Dictionary<string, long> { ["accept"] = 1 }),
             new(1, 0, [entry], [])));
         Assert.Contains("a+b/c=", File.ReadAllText(status));
         var (code, output, _) = Run("status", "--file", status, "--json");

@@ -116,7 +116,7 @@ public sealed class CommandServiceTests : IDisposable
     public void The_status_file_reads_back_as_the_one_type_it_was_written_from()
     {
         var status = new NodeStatus(NodeStatusFile.Schema, new StatusEnrolment(42, "10.8.0.2/24", "192.0.2.1:51820", 3),
-            new StatusCommands("10.8.0.2:8090", 3, "ok", 256, 511, 300, 10, 0, new Dictionary<string, long> { ["accept"] = 2, ["replay"] = 1 }),
+            new StatusCommands("10.8.0.2:8090", 3, "ok", 256, 511, 300, 10, 0, 1, true, 2, new Dictionary<string, long> { ["accept"] = 2, ["replay"] = 1 }),
             new StatusJournal(2, 1,
                 [new StatusJournalEntry(10, "accept", "executed", null, "noop", 0, "node 42", 300, 3, "10.8.0.254:1")],
                 [new StatusJournalEntry(20, "replay", null, null, "reboot", 0, "node 42", 299, 3, "10.8.0.254:1")]));
