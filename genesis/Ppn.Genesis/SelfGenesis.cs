@@ -77,6 +77,8 @@ public sealed class SelfGenesis
     public EnrolmentGrant? Enrolment { get; private set; }
     /// <summary>True when <see cref="Enrolment"/> was made in this run (join or claim), false when it was restored.</summary>
     public bool EnrolledThisRun { get; private set; }
+    /// <summary>How <see cref="Enrolment"/> was made: "restored", "join" or "claim" (telemetry's ppn_enrolment_info origin).</summary>
+    public string? EnrolledBy { get; private set; }
 
     public void Run(CancellationToken cancellation)
     {
@@ -156,6 +158,7 @@ public sealed class SelfGenesis
     {
         Enrolment = grant;
         EnrolledThisRun = !how.StartsWith("restored", StringComparison.Ordinal);
+        EnrolledBy = EnrolledThisRun ? how : "restored";
         Phase = GenesisPhase.Enrolled;
         _log($"enrolled by {how}: node {grant.NodeId}, {grant.Address}/24, hub {grant.HubEndpoint} key {Convert.ToBase64String(grant.HubPublicKey)}, command-key epoch {grant.CommandKeyEpoch}");
         _plan?.OnEnrolled?.Invoke(grant);

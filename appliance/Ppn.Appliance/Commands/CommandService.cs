@@ -81,6 +81,12 @@ public sealed class CommandService : IRunningIntake
     public Exception? Failure => _listener.Failure;
     public CommandJournal Journal => _journal;
     public CommandVerifier Verifier => _verifier;
+    public long DatagramsReceived => _listener.DatagramsReceived;
+    /// <summary>
+    /// Datagrams the kernel dropped at the socket's full receive queue (SO_RXQ_OVFL), for ppn_command_receive_queue_drops_total.
+    /// Null until the commands/ listener counts them (issue #17 adds CommandListener.ReceiveQueueDrops; this returns it then).
+    /// </summary>
+    public long? ReceiveQueueDrops => null;
 
     /// <summary>Writes the status file now (also done by the publisher thread when something changed).</summary>
     public void Publish()
