@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Ppn.Authority;
 using Ppn.Genesis;
+using Ppn.Rig.Model;
 
 namespace Ppn.Rig.Fleet;
 
@@ -91,6 +92,19 @@ public sealed class Herd : IDisposable
         Run("sh", "-c", up);
     }
 
+    /// <summary>
+    /// The genesis node as Native AOT (`make rig-native` publishes it to out/genesis-node/), as the node's own ppn is:
+    /// 253 JIT-compiling runtimes on two cores would measure the JIT, not the protocol (in a measured run, 253 JIT
+    /// processes took 43 s to start and 19 s to enrol). $PPN_GENESIS_NODE overrides the path.
+    /// </summary>
+    public static string GenesisNodeExecutable()
+    {
+        var path = Environment.GetEnvironmentVariable("PPN_GENESIS_NODE") is { Length: > 0 } set ? set
+            : Path.Combine(RigEnvironment.RepoRoot, "out", "genesis-node", "Ppn.Rig.GenesisNode");
+        return File.Exists(path) ? path
+            : throw new RigInfrastructureException(RigFault.ImageMissing, $"no Native AOT genesis node at {path}; run `make rig-native`");
+    }
+
     /// <summary>Writes the image configuration every node of the herd boots with: <paramref name="pinned"/> as its authority.</summary>
     public string WriteConfig(AuthorityCredential pinned, TimeSpan scanWindow, TimeSpan beaconPeriod, string name = "node")
     {
@@ -161,7 +175,7 @@ public sealed class Herd : IDisposable
 }
 
 /// <summary>
-/// One node of the herd: `ip netns exec NS dotnet Ppn.Rig.GenesisNode.dll` (ip execs, so the pid is the node's).
+/// One node of the herd: `ip netns exec NS out/genesis-node/Ppn.Rig.GenesisNode` (ip execs, so the pid is the node's).
 /// Its console lines are kept, and the moments it started scanning, failed a join attempt, enrolled or fell back to
 /// self-genesis are stamped on the herd's clock.
 /// </summary>
@@ -202,13 +216,10 @@ public sealed partial class HerdNode : IDisposable
 
     internal static HerdNode Start(Herd herd, int index, string ns, string nvram, string config, Action pulse)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "Ppn.Rig.GenesisNode.dll");
-        if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} is missing: the project running the herd must reference hw-tests/Ppn.Rig.GenesisNode");
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        var executable = Herd.GenesisNodeExecutable();
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = false };
-        foreach (var a in new[] { "netns", "exec", ns, dotnet, dll, "--nvram", nvram, "--config", config }) psi.ArgumentList.Add(a);
-        // 253 runtimes on two cores: no tiered PGO instrumentation, and a small GC budget per process.
-        psi.Environment["DOTNET_TieredPGO"] = "0";
+        foreach (var a in new[] { "netns", "exec", ns, executable, "--nvram", nvram, "--config", config }) psi.ArgumentList.Add(a);
+        // 253 runtimes on two cores: a small GC budget per process.
         psi.Environment["DOTNET_GCgen0size"] = "0x400000";
         var process = Process.Start(psi)!;
         var node = new HerdNode(herd, index, process, pulse);
