@@ -202,7 +202,9 @@ public sealed partial class HerdNode : IDisposable
     public int? JoinAttempts { get; private set; }
     public string? Address { get; private set; }
     public string? Refusal { get; private set; }
-    public bool Exited => _process.HasExited;
+    /// <summary>The process ended and both its output streams were read to the end (every line it wrote is in <see cref="Lines"/>).</summary>
+    public bool Exited => Volatile.Read(ref _streamsClosed) == 2 && _process.HasExited;
+    private int _streamsClosed;
 
     public IReadOnlyList<string> Lines
     {
@@ -223,13 +225,19 @@ public sealed partial class HerdNode : IDisposable
         psi.Environment["DOTNET_GCgen0size"] = "0x400000";
         var process = Process.Start(psi)!;
         var node = new HerdNode(herd, index, process, pulse);
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) node.Saw(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) node.Saw("stderr: " + e.Data); };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) node.Saw(e.Data); else node.Closed(); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) node.Saw("stderr: " + e.Data); else node.Closed(); };
         process.Exited += (_, _) => pulse();
         process.EnableRaisingEvents = true;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return node;
+    }
+
+    private void Closed()
+    {
+        Interlocked.Increment(ref _streamsClosed);
+        _pulse();
     }
 
     private void Saw(string line)
