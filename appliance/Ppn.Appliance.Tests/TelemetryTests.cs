@@ -298,6 +298,62 @@ public sealed class TelemetryTests : IDisposable
     }
 
     [Fact]
+    public void The_request_line_parser_never_throws_on_hostile_bytes()
+    {
+        var random = new Random(18);
+        var buffer = new byte[96];
+        for (int i = 0; i < 20_000; i++)
+        {
+            int length = random.Next(buffer.Length);
+            random.NextBytes(buffer.AsSpan(0, length));
+            // Half the cases look like a request line, so the parser gets past its first checks.
+            if (i % 2 == 0 && length > 20) "GET /metrics HTTP/1.1"u8.CopyTo(buffer.AsSpan(random.Next(length - 20)));
+            if (MetricsEndpoint.TryParseRequestLine(buffer.AsSpan(0, length), out var method, out var path))
+            {
+                Assert.DoesNotContain(' ', method);
+                Assert.DoesNotContain('?', path);
+            }
+        }
+        Assert.True(MetricsEndpoint.TryParseRequestLine("GET /metrics?x=1 HTTP/1.1"u8, out var m, out var p));
+        Assert.Equal("GET", m);
+        Assert.Equal("/metrics", p);
+        Assert.False(MetricsEndpoint.TryParseRequestLine("GET  /metrics HTTP/1.1"u8, out _, out _));
+        Assert.False(MetricsEndpoint.TryParseRequestLine("GET /metrics\u00ff HTTP/1.1"u8, out _, out _));
+    }
+
+    /// <summary>The command intake with telemetry beside it, on loopback, as the lifecycle drives it.</summary>
+    private TelemetryIntake Intake(int port) => new(
+        new CommandServiceIntake(grant => new CommandServiceSetup
+        {
+            Store = _efivarfs.OpenStore(),
+            Grant = grant,
+            AuthorityPublicKey = AuthorityPublic,
+            BindAddress = IPAddress.Loopback,
+            Port = 0,
+            StatusPath = Path.Combine(_run, "status.json"),
+        }, () => NodePrivate, () => _effects, line => { lock (_log) _log.Add(line); }),
+        (_, commands) => Telemetry(commands),
+        line => { lock (_log) _log.Add(line); },
+        port, IPAddress.Loopback);
+
+    [Fact]
+    public void A_telemetry_port_that_cannot_be_bound_leaves_the_command_intake_running_and_is_bound_at_a_later_check()
+    {
+        ReplayEnrolment.Apply(new UefiReplayStateStore(_efivarfs.OpenStore()), 0, out _);
+        var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        squatter.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        squatter.Listen(1);
+        int port = ((IPEndPoint)squatter.LocalEndPoint!).Port;
+        using var running = Intake(port).Start(Grant());
+        Assert.Null(running.Failure);
+        Assert.Contains(_log, l => l.StartsWith("metrics endpoint not listening (", StringComparison.Ordinal));
+        squatter.Dispose();
+        Assert.Null(running.Failure); // the lifecycle's next check: the endpoint binds now
+        Assert.Contains(_log, l => l == $"serving metrics on http://127.0.0.1:{port}/metrics");
+        Assert.StartsWith("HTTP/1.1 200 OK", Scrape(new IPEndPoint(IPAddress.Loopback, port)));
+    }
+
+    [Fact]
     public void Text_format_escapes_label_values_and_help_and_prints_special_floats_as_go_does()
     {
         var w = new PrometheusTextWriter();

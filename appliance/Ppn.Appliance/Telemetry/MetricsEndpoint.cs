@@ -60,6 +60,9 @@ public sealed class MetricsEndpoint : IRunningIntake
 
     public void Dispose() => _listener.Dispose();
 
+    /// <summary>"GET /metrics HTTP/1.1": method and path (the query string dropped); false for anything else. Never throws.</summary>
+    public static bool TryParseRequestLine(ReadOnlySpan<byte> line, out string method, out string path) => Handler.TryParseRequestLine(line, out method, out path);
+
     /// <summary>One HTTP/1.x request per connection (RFC 9112 §3 request line; the headers are read, bounded, and ignored).</summary>
     internal sealed class Handler(NodeTelemetry telemetry, Action<string> log) : IClaimHandler
     {
