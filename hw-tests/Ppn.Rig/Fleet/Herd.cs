@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Ppn.Authority;
 using Ppn.Genesis;
 using Ppn.Rig.Model;
+using Ppn.Rig.Net;
 
 namespace Ppn.Rig.Fleet;
 
@@ -27,15 +28,19 @@ public sealed class Herd : IDisposable
     private Herd(int size)
     {
         Size = size;
-        Prefix = $"ppnherd-{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
+        _herd = Interlocked.Increment(ref s_counter);
         Directory = System.IO.Directory.CreateTempSubdirectory("ppn-herd-").FullName;
     }
 
     public int Size { get; }
-    public string Prefix { get; }
     public string Directory { get; }
-    public string AuthorityNamespace => $"{Prefix}-a";
-    public string NodeNamespace(int index) => $"{Prefix}-{index}";
+    private readonly int _herd;
+    // Rig namespace names (ppnrig-<pid>-<n>, NetworkNamespace.TryParseOwner), numbered apart from NetworkNamespace.Create's:
+    // the namespaces of a run that was killed are deleted by the next rig or herd (NetworkNamespace.DeleteStale).
+    private string Namespace(int index) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{NetworkNamespace.NamePrefix}{Environment.ProcessId}-{(900 + _herd) * 1000 + index}");
+    public string AuthorityNamespace => Namespace(0);
+    public string NodeNamespace(int index) => Namespace(index);
     public AuthorityNetwork Network => AuthorityNetwork.InNamespace($"/var/run/netns/{AuthorityNamespace}");
     /// <summary>Since the herd was made: node events are stamped on it.</summary>
     public Stopwatch Clock { get; } = Stopwatch.StartNew();
@@ -47,6 +52,8 @@ public sealed class Herd : IDisposable
     /// <summary>The authority namespace with its bridge and <paramref name="size"/> node namespaces plugged into it.</summary>
     public static Herd Create(int size)
     {
+        if (size is < 1 or > 999) throw new ArgumentOutOfRangeException(nameof(size), size, "a herd has 1 to 999 nodes");
+        NetworkNamespace.DeleteStale();
         var herd = new Herd(size);
         try
         {
