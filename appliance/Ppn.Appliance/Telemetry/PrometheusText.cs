@@ -15,12 +15,14 @@ public enum MetricType
 /// values escaped (<c>\\</c>, <c>\"</c>, <c>\n</c>), HELP text escaped (<c>\\</c>, <c>\n</c>), floats as Go prints
 /// them (<c>+Inf</c>, <c>-Inf</c>, <c>NaN</c>).
 /// <para>
-/// Written here rather than taken from prometheus-net (8.2.1 restores): the node's metrics are snapshots of
-/// counters the services already keep (verdicts, journal, listener, sysfs, WireGuard), read at scrape time, so a
-/// registry of mirrored metric objects would be a second copy of each number; prometheus-net's own HTTP servers
-/// (HttpListener, Kestrel) would not have the 9443 listener's bounds, and it pulls Microsoft.Extensions.* into a
-/// PID 1 whose size and assemblies are policed (NodeBinaryRulesTests). The format is a few lines of text;
-/// `promtool check metrics` proves ours in a test (TelemetryTests).
+/// Written here rather than taken from prometheus-net. Measured (Native AOT, linux-x64, one labelled counter
+/// exported as text): 8.2.1 restores and published without trim/AOT warnings, but took a 1.15 MB executable to
+/// 3.61 MB (+2.5 MB, against ppn's ~5.8 MB) and pulls in System.Net.Http, Microsoft.Extensions.Http 3.1.3 and
+/// ObjectPool. It also does not fit: the node's metrics are snapshots of counters the services already keep
+/// (verdicts, journal, listener, sysfs, WireGuard), read at scrape time, so its registry of metric objects would be a
+/// second copy of each number; and its HTTP servers (HttpListener, Kestrel) would not have the 9443 listener's
+/// bounds. The format is a few lines of text; `promtool check metrics` proves ours in a test (TelemetryTests).
+/// System.Diagnostics.Metrics (BCL) has no exposition: it would still need this writer.
 /// </para>
 /// Names and label names are checked (a bad one is a bug in this binary, so it throws); a family is written once.
 /// </summary>
