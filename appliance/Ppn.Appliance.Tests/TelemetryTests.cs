@@ -354,6 +354,26 @@ public sealed class TelemetryTests : IDisposable
     }
 
     [Fact]
+    public void Docs_telemetry_md_lists_every_metric_family_the_node_writes_with_its_type()
+    {
+        using var commands = StartCommands();
+        var body = Encoding.UTF8.GetString(Telemetry(commands).Render());
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "ppn.slnx"))) root = root.Parent;
+        Assert.True(root is not null, $"no ppn.slnx above {AppContext.BaseDirectory}");
+        var rows = File.ReadAllLines(Path.Combine(root!.FullName, "docs", "telemetry.md")).Where(l => l.StartsWith("| `ppn_", StringComparison.Ordinal)).ToList();
+        var families = body.Split('\n').Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')).ToList();
+        Assert.NotEmpty(families);
+        foreach (var f in families)
+        {
+            var (name, type) = (f[2], f[3]);
+            var row = rows.FirstOrDefault(r => r.Split('|')[1].Contains($"`{name}`", StringComparison.Ordinal));
+            Assert.True(row is not null, $"docs/telemetry.md has no row for {name}");
+            Assert.True(row!.Split('|')[2].Trim() == type, $"docs/telemetry.md says {name} is a {row.Split('|')[2].Trim()}, the node writes a {type}");
+        }
+    }
+
+    [Fact]
     public void Text_format_escapes_label_values_and_help_and_prints_special_floats_as_go_does()
     {
         var w = new PrometheusTextWriter();
