@@ -47,7 +47,9 @@ public static class NodeServices
             log.Write("init", $"{RelayService.ConfigPath} present: this node is the mesh relay (hub); no genesis");
             return [new RelayService(log)];
         }
-        return [new GenesisService(log, powerOff, SelfTests.MeshPingSelfTest.Targets(cmdline))];
+        // Counted here, once per PID 1 start, not in the service (a supervised restart of it is not a boot).
+        ulong? boots = report.EfivarfsMounted ? new Telemetry.BootCounter(new EfivarfsStore()).CountThisBoot(line => log.Write("telemetry", line)) : null;
+        return [new GenesisService(log, powerOff, SelfTests.MeshPingSelfTest.Targets(cmdline), boots)];
     }
 
     /// <summary>The efivarfs conformance checks against this node's real firmware (hw-tests boots with ppn.selftest=uefi).</summary>
@@ -73,7 +75,7 @@ public static class NodeServices
     /// genesis over efivarfs and the link-local network, ppn0 through kernel WireGuard and rtnetlink, the UDP 8090
     /// command service with its replay state in UEFI variables, beacon rescans that join again.
     /// </summary>
-    private sealed class GenesisService(ILog log, Action<bool> powerOff, IReadOnlyList<System.Net.IPAddress> meshPingTargets) : IApplianceService
+    private sealed class GenesisService(ILog log, Action<bool> powerOff, IReadOnlyList<System.Net.IPAddress> meshPingTargets, ulong? boots) : IApplianceService
     {
         public string Name => "genesis";
 
@@ -83,7 +85,6 @@ public static class NodeServices
             var node = new EnrolledNode(store, log);
             using var signals = new WaitHandleSignals();
             var genesis = new SelfGenesisStep(store, node, log);
-            var boots = new Telemetry.BootCounter(store).CountThisBoot(line => log.Write("telemetry", line));
             NodeLifecycle? lifecycle = null;
             var intake = new Telemetry.TelemetryIntake(CommandIntake(store, node, genesis, log, powerOff, signals.RequestRescan),
                 (grant, commands) => Telemetry(grant, commands, boots, node, genesis, () => lifecycle), line => log.Write("telemetry", line));

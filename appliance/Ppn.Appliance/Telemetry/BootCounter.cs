@@ -24,8 +24,9 @@ public sealed class BootCounter(IVariableStore store)
             store.Write(Variable, VariableAttributes.NonVolatileBootRuntime, record, WriteMode.CreateOrReplace);
             return now;
         }
-        catch (Exception e) when (e is VariableStoreException or IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
+            // Whatever the store throws, the boot goes on: the count is telemetry.
             log($"boot count not recorded ({e.Message}); ppn_boots_total is not exported this boot");
             return null;
         }
