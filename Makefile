@@ -24,7 +24,8 @@ help:
 	@echo "make publish  out/bin/ppn: one trimmed Native AOT executable (+ libsodium.so)"
 	@echo "make image    out/image/: disk.img (GPT+ESP), ppn.efi (UKI), initramfs, kernel, manifest (NODE_CONFIG=file.json bakes a node configuration in)"
 	@echo "make hil      the long emulated hardware-in-the-loop scenarios"
-	@echo "make rig-native  out/rig-native/ppn-rig: the rig CLI as one Native AOT executable (the USB-in-a-guest self-test runs it)"
+	@echo "make rig-native  out/rig-native/ppn-rig: the rig CLI as one Native AOT executable (the USB-in-a-guest self-test runs it);"
+	@echo "                 out/genesis-node/: the herd's genesis node process, Native AOT like the node's ppn"
 	@echo "make bench    ppn vs C baselines (libsodium, recvmmsg, sendmmsg, hello), interleaved, as ratios with goals; fails on a lost valid command"
 	@echo "make fuzz     afl++ over the command parser/verifier and the genesis parsers, FUZZ_SECONDS each (default 60)"
 	@echo "make clean    remove artifacts/ and out/"
@@ -45,9 +46,12 @@ image: publish
 	  build --appliance $(OUT)/bin --kernel-version $(KVER) --out $(OUT)/image $(if $(NODE_CONFIG),--config $(NODE_CONFIG))
 
 # ppn-rig as one Native AOT executable: the rig's self-test runs it inside a QEMU guest (USB hub code vs a real kernel).
+# The genesis node process, Native AOT as the node's ppn is: the herd scenario runs 253 of them (no JIT per process).
 rig-native: deps
 	$(DOTNET) publish hw-tests/Ppn.Rig.Cli/Ppn.Rig.Cli.csproj $(DOTNET_OPTS) -r $(RID) -p:PublishAot=true -o $(OUT)/rig-native
 	@rm -f $(OUT)/rig-native/*.dbg $(OUT)/rig-native/*.pdb
+	$(DOTNET) publish hw-tests/Ppn.Rig.GenesisNode/Ppn.Rig.GenesisNode.csproj $(DOTNET_OPTS) -r $(RID) -p:PublishAot=true -o $(OUT)/genesis-node
+	@rm -f $(OUT)/genesis-node/*.dbg $(OUT)/genesis-node/*.pdb
 
 # Both end with the leak check (scripts/leak-check.sh): whatever the suite left running or on disk is a failure.
 test: image rig-native

@@ -29,6 +29,7 @@ packages=(
   gcc                 # bench/recvmmsg_drain.c baseline and the socket ABI layout test
   busybox-static      # static busybox for the rig's stand-in node image (hw-tests self-tests)
   libusb-1.0-0        # ppn-rig: USB hub per-port power (libusb_control_transfer, bound in-process)
+  prometheus          # promtool check metrics (the node's /metrics output) and the telemetry scenario's scraper
 )
 
 missing=()

@@ -47,7 +47,9 @@ public static class NodeServices
             log.Write("init", $"{RelayService.ConfigPath} present: this node is the mesh relay (hub); no genesis");
             return [new RelayService(log)];
         }
-        return [new GenesisService(log, power, SelfTests.MeshPingSelfTest.Targets(cmdline))];
+        // Counted here, once per PID 1 start, not in the service (a supervised restart of it is not a boot).
+        ulong? boots = report.EfivarfsMounted ? new Telemetry.BootCounter(new EfivarfsStore()).CountThisBoot(line => log.Write("telemetry", line)) : null;
+        return [new GenesisService(log, power, SelfTests.MeshPingSelfTest.Targets(cmdline), boots)];
     }
 
     /// <summary>The efivarfs conformance checks against this node's real firmware (hw-tests boots with ppn.selftest=uefi).</summary>
@@ -73,7 +75,7 @@ public static class NodeServices
     /// genesis over efivarfs and the link-local network, ppn0 through kernel WireGuard and rtnetlink, the UDP 8090
     /// command service with its replay state in UEFI variables, beacon rescans that join again.
     /// </summary>
-    private sealed class GenesisService(ILog log, Action<PowerAction> power, IReadOnlyList<System.Net.IPAddress> meshPingTargets) : IApplianceService
+    private sealed class GenesisService(ILog log, Action<PowerAction> power, IReadOnlyList<System.Net.IPAddress> meshPingTargets, ulong? boots) : IApplianceService
     {
         public string Name => "genesis";
 
@@ -83,8 +85,10 @@ public static class NodeServices
             var node = new EnrolledNode(store, log);
             using var signals = new WaitHandleSignals();
             var genesis = new GenesisStep(store, node, log);
-            var intake = CommandIntake(store, node, genesis, log, power, signals.RequestRescan);
-            var lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), new UefiCommandState(store), new KernelMesh(node),
+            NodeLifecycle? lifecycle = null;
+            var intake = new Telemetry.TelemetryIntake(CommandIntake(store, node, genesis, log, power, signals.RequestRescan),
+                (grant, commands) => Telemetry(grant, commands, boots, node, genesis, () => lifecycle), line => log.Write("telemetry", line));
+            lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), new UefiCommandState(store), new KernelMesh(node),
                 intake, signals, log.Write)
             {
                 FirstActivation = meshPingTargets.Count == 0 ? null
@@ -100,6 +104,21 @@ public static class NodeServices
             }
         }
     }
+
+    /// <summary>The metric set of docs/telemetry.md over the real sources: the command service, the lifecycle, ppn0 through kernel WireGuard, sysfs.</summary>
+    private static Telemetry.NodeTelemetry Telemetry(EnrolmentGrant grant, CommandService commands, ulong? boots, EnrolledNode node, SelfGenesisStep genesis, Func<NodeLifecycle?> lifecycle) => new()
+    {
+        Build = Ppn.Appliance.Telemetry.BuildInfo.Current(),
+        Grant = grant,
+        Commands = commands,
+        Boots = boots,
+        State = () => lifecycle()?.State ?? NodeState.Starting,
+        Origin = () => genesis.Origin,
+        MeshUp = () => lifecycle()?.MeshUp ?? false,
+        Mesh = () => new KernelWireGuard(new RtnetlinkLinkConfigurator()).Get(EnrolledMesh.Interface),
+        Nics = () => new SysfsNicDiscovery().List(),
+        IdentitySources = node.Identity?.Sources,
+    };
 
     /// <summary>The identity an enrolled node's mesh and command keys come from, read back once genesis enrolled it.</summary>
     private sealed class EnrolledNode(EfivarfsStore store, ILog log) : IDisposable
@@ -124,6 +143,8 @@ public static class NodeServices
         public NodeConfig? Config { get; private set; }
         public GenesisPlan? Plan { get; private set; }
         public IBeaconScanner Scanner { get; private set; } = new NoBeaconScanner();
+        /// <summary>How the grant in use was made: restored, join or claim (a rescan that refreshed it: join).</summary>
+        public string Origin { get; set; } = "unknown";
 
         public Enrolment? Run(CancellationToken stopping)
         {
@@ -152,6 +173,7 @@ public static class NodeServices
             }
             var genesis = new GenesisProtocol(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), Scanner, new HoldingOptions(), Log, Plan);
             genesis.Run(stopping);
+            Origin = genesis.EnrolledBy ?? "unknown";
             if (genesis.Enrolment is not { } grant || Plan is null || Config is null || !node.Load()) return null;
             return new Enrolment(grant, genesis.EnrolledThisRun, genesis.EnrolledThisRun ? "join or claim" : "restored");
         }
@@ -177,6 +199,7 @@ public static class NodeServices
                 return null;
             }
             Log($"beacon rescan: enrolment refreshed (node {grant.NodeId}, {grant.Address}/24, hub {grant.HubEndpoint})");
+            genesis.Origin = "join";
             return grant;
         }
     }

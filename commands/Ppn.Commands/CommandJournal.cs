@@ -73,6 +73,12 @@ public enum DispatchOutcome : byte
     QueueFull = 8,
 }
 
+public static class DispatchOutcomes
+{
+    /// <summary>The number of <see cref="DispatchOutcome"/> values (None..QueueFull).</summary>
+    public const int Count = (int)DispatchOutcome.QueueFull + 1;
+}
+
 public readonly record struct CommandJournalEntry(
     long MonotonicNanoseconds,
     CommandVerdict Verdict,
@@ -96,6 +102,10 @@ public sealed class CommandJournal
 {
     private readonly Ring _accepted;
     private readonly Ring _rejected;
+    // Totals since start for telemetry (docs/telemetry.md): accepted commands per 4-bit intent code and per dispatch
+    // outcome. The rings keep only the latest entries; these never wrap.
+    private readonly long[] _acceptedByIntent = new long[16];
+    private readonly long[] _acceptedByOutcome = new long[DispatchOutcomes.Count];
 
     public CommandJournal(int acceptedCapacity = 64, int rejectedCapacity = 256)
     {
@@ -105,8 +115,19 @@ public sealed class CommandJournal
 
     public void Record(in CommandJournalEntry entry)
     {
+        if (entry.Verdict == CommandVerdict.Accepted)
+        {
+            Interlocked.Increment(ref _acceptedByIntent[entry.IntentCode & 0xF]);
+            Interlocked.Increment(ref _acceptedByOutcome[Math.Min((int)entry.Outcome, DispatchOutcomes.Count - 1)]);
+        }
         (entry.Verdict == CommandVerdict.Accepted ? _accepted : _rejected).Add(entry);
     }
+
+    /// <summary>Accepted commands (dispatched or dropped at a full executor queue) with this 4-bit intent code, since start.</summary>
+    public long AcceptedWithIntent(byte intentCode) => Interlocked.Read(ref _acceptedByIntent[intentCode & 0xF]);
+
+    /// <summary>Accepted commands whose dispatch ended in <paramref name="outcome"/>, since start.</summary>
+    public long AcceptedWithOutcome(DispatchOutcome outcome) => (int)outcome < DispatchOutcomes.Count ? Interlocked.Read(ref _acceptedByOutcome[(int)outcome]) : 0;
 
     /// <summary>Accepted commands and their dispatch records, oldest first.</summary>
     public CommandJournalEntry[] Accepted() => _accepted.Snapshot();

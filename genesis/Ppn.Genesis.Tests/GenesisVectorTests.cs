@@ -59,6 +59,13 @@ public class GenesisVectorTests
         var valid = Bytes(authority.Grant(NodePublic, 5, IPAddress.Parse("10.8.0.5"), 1_700_000_000));
         yield return ("granted", valid, "granted");
         yield return ("refused", Bytes(authority.Refusal(NodePublic, 1_700_000_000)), "refused");
+        yield return ("refused-address-pool-full", Bytes(authority.Refusal(NodePublic, 1_700_000_000, RefusalReason.AddressPoolFull)), "refused");
+        yield return ("refused-node-ids-exhausted", Bytes(authority.Refusal(NodePublic, 1_700_000_000, RefusalReason.NodeIdsExhausted)), "refused");
+        // A reason this node does not know is still a refusal (forward compatibility): shown by its code.
+        yield return ("refused-unknown-reason-200", Bytes(authority.Refusal(NodePublic, 1_700_000_000, (RefusalReason)200)), "refused");
+        var reasonChanged = Bytes(authority.Refusal(NodePublic, 1_700_000_000, RefusalReason.AddressPoolFull)); reasonChanged[6] = (byte)RefusalReason.Revoked;
+        yield return ("refusal-reason-tampered", reasonChanged, "bad-receipt"); // the receipt covers the reason
+        yield return ("granted-with-a-refusal-reason", Bytes((authority.Grant(NodePublic, 5, IPAddress.Parse("10.8.0.5"), 1_700_000_000) with { Reason = RefusalReason.AddressPoolFull }).SignedWith(authority.SigningPrivateKey)), "malformed");
         var tampered = valid.ToArray(); tampered[19] = 6; // 10.8.0.6: the receipt no longer verifies
         yield return ("tampered-address", tampered, "bad-receipt");
         yield return ("signed-by-another-key", Bytes(rogue.Grant(NodePublic, 5, IPAddress.Parse("10.8.0.5"), 1_700_000_000)), "bad-receipt");
@@ -125,6 +132,7 @@ public class GenesisVectorTests
                 w.WriteString("name", name);
                 w.WriteString("grant", Convert.ToHexStringLower(bytes));
                 w.WriteString("verdict", verdict);
+                if (verdict == "refused") w.WriteString("refusalReason", ((RefusalReason)bytes[6]).Token());
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -207,9 +215,10 @@ public class GenesisVectorTests
                 : !grant!.IsBoundTo(node, trust) ? "bad-receipt"
                 : grant.Status == GrantStatus.Granted ? "granted" : "refused";
             Assert.True(c.GetProperty("verdict").GetString() == verdict, c.GetProperty("name").GetString());
+            if (verdict == "refused") Assert.Equal(c.GetProperty("refusalReason").GetString(), grant!.Reason.Token());
             count++;
         }
-        Assert.Equal(8, count);
+        Assert.Equal(13, count);
         var m = root.GetProperty("messages");
         Assert.True(GenesisWire.TryParseRequest(Convert.FromHexString(m.GetProperty("joinRequestSequence42").GetString()!), out var kind, out var seq));
         Assert.Equal((RequestKind.Join, 42UL), (kind, seq));

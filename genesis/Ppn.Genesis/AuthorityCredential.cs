@@ -99,9 +99,9 @@ public sealed class AuthorityCredential : IDisposable
         new EnrolmentGrant(GrantStatus.Granted, nodeId, address, HubEndpoint, HubPublicKey, CommandKeyEpoch, nodePublicKey.ToArray(), issuedAt, new byte[64])
             .SignedWith(SigningPrivateKey);
 
-    /// <summary>A refusal (status 1), also signed, so the node can tell a real refusal from noise.</summary>
-    public EnrolmentGrant Refusal(ReadOnlySpan<byte> nodePublicKey, ulong issuedAt) =>
-        new EnrolmentGrant(GrantStatus.Refused, 0, IPAddress.Any, HubEndpoint, HubPublicKey, CommandKeyEpoch, nodePublicKey.ToArray(), issuedAt, new byte[64])
+    /// <summary>A refusal (status 1) with its reason, also signed, so the node can tell a real refusal from noise.</summary>
+    public EnrolmentGrant Refusal(ReadOnlySpan<byte> nodePublicKey, ulong issuedAt, RefusalReason reason = RefusalReason.Unspecified) =>
+        new EnrolmentGrant(GrantStatus.Refused, 0, IPAddress.Any, HubEndpoint, HubPublicKey, CommandKeyEpoch, nodePublicKey.ToArray(), issuedAt, new byte[64]) { Reason = reason }
             .SignedWith(SigningPrivateKey);
 
     /// <summary>Reads a credential file; false with one line saying what is wrong and what to do. Never throws on hostile content.</summary>

@@ -9,6 +9,10 @@ namespace Ppn.Genesis;
 public sealed record BeaconJoinOutcome(EnrolmentGrant? Grant, string? JoinFailure)
 {
     public bool HeardNoBeacon => Grant is null && JoinFailure is null;
+    /// <summary>Join attempts made (0: no beacon heard).</summary>
+    public int JoinAttempts { get; init; }
+    /// <summary>The reason of a signed refusal, when the authority refused this node.</summary>
+    public RefusalReason? Refusal { get; init; }
 }
 
 /// <summary>
@@ -29,8 +33,10 @@ public sealed class BeaconJoin(IBeaconScanner scanner, GenesisPlan plan, Enrolme
             return new BeaconJoinOutcome(null, null);
         }
         WaitForOwnLinkLocal(beacon.InterfaceIndex, cancellation);
-        var outcome = new JoinClient(plan.Trust, store, log, plan.Timeouts, plan.JoinAttempts).Join(keys, beacon, cancellation);
-        return outcome.Succeeded ? new BeaconJoinOutcome(outcome.Grant, null) : new BeaconJoinOutcome(null, outcome.Failure ?? "no reason given");
+        var retry = plan.JoinRetry with { MaxAttempts = plan.JoinAttempts, Budget = plan.JoinRetry.Budget ?? plan.ScanWindow };
+        var outcome = new JoinClient(plan.Trust, store, log, plan.Timeouts, retry: retry).Join(keys, beacon, cancellation);
+        return (outcome.Succeeded ? new BeaconJoinOutcome(outcome.Grant, null) : new BeaconJoinOutcome(null, outcome.Failure ?? "no reason given"))
+            with { JoinAttempts = outcome.Attempts, Refusal = outcome.Refusal };
     }
 
     // A beacon can arrive (AF_PACKET needs no address) while the node's own link-local address is still tentative

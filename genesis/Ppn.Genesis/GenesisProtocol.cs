@@ -28,7 +28,10 @@ public enum GenesisPhase
 public sealed record GenesisPlan(AuthorityTrust Trust, TimeSpan ScanWindow, Action<EnrolmentGrant>? OnEnrolled = null)
 {
     public GenesisTimeouts Timeouts { get; init; } = new();
-    public int JoinAttempts { get; init; } = 3;
+    /// <summary>Join attempts in all (docs/protocol/genesis.md §Join retries); the back-off between them is <see cref="JoinRetry"/>'s.</summary>
+    public int JoinAttempts { get; init; } = JoinRetryPolicy.DefaultMaxAttempts;
+    /// <summary>The back-off; its budget is the scan window unless set (the authority is expected back within it).</summary>
+    public JoinRetryPolicy JoinRetry { get; init; } = new();
 }
 
 /// <summary>Listens for an authority beacon for at most <c>window</c>; a verified beacon or null (nothing heard, or only rogue ones).</summary>
@@ -80,6 +83,12 @@ public sealed class GenesisProtocol
     public EnrolmentGrant? Enrolment { get; private set; }
     /// <summary>True when <see cref="Enrolment"/> was made in this run (join or claim), false when it was restored.</summary>
     public bool EnrolledThisRun { get; private set; }
+    /// <summary>How <see cref="Enrolment"/> was made: "restored", "join" or "claim" (telemetry's ppn_enrolment_info origin).</summary>
+    public string? EnrolledBy { get; private set; }
+    /// <summary>Join attempts this run made (0: none: restored, or no beacon heard).</summary>
+    public int JoinAttempts { get; private set; }
+    /// <summary>Set when the authority's signed refusal sent this run to self-genesis.</summary>
+    public RefusalReason? Refusal { get; private set; }
 
     public void Run(CancellationToken cancellation)
     {
@@ -141,6 +150,8 @@ public sealed class GenesisProtocol
             _log($"stored enrolment not used: {problem}");
         }
         var joined = new BeaconJoin(_scanner, plan, store, _addresses, _log).Run(identity.Keys, cancellation);
+        JoinAttempts = joined.JoinAttempts;
+        Refusal = joined.Refusal;
         if (joined.HeardNoBeacon)
         {
             _log("no authority beacon in the scan window: self-genesis");
@@ -159,6 +170,7 @@ public sealed class GenesisProtocol
     {
         Enrolment = grant;
         EnrolledThisRun = !how.StartsWith("restored", StringComparison.Ordinal);
+        EnrolledBy = EnrolledThisRun ? how : "restored";
         Phase = GenesisPhase.Enrolled;
         _log($"enrolled by {how}: node {grant.NodeId}, {grant.Address}/24, hub {grant.HubEndpoint} key {Convert.ToBase64String(grant.HubPublicKey)}, command-key epoch {grant.CommandKeyEpoch}");
         _plan?.OnEnrolled?.Invoke(grant);

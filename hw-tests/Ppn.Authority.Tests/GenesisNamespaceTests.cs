@@ -152,7 +152,7 @@ public sealed class GenesisNamespaceTests : IDisposable
 
         var result = Result.Match(node.WaitForLine(Result, Bound));
         Assert.Equal(0, node.WaitForExit(Bound));
-        Assert.True(node.Logged("join attempt 1/3"), node.Transcript);
+        Assert.True(node.Logged("join attempt 1/12"), node.Transcript);
         var binding = Assert.Single(authority.Registry.Bindings());
         Assert.Equal(binding.Address.ToString(), result.Groups[3].Value);
         Assert.Equal(binding.NodeId.ToString(), result.Groups[2].Value);

@@ -59,6 +59,7 @@ public sealed class PairingRegistryTests : IDisposable
         }
         var refusal = registry.Assign(Key(9), BindingOrigin.Join, 1);
         Assert.Equal(GrantStatus.Refused, refusal.Status);
+        Assert.Equal(RefusalReason.AddressPoolFull, refusal.Reason);
         Assert.True(refusal.IsBoundTo(Key(9), keys.Trust));
         Assert.Equal(253, registry.Bindings().Count);
     }
@@ -85,6 +86,7 @@ public sealed class PairingRegistryTests : IDisposable
         {
             var grant = registry.Assign(Key(2), BindingOrigin.Claim, 1_700_000_100);
             Assert.Equal(GrantStatus.Refused, grant.Status);
+            Assert.Equal(RefusalReason.NodeIdsExhausted, grant.Reason);
             Assert.Single(registry.Bindings());
         }
     }

@@ -118,14 +118,14 @@ public sealed class PairingRegistry : IDisposable
             if (octet == 0)
             {
                 tx.Commit();
-                return _authority.Refusal(key, nowUnixSeconds);
+                return _authority.Refusal(key, nowUnixSeconds, RefusalReason.AddressPoolFull);
             }
             var nodeId = (ulong)(long)Scalar(_db, tx, "SELECT COALESCE(MAX(node_id), 0) + 1 FROM bindings")!;
             if (nodeId > EnrolmentGrant.MaxNodeId)
             {
                 // Node IDs are 14 bits in command packets: a larger one would enrol a node no command can reach.
                 tx.Commit();
-                return _authority.Refusal(key, nowUnixSeconds);
+                return _authority.Refusal(key, nowUnixSeconds, RefusalReason.NodeIdsExhausted);
             }
             var address = new IPAddress([10, 8, 0, (byte)octet]);
             var grant = _authority.Grant(key, nodeId, address, nowUnixSeconds);

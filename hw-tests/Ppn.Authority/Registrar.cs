@@ -34,8 +34,12 @@ public sealed class Registrar : IAsyncDisposable
         try
         {
             _listener.DualMode = false;
+            // A registrar restarted on the same port (the herd's power-restore scenario) must bind past its old
+            // connections' TIME_WAIT; and a fleet powered on at once connects in one burst: a backlog for the whole
+            // /24, so no SYN is dropped and retransmitted a second later.
+            _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             _listener.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
-            _listener.Listen(64);
+            _listener.Listen(512);
         }
         catch
         {

@@ -74,7 +74,7 @@ if (stored is null)
     Log($"RESULT enrolled but the stored record does not load: {problem}");
     return 1;
 }
-Log($"RESULT enrolled origin={origin.ToString().ToLowerInvariant()} node={stored.NodeId} address={stored.Address} key={genesis.PublicKeyBase64} beacons-rogue={scanner.Verifier.Rogue}");
+Log($"RESULT enrolled origin={origin.ToString().ToLowerInvariant()} node={stored.NodeId} address={stored.Address} key={genesis.PublicKeyBase64} beacons-rogue={scanner.Verifier.Rogue} join-attempts={genesis.JoinAttempts}");
 if (genesis.Announcement is { } announcement)
 {
     using (stop.Token.Register(announcement.Dispose))

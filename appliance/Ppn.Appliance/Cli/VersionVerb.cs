@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -12,10 +11,7 @@ public static class VersionVerb
         var command = new Command("version", "Show the appliance version, build commit and runtime");
         Verb.Run(command, (_, output) =>
         {
-            var info = typeof(VersionVerb).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-            var plus = info.IndexOf('+');
-            var version = plus < 0 ? info : info[..plus];
-            var commit = plus < 0 ? "unknown" : info[(plus + 1)..];
+            var (version, commit, _) = Telemetry.BuildInfo.Current();
             var aot = !RuntimeFeature.IsDynamicCodeSupported;
             if (output.Json)
             {

@@ -84,6 +84,7 @@ public sealed class CommandService : IRunningIntake
     public CommandVerifier Verifier => _verifier;
     /// <summary>The listener's statistics (datagrams, kernel drops, receivers), for status and metrics.</summary>
     public CommandListener Listener => _listener;
+    public long DatagramsReceived => _listener.DatagramsReceived;
 
     /// <summary>Writes the status file now (also done by the publisher thread when something changed).</summary>
     public void Publish()

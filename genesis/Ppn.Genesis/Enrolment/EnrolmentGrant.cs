@@ -12,12 +12,51 @@ public enum GrantStatus : byte
 }
 
 /// <summary>
+/// Why a grant is a refusal (docs/protocol/genesis.md §Grant, byte 6). 0 in every granted grant; an old registrar's
+/// refusal carries 0 (unspecified); a code this node does not know is still a refusal, shown by its number.
+/// </summary>
+public enum RefusalReason : byte
+{
+    Unspecified = 0,
+    /// <summary>10.8.0.0/24 has no free node address (.2–.254 are all bound).</summary>
+    AddressPoolFull = 1,
+    /// <summary>No node id within the 14 bits a command can address is free.</summary>
+    NodeIdsExhausted = 2,
+    /// <summary>The authority revoked this node's key.</summary>
+    Revoked = 3,
+}
+
+public static class RefusalReasons
+{
+    /// <summary>The console's words for a refusal reason.</summary>
+    public static string Describe(this RefusalReason reason) => reason switch
+    {
+        RefusalReason.Unspecified => "no reason given",
+        RefusalReason.AddressPoolFull => "the address pool is full (no free address in 10.8.0.0/24)",
+        RefusalReason.NodeIdsExhausted => "no free node id (command targets are 14 bits)",
+        RefusalReason.Revoked => "this node's key is revoked",
+        _ => $"reason code {(byte)reason}",
+    };
+
+    /// <summary>The token in vectors and JSON ("address-pool-full").</summary>
+    public static string Token(this RefusalReason reason) => reason switch
+    {
+        RefusalReason.Unspecified => "unspecified",
+        RefusalReason.AddressPoolFull => "address-pool-full",
+        RefusalReason.NodeIdsExhausted => "node-ids-exhausted",
+        RefusalReason.Revoked => "revoked",
+        _ => $"code-{(byte)reason}",
+    };
+}
+
+/// <summary>
 /// What the authority gives a node, in a join reply and a claim alike (docs/protocol/genesis.md §Grant):
 /// <code>
 ///   0   4  magic "PPNG"
 ///   4   1  version = 1
 ///   5   1  status (0 granted, 1 refused)
-///   6   2  reserved (0)
+///   6   1  refusal reason (0 in a grant; <see cref="RefusalReason"/> in a refusal)
+///   7   1  reserved (0)
 ///   8   8  node ID (big-endian)
 ///  16   4  assigned IPv4 address, in 10.8.0.0/24 (.2 to .254)
 ///  20   1  prefix length = 24
@@ -42,6 +81,9 @@ public sealed record EnrolmentGrant(
     ulong IssuedAt,
     byte[] Receipt)
 {
+    /// <summary>Byte 6: why a refusal refuses (covered by the receipt like every byte before 116). 0 in a grant.</summary>
+    public RefusalReason Reason { get; init; }
+
     public const int Size = 180;
     public const int SignedSize = 116;
     public const byte CurrentVersion = 1;
@@ -68,6 +110,7 @@ public sealed record EnrolmentGrant(
         Magic.CopyTo(d);
         d[4] = CurrentVersion;
         d[5] = (byte)Status;
+        d[6] = (byte)Reason;
         BinaryPrimitives.WriteUInt64BigEndian(d[8..], NodeId);
         Address.TryWriteBytes(d.Slice(16, 4), out _);
         d[20] = PrefixLength;
@@ -106,7 +149,8 @@ public sealed record EnrolmentGrant(
         error = null;
         if (d.Length != Size) { error = $"grant is {d.Length} bytes, expected {Size}"; return false; }
         if (!d[..4].SequenceEqual(Magic) || d[4] != CurrentVersion) { error = "grant has a bad magic or version"; return false; }
-        if (d[5] > 1 || d[6] != 0 || d[7] != 0 || d[21] != 0) { error = "grant has unknown status or reserved bits"; return false; }
+        if (d[5] > 1 || d[7] != 0 || d[21] != 0) { error = "grant has unknown status or reserved bits"; return false; }
+        if (d[5] == (byte)GrantStatus.Granted && d[6] != 0) { error = $"a granted grant carries refusal reason {d[6]}"; return false; }
         // Prefix length is 24 in every grant, a refusal too: only the canonical encoding parses (found by make fuzz).
         if (d[20] != PrefixLength) { error = $"grant prefix length is {d[20]}, not {PrefixLength}"; return false; }
         var address = new IPAddress(d.Slice(16, 4));
@@ -134,7 +178,7 @@ public sealed record EnrolmentGrant(
         grant = new EnrolmentGrant(status, nodeId, address,
             new IPEndPoint(hub, BinaryPrimitives.ReadUInt16BigEndian(d[22..])), d.Slice(40, 32).ToArray(),
             epoch, d.Slice(76, 32).ToArray(), BinaryPrimitives.ReadUInt64BigEndian(d[108..]),
-            d.Slice(SignedSize, 64).ToArray());
+            d.Slice(SignedSize, 64).ToArray()) { Reason = (RefusalReason)d[6] };
         return true;
     }
 
@@ -143,7 +187,7 @@ public sealed record EnrolmentGrant(
     /// node key, status); a re-signed grant with another issued-at or receipt is the same binding.
     /// </summary>
     public bool SameBindingAs(EnrolmentGrant other) =>
-        Status == other.Status && NodeId == other.NodeId && Address.Equals(other.Address) && HubEndpoint.Equals(other.HubEndpoint)
+        Status == other.Status && Reason == other.Reason && NodeId == other.NodeId && Address.Equals(other.Address) && HubEndpoint.Equals(other.HubEndpoint)
         && HubPublicKey.AsSpan().SequenceEqual(other.HubPublicKey) && CommandKeyEpoch == other.CommandKeyEpoch
         && NodePublicKey.AsSpan().SequenceEqual(other.NodePublicKey);
 

@@ -142,7 +142,9 @@ public sealed class NoClaimYet : IClaimHandler
 
 /// <summary>
 /// The holding pattern (Genesis Protocol step 4): TCP listeners on the node's link-local addresses. Each
-/// connection first receives the banner line, then goes to the claim handler. Bounded everywhere: a
+/// connection first receives the banner line, then goes to the claim handler. The same bounded listener, without a
+/// banner, serves the enrolled node's telemetry on its mesh address (appliance Telemetry/MetricsEndpoint): one home
+/// for the node's hostile-network TCP discipline. Bounded everywhere: a
 /// connection cap with fair eviction, a per-source rate and share, an idle timeout, a byte limit and a hard
 /// lifetime. No exception a peer can cause leaves the accept loop; if a loop fails anyway (a bug, a broken
 /// listening socket) it is restarted with a console line, and after repeated failures <see cref="Failed"/>
@@ -159,7 +161,7 @@ public sealed class HoldingListener : IDisposable
     private readonly CancellationTokenSource _closing = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> _loops = new();
-    private readonly Func<string> _banner;
+    private readonly Func<string>? _banner;
     private readonly HoldingOptions _options;
     private readonly IClaimHandler _claims;
     private readonly Action<string> _log;
@@ -175,7 +177,7 @@ public sealed class HoldingListener : IDisposable
     private long _errors;
     private long _restarts;
 
-    private HoldingListener(Func<string> banner, HoldingOptions options, IClaimHandler claims, Action<string> log)
+    private HoldingListener(Func<string>? banner, HoldingOptions options, IClaimHandler claims, Action<string> log)
     {
         _banner = banner;
         _options = options;
@@ -201,7 +203,7 @@ public sealed class HoldingListener : IDisposable
     /// <summary>Test seam: called at named points of admission and release, to order races deterministically.</summary>
     internal Action<HoldingPoint>? TestHook { get; set; }
 
-    public static HoldingListener Start(IEnumerable<IPEndPoint> endpoints, Func<string> banner, HoldingOptions options, IClaimHandler claims, Action<string> log)
+    public static HoldingListener Start(IEnumerable<IPEndPoint> endpoints, Func<string>? banner, HoldingOptions options, IClaimHandler claims, Action<string> log)
     {
         var listener = new HoldingListener(banner, options, claims, log);
         try
@@ -472,8 +474,10 @@ public sealed class HoldingListener : IDisposable
             using var abort = lifetime.Token.Register(static s => ((HoldingConnection)s!).Abort(), entry);
             var token = lifetime.Token;
             connection.NoDelay = true;
-            using (var sendTimeout = CancellationTokenSource.CreateLinkedTokenSource(token))
+            // No banner: the peer speaks first (the node's telemetry endpoint, where the handler answers an HTTP request).
+            if (_banner is not null)
             {
+                using var sendTimeout = CancellationTokenSource.CreateLinkedTokenSource(token);
                 sendTimeout.CancelAfter(_options.IdleTimeout);
                 await connection.SendAsync(Encoding.ASCII.GetBytes(_banner()), SocketFlags.None, sendTimeout.Token);
             }

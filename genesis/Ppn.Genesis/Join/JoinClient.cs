@@ -8,26 +8,29 @@ namespace Ppn.Genesis.Join;
 /// <summary>
 /// Mesh join over TCP to the registrar named in a verified beacon. TCP (not UDP) because the reply carries a
 /// 180-byte signed grant and an ack must follow in order; the registrar keys assignments by the node's
-/// public key, so a retry after a lost reply is given the same assignment. Bounded: a fixed number of
-/// attempts, each with connect and per-frame timeouts.
+/// public key, so a retry after a lost reply is given the same assignment. Bounded: attempts with connect and
+/// per-frame timeouts, retried with jittered exponential back-off within a time budget (<see cref="JoinRetryPolicy"/>);
+/// a signed refusal ends it at once.
 /// </summary>
 public sealed class JoinClient
 {
     private readonly AuthorityTrust _trust;
     private readonly EnrolmentStore _store;
     private readonly GenesisTimeouts _timeouts;
-    private readonly int _attempts;
-    private readonly TimeSpan _retryDelay;
+    private readonly JoinRetryPolicy _retry;
     private readonly Action<string> _log;
 
-    public JoinClient(AuthorityTrust trust, EnrolmentStore store, Action<string> log, GenesisTimeouts? timeouts = null, int attempts = 3, TimeSpan? retryDelay = null)
+    /// <param name="attempts">With <paramref name="retryDelay"/>: a fixed delay, no jitter (tests). Otherwise <paramref name="retry"/> decides.</param>
+    public JoinClient(AuthorityTrust trust, EnrolmentStore store, Action<string> log, GenesisTimeouts? timeouts = null, int? attempts = null, TimeSpan? retryDelay = null,
+        JoinRetryPolicy? retry = null)
     {
         _trust = trust;
         _store = store;
         _log = log;
         _timeouts = timeouts ?? new GenesisTimeouts();
-        _attempts = attempts;
-        _retryDelay = retryDelay ?? TimeSpan.FromSeconds(1);
+        _retry = retry ?? new JoinRetryPolicy();
+        if (retryDelay is { } fixedDelay) _retry = JoinRetryPolicy.Fixed(attempts ?? _retry.MaxAttempts, fixedDelay) with { Budget = _retry.Budget };
+        else if (attempts is { } n) _retry = _retry with { MaxAttempts = n };
     }
 
     public EnrolmentOutcome Join(NodeKeyPair node, VerifiedBeacon beacon, CancellationToken cancellation)
@@ -36,18 +39,33 @@ public sealed class JoinClient
     public async Task<EnrolmentOutcome> JoinAsync(NodeKeyPair node, VerifiedBeacon beacon, CancellationToken cancellation)
     {
         var last = EnrolmentOutcome.Failed("no attempt made");
-        for (int attempt = 1; attempt <= _attempts && !cancellation.IsCancellationRequested; attempt++)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int max = Math.Max(1, _retry.MaxAttempts);
+        for (int attempt = 1; attempt <= max && !cancellation.IsCancellationRequested; attempt++)
         {
-            last = await AttemptAsync(node, beacon, cancellation);
+            last = await AttemptAsync(node, beacon, cancellation) with { Attempts = attempt };
             if (last.Succeeded)
             {
+                if (attempt > 1) _log($"joined at attempt {attempt}/{max}, {clock.Elapsed.TotalSeconds:0.0} s after the first");
                 return last;
             }
-            _log($"join attempt {attempt}/{_attempts} to [{beacon.Registrar.Address}]:{beacon.Registrar.Port} failed: {last.Failure}");
-            if (attempt < _attempts)
+            if (last.Refusal is not null)
             {
-                try { await Task.Delay(_retryDelay, cancellation); } catch (OperationCanceledException) { break; }
+                return last; // signed and final: asking again gets the same answer
             }
+            if (attempt == max)
+            {
+                _log($"join attempt {attempt}/{max} to [{beacon.Registrar.Address}]:{beacon.Registrar.Port} failed: {last.Failure}; no attempts left");
+                break;
+            }
+            var delay = _retry.DelayBefore(attempt + 1);
+            if (_retry.Budget is { } budget && clock.Elapsed + delay > budget)
+            {
+                _log($"join attempt {attempt}/{max} to [{beacon.Registrar.Address}]:{beacon.Registrar.Port} failed: {last.Failure}; the {budget.TotalSeconds:0.#} s join budget is spent");
+                break;
+            }
+            _log($"join attempt {attempt}/{max} to [{beacon.Registrar.Address}]:{beacon.Registrar.Port} failed: {last.Failure}; retrying in {delay.TotalSeconds:0.00} s");
+            try { await Task.Delay(delay, cancellation); } catch (OperationCanceledException) { break; }
         }
         return last;
     }

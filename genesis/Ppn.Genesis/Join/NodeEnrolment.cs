@@ -17,6 +17,10 @@ public sealed record GenesisTimeouts
 public sealed record EnrolmentOutcome(EnrolmentGrant? Grant, string? Failure)
 {
     public bool Succeeded => Grant is not null;
+    /// <summary>Set when the authority sent a signed refusal (final: a join is not retried after it).</summary>
+    public RefusalReason? Refusal { get; init; }
+    /// <summary>Attempts made (join: the first included; 1 for a claim).</summary>
+    public int Attempts { get; init; } = 1;
     public static EnrolmentOutcome Failed(string why) => new(null, why);
 }
 
@@ -57,7 +61,7 @@ public static class NodeEnrolment
         }
         else if (grant.Status != GrantStatus.Granted)
         {
-            (ack, outcome) = (AckStatus.Refused, EnrolmentOutcome.Failed("the authority refused this node"));
+            (ack, outcome) = (AckStatus.Refused, EnrolmentOutcome.Failed($"the authority refused this node: {grant.Reason.Describe()}") with { Refusal = grant.Reason });
         }
         else
         {

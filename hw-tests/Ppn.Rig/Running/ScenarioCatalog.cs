@@ -35,6 +35,9 @@ public static class ScenarioCatalog
         new("three-node-mesh", ScenarioSet.Full,
             "hub VM (relay role) + two spokes on one emulated LAN: spoke-to-spoke ping through the hub, a command through the mesh, a cut and healed link",
             EnrolmentScenarios.ThreeNodeMesh),
+        new("fleet-telemetry", ScenarioSet.Full,
+            "a real Prometheus in the hub's namespace scrapes an enrolled node's /metrics through the tunnel; the accept and replay counters move as the commands sent",
+            TelemetryScenarios.FleetTelemetry),
     ];
 }
 

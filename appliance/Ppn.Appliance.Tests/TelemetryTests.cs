@@ -1,0 +1,415 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Ppn.Appliance.Commands;
+using Ppn.Appliance.Lifecycle;
+using Ppn.Appliance.Telemetry;
+using Ppn.Commands;
+using Ppn.Genesis.Enrolment;
+using Ppn.Genesis.Entropy;
+using Ppn.Mesh.WireGuard;
+using Ppn.Nic.Discovery;
+using Ppn.UefiVars.Testing;
+
+namespace Ppn.Appliance.Tests;
+
+/// <summary>
+/// The node's /metrics end to end on loopback: a real command service (UEFI replay state in an emulated efivarfs)
+/// takes commands, the endpoint serves them in the 0.0.4 text format, `promtool check metrics` accepts the output,
+/// and hostile requests get bounded, read-only answers.
+/// </summary>
+public sealed class TelemetryTests : IDisposable
+{
+    private static readonly byte[] AuthorityPrivate = Convert.FromHexString("a8abababababababababababababababababababababababababababababab6b");
+    private static readonly byte[] AuthorityPublic = Convert.FromHexString("e3712d851a0e5d79b831c5e34ab22b41a198171de209b8b8faca23a11c624859");
+    private static readonly byte[] NodePrivate = Convert.FromHexString("c8cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd4d");
+    private static readonly byte[] NodePublic = Convert.FromHexString("b5bea823d9c9ff576091c54b7c596c0ae296884f0e150290e88455d7fba6126f");
+
+    private readonly TempDirEfivarfs _efivarfs = new();
+    private readonly string _run;
+    private readonly string _sysfs;
+    private readonly RecordingEffects _effects = new();
+    private readonly List<string> _log = [];
+
+    public TelemetryTests()
+    {
+        _run = _efivarfs.Root + "-run";
+        _sysfs = _efivarfs.Root + "-sys";
+        var eth0 = Path.Combine(_sysfs, "class", "net", "eth0");
+        Directory.CreateDirectory(Path.Combine(eth0, "statistics"));
+        File.WriteAllText(Path.Combine(eth0, "operstate"), "up\n");
+        File.WriteAllText(Path.Combine(eth0, "carrier"), "1\n");
+        File.WriteAllText(Path.Combine(eth0, "speed"), "1000\n");
+        foreach (var stat in NicLinkStatus.StatisticNames) File.WriteAllText(Path.Combine(eth0, "statistics", stat), stat == "rx_crc_errors" ? "3\n" : "0\n");
+    }
+
+    public void Dispose()
+    {
+        _efivarfs.Dispose();
+        foreach (var dir in new[] { _run, _sysfs }) if (Directory.Exists(dir)) Directory.Delete(dir, true);
+    }
+
+    private static EnrolmentGrant Grant() => new(GrantStatus.Granted, 42, IPAddress.Parse("10.8.0.42"),
+        new IPEndPoint(IPAddress.Parse("192.0.2.1"), 51820), new byte[32], 0, NodePublic, 0, new byte[64]);
+
+    private CommandService StartCommands()
+    {
+        ReplayEnrolment.Apply(new UefiReplayStateStore(_efivarfs.OpenStore()), 0, out _);
+        return CommandService.Start(new CommandServiceSetup
+        {
+            Store = _efivarfs.OpenStore(),
+            Grant = Grant(),
+            AuthorityPublicKey = AuthorityPublic,
+            BindAddress = IPAddress.Loopback,
+            Port = 0,
+            StatusPath = Path.Combine(_run, "status.json"),
+        }, NodePrivate, _effects, line => { lock (_log) _log.Add(line); });
+    }
+
+    private NodeTelemetry Telemetry(CommandService commands) => new()
+    {
+        Build = new BuildInfo("1.2.3", "abc123", new string('e', 64)),
+        Grant = Grant(),
+        Commands = commands,
+        Boots = 7,
+        State = () => NodeState.Enrolled,
+        Origin = () => "join",
+        Mesh = () =>
+        {
+            var device = new WireGuardDevice { Name = "ppn0" };
+            device.Peers.Add(new WireGuardPeer { PublicKey = new WireGuardKey(new byte[32]), LastHandshake = DateTimeOffset.UtcNow.AddSeconds(-30), ReceiveBytes = 1000, TransmitBytes = 2000 });
+            device.Peers.Add(new WireGuardPeer { PublicKey = new WireGuardKey(Enumerable.Repeat((byte)1, 32).ToArray()) });
+            return device;
+        },
+        Nics = () => [new NicIdentity("eth0", 0x14e4, 0x16b4, null, null, "tg3", "0000:02:00.0"), new NicIdentity("lo", null, null, null, null, null, null)],
+        NicStatus = new SysfsNicStatus(_sysfs),
+        IdentitySources = EntropySources.KernelCsprng | EntropySources.CpuRdrand,
+    };
+
+    private MetricsEndpoint StartEndpoint(NodeTelemetry telemetry, HoldingOptionsOverride? bounds = null) =>
+        MetricsEndpoint.Start(IPAddress.Loopback, telemetry, line => { lock (_log) _log.Add(line); },
+            MetricsEndpoint.DefaultOptions with
+            {
+                Port = 0,
+                MaxConnections = bounds?.MaxConnections ?? 16,
+                HelloTimeout = bounds?.RequestTimeout ?? TimeSpan.FromSeconds(5),
+            });
+
+    private sealed record HoldingOptionsOverride(int? MaxConnections = null, TimeSpan? RequestTimeout = null);
+
+    private static byte[] Seal(CommandIntent intent, uint counter)
+    {
+        var packet = new byte[CommandPacket.Size];
+        using var sealer = CommandSealer.ForNode(AuthorityPrivate, NodePublic);
+        sealer.Seal(0, intent, 0, TargetSelector.Node(42), counter, packet);
+        return packet;
+    }
+
+    private static void Send(CommandService service, byte[] packet)
+    {
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        client.SendTo(packet, service.LocalEndPoint);
+    }
+
+    private static bool Until(Func<bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        var spin = new SpinWait();
+        while (!condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(20)) return false;
+            spin.SpinOnce(sleep1Threshold: 20);
+        }
+        return true;
+    }
+
+    /// <summary>One raw HTTP exchange: what the client sent, everything the server answered until it closed.</summary>
+    private static string Exchange(IPEndPoint endpoint, string request)
+    {
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 20_000, SendTimeout = 20_000 };
+        client.Connect(endpoint);
+        if (request.Length > 0) client.Send(Encoding.ASCII.GetBytes(request));
+        var answer = new MemoryStream();
+        var buffer = new byte[8192];
+        try
+        {
+            int n;
+            while ((n = client.Receive(buffer)) > 0) answer.Write(buffer, 0, n);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+        return Encoding.UTF8.GetString(answer.ToArray());
+    }
+
+    private static string Scrape(IPEndPoint endpoint) => Exchange(endpoint, "GET /metrics HTTP/1.1\r\nHost: node\r\nUser-Agent: Prometheus/2.42.0\r\nAccept: text/plain;version=0.0.4\r\n\r\n");
+
+    private static string Body(string response) => response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+
+    [Fact]
+    public void Scrape_shows_the_verdicts_intents_and_replay_state_of_the_commands_the_node_took()
+    {
+        using var commands = StartCommands();
+        using var endpoint = StartEndpoint(Telemetry(commands));
+        Send(commands, Seal(CommandIntent.Noop, 1));
+        Send(commands, Seal(CommandIntent.Noop, 2));
+        Send(commands, Seal(CommandIntent.Noop, 2)); // a replay
+        var forged = Seal(CommandIntent.Reboot, 3);
+        forged[^1] ^= 1;
+        Send(commands, forged);
+        Assert.True(Until(() => _effects.Probes == 2 && commands.Journal.RejectedTotal == 2));
+
+        var response = Scrape(endpoint.LocalEndPoint);
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", response);
+        Assert.Contains("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", response);
+        var body = Body(response);
+        Assert.Contains("ppn_commands_total{verdict=\"accept\"} 2\n", body);
+        Assert.Contains("ppn_commands_total{verdict=\"replay\"} 1\n", body);
+        Assert.Contains("ppn_commands_total{verdict=\"bad-tag\"} 1\n", body);
+        Assert.Contains("ppn_commands_accepted_total{intent=\"noop\"} 2\n", body);
+        Assert.Contains("ppn_commands_accepted_total{intent=\"reboot\"} 0\n", body);
+        Assert.Contains("ppn_command_outcomes_total{outcome=\"executed\"} 2\n", body);
+        Assert.Contains("ppn_command_datagrams_total 4\n", body);
+        Assert.Contains("ppn_command_replay_state_at_boot{state=\"ok\"} 1\n", body);
+        Assert.Contains("ppn_command_replay_reserved_through 255\n", body);
+        Assert.Contains("ppn_command_highest_accepted 2\n", body);
+        Assert.Contains("ppn_node_id 42\n", body);
+        Assert.Contains("ppn_enrolment_state{state=\"enrolled\"} 1\n", body);
+        Assert.Contains("ppn_enrolment_info{origin=\"join\",address=\"10.8.0.42\",hub=\"192.0.2.1:51820\"} 1\n", body);
+        Assert.Contains("ppn_build_info{version=\"1.2.3\",commit=\"abc123\",ppn_sha256=\"" + new string('e', 64) + "\"} 1\n", body);
+        Assert.Contains("ppn_boots_total 7\n", body);
+        Assert.Contains("ppn_nic_info{device=\"eth0\",driver=\"tg3\",pci_id=\"14e4:16b4\",pci_address=\"0000:02:00.0\"} 1\n", body);
+        Assert.Contains("ppn_nic_speed_bytes{device=\"eth0\"} 125000000\n", body);
+        Assert.Contains("ppn_nic_receive_crc_errors_total{device=\"eth0\"} 3\n", body);
+        Assert.DoesNotContain("device=\"lo\"", body);
+        Assert.Contains("ppn_mesh_latest_handshake_age_seconds{interface=\"ppn0\",public_key=\"" + Convert.ToBase64String(Enumerable.Repeat((byte)1, 32).ToArray()) + "\"} +Inf\n", body);
+        Assert.Contains("ppn_mesh_receive_bytes_total{interface=\"ppn0\",public_key=\"" + Convert.ToBase64String(new byte[32]) + "\"} 1000\n", body);
+        Assert.Contains("ppn_identity_entropy_source{source=\"rdrand\"} 1\n", body);
+        Assert.Contains("ppn_identity_entropy_source{source=\"hwrng\"} 0\n", body);
+        Assert.Contains("ppn_telemetry_connections_accepted_total 1\n", body);
+        Assert.Contains("ppn_scrape_collector_success{collector=\"nic\"} 1\n", body);
+        Assert.Matches("(?m)^ppn_uptime_seconds [0-9.]+$", body);
+    }
+
+    [Fact]
+    public async Task Promtool_accepts_the_real_output()
+    {
+        using var commands = StartCommands();
+        using var endpoint = StartEndpoint(Telemetry(commands));
+        Send(commands, Seal(CommandIntent.Noop, 1));
+        Assert.True(Until(() => _effects.Probes == 1));
+        var body = Body(Scrape(endpoint.LocalEndPoint));
+
+        var promtool = new[] { "/usr/bin/promtool", "/usr/local/bin/promtool" }.FirstOrDefault(File.Exists);
+        Assert.True(promtool is not null, "promtool is not installed: run scripts/install-deps.sh (Debian package prometheus)");
+        var start = new ProcessStartInfo(promtool!, ["check", "metrics"]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.StandardInput.Write(body);
+        process.StandardInput.Close();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(deadline.Token);
+        var findings = await stdout + await stderr;
+        Assert.True(process.ExitCode == 0, $"promtool check metrics failed ({process.ExitCode}):\n{findings}\n--- output ---\n{body}");
+        // Lint findings (naming, units, _total) are printed even when the exit code is 0 in some versions.
+        Assert.True(findings.Trim().Length == 0, $"promtool findings:\n{findings}");
+    }
+
+    [Theory]
+    [InlineData("POST /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 405 Method Not Allowed\r\n")]
+    [InlineData("DELETE /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 405 Method Not Allowed\r\n")]
+    [InlineData("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found\r\n")]
+    [InlineData("GET /metrics/../etc HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found\r\n")]
+    [InlineData("GET /metrics SPDY/3\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n")]
+    [InlineData("\u0016\u0003\u0001\u0002\u0000\u0001\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n")]
+    [InlineData("GET /metrics?name[]=ppn_node_id HTTP/1.0\r\n\r\n", "HTTP/1.1 200 OK\r\n")]
+    public void Every_request_gets_one_bounded_answer(string request, string statusLine)
+    {
+        using var commands = StartCommands();
+        using var endpoint = StartEndpoint(Telemetry(commands));
+        Assert.StartsWith(statusLine, Exchange(endpoint.LocalEndPoint, request));
+    }
+
+    [Fact]
+    public void Head_answers_headers_only()
+    {
+        using var commands = StartCommands();
+        using var endpoint = StartEndpoint(Telemetry(commands));
+        var response = Exchange(endpoint.LocalEndPoint, "HEAD /metrics HTTP/1.1\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", response);
+        Assert.EndsWith("\r\n\r\n", response);
+    }
+
+    [Fact]
+    public void An_oversized_request_is_refused_and_a_silent_one_closed_at_its_deadline()
+    {
+        using var commands = StartCommands();
+        using var endpoint = StartEndpoint(Telemetry(commands), new HoldingOptionsOverride(RequestTimeout: TimeSpan.FromMilliseconds(300)));
+        var huge = "GET /metrics HTTP/1.1\r\nX-Junk: " + new string('a', 20_000) + "\r\n\r\n";
+        Assert.StartsWith("HTTP/1.1 431 ", Exchange(endpoint.LocalEndPoint, huge));
+        var clock = Stopwatch.StartNew();
+        Assert.Equal("", Exchange(endpoint.LocalEndPoint, "GET /metr")); // never finishes its request: closed, no answer
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), "the request deadline closed the connection well before the client's own timeout");
+    }
+
+    [Fact]
+    public void Connections_beyond_the_cap_are_refused_and_counted_and_the_endpoint_serves_again_after()
+    {
+        using var commands = StartCommands();
+        var telemetry = Telemetry(commands);
+        using var endpoint = StartEndpoint(telemetry, new HoldingOptionsOverride(MaxConnections: 2, RequestTimeout: TimeSpan.FromSeconds(30)));
+        var held = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                s.Connect(endpoint.LocalEndPoint);
+                held.Add(s);
+            }
+            Assert.True(Until(() => telemetry.Endpoint!().Accepted == 2));
+            Assert.Equal("", Exchange(endpoint.LocalEndPoint, "GET /metrics HTTP/1.1\r\n\r\n")); // at the cap: reset
+            Assert.True(Until(() => telemetry.Endpoint!().Refused == 1));
+        }
+        finally
+        {
+            foreach (var s in held) s.Dispose();
+        }
+        Assert.True(Until(() => Scrape(endpoint.LocalEndPoint).Contains("ppn_telemetry_connections_refused_total 1\n", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void A_failing_collector_costs_its_own_metrics_not_the_scrape()
+    {
+        using var commands = StartCommands();
+        var telemetry = Telemetry(commands);
+        var broken = new NodeTelemetry
+        {
+            Build = telemetry.Build, Grant = telemetry.Grant, Commands = commands,
+            Mesh = () => throw new IOException("netlink: EPERM"),
+        };
+        var body = Encoding.UTF8.GetString(broken.Render());
+        Assert.Contains("ppn_scrape_collector_success{collector=\"mesh\"} 0\n", body);
+        Assert.Contains("ppn_scrape_collector_success{collector=\"commands\"} 1\n", body);
+        Assert.DoesNotContain("ppn_mesh_up", body);
+        Assert.Contains("ppn_commands_total{verdict=\"accept\"} 0\n", body);
+    }
+
+    [Fact]
+    public void The_request_line_parser_never_throws_on_hostile_bytes()
+    {
+        var random = new Random(18);
+        var buffer = new byte[96];
+        for (int i = 0; i < 20_000; i++)
+        {
+            int length = random.Next(buffer.Length);
+            random.NextBytes(buffer.AsSpan(0, length));
+            // Half the cases look like a request line, so the parser gets past its first checks.
+            if (i % 2 == 0 && length > 20) "GET /metrics HTTP/1.1"u8.CopyTo(buffer.AsSpan(random.Next(length - 20)));
+            if (MetricsEndpoint.TryParseRequestLine(buffer.AsSpan(0, length), out var method, out var path))
+            {
+                Assert.DoesNotContain(' ', method);
+                Assert.DoesNotContain('?', path);
+            }
+        }
+        Assert.True(MetricsEndpoint.TryParseRequestLine("GET /metrics?x=1 HTTP/1.1"u8, out var m, out var p));
+        Assert.Equal("GET", m);
+        Assert.Equal("/metrics", p);
+        Assert.False(MetricsEndpoint.TryParseRequestLine("GET  /metrics HTTP/1.1"u8, out _, out _));
+        Assert.False(MetricsEndpoint.TryParseRequestLine("GET /metrics\u00ff HTTP/1.1"u8, out _, out _));
+    }
+
+    /// <summary>The command intake with telemetry beside it, on loopback, as the lifecycle drives it.</summary>
+    private TelemetryIntake Intake(int port) => new(
+        new CommandServiceIntake(grant => new CommandServiceSetup
+        {
+            Store = _efivarfs.OpenStore(),
+            Grant = grant,
+            AuthorityPublicKey = AuthorityPublic,
+            BindAddress = IPAddress.Loopback,
+            Port = 0,
+            StatusPath = Path.Combine(_run, "status.json"),
+        }, () => NodePrivate, () => _effects, line => { lock (_log) _log.Add(line); }),
+        (_, commands) => Telemetry(commands),
+        line => { lock (_log) _log.Add(line); },
+        port, IPAddress.Loopback);
+
+    [Fact]
+    public void A_telemetry_port_that_cannot_be_bound_leaves_the_command_intake_running_and_is_bound_at_a_later_check()
+    {
+        ReplayEnrolment.Apply(new UefiReplayStateStore(_efivarfs.OpenStore()), 0, out _);
+        var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        squatter.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        squatter.Listen(1);
+        int port = ((IPEndPoint)squatter.LocalEndPoint!).Port;
+        using var running = Intake(port).Start(Grant());
+        Assert.Null(running.Failure);
+        Assert.Contains(_log, l => l.StartsWith("metrics endpoint not listening (", StringComparison.Ordinal));
+        squatter.Dispose();
+        Assert.Null(running.Failure); // the lifecycle's next check: the endpoint binds now
+        Assert.Contains(_log, l => l == $"serving metrics on http://127.0.0.1:{port}/metrics");
+        Assert.StartsWith("HTTP/1.1 200 OK", Scrape(new IPEndPoint(IPAddress.Loopback, port)));
+    }
+
+    [Fact]
+    public void Docs_telemetry_md_lists_every_metric_family_the_node_writes_with_its_type()
+    {
+        using var commands = StartCommands();
+        var body = Encoding.UTF8.GetString(Telemetry(commands).Render());
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "ppn.slnx"))) root = root.Parent;
+        Assert.True(root is not null, $"no ppn.slnx above {AppContext.BaseDirectory}");
+        var rows = File.ReadAllLines(Path.Combine(root!.FullName, "docs", "telemetry.md")).Where(l => l.StartsWith("| `ppn_", StringComparison.Ordinal)).ToList();
+        var families = body.Split('\n').Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')).ToList();
+        Assert.NotEmpty(families);
+        foreach (var f in families)
+        {
+            var (name, type) = (f[2], f[3]);
+            var row = rows.FirstOrDefault(r => r.Split('|')[1].Contains($"`{name}`", StringComparison.Ordinal));
+            Assert.True(row is not null, $"docs/telemetry.md has no row for {name}");
+            Assert.True(row!.Split('|')[2].Trim() == type, $"docs/telemetry.md says {name} is a {row.Split('|')[2].Trim()}, the node writes a {type}");
+        }
+    }
+
+    [Fact]
+    public void Text_format_escapes_label_values_and_help_and_prints_special_floats_as_go_does()
+    {
+        var w = new PrometheusTextWriter();
+        w.Family("ppn_test_value", MetricType.Gauge, "a \\ help\nline");
+        w.Sample(double.PositiveInfinity, ("label", "quote \" backslash \\ newline \n"));
+        w.Sample(double.NaN);
+        w.Sample(0.25);
+        w.Sample(-3);
+        Assert.Equal("# HELP ppn_test_value a \\\\ help\\nline\n# TYPE ppn_test_value gauge\n" +
+                     "ppn_test_value{label=\"quote \\\" backslash \\\\ newline \\n\"} +Inf\nppn_test_value NaN\nppn_test_value 0.25\nppn_test_value -3\n", w.ToString());
+        Assert.Throws<InvalidOperationException>(() => w.Family("ppn_test_value", MetricType.Gauge, "again"));
+        Assert.Throws<ArgumentException>(() => w.Family("9bad", MetricType.Gauge, "x"));
+        w.Family("ppn_other", MetricType.Counter, "x");
+        Assert.Throws<ArgumentException>(() => w.Sample(1, ("__reserved", "x")));
+    }
+
+    [Fact]
+    public void The_boot_counter_counts_each_boot_in_its_uefi_variable()
+    {
+        var counter = new BootCounter(_efivarfs.OpenStore());
+        Assert.Equal(1UL, counter.CountThisBoot(_ => { }));
+        _efivarfs.Reboot();
+        Assert.Equal(2UL, new BootCounter(_efivarfs.OpenStore()).CountThisBoot(_ => { }));
+    }
+
+    [Fact]
+    public void Image_json_names_the_executable_digest_and_anything_else_is_unknown()
+    {
+        Directory.CreateDirectory(_run);
+        var path = Path.Combine(_run, "image.json");
+        File.WriteAllText(path, "{\"format\":1,\"ppnSha256\":\"" + new string('a', 64) + "\"}");
+        Assert.Equal(new string('a', 64), BuildInfo.ReadPpnSha256(path));
+        File.WriteAllText(path, "{\"ppnSha256\":\"zz\"}");
+        Assert.Equal("unknown", BuildInfo.ReadPpnSha256(path));
+        File.WriteAllText(path, "not json");
+        Assert.Equal("unknown", BuildInfo.ReadPpnSha256(path));
+        Assert.Equal("unknown", BuildInfo.ReadPpnSha256(Path.Combine(_run, "absent.json")));
+    }
+}
