@@ -158,7 +158,7 @@ public sealed class TelemetryTests : IDisposable
         var forged = Seal(CommandIntent.Reboot, 3);
         forged[^1] ^= 1;
         Send(commands, forged);
-        Assert.True(Until(() => _effects.Probes == 2 && commands.Journal.RejectedTotal == 2));
+        Assert.True(Until(() => _effects.HealthProbes == 2 && commands.Journal.RejectedTotal == 2));
 
         var response = Scrape(endpoint.LocalEndPoint);
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", response);
@@ -198,7 +198,7 @@ public sealed class TelemetryTests : IDisposable
         using var commands = StartCommands();
         using var endpoint = StartEndpoint(Telemetry(commands));
         Send(commands, Seal(CommandIntent.Noop, 1));
-        Assert.True(Until(() => _effects.Probes == 1));
+        Assert.True(Until(() => _effects.HealthProbes == 1));
         var body = Body(Scrape(endpoint.LocalEndPoint));
 
         var promtool = new[] { "/usr/bin/promtool", "/usr/local/bin/promtool" }.FirstOrDefault(File.Exists);

@@ -106,7 +106,7 @@ public static class NodeServices
     }
 
     /// <summary>The metric set of docs/telemetry.md over the real sources: the command service, the lifecycle, ppn0 through kernel WireGuard, sysfs.</summary>
-    private static Telemetry.NodeTelemetry Telemetry(EnrolmentGrant grant, CommandService commands, ulong? boots, EnrolledNode node, SelfGenesisStep genesis, Func<NodeLifecycle?> lifecycle) => new()
+    private static Telemetry.NodeTelemetry Telemetry(EnrolmentGrant grant, CommandService commands, ulong? boots, EnrolledNode node, GenesisStep genesis, Func<NodeLifecycle?> lifecycle) => new()
     {
         Build = Ppn.Appliance.Telemetry.BuildInfo.Current(),
         Grant = grant,
