@@ -25,7 +25,7 @@ help:
 	@echo "make image    out/image/: disk.img (GPT+ESP), ppn.efi (UKI), initramfs, kernel, manifest (NODE_CONFIG=file.json bakes a node configuration in)"
 	@echo "make hil      the long emulated hardware-in-the-loop scenarios"
 	@echo "make rig-native  out/rig-native/ppn-rig: the rig CLI as one Native AOT executable (the USB-in-a-guest self-test runs it)"
-	@echo "make bench    command verify cost and 8090 intake, as ratios to libsodium and a C recvmmsg loop"
+	@echo "make bench    command verify cost and 8090 intake, as ratios to libsodium and a C recvmmsg loop; mesh sync latencies and a 253-spoke set"
 	@echo "make fuzz     afl++ over the command parser/verifier and the genesis parsers, FUZZ_SECONDS each (default 60)"
 	@echo "make clean    remove artifacts/ and out/"
 
@@ -69,6 +69,9 @@ demo: image
 
 bench: deps
 	$(DOTNET) run --project commands/Ppn.Commands.Bench/Ppn.Commands.Bench.csproj -c $(CONFIG)
+	@# Mesh sync figures (root, namespaces, wireguard-go): enrolment/direct/fallback/revocation latencies, a 253-spoke set.
+	@mkdir -p $(OUT); PPN_BENCH=1 $(DOTNET) test mesh/Ppn.Mesh.Sync.Tests/Ppn.Mesh.Sync.Tests.csproj -c $(CONFIG) --filter "Category=Bench" \
+	  --logger "console;verbosity=detailed" > $(OUT)/bench-sync.log 2>&1; status=$$?; grep -E '^sync: |Passed!|Failed!|Skipped' $(OUT)/bench-sync.log; exit $$status
 
 fuzz: deps
 	scripts/fuzz.sh commands commands/Ppn.Commands.Fuzz Ppn.Commands.dll

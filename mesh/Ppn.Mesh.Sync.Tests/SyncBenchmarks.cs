@@ -96,7 +96,7 @@ public sealed class SyncBenchmarks(ITestOutputHelper output)
         Figure($"revocation -> relay drops the peer         {dropped.TotalMilliseconds,8:F0} ms");
         Figure($"revocation -> last reply c got from a      {(last - revokedAt) * 1000,8:F0} ms (a 50 ms ping flood; ≤ 0 means none after the revocation)");
 
-        // 5. 253 spokes: the set, its signature and verification, and the relay's apply (wireguard-go, UAPI).
+        // 5. 253 spokes: the set, its signature and verification, and a relay's apply (a second wireguard-go hub in a namespace of its own, UAPI).
         var credential = lab.Authority.Credential;
         var keys = Enumerable.Range(2, 253).Select(i => { using var k = WireGuardPrivateKey.Generate(); return k.PublicKey().Bytes.ToArray(); }).ToList();
         var grants = keys.Select((k, i) => credential.Grant(k, (ulong)(i + 2), IPAddress.Parse($"10.8.0.{i + 2}"), 1_800_000_000)).ToList();
@@ -108,10 +108,10 @@ public sealed class SyncBenchmarks(ITestOutputHelper output)
         var verified = clock.Elapsed;
         Figure($"253 spokes: set {set.Bytes.Length} bytes ({verdict}); sign {signed.TotalMilliseconds:F1} ms; verify (set + 253 receipts) {verified.TotalMilliseconds:F1} ms");
         var iface = lab.Dev("wx");
-        using var daemon = WireGuardGoDaemon.Start(lab.Relay, iface, TimeSpan.FromSeconds(10));
-        using var baseConfig = new MeshConfig { PrivateKey = WireGuardPrivateKey.Generate(), Address = IpPrefix.Parse("10.9.0.1/24"), ListenPort = 51899, Forwarding = true };
+        using var daemon = WireGuardGoDaemon.Start(lab.Auth, iface, TimeSpan.FromSeconds(10));
+        using var baseConfig = new MeshConfig { PrivateKey = WireGuardPrivateKey.Generate(), Address = IpPrefix.Parse("10.8.0.1/24"), ListenPort = 51899, Forwarding = true };
         using var desired = MeshPlan.Relay(baseConfig, set);
-        BringUpReport Up() => NetworkNamespace.Run(NetworkNamespace.PathOf(lab.Relay), () => new MeshBringUp(new UapiWireGuard(), new RtnetlinkLinkConfigurator()).Up(iface, desired), TimeSpan.FromSeconds(60));
+        BringUpReport Up() => NetworkNamespace.Run(NetworkNamespace.PathOf(lab.Auth), () => new MeshBringUp(new UapiWireGuard(), new RtnetlinkLinkConfigurator()).Up(iface, desired), TimeSpan.FromSeconds(60));
         clock.Restart();
         var first = Up();
         var applied = clock.Elapsed;
