@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Ppn.Appliance.Init;
 using Ppn.Genesis;
 using Ppn.Genesis.Configuration;
+using Ppn.Genesis.Holding;
 using Ppn.Mesh;
 using Ppn.Mesh.Links;
 using Ppn.Mesh.Sync;
@@ -61,7 +62,21 @@ public sealed class RelayService(ILog log, string configPath = RelayService.Conf
             var wireGuard = new KernelWireGuard(links);
             var state = new PeerSetState(trust, config.Mesh.PrivateKey.PublicKey().Bytes, new FilePeerSetStore(config.StatePath), Log);
             var listen = config.Listen ?? new IPEndPoint(config.Mesh.Address.Address, SyncWire.DefaultPort);
-            var sync = new RelaySync(config.Mesh, state, config.Authority,
+            var authority = config.Authority;
+            if (authority.Address.IsIPv6LinkLocal && authority.Address.ScopeId == 0)
+            {
+                // An authority on the relay's own link (a lab bench, the rig): reached through the first link with a
+                // usable link-local address, as a spoke reaches an on-link hub (EnrolledMesh).
+                int scope = ProcNetIfInet6.WaitForLinkLocal(new ProcNetIfInet6(), TimeSpan.FromSeconds(10)).FirstOrDefault()?.InterfaceIndex ?? 0;
+                if (scope <= 0)
+                {
+                    log.Write("relay", $"the authority's sync endpoint {authority} is link-local and no link has a usable link-local address; retrying");
+                    stopping.WaitHandle.WaitOne(TimeSpan.FromSeconds(10));
+                    return;
+                }
+                authority = new IPEndPoint(new IPAddress(authority.Address.GetAddressBytes(), scope), authority.Port);
+            }
+            var sync = new RelaySync(config.Mesh, state, authority,
                 new MeshAccess(c => bringUp.Up(EnrolledMesh.Interface, c), () => wireGuard.Get(EnrolledMesh.Interface), f => new Socket(f, SocketType.Stream, ProtocolType.Tcp)),
                 () => SyncServer.Bind(listen.Address, listen.Port), Log);
             sync.RunAsync(stopping).GetAwaiter().GetResult();
