@@ -80,25 +80,60 @@ public sealed class RelaySync(MeshConfig baseConfig, PeerSetState state, IPEndPo
         {
             try { await Task.Delay(_options.Backoff, stopping); } catch (OperationCanceledException) { return; }
         }
-        await using var server = new SyncServer(bindListener(), state, Hints, _options.Server);
+        await using var server = new SyncServer(bindListener(), state, _hints, _options.Server);
         Server = server;
         _listening.TrySetResult(server.LocalEndPoint);
         log($"sync: serving the peer set on {server.LocalEndPoint}; pulling from the authority at {authority}");
         var pulling = PullLoop.RunAsync(authority, state, mesh.CreateSocket, _options, null, log, stopping);
         var converging = ConvergeOnChangesAsync(stopping);
-        await Task.WhenAll(pulling, converging);
+        var watching = WatchEndpointsAsync(stopping);
+        await Task.WhenAll(pulling, converging, watching);
     }
 
-    private IReadOnlyList<EndpointHint> Hints()
+    private readonly RelayHints _hints = new();
+
+    /// <summary>Reads the spokes' endpoints every <see cref="SyncAgentOptions.PolicyTick"/>: a new or moved endpoint answers held requests at once.</summary>
+    private async Task WatchEndpointsAsync(CancellationToken stopping)
     {
-        try
+        while (!stopping.IsCancellationRequested)
         {
-            using var device = mesh.Read();
-            return device is null ? [] : MeshPlan.HintsFrom(device, DateTimeOffset.UtcNow);
+            try
+            {
+                using var device = mesh.Read();
+                if (device is not null) _hints.Update(MeshPlan.HintsFrom(device, DateTimeOffset.UtcNow));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // hints are optional; the set is what matters
+            }
+            try { await Task.Delay(_options.PolicyTick, stopping); } catch (OperationCanceledException) { return; }
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+    }
+
+    /// <summary>The relay's current hints; "changed" means a spoke appeared, left or moved (ages alone are no change).</summary>
+    private sealed class RelayHints : IHintSource
+    {
+        private readonly Lock _gate = new();
+        private IReadOnlyList<EndpointHint> _hints = [];
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public IReadOnlyList<EndpointHint> Hints() { lock (_gate) return _hints; }
+        public Task Changed { get { lock (_gate) return _changed.Task; } }
+
+        public void Update(IReadOnlyList<EndpointHint> hints)
         {
-            return []; // hints are optional; the set is what matters
+            TaskCompletionSource? fire = null;
+            lock (_gate)
+            {
+                bool same = hints.Count == _hints.Count && hints.All(h => _hints.Any(o => o.PublicKey == h.PublicKey && o.Endpoint.Equals(h.Endpoint)));
+                _hints = hints;
+                if (!same)
+                {
+                    fire = _changed;
+                    _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+            }
+            fire?.TrySetResult();
         }
     }
 

@@ -11,9 +11,17 @@ public interface IPeerSetSource
     Task Changed { get; }
 }
 
+/// <summary>A source of endpoint hints that says when they changed (a held request is then answered at once).</summary>
+public interface IHintSource
+{
+    IReadOnlyList<EndpointHint> Hints();
+    /// <summary>Completes when the hints change (a fresh task after each change).</summary>
+    Task Changed { get; }
+}
+
 public sealed record SyncServerOptions
 {
-    /// <summary>How long a request with nothing newer is held before "not modified" (long poll).</summary>
+    /// <summary>How long a request with nothing newer is held before "not modified" (long poll); new hints end it early.</summary>
     public TimeSpan HoldTime { get; init; } = TimeSpan.FromSeconds(25);
     /// <summary>The 16 request bytes must arrive within this, or the connection is closed.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
@@ -36,7 +44,7 @@ public sealed class SyncServer : IAsyncDisposable
 {
     private readonly Socket _listener;
     private readonly IPeerSetSource _source;
-    private readonly Func<IReadOnlyList<EndpointHint>> _hints;
+    private readonly IHintSource? _hints;
     private readonly SyncServerOptions _options;
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<IPAddress, int> _perSource = [];
@@ -46,11 +54,11 @@ public sealed class SyncServer : IAsyncDisposable
     private long _badRequests;
 
     /// <param name="listener">A bound TCP socket (the caller picks the namespace, address and port).</param>
-    public SyncServer(Socket listener, IPeerSetSource source, Func<IReadOnlyList<EndpointHint>>? hints = null, SyncServerOptions? options = null)
+    public SyncServer(Socket listener, IPeerSetSource source, IHintSource? hints = null, SyncServerOptions? options = null)
     {
         _listener = listener;
         _source = source;
-        _hints = hints ?? (() => []);
+        _hints = hints;
         _options = options ?? new SyncServerOptions();
         _listener.Listen(64);
         _accepting = AcceptLoopAsync();
@@ -137,7 +145,7 @@ public sealed class SyncServer : IAsyncDisposable
                     return;
                 }
                 var set = await WaitForNewerAsync(since);
-                var hints = _hints();
+                var hints = _hints?.Hints() ?? [];
                 int hintCount = Math.Min(hints.Count, SyncWire.MaxHints);
                 int setLength = set?.Bytes.Length ?? 0;
                 var reply = new byte[SyncWire.ReplyHeaderSize + setLength + hintCount * EndpointHint.Size];
@@ -175,13 +183,15 @@ public sealed class SyncServer : IAsyncDisposable
     {
         using var hold = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         hold.CancelAfter(_options.HoldTime);
+        var hintsChanged = _hints?.Changed ?? Task.Delay(Timeout.Infinite, hold.Token);
         while (true)
         {
             var changed = _source.Changed;
             if (_source.Current is { } current && current.Serial > since) return current;
+            if (hintsChanged.IsCompleted) return null; // new endpoints: "not modified" with fresh hints, now
             try
             {
-                await changed.WaitAsync(hold.Token);
+                await Task.WhenAny(changed, hintsChanged).WaitAsync(hold.Token);
             }
             catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
             {
