@@ -93,13 +93,13 @@ public sealed class SyncLab : IAsyncDisposable
     public static bool Ping(string ns, string address) => TryRun("ip", "netns", "exec", ns, "ping", "-n", "-c", "1", "-W", "1", address).Code == 0;
 
     /// <summary>Waits (bounded) for <paramref name="condition"/>, re-checking on each agent step.</summary>
-    public static async Task Eventually(Func<bool> condition, TimeSpan bound, string what, Func<string>? detail = null)
+    public static async Task Eventually(Func<bool> condition, TimeSpan bound, string what, Func<string>? detail = null, int pollMilliseconds = 200)
     {
         var clock = Stopwatch.StartNew();
         while (!condition())
         {
             if (clock.Elapsed > bound) throw new TimeoutException($"{what}: not within {bound.TotalSeconds:0} s\n{detail?.Invoke()}");
-            await Task.Delay(200);
+            await Task.Delay(pollMilliseconds);
         }
     }
 
