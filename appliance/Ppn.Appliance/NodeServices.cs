@@ -46,7 +46,7 @@ public static class NodeServices
         if (File.Exists(RelayService.ConfigPath))
         {
             log.Write("init", $"{RelayService.ConfigPath} present: this node is the mesh relay (hub); no genesis");
-            return [new RelayService(log)];
+            return [new RelayService(log, serialFloor: report.EfivarfsMounted ? new UefiSerialFloor(new EfivarfsStore()) : null)];
         }
         return [new GenesisService(log, powerOff, SelfTests.MeshPingSelfTest.Targets(cmdline))];
     }
@@ -85,7 +85,7 @@ public static class NodeServices
             using var signals = new WaitHandleSignals();
             var genesis = new SelfGenesisStep(store, node, log);
             var intake = CommandIntake(store, node, genesis, log, powerOff, signals.RequestRescan);
-            var mesh = new KernelMesh(node);
+            var mesh = new KernelMesh(node, store);
             Task? sync = null;
             var lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), new UefiCommandState(store), mesh,
                 intake, signals, log.Write)
@@ -193,7 +193,7 @@ public static class NodeServices
     /// ppn0 from the grant plus, once mesh sync runs, the direct-path policy's peers: the lifecycle's 10 s tick and the
     /// sync agent converge to the same desired configuration (one lock), so neither undoes the other.
     /// </summary>
-    private sealed class KernelMesh(EnrolledNode node) : IMeshInterface
+    private sealed class KernelMesh(EnrolledNode node, EfivarfsStore store) : IMeshInterface
     {
         private readonly Lock _gate = new();
         private EnrolmentGrant? _grant;
@@ -242,7 +242,7 @@ public static class NodeServices
             var links = new RtnetlinkLinkConfigurator();
             var wireGuard = new KernelWireGuard(links);
             var self = new WireGuardKey(grant.NodePublicKey);
-            var state = new PeerSetState(trust, grant.HubPublicKey, new FilePeerSetStore(FilePeerSetStore.DefaultPath), log);
+            var state = new PeerSetState(trust, grant.HubPublicKey, new FilePeerSetStore(FilePeerSetStore.DefaultPath), log, new UefiSerialFloor(store));
             var access = new MeshAccess(
                 config => { lock (_gate) return Apply(config); },
                 () => wireGuard.Get(EnrolledMesh.Interface),

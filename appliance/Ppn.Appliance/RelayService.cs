@@ -20,7 +20,7 @@ namespace Ppn.Appliance;
 /// [Sync] the file's own peers are the relay's (the static relay of before). The relay interprets no commands
 /// (design page: a transport layer only). Its private key is still in the image (a relay image is built for one relay).
 /// </summary>
-public sealed class RelayService(ILog log, string configPath = RelayService.ConfigPath, string nodeConfigPath = NodeConfig.ImagePath) : IApplianceService
+public sealed class RelayService(ILog log, string configPath = RelayService.ConfigPath, string nodeConfigPath = NodeConfig.ImagePath, ISerialFloor? serialFloor = null) : IApplianceService
 {
     public const string ConfigPath = "/etc/ppn/relay.conf";
     /// <summary>Re-converge now and then: a drifted interface is repaired (MeshBringUp changes nothing when it is right).</summary>
@@ -60,7 +60,7 @@ public sealed class RelayService(ILog log, string configPath = RelayService.Conf
             var links = new RtnetlinkLinkConfigurator();
             var bringUp = new MeshBringUp(new KernelWireGuard(links), links);
             var wireGuard = new KernelWireGuard(links);
-            var state = new PeerSetState(trust, config.Mesh.PrivateKey.PublicKey().Bytes, new FilePeerSetStore(config.StatePath), Log);
+            var state = new PeerSetState(trust, config.Mesh.PrivateKey.PublicKey().Bytes, new FilePeerSetStore(config.StatePath), Log, serialFloor);
             var listen = config.Listen ?? new IPEndPoint(config.Mesh.Address.Address, SyncWire.DefaultPort);
             var authority = config.Authority;
             if (authority.Address.IsIPv6LinkLocal && authority.Address.ScopeId == 0)

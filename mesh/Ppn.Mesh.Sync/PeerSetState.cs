@@ -10,6 +10,17 @@ public interface IPeerSetStore
 }
 
 /// <summary>
+/// The highest serial the node ever accepted, kept where it outlives the set's file (a RAM-only image's
+/// /var/lib/ppn is gone after a reboot; the appliance keeps this in a UEFI variable). 0 when none was kept.
+/// </summary>
+public interface ISerialFloor
+{
+    ulong Load();
+    /// <summary>Durable when it returns; throws when it could not be kept.</summary>
+    void Save(ulong serial);
+}
+
+/// <summary>
 /// A file, written whole: a temporary file beside it, fsync, rename (a crash leaves the old set or the new one,
 /// never half of one). The set is public data (grants and revocations), so the mode is 0644.
 /// </summary>
@@ -69,13 +80,25 @@ public sealed class PeerSetState : IPeerSetSource
     private readonly IPeerSetStore _store;
     private readonly Dictionary<SetVerdict, long> _refused = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ISerialFloor? _floor;
+    private ulong _floorSerial;
+    private bool _floorFailed;
 
-    public PeerSetState(AuthorityTrust trust, ReadOnlySpan<byte> hubPublicKey, IPeerSetStore store, Action<string>? log = null)
+    public PeerSetState(AuthorityTrust trust, ReadOnlySpan<byte> hubPublicKey, IPeerSetStore store, Action<string>? log = null, ISerialFloor? floor = null)
     {
         _trust = trust;
         _hubPublicKey = hubPublicKey.ToArray();
         _store = store;
+        _floor = floor;
         Log = log ?? (_ => { });
+        try
+        {
+            _floorSerial = floor?.Load() ?? 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            Log($"the highest accepted serial cannot be read ({e.Message}); the set's file is the only record");
+        }
         if (store.Load() is { } persisted)
         {
             var verdict = PeerSet.Verify(persisted, trust, _hubPublicKey, out var set, out var detail);
@@ -97,7 +120,8 @@ public sealed class PeerSetState : IPeerSetSource
     /// <summary>The set in use, or null before the first one.</summary>
     public PeerSet? Current { get; private set; }
 
-    public ulong Serial => Current?.Serial ?? 0;
+    /// <summary>The highest serial accepted: the current set's, or the persisted floor when that is higher (the file was lost).</summary>
+    public ulong Serial => Math.Max(Current?.Serial ?? 0, _floorSerial);
 
     /// <summary>Completes when <see cref="Current"/> changes (a fresh task after each change).</summary>
     public Task Changed { get { lock (_gate) return _changed.Task; } }
@@ -125,7 +149,8 @@ public sealed class PeerSetState : IPeerSetSource
             }
             else
             {
-                _store.Save(set!.Bytes);
+                SaveFloor(set!.Serial);
+                _store.Save(set.Bytes);
                 Current = set;
                 fire = _changed;
                 _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -134,6 +159,27 @@ public sealed class PeerSetState : IPeerSetSource
         if (verdict == SetVerdict.Accepted || verdict != SetVerdict.NotNewer) Log(verdict == SetVerdict.Accepted ? $"peer set accepted: {detail}" : $"peer set refused ({verdict}): {detail}");
         fire?.TrySetResult();
         return verdict;
+    }
+
+    /// <summary>
+    /// The floor first (a crash between the two leaves a floor above the file, which only refuses more). A floor that
+    /// cannot be written is said once and the set is still used: the mesh keeps working, the file still guards
+    /// replays until a reboot.
+    /// </summary>
+    private void SaveFloor(ulong serial)
+    {
+        _floorSerial = Math.Max(_floorSerial, serial);
+        if (_floor is null) return;
+        try
+        {
+            _floor.Save(serial);
+            _floorFailed = false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            if (!_floorFailed) Log($"the highest accepted serial cannot be kept ({e.Message}): after a reboot an older set could be accepted again");
+            _floorFailed = true;
+        }
     }
 
     private void Count(SetVerdict verdict) => _refused[verdict] = _refused.GetValueOrDefault(verdict) + 1;
