@@ -268,6 +268,8 @@ public static class NodeServices
             {
                 new EnrolmentStore(store).Delete();
                 new UefiReplayStateStore(store).Erase();
+                // The next enrolment may be under another authority, whose serials start again (sync.md §Node state).
+                if (store.TryRead(UefiSerialFloor.Variable) is not null) store.Delete(UefiSerialFloor.Variable);
                 new IdentityStore(store, EntropyMixer.ForThisMachine()).Reset();
             },
         };
