@@ -1,4 +1,3 @@
-using Ppn.Genesis.Enrolment;
 using Ppn.Mesh.WireGuard;
 
 namespace Ppn.Mesh.Sync;
@@ -56,7 +55,4 @@ public static class MeshPlan
     public static IReadOnlyList<EndpointHint> HintsFrom(WireGuardDevice device, DateTimeOffset now) =>
         device.Peers.Where(p => p.Endpoint is not null).Select(p => new EndpointHint(p.PublicKey, p.Endpoint!,
             p.LastHandshake is { } h ? (uint)Math.Clamp((now - h).TotalSeconds, 0, uint.MaxValue - 1) : EndpointHint.UnknownAge)).ToList();
-
-    public static bool IsGrantedPeer(PeerSet? set, EnrolmentGrant own) =>
-        set is not null && set.Grants.Any(g => g.NodePublicKey.AsSpan().SequenceEqual(own.NodePublicKey));
 }
