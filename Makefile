@@ -26,7 +26,7 @@ help:
 	@echo "make hil      the long emulated hardware-in-the-loop scenarios"
 	@echo "make rig-native  out/rig-native/ppn-rig: the rig CLI as one Native AOT executable (the USB-in-a-guest self-test runs it);"
 	@echo "                 out/genesis-node/: the herd's genesis node process, Native AOT like the node's ppn"
-	@echo "make bench    ppn vs C baselines (libsodium, recvmmsg, sendmmsg, hello), interleaved, as ratios with goals; fails on a lost valid command"
+	@echo "make bench    ppn vs C baselines (libsodium, recvmmsg, sendmmsg, hello), interleaved, as ratios with goals; fails on a lost valid command; mesh sync latencies and a 253-spoke set"
 	@echo "make fuzz     afl++ over the command parser/verifier and the genesis parsers, FUZZ_SECONDS each (default 60)"
 	@echo "make clean    remove artifacts/ and out/"
 
@@ -82,6 +82,9 @@ bench: deps publish
 	$(OUT)/bench/Ppn.Commands.Bench --repo $(CURDIR) --ppn $(OUT)/bin/ppn \
 	  $(if $(wildcard $(OUT)/image/initramfs.cpio.gz),--initramfs $(OUT)/image/initramfs.cpio.gz) \
 	  $(if $(BOOT_CONSOLE),--boot-console $(BOOT_CONSOLE)) $(BENCH_ARGS)
+	@# Mesh sync figures (root, namespaces, wireguard-go): enrolment/direct/fallback/revocation latencies, a 253-spoke set.
+	@mkdir -p $(OUT); PPN_BENCH=1 $(DOTNET) test mesh/Ppn.Mesh.Sync.Tests/Ppn.Mesh.Sync.Tests.csproj -c $(CONFIG) --filter "Category=Bench" \
+	  --logger "console;verbosity=detailed" > $(OUT)/bench-sync.log 2>&1; status=$$?; grep -E '^sync: |Passed!|Failed!|Skipped' $(OUT)/bench-sync.log; exit $$status
 
 fuzz: deps
 	scripts/fuzz.sh commands commands/Ppn.Commands.Fuzz Ppn.Commands.dll

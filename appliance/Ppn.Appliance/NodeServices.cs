@@ -11,6 +11,7 @@ using Ppn.Genesis.Enrolment;
 using Ppn.Genesis.Identity;
 using Ppn.Mesh;
 using Ppn.Mesh.Links;
+using Ppn.Mesh.Sync;
 using Ppn.Mesh.WireGuard;
 using Ppn.Genesis.Join;
 using Ppn.Nic.Discovery;
@@ -45,7 +46,7 @@ public static class NodeServices
         if (File.Exists(RelayService.ConfigPath))
         {
             log.Write("init", $"{RelayService.ConfigPath} present: this node is the mesh relay (hub); no genesis");
-            return [new RelayService(log)];
+            return [new RelayService(log, serialFloor: report.EfivarfsMounted ? new UefiSerialFloor(new EfivarfsStore()) : null)];
         }
         // Counted here, once per PID 1 start, not in the service (a supervised restart of it is not a boot).
         ulong? boots = report.EfivarfsMounted ? new Telemetry.BootCounter(new EfivarfsStore()).CountThisBoot(line => log.Write("telemetry", line)) : null;
@@ -88,11 +89,17 @@ public static class NodeServices
             NodeLifecycle? lifecycle = null;
             var intake = new Telemetry.TelemetryIntake(CommandIntake(store, node, genesis, log, power, signals.RequestRescan),
                 (grant, commands) => Telemetry(grant, commands, boots, node, genesis, () => lifecycle), line => log.Write("telemetry", line));
-            lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), new UefiCommandState(store), new KernelMesh(node),
+            var mesh = new KernelMesh(node, store);
+            Task? sync = null;
+            lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), new UefiCommandState(store), mesh,
                 intake, signals, log.Write)
             {
-                FirstActivation = meshPingTargets.Count == 0 ? null
-                    : cancel => SelfTests.MeshPingSelfTest.Run(meshPingTargets, line => log.Write("selftest", line), stopping: cancel),
+                FirstActivation = cancel =>
+                {
+                    // Mesh sync (docs/protocol/sync.md §Spoke): the peer set from the relay, direct paths to other spokes.
+                    sync = mesh.StartSync(genesis.Plan?.Trust, line => log.Write("sync", line), cancel);
+                    if (meshPingTargets.Count > 0) SelfTests.MeshPingSelfTest.Run(meshPingTargets, line => log.Write("selftest", line), stopping: cancel);
+                },
             };
             try
             {
@@ -100,6 +107,7 @@ public static class NodeServices
             }
             finally
             {
+                try { sync?.Wait(TimeSpan.FromSeconds(10)); } catch (AggregateException) { }
                 node.Dispose();
             }
         }
@@ -204,17 +212,69 @@ public static class NodeServices
         }
     }
 
-    private sealed class KernelMesh(EnrolledNode node) : IMeshInterface
+    /// <summary>
+    /// ppn0 from the grant plus, once mesh sync runs, the direct-path policy's peers: the lifecycle's 10 s tick and the
+    /// sync agent converge to the same desired configuration (one lock), so neither undoes the other.
+    /// </summary>
+    private sealed class KernelMesh(EnrolledNode node, EfivarfsStore store) : IMeshInterface
     {
+        private readonly Lock _gate = new();
+        private EnrolmentGrant? _grant;
+        private SpokeSync? _sync;
+
         public int Converge(EnrolmentGrant grant)
+        {
+            lock (_gate)
+            {
+                _grant = grant;
+                using var enrolled = EnrolledConfig(grant);
+                using var config = MeshPlan.Spoke(enrolled, _sync?.DirectPeers ?? []);
+                return Apply(config).Changes.Count;
+            }
+        }
+
+        private MeshConfig EnrolledConfig(EnrolmentGrant grant)
         {
             // A hub on the node's own link is reached through the first link with a usable link-local address.
             int scope = grant.HubEndpoint.Address.IsIPv6LinkLocal
                 ? ProcNetIfInet6.WaitForLinkLocal(new ProcNetIfInet6(), TimeSpan.FromSeconds(10)).FirstOrDefault()?.InterfaceIndex ?? 0
                 : 0;
-            using var config = EnrolledMesh.ConfigFor(grant, node.Require().Keys.PrivateKey, scope);
+            return EnrolledMesh.ConfigFor(grant, node.Require().Keys.PrivateKey, scope);
+        }
+
+        private static BringUpReport Apply(MeshConfig config)
+        {
             var links = new RtnetlinkLinkConfigurator();
-            return new MeshBringUp(new KernelWireGuard(links), links).Up(EnrolledMesh.Interface, config).Changes.Count;
+            return new MeshBringUp(new KernelWireGuard(links), links).Up(EnrolledMesh.Interface, config);
+        }
+
+        /// <summary>Starts the spoke's sync agent (once ppn0 is up); null when no authority is pinned (nothing could be verified).</summary>
+        public Task? StartSync(AuthorityTrust? trust, Action<string> log, CancellationToken stopping)
+        {
+            EnrolmentGrant grant;
+            lock (_gate)
+            {
+                if (_sync is not null || _grant is null) return null;
+                grant = _grant;
+            }
+            if (trust is null)
+            {
+                log("no pinned authority: no mesh sync (the hub stays the only peer)");
+                return null;
+            }
+            var links = new RtnetlinkLinkConfigurator();
+            var wireGuard = new KernelWireGuard(links);
+            var self = new WireGuardKey(grant.NodePublicKey);
+            var state = new PeerSetState(trust, grant.HubPublicKey, new FilePeerSetStore(FilePeerSetStore.DefaultPath), log, new UefiSerialFloor(store));
+            var access = new MeshAccess(
+                config => { lock (_gate) return Apply(config); },
+                () => wireGuard.Get(EnrolledMesh.Interface),
+                family => new System.Net.Sockets.Socket(family, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp));
+            var sync = new SpokeSync(() => { lock (_gate) return EnrolledConfig(_grant!); }, self, state,
+                new System.Net.IPEndPoint(EnrolmentGrant.HubAddress, SyncWire.DefaultPort), access, log);
+            lock (_gate) _sync = sync;
+            log($"pulling the peer set from {EnrolmentGrant.HubAddress}:{SyncWire.DefaultPort} inside {EnrolledMesh.Interface}");
+            return Task.Run(() => sync.RunAsync(stopping), CancellationToken.None);
         }
     }
 
@@ -231,6 +291,8 @@ public static class NodeServices
             {
                 new EnrolmentStore(store).Delete();
                 new UefiReplayStateStore(store).Erase();
+                // The next enrolment may be under another authority, whose serials start again (sync.md §Node state).
+                if (store.TryRead(UefiSerialFloor.Variable) is not null) store.Delete(UefiSerialFloor.Variable);
                 new IdentityStore(store, EntropyMixer.ForThisMachine()).Reset();
             },
         };

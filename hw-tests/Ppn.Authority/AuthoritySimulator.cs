@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Ppn.Genesis;
 using Ppn.Genesis.Claim;
 using Ppn.Genesis.Join;
+using Ppn.Mesh.Sync;
 
 namespace Ppn.Authority;
 
@@ -15,6 +16,9 @@ public sealed record AuthoritySimulatorOptions
     public GenesisTimeouts Timeouts { get; init; } = new();
     /// <summary>"Now" in Unix seconds for grants' issued-at (tests pin it).</summary>
     public Func<ulong> Clock { get; init; } = () => (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    /// <summary>Where relays pull the peer set (docs/protocol/sync.md §Authority); null: no sync port.</summary>
+    public IPEndPoint? SyncListen { get; init; }
+    public SyncServerOptions SyncServer { get; init; } = new();
 }
 
 /// <summary>
@@ -33,8 +37,10 @@ public sealed class AuthoritySimulator : IAsyncDisposable
 {
     private readonly AuthoritySimulatorOptions _options;
 
-    private AuthoritySimulator(AuthorityCredential credential, PairingRegistry registry, Registrar registrar, AuthoritySimulatorOptions options)
+    private AuthoritySimulator(AuthorityCredential credential, PairingRegistry registry, Registrar registrar, AuthoritySimulatorOptions options, PeerSetPublisher peerSets, SyncServer? sync)
     {
+        PeerSets = peerSets;
+        Sync = sync;
         Credential = credential;
         Registry = registry;
         Registrar = registrar;
@@ -47,6 +53,13 @@ public sealed class AuthoritySimulator : IAsyncDisposable
     public Registrar Registrar { get; }
     public BeaconEmitter Beacons { get; }
     public AuthorityNetwork Network => _options.Network;
+    /// <summary>The registry signed as peer sets: every binding and revocation is published (the real path for every scenario).</summary>
+    public PeerSetPublisher PeerSets { get; }
+    /// <summary>The sync port relays long-poll, when <see cref="AuthoritySimulatorOptions.SyncListen"/> is set.</summary>
+    public SyncServer? Sync { get; }
+
+    /// <summary>Revokes a node: a signed revocation, the binding removed, the next peer set published.</summary>
+    public Revocation? Revoke(ReadOnlySpan<byte> nodePublicKey) => Registry.Revoke(nodePublicKey, _options.Clock());
 
     public static Task<AuthoritySimulator> StartAsync(string registryPath, AuthorityCredential credential, AuthoritySimulatorOptions? options = null)
     {
@@ -55,7 +68,22 @@ public sealed class AuthoritySimulator : IAsyncDisposable
         try
         {
             var registrar = new Registrar(credential, registry, options.Network, options.RegistrarPort, options.Timeouts, options.Clock);
-            return Task.FromResult(new AuthoritySimulator(credential, registry, registrar, options));
+            var peerSets = new PeerSetPublisher(registry, credential, options.Clock);
+            SyncServer? sync = null;
+            if (options.SyncListen is { } listen)
+            {
+                try
+                {
+                    sync = new SyncServer(options.Network.Run(() => SyncServer.Bind(listen.Address, listen.Port)), peerSets, null, options.SyncServer);
+                }
+                catch
+                {
+                    peerSets.Dispose();
+                    registrar.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    throw;
+                }
+            }
+            return Task.FromResult(new AuthoritySimulator(credential, registry, registrar, options, peerSets, sync));
         }
         catch
         {
@@ -103,6 +131,8 @@ public sealed class AuthoritySimulator : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Sync is not null) await Sync.DisposeAsync();
+        PeerSets.Dispose();
         await Registrar.DisposeAsync();
         Registry.Dispose();
     }

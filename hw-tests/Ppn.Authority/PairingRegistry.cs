@@ -4,6 +4,7 @@ using Microsoft.Data.Sqlite;
 using Ppn.Genesis;
 using Ppn.Genesis.Enrolment;
 using Ppn.Genesis.Join;
+using Ppn.Mesh.Sync;
 
 namespace Ppn.Authority;
 
@@ -63,6 +64,12 @@ public sealed class PairingRegistry : IDisposable
                     grant      BLOB    NOT NULL CHECK (length(grant) = 180),
                     last_ack   INTEGER
                 );
+                CREATE TABLE IF NOT EXISTS revocations (
+                    node_key   BLOB    PRIMARY KEY CHECK (length(node_key) = 32),
+                    node_id    INTEGER NOT NULL,
+                    revoked_at INTEGER NOT NULL,
+                    record     BLOB    NOT NULL CHECK (length(record) = 120)
+                );
                 CREATE TABLE IF NOT EXISTS exchanges (
                     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
                     node_key BLOB,
@@ -99,10 +106,108 @@ public sealed class PairingRegistry : IDisposable
     /// </summary>
     public EnrolmentGrant Assign(ReadOnlySpan<byte> nodePublicKey, BindingOrigin origin, ulong nowUnixSeconds)
     {
+        bool changed = false;
+        try
+        {
+            return AssignLocked(nodePublicKey.ToArray(), origin, nowUnixSeconds, ref changed);
+        }
+        finally
+        {
+            if (changed) Changed?.Invoke();
+        }
+    }
+
+    /// <summary>
+    /// Raised after a binding is added, re-issued or revoked (outside the registry's lock): the peer-set publisher
+    /// signs the next set (docs/protocol/sync.md §Authority).
+    /// </summary>
+    public event Action? Changed;
+
+    /// <summary>
+    /// Revokes <paramref name="nodePublicKey"/>: the binding leaves the registry (its address becomes free), a signed
+    /// revocation record is kept for ever, and the key gets refusals from now on. Null when the key was never bound
+    /// or is already revoked.
+    /// </summary>
+    public Revocation? Revoke(ReadOnlySpan<byte> nodePublicKey, ulong nowUnixSeconds)
+    {
         var key = nodePublicKey.ToArray();
+        Revocation? revocation = null;
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
+            if (Scalar(_db, tx, "SELECT node_id FROM bindings WHERE node_key = $k", ("$k", key)) is long nodeId)
+            {
+                revocation = Revocation.Sign((ulong)nodeId, key, nowUnixSeconds, _authority.SigningPrivateKey);
+                Execute(_db, "INSERT INTO revocations (node_key, node_id, revoked_at, record) VALUES ($k, $id, $at, $r)", tx,
+                    ("$k", key), ("$id", nodeId), ("$at", (long)nowUnixSeconds), ("$r", revocation.ToBytes()));
+                Execute(_db, "DELETE FROM bindings WHERE node_key = $k", tx, ("$k", key));
+            }
+            tx.Commit();
+        }
+        if (revocation is not null) Changed?.Invoke();
+        return revocation;
+    }
+
+    public IReadOnlyList<Revocation> Revocations()
+    {
+        lock (_gate)
+        {
+            var list = new List<Revocation>();
+            using var cmd = Command(_db, null, "SELECT record FROM revocations ORDER BY node_key");
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                list.Add(Revocation.TryParse((byte[])r.GetValue(0), out var rev, out var error) ? rev! : throw new InvalidDataException($"registry revocation row holds a bad record: {error}"));
+            }
+            return list;
+        }
+    }
+
+    /// <summary>
+    /// The next peer-set serial, persisted before it is used (a restarted authority never signs a serial twice), and
+    /// the set of every binding and revocation at this moment, read in one transaction.
+    /// </summary>
+    public (ulong Serial, IReadOnlyList<EnrolmentGrant> Grants, IReadOnlyList<Revocation> Revocations) NextPeerSet()
+    {
+        lock (_gate)
+        {
+            using var tx = _db.BeginTransaction();
+            ulong serial = (Scalar(_db, tx, "SELECT value FROM meta WHERE key = 'peerset_serial'") is string v ? ulong.Parse(v, CultureInfo.InvariantCulture) : 0) + 1;
+            Execute(_db, "INSERT INTO meta (key, value) VALUES ('peerset_serial', $v) ON CONFLICT(key) DO UPDATE SET value = $v", tx, ("$v", serial.ToString(CultureInfo.InvariantCulture)));
+            var grants = new List<EnrolmentGrant>();
+            using (var cmd = Command(_db, tx, "SELECT grant FROM bindings ORDER BY node_id"))
+            using (var reader = cmd.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    grants.Add(EnrolmentGrant.TryParse((byte[])reader.GetValue(0), out var g, out var error) ? g! : throw new InvalidDataException($"registry row holds a bad grant: {error}"));
+                }
+            }
+            var revocations = new List<Revocation>();
+            using (var cmd = Command(_db, tx, "SELECT record FROM revocations ORDER BY node_key"))
+            using (var reader = cmd.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    revocations.Add(Revocation.TryParse((byte[])reader.GetValue(0), out var r, out var error) ? r! : throw new InvalidDataException($"registry revocation row holds a bad record: {error}"));
+                }
+            }
+            tx.Commit();
+            return (serial, grants, revocations);
+        }
+    }
+
+    private EnrolmentGrant AssignLocked(byte[] key, BindingOrigin origin, ulong nowUnixSeconds, ref bool changed)
+    {
+        lock (_gate)
+        {
+            using var tx = _db.BeginTransaction();
+            if (Scalar(_db, tx, "SELECT 1 FROM revocations WHERE node_key = $k", ("$k", key)) is not null)
+            {
+                // A revoked key stays out: it gets a signed refusal, as a full /24 does (docs/protocol/sync.md §Authority).
+                tx.Commit();
+                return _authority.Refusal(key, nowUnixSeconds);
+            }
             if (Scalar(_db, tx, "SELECT grant FROM bindings WHERE node_key = $k", ("$k", key)) is byte[] existing)
             {
                 tx.Commit();
@@ -134,6 +239,7 @@ public sealed class PairingRegistry : IDisposable
             Execute(_db, "INSERT INTO bindings (node_id, node_key, address, origin, issued_at, grant) VALUES ($id, $k, $addr, $origin, $at, $g)", tx,
                 ("$id", (long)nodeId), ("$k", key), ("$addr", address.ToString()), ("$origin", Name(origin)), ("$at", (long)nowUnixSeconds), ("$g", bytes));
             tx.Commit();
+            changed = true;
             return grant;
         }
     }
@@ -145,10 +251,10 @@ public sealed class PairingRegistry : IDisposable
     /// </summary>
     public int ReissueGrants(ulong nowUnixSeconds)
     {
+        var rows = new List<(long NodeId, byte[] Key, string Address)>();
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
-            var rows = new List<(long NodeId, byte[] Key, string Address)>();
             using (var cmd = Command(_db, tx, "SELECT node_id, node_key, address FROM bindings"))
             using (var reader = cmd.ExecuteReader())
             {
@@ -162,8 +268,9 @@ public sealed class PairingRegistry : IDisposable
                     ("$g", bytes), ("$at", (long)nowUnixSeconds), ("$id", nodeId));
             }
             tx.Commit();
-            return rows.Count;
         }
+        if (rows.Count > 0) Changed?.Invoke();
+        return rows.Count;
     }
 
     /// <summary>Records the ack the node sent for its grant (Persisted means the node stored it in UEFI variables).</summary>

@@ -8,6 +8,7 @@ using Ppn.Authority;
 using Ppn.Commands;
 using Ppn.Genesis;
 using Ppn.Mesh.WireGuard;
+using Ppn.Mesh.Sync;
 using Ppn.Rig.Emulation;
 using Ppn.Rig.Mesh;
 using Ppn.Rig.Model;
@@ -28,9 +29,9 @@ internal static class EnrolmentScenarios
     private static BootSource WithNodeConfig(BootSource boot, Rig rig, string name, byte[] json) =>
         boot.WithFiles(rig.WorkDirectory, name, new Dictionary<string, byte[]> { [NodeConfigPath] = json });
 
-    private static AuthoritySimulator StartAuthority(Rig rig, string file, AuthorityCredential credential) =>
+    private static AuthoritySimulator StartAuthority(Rig rig, string file, AuthorityCredential credential, IPEndPoint? syncListen = null) =>
         AuthoritySimulator.StartAsync(Path.Combine(rig.WorkDirectory, file), credential,
-            new AuthoritySimulatorOptions { Network = AuthorityNetwork.InNamespace(rig.Namespace.Path) }).GetAwaiter().GetResult();
+            new AuthoritySimulatorOptions { Network = AuthorityNetwork.InNamespace(rig.Namespace.Path), SyncListen = syncListen }).GetAwaiter().GetResult();
 
     private static void StopBeacons(CancellationTokenSource stop, Task beacons)
     {
@@ -355,7 +356,8 @@ internal static class EnrolmentScenarios
         var ping = "ppn.selftest=mesh-ping:" + string.Join(',', Spokes.Select(a => a.ToString()));
         var spokeA = ctx.LanNode(rig, "spoke-a", WithNodeConfig(ctx.Image.ToBootSource(ping), rig, "spoke-a", nodeJson), port: 1);
         var spokeB = ctx.LanNode(rig, "spoke-b", WithNodeConfig(ctx.Image.ToBootSource(ping), rig, "spoke-b", nodeJson), port: 2);
-        using var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential));
+        // The authority's sync port on the rig's side of the LAN: the relay pulls the peer set from it (docs/protocol/sync.md).
+        using var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential, new IPEndPoint(IPAddress.IPv6Any, SyncWire.DefaultPort)));
         using var stop = new CancellationTokenSource();
 
         // 1. Both spokes join; their ppn0 points at a hub that is not up yet (WireGuard keeps trying).
@@ -372,21 +374,22 @@ internal static class EnrolmentScenarios
             "the spokes did not get 10.8.0.2 and 10.8.0.3: " + string.Join(", ", bindings.Select(b => b.Address)));
         ctx.Log("both spokes joined");
 
-        // 2. The hub VM: the same image in the relay role, its relay.conf naming both spokes and the rig.
+        // 2. The hub VM: the same image in the relay role. Its relay.conf names no spoke: only its own interface, the
+        //    rig's console peer (static) and the authority's sync port; node.json pins the authority. The spokes come
+        //    from the authority-signed peer set.
         using var rigPeer = RigHub.StartBehindHub(rig.Namespace, hubKey.PublicKey(),
             new IPEndPoint(new IPAddress(hubLinkLocal.GetAddressBytes(), rig.Namespace.InterfaceIndex(Rig.BridgeName)), RigHub.ListenPort));
+        var authoritySync = authority.Simulator.Network.LinkLocalAddress(Rig.BridgeName)
+            ?? throw new InvalidOperationException($"the rig's {Rig.BridgeName} has no link-local address for the authority's sync port");
         var relay = new StringBuilder()
-            .Append("[Interface]\nPrivateKey = ").Append(hubKey.RevealBase64()).Append("\nAddress = 10.8.0.1/24\nListenPort = 51820\nForwarding = true\n");
-        foreach (var b in bindings)
-        {
-            relay.Append("\n[Peer]\nPublicKey = ").Append(b.NodePublicKeyBase64).Append("\nAllowedIPs = ").Append(b.Address).Append("/32\n");
-        }
-        relay.Append("\n[Peer]\nPublicKey = ").Append(rigPeer.PublicKey.ToBase64()).Append("\nAllowedIPs = 10.8.0.254/32\n");
+            .Append("[Interface]\nPrivateKey = ").Append(hubKey.RevealBase64()).Append("\nAddress = 10.8.0.1/24\nListenPort = 51820\nForwarding = true\n")
+            .Append("\n[Peer]\nPublicKey = ").Append(rigPeer.PublicKey.ToBase64()).Append("\nAllowedIPs = 10.8.0.254/32\n")
+            .Append("\n[Sync]\nAuthority = [").Append(new IPAddress(authoritySync.GetAddressBytes())).Append("]:").Append(SyncWire.DefaultPort).Append('\n');
         var hubVm = ctx.LanNode(rig, "hub", ctx.Image.ToBootSource().WithFiles(rig.WorkDirectory, "hub",
-            new Dictionary<string, byte[]> { ["/etc/ppn/relay.conf"] = Encoding.UTF8.GetBytes(relay.ToString()) }), port: 0, mac: hubMac);
+            new Dictionary<string, byte[]> { ["/etc/ppn/relay.conf"] = Encoding.UTF8.GetBytes(relay.ToString()), ["/etc/ppn/node.json"] = nodeJson }), port: 0, mac: hubMac);
         hubVm.PowerOn();
-        hubVm.WaitForLine(new Regex(@"^ppn: relay: ppn0 up as 10\.8\.0\.1/24 with 3 peer\(s\), forwarding on"), Bound);
-        ctx.Log("hub VM up in the relay role");
+        hubVm.WaitForLine(new Regex(@"^ppn: relay: ppn0 converged to peer set serial \d+ \(3 peer\(s\)\)"), Bound);
+        ctx.Log("hub VM up in the relay role, both spokes learned from the signed peer set");
 
         // 3. Spoke to spoke through the hub: each spoke's mesh-ping self-test reaches the other spoke.
         foreach (var spoke in new[] { spokeA, spokeB })

@@ -1,0 +1,130 @@
+using System.Net;
+using System.Net.Sockets;
+using Ppn.Genesis;
+
+namespace Ppn.Mesh.Sync.Tests;
+
+public class PeerSetStateTests
+{
+    private static (AuthorityCredential Authority, AuthorityTrust Trust) Keys()
+    {
+        var authority = SyncVectorTests.Authority();
+        return (authority, authority.Trust);
+    }
+
+    [Fact]
+    public void An_older_set_replayed_over_a_newer_one_is_refused_counted_and_changes_nothing()
+    {
+        var (authority, trust) = Keys();
+        using var owned = authority;
+        var state = new PeerSetState(trust, authority.HubPublicKey, new MemoryPeerSetStore());
+        var old = PeerSet.Sign(3, 0, authority.HubPublicKey, [authority.Grant(SyncVectorTests.NodeKey(2), 2, IPAddress.Parse("10.8.0.2"), 0)], [], authority.SigningPrivateKey);
+        var newer = PeerSet.Sign(4, 0, authority.HubPublicKey, [], [], authority.SigningPrivateKey);
+        Assert.Equal(SetVerdict.Accepted, state.Offer(newer.Bytes, out _));
+        Assert.Equal(SetVerdict.NotNewer, state.Offer(old.Bytes, out var detail));
+        Assert.Contains("not above 4", detail);
+        Assert.Equal(4UL, state.Serial);
+        Assert.Empty(state.Current!.Grants);
+        Assert.Equal(1, state.Refusals[SetVerdict.NotNewer]);
+    }
+
+    [Fact]
+    public void The_accepted_set_survives_a_restart_and_a_tampered_file_is_refused()
+    {
+        var (authority, trust) = Keys();
+        using var owned = authority;
+        var dir = Directory.CreateTempSubdirectory("ppn-sync-");
+        try
+        {
+            var store = new FilePeerSetStore(Path.Combine(dir.FullName, "state", "peerset"));
+            var state = new PeerSetState(trust, authority.HubPublicKey, store);
+            var set = PeerSet.Sign(9, 0, authority.HubPublicKey, [authority.Grant(SyncVectorTests.NodeKey(2), 2, IPAddress.Parse("10.8.0.2"), 0)], [], authority.SigningPrivateKey);
+            Assert.Equal(SetVerdict.Accepted, state.Offer(set.Bytes, out _));
+            var restarted = new PeerSetState(trust, authority.HubPublicKey, store);
+            Assert.Equal(9UL, restarted.Serial);
+            Assert.Single(restarted.Current!.Grants);
+            // An older set after the restart is still refused: the high-water mark is the persisted set's serial.
+            Assert.Equal(SetVerdict.NotNewer, restarted.Offer(PeerSet.Sign(8, 0, authority.HubPublicKey, [], [], authority.SigningPrivateKey).Bytes, out _));
+
+            var bytes = File.ReadAllBytes(store.Path);
+            bytes[PeerSet.HeaderSize + 19] ^= 1;
+            File.WriteAllBytes(store.Path, bytes);
+            var tampered = new PeerSetState(trust, authority.HubPublicKey, store);
+            Assert.Null(tampered.Current);
+            Assert.Equal(1, tampered.Refusals[SetVerdict.BadSetSignature]);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_long_poll_is_held_until_a_newer_set_and_a_stalled_client_is_cut_by_the_request_deadline()
+    {
+        var (authority, trust) = Keys();
+        using var owned = authority;
+        var source = new PeerSetState(trust, authority.HubPublicKey, new MemoryPeerSetStore());
+        source.Offer(PeerSet.Sign(1, 0, authority.HubPublicKey, [], [], authority.SigningPrivateKey).Bytes, out _);
+        await using var server = new SyncServer(SyncServer.Bind(IPAddress.Loopback, 0), source, null,
+            new SyncServerOptions { HoldTime = TimeSpan.FromSeconds(20), RequestTimeout = TimeSpan.FromMilliseconds(300), MaxPerSource = 2 });
+        var endpoint = (IPEndPoint)server.LocalEndPoint;
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Socket Tcp(AddressFamily f) => new(f, SocketType.Stream, ProtocolType.Tcp);
+
+        var immediate = await SyncClient.ExchangeAsync(endpoint, 0, Tcp, null, cancel.Token);
+        Assert.Equal(ReplyStatus.Set, immediate.Status);
+
+        var held = SyncClient.ExchangeAsync(endpoint, 1, Tcp, null, cancel.Token);
+        // The hold is registered once the server has the connection open; then publish serial 2.
+        while (server.OpenConnections == 0) await Task.Delay(10, cancel.Token);
+        Assert.False(held.IsCompleted);
+        source.Offer(PeerSet.Sign(2, 0, authority.HubPublicKey, [], [], authority.SigningPrivateKey).Bytes, out _);
+        var reply = await held;
+        Assert.True(PeerSet.TryParse(reply.Set, out var got, out _));
+        Assert.Equal(2UL, got!.Serial);
+
+        // A client that connects and sends nothing is disconnected after the request deadline.
+        using var silent = Tcp(AddressFamily.InterNetwork);
+        await silent.ConnectAsync(endpoint, cancel.Token);
+        var buffer = new byte[1];
+        Assert.Equal(0, await silent.ReceiveAsync(buffer, SocketFlags.None, cancel.Token));
+        // Garbage is counted and closed.
+        using var garbage = Tcp(AddressFamily.InterNetwork);
+        await garbage.ConnectAsync(endpoint, cancel.Token);
+        await garbage.SendAsync(new byte[16], SocketFlags.None, cancel.Token);
+        Assert.Equal(0, await garbage.ReceiveAsync(buffer, SocketFlags.None, cancel.Token));
+        Assert.Equal(1, server.BadRequests);
+    }
+
+    [Fact]
+    public async Task Connections_over_the_per_source_cap_are_closed_at_once()
+    {
+        var (authority, trust) = Keys();
+        using var owned = authority;
+        var source = new PeerSetState(trust, authority.HubPublicKey, new MemoryPeerSetStore());
+        await using var server = new SyncServer(SyncServer.Bind(IPAddress.Loopback, 0), source, null,
+            new SyncServerOptions { RequestTimeout = TimeSpan.FromSeconds(20), MaxPerSource = 2 });
+        var endpoint = (IPEndPoint)server.LocalEndPoint;
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var held = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                held.Add(s);
+                await s.ConnectAsync(endpoint, cancel.Token);
+            }
+            while (server.OpenConnections < 2) await Task.Delay(10, cancel.Token);
+            using var third = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await third.ConnectAsync(endpoint, cancel.Token);
+            Assert.Equal(0, await third.ReceiveAsync(new byte[1], SocketFlags.None, cancel.Token));
+            Assert.Equal(1, server.RefusedConnections);
+        }
+        finally
+        {
+            foreach (var s in held) s.Dispose();
+        }
+    }
+}

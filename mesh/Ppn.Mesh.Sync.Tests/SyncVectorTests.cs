@@ -1,0 +1,150 @@
+using System.Net;
+using System.Text.Json;
+using Ppn.Genesis;
+using Ppn.Genesis.Enrolment;
+
+namespace Ppn.Mesh.Sync.Tests;
+
+/// <summary>
+/// docs/protocol/vectors/mesh-sync.json: generated here (PPN_WRITE_VECTORS=1) from fixed keys (Ed25519 is
+/// deterministic), checked always; a second test reads the file alone and reproduces every verdict, as the
+/// control plane's implementation (and a relay written by anyone) must.
+/// </summary>
+public class SyncVectorTests
+{
+    private static readonly string Dir = Path.Combine(FindRoot(), "docs", "protocol", "vectors");
+    private static readonly byte[] SigningSeed = Enumerable.Range(0x20, 32).Select(i => (byte)i).ToArray(); // genesis-grant.json's authority
+    private static readonly byte[] HubKey = Enumerable.Range(0xa0, 32).Select(i => (byte)i).ToArray();
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ppn.slnx"))) return dir.FullName;
+        }
+        throw new DirectoryNotFoundException("no ppn.slnx above the test binaries");
+    }
+
+    internal static AuthorityCredential Authority(byte[]? seed = null, byte[]? hub = null) => AuthorityCredential.Create(seed ?? SigningSeed,
+        Enumerable.Range(0x60, 32).Select(i => (byte)i).ToArray(), new IPEndPoint(IPAddress.Parse("203.0.113.7"), 51820), hub ?? HubKey, 3);
+
+    internal static byte[] NodeKey(int n) => Enumerable.Range(0, 32).Select(i => (byte)(n * 16 + i)).ToArray();
+
+    private static IEnumerable<(string Name, byte[] Set, ulong HighestAccepted, SetVerdict Verdict)> Cases()
+    {
+        using var authority = Authority();
+        using var rogue = Authority(Enumerable.Repeat((byte)0x99, 32).ToArray());
+        using var otherHub = Authority(hub: Enumerable.Repeat((byte)0x55, 32).ToArray());
+        var grants = Enumerable.Range(2, 3).Select(i => authority.Grant(NodeKey(i), (ulong)i, IPAddress.Parse($"10.8.0.{i}"), 1_700_000_000)).ToList();
+        var revocation = Revocation.Sign(9, NodeKey(9), 1_700_000_100, authority.SigningPrivateKey);
+        byte[] Sign(ulong serial, IEnumerable<EnrolmentGrant> g, IEnumerable<Revocation> r, AuthorityCredential? by = null, byte[]? hub = null) =>
+            PeerSet.Sign(serial, 1_700_000_200, hub ?? HubKey, g, r, (by ?? authority).SigningPrivateKey).Bytes;
+
+        var valid = Sign(7, grants, [revocation]);
+        yield return ("valid-three-grants-one-revocation", valid, 6, SetVerdict.Accepted);
+        yield return ("valid-empty", Sign(1, [], []), 0, SetVerdict.Accepted);
+        yield return ("replayed-older-serial", Sign(5, grants, []), 6, SetVerdict.NotNewer);
+        yield return ("same-serial-again", valid, 7, SetVerdict.NotNewer);
+        var flipped = valid.ToArray(); flipped[^1] ^= 1;
+        yield return ("set-signature-flipped", flipped, 6, SetVerdict.BadSetSignature);
+        var altered = valid.ToArray(); altered[PeerSet.HeaderSize + 19] = 99; // first grant's address 10.8.0.2 -> 10.8.0.99
+        yield return ("grant-address-altered-after-signing", altered, 6, SetVerdict.BadSetSignature);
+        yield return ("set-signed-by-another-key", Sign(7, grants, [], rogue), 6, SetVerdict.BadSetSignature);
+        // The authority's signature over a set whose entry is forged: each entry is verified on its own too.
+        var forgedGrant = grants[1] with { Address = IPAddress.Parse("10.8.0.77") };
+        yield return ("forged-grant-inside-a-signed-set", Sign(7, [grants[0], forgedGrant], []), 6, SetVerdict.BadGrant);
+        var forgedRevocation = revocation with { NodeId = 10 };
+        yield return ("forged-revocation-inside-a-signed-set", Sign(7, grants, [forgedRevocation]), 6, SetVerdict.BadRevocation);
+        yield return ("set-for-another-hub", Sign(7, [], [], hub: Enumerable.Repeat((byte)0x55, 32).ToArray()), 6, SetVerdict.WrongHub);
+        yield return ("grant-for-another-hub", Sign(7, [otherHub.Grant(NodeKey(6), 6, IPAddress.Parse("10.8.0.6"), 1_700_000_000)], []), 6, SetVerdict.WrongHub);
+        yield return ("two-grants-one-address", Sign(7, [grants[0], authority.Grant(NodeKey(7), 7, IPAddress.Parse("10.8.0.2"), 1_700_000_000)], []), 6, SetVerdict.Inconsistent);
+        yield return ("revoked-key-also-granted", Sign(7, grants, [Revocation.Sign(2, NodeKey(2), 1_700_000_100, authority.SigningPrivateKey)]), 6, SetVerdict.Inconsistent);
+        yield return ("refusal-as-a-grant", Sign(7, [authority.Refusal(NodeKey(8), 1_700_000_000)], []), 6, SetVerdict.BadGrant);
+        yield return ("truncated", valid[..^1], 6, SetVerdict.Malformed);
+        var counts = valid.ToArray(); counts[57] = 4;
+        yield return ("grant-count-lies", counts, 6, SetVerdict.Malformed);
+        var version = valid.ToArray(); version[4] = 2;
+        yield return ("version-2", version, 6, SetVerdict.Malformed);
+    }
+
+    internal static string Generate()
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            using var authority = Authority();
+            w.WriteStartObject();
+            w.WriteString("description", "Mesh sync (docs/protocol/sync.md): peer sets with the verdict a node whose highest accepted serial is highestAccepted must reach; the revocation record; the sync port: request, reply header and endpoint hint.");
+            w.WriteString("signingSeedEd25519", Convert.ToHexStringLower(SigningSeed));
+            w.WriteString("signingPublicKeyEd25519", Convert.ToHexStringLower(authority.SigningPublicKey));
+            w.WriteString("hubPublicKey", Convert.ToHexStringLower(HubKey));
+            w.WriteStartArray("sets");
+            foreach (var (name, set, highest, verdict) in Cases())
+            {
+                w.WriteStartObject();
+                w.WriteString("name", name);
+                w.WriteNumber("highestAccepted", highest);
+                w.WriteString("verdict", verdict.ToString());
+                w.WriteString("set", Convert.ToHexStringLower(set));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            var revocation = Revocation.Sign(9, NodeKey(9), 1_700_000_100, authority.SigningPrivateKey);
+            w.WriteStartObject("revocation");
+            w.WriteNumber("nodeId", 9);
+            w.WriteString("nodePublicKey", Convert.ToHexStringLower(NodeKey(9)));
+            w.WriteNumber("revokedAt", 1_700_000_100);
+            w.WriteString("record", Convert.ToHexStringLower(revocation.ToBytes()));
+            w.WriteEndObject();
+            var request = new byte[SyncWire.RequestSize];
+            SyncWire.WriteRequest(request, 6);
+            w.WriteString("requestSince6", Convert.ToHexStringLower(request));
+            var header = new byte[SyncWire.ReplyHeaderSize];
+            SyncWire.WriteReplyHeader(header, ReplyStatus.NotModified, 0, 1);
+            w.WriteString("replyHeaderNotModifiedOneHint", Convert.ToHexStringLower(header));
+            var hint = new byte[EndpointHint.Size];
+            SyncWire.WriteHint(hint, new EndpointHint(new Ppn.Mesh.WireGuard.WireGuardKey(NodeKey(2)), IPEndPoint.Parse("192.168.79.2:51820"), 12));
+            w.WriteString("hint10802At192.168.79.2:51820Age12", Convert.ToHexStringLower(hint));
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    [Fact]
+    public void The_vector_file_is_what_the_generator_produces()
+    {
+        var generated = Generate();
+        var path = Path.Combine(Dir, "mesh-sync.json");
+        if (Environment.GetEnvironmentVariable("PPN_WRITE_VECTORS") == "1") File.WriteAllText(path, generated);
+        Assert.Equal(generated, File.ReadAllText(path));
+    }
+
+    [Fact]
+    public void Every_set_vector_gets_its_verdict_from_the_file_alone()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "mesh-sync.json")));
+        var root = doc.RootElement;
+        var trust = new AuthorityTrust([Convert.FromHexString(root.GetProperty("signingPublicKeyEd25519").GetString()!)], [new byte[32]]);
+        var hub = Convert.FromHexString(root.GetProperty("hubPublicKey").GetString()!);
+        int n = 0;
+        foreach (var v in root.GetProperty("sets").EnumerateArray())
+        {
+            var state = new PeerSetState(trust, hub, new MemoryPeerSetStore());
+            ulong highest = v.GetProperty("highestAccepted").GetUInt64();
+            if (highest > 0) Assert.Equal(SetVerdict.Accepted, state.Offer(PeerSet.Sign(highest, 0, hub, [], [], TestAuthority.SigningPrivateKey).Bytes, out _));
+            var verdict = state.Offer(Convert.FromHexString(v.GetProperty("set").GetString()!), out var detail);
+            Assert.True(verdict.ToString() == v.GetProperty("verdict").GetString(), $"{v.GetProperty("name").GetString()}: {verdict} ({detail})");
+            if (verdict != SetVerdict.Accepted) Assert.Equal(highest, state.Serial); // refused: nothing applied
+            n++;
+        }
+        Assert.Equal(17, n);
+        var rev = root.GetProperty("revocation");
+        Assert.True(Revocation.TryParse(Convert.FromHexString(rev.GetProperty("record").GetString()!), out var parsed, out _));
+        Assert.True(parsed!.IsSignedBy(trust));
+        Assert.Equal(9UL, parsed.NodeId);
+        Assert.True(SyncWire.TryParseRequest(Convert.FromHexString(root.GetProperty("requestSince6").GetString()!), out var since));
+        Assert.Equal(6UL, since);
+    }
+
+    private static readonly AuthorityCredential TestAuthority = Authority();
+}

@@ -1,0 +1,186 @@
+using Ppn.Genesis;
+
+namespace Ppn.Mesh.Sync;
+
+/// <summary>Where a node keeps the last peer set it accepted (the document bytes; the serial is inside).</summary>
+public interface IPeerSetStore
+{
+    byte[]? Load();
+    void Save(ReadOnlySpan<byte> document);
+}
+
+/// <summary>
+/// The highest serial the node ever accepted, kept where it outlives the set's file (a RAM-only image's
+/// /var/lib/ppn is gone after a reboot; the appliance keeps this in a UEFI variable). 0 when none was kept.
+/// </summary>
+public interface ISerialFloor
+{
+    ulong Load();
+    /// <summary>Durable when it returns; throws when it could not be kept.</summary>
+    void Save(ulong serial);
+}
+
+/// <summary>
+/// A file, written whole: a temporary file beside it, fsync, rename (a crash leaves the old set or the new one,
+/// never half of one). The set is public data (grants and revocations), so the mode is 0644.
+/// </summary>
+public sealed class FilePeerSetStore(string path) : IPeerSetStore
+{
+    public const string DefaultPath = "/var/lib/ppn/peerset";
+
+    public string Path { get; } = path;
+
+    public byte[]? Load()
+    {
+        try
+        {
+            var info = new FileInfo(Path);
+            if (!info.Exists) return null;
+            if (info.Length > PeerSet.MaxSize) return null; // refused by verification anyway; do not read a huge file
+            return File.ReadAllBytes(Path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public void Save(ReadOnlySpan<byte> document)
+    {
+        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
+        Directory.CreateDirectory(directory);
+        var temporary = Path + ".new";
+        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            file.Write(document);
+            file.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, Path, overwrite: true);
+    }
+}
+
+/// <summary>An in-memory store (the default when nothing should outlive the process, and for tests).</summary>
+public sealed class MemoryPeerSetStore : IPeerSetStore
+{
+    private byte[]? _document;
+    public byte[]? Load() => _document?.ToArray();
+    public void Save(ReadOnlySpan<byte> document) => _document = document.ToArray();
+}
+
+/// <summary>
+/// The peer set a node holds: only a set that verifies under the pinned keys, for this node's hub, with a serial
+/// above the highest accepted so far, replaces the current one, and it is persisted before it is used
+/// (docs/protocol/sync.md §Node state). Every refusal is counted by reason. Thread-safe.
+/// </summary>
+public sealed class PeerSetState : IPeerSetSource
+{
+    private readonly object _gate = new();
+    private readonly AuthorityTrust _trust;
+    private readonly byte[] _hubPublicKey;
+    private readonly IPeerSetStore _store;
+    private readonly Dictionary<SetVerdict, long> _refused = [];
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ISerialFloor? _floor;
+    private ulong _floorSerial;
+    private bool _floorFailed;
+
+    public PeerSetState(AuthorityTrust trust, ReadOnlySpan<byte> hubPublicKey, IPeerSetStore store, Action<string>? log = null, ISerialFloor? floor = null)
+    {
+        _trust = trust;
+        _hubPublicKey = hubPublicKey.ToArray();
+        _store = store;
+        _floor = floor;
+        Log = log ?? (_ => { });
+        try
+        {
+            _floorSerial = floor?.Load() ?? 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            Log($"the highest accepted serial cannot be read ({e.Message}); the set's file is the only record");
+        }
+        if (store.Load() is { } persisted)
+        {
+            var verdict = PeerSet.Verify(persisted, trust, _hubPublicKey, out var set, out var detail);
+            if (verdict == SetVerdict.Accepted)
+            {
+                Current = set;
+                Log($"peer set restored: {detail}");
+            }
+            else
+            {
+                Count(verdict);
+                Log($"the persisted peer set is refused ({verdict}: {detail}); starting from none");
+            }
+        }
+    }
+
+    private Action<string> Log { get; }
+
+    /// <summary>The set in use, or null before the first one.</summary>
+    public PeerSet? Current { get; private set; }
+
+    /// <summary>The highest serial accepted: the current set's, or the persisted floor when that is higher (the file was lost).</summary>
+    public ulong Serial => Math.Max(Current?.Serial ?? 0, _floorSerial);
+
+    /// <summary>Completes when <see cref="Current"/> changes (a fresh task after each change).</summary>
+    public Task Changed { get { lock (_gate) return _changed.Task; } }
+
+    public IReadOnlyDictionary<SetVerdict, long> Refusals { get { lock (_gate) return new Dictionary<SetVerdict, long>(_refused); } }
+
+    public long RefusedTotal { get { lock (_gate) return _refused.Values.Sum(); } }
+
+    /// <summary>Verifies <paramref name="document"/> and, when it is acceptable and newer, persists it and makes it current.</summary>
+    public SetVerdict Offer(ReadOnlySpan<byte> document, out string detail)
+    {
+        var verdict = PeerSet.Verify(document, _trust, _hubPublicKey, out var set, out detail);
+        TaskCompletionSource? fire = null;
+        lock (_gate)
+        {
+            if (verdict == SetVerdict.Accepted && set!.Serial <= Serial)
+            {
+                // Equal is a repeat of what we hold (a relay restarting); not a change and not an attack, but not accepted either.
+                verdict = SetVerdict.NotNewer;
+                detail = $"serial {set.Serial} is not above {Serial}, the highest accepted";
+            }
+            if (verdict != SetVerdict.Accepted)
+            {
+                Count(verdict);
+            }
+            else
+            {
+                SaveFloor(set!.Serial);
+                _store.Save(set.Bytes);
+                Current = set;
+                fire = _changed;
+                _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+        if (verdict == SetVerdict.Accepted || verdict != SetVerdict.NotNewer) Log(verdict == SetVerdict.Accepted ? $"peer set accepted: {detail}" : $"peer set refused ({verdict}): {detail}");
+        fire?.TrySetResult();
+        return verdict;
+    }
+
+    /// <summary>
+    /// The floor first (a crash between the two leaves a floor above the file, which only refuses more). A floor that
+    /// cannot be written is said once and the set is still used: the mesh keeps working, the file still guards
+    /// replays until a reboot.
+    /// </summary>
+    private void SaveFloor(ulong serial)
+    {
+        _floorSerial = Math.Max(_floorSerial, serial);
+        if (_floor is null) return;
+        try
+        {
+            _floor.Save(serial);
+            _floorFailed = false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            if (!_floorFailed) Log($"the highest accepted serial cannot be kept ({e.Message}): after a reboot an older set could be accepted again");
+            _floorFailed = true;
+        }
+    }
+
+    private void Count(SetVerdict verdict) => _refused[verdict] = _refused.GetValueOrDefault(verdict) + 1;
+}

@@ -1,0 +1,308 @@
+using System.Net;
+using System.Net.Sockets;
+using Ppn.Mesh.WireGuard;
+
+namespace Ppn.Mesh.Sync;
+
+/// <summary>How an agent reaches ppn0 and the network: the appliance passes the kernel backends, tests a namespace.</summary>
+public sealed record MeshAccess(
+    Func<MeshConfig, BringUpReport> Apply,
+    Func<WireGuardDevice?> Read,
+    Func<AddressFamily, Socket> CreateSocket);
+
+public sealed record SyncAgentOptions
+{
+    /// <summary>After a failed exchange, wait this long before the next (doubling up to <see cref="MaxBackoff"/>).</summary>
+    public TimeSpan Backoff { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Re-converge ppn0 at least this often even when nothing changed (drift repair, like the lifecycle's tick).</summary>
+    public TimeSpan ConvergeInterval { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>The spokes' direct-path policy step.</summary>
+    public TimeSpan PolicyTick { get; init; } = TimeSpan.FromSeconds(1);
+    public SyncClientOptions Client { get; init; } = new();
+    public SyncServerOptions Server { get; init; } = new();
+}
+
+/// <summary>Long-polls one sync server and offers every set it gets to the node's state.</summary>
+internal static class PullLoop
+{
+    public static async Task RunAsync(IPEndPoint server, PeerSetState state, Func<AddressFamily, Socket> sockets, SyncAgentOptions options,
+        Action<SyncReply>? onReply, Action<string> log, CancellationToken stopping)
+    {
+        var backoff = options.Backoff;
+        string? lastError = null;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                var reply = await SyncClient.ExchangeAsync(server, state.Serial, sockets, options.Client, stopping);
+                if (reply.Set is { } document) state.Offer(document, out _);
+                onReply?.Invoke(reply);
+                backoff = options.Backoff;
+                lastError = null;
+            }
+            catch (Exception e) when (e is SocketException or TimeoutException or InvalidDataException or IOException)
+            {
+                if (e.Message != lastError) log($"sync with {server}: {e.Message}; retrying");
+                lastError = e.Message;
+                try { await Task.Delay(backoff, stopping); } catch (OperationCanceledException) { return; }
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, options.MaxBackoff.Ticks));
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The relay role's sync (docs/protocol/sync.md §Relay): long-polls the authority, keeps the verified set
+/// (persisted), converges ppn0 to base + set on every accepted set and every <see cref="SyncAgentOptions.ConvergeInterval"/>,
+/// and serves the set with its observed endpoints to the spokes on the sync port inside ppn0.
+/// </summary>
+public sealed class RelaySync(MeshConfig baseConfig, PeerSetState state, IPEndPoint authority, MeshAccess mesh,
+    Func<Socket> bindListener, Action<string> log, SyncAgentOptions? options = null)
+{
+    private readonly SemaphoreSlim _converging = new(1, 1);
+    private readonly SyncAgentOptions _options = options ?? new SyncAgentOptions();
+
+    public PeerSetState State => state;
+    /// <summary>Completes once the sync server listens (ppn0 is up with the relay's address).</summary>
+    public Task Listening => _listening.Task;
+    private readonly TaskCompletionSource<EndPoint> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public SyncServer? Server { get; private set; }
+
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        // ppn0 first: the listener binds the relay's mesh address.
+        while (!await ConvergeAsync())
+        {
+            try { await Task.Delay(_options.Backoff, stopping); } catch (OperationCanceledException) { return; }
+        }
+        await using var server = new SyncServer(bindListener(), state, _hints, _options.Server);
+        Server = server;
+        _listening.TrySetResult(server.LocalEndPoint);
+        log($"sync: serving the peer set on {server.LocalEndPoint}; pulling from the authority at {authority}");
+        var pulling = PullLoop.RunAsync(authority, state, mesh.CreateSocket, _options, null, log, stopping);
+        var converging = ConvergeOnChangesAsync(stopping);
+        var watching = WatchEndpointsAsync(stopping);
+        await Task.WhenAll(pulling, converging, watching);
+    }
+
+    private readonly RelayHints _hints = new();
+
+    /// <summary>Reads the spokes' endpoints every <see cref="SyncAgentOptions.PolicyTick"/>: a new or moved endpoint answers held requests at once.</summary>
+    private async Task WatchEndpointsAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                using var device = mesh.Read();
+                if (device is not null) _hints.Update(MeshPlan.HintsFrom(device, DateTimeOffset.UtcNow));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // hints are optional; the set is what matters
+            }
+            try { await Task.Delay(_options.PolicyTick, stopping); } catch (OperationCanceledException) { return; }
+        }
+    }
+
+    /// <summary>The relay's current hints; "changed" means a spoke appeared, left or moved (ages alone are no change).</summary>
+    private sealed class RelayHints : IHintSource
+    {
+        private readonly Lock _gate = new();
+        private IReadOnlyList<EndpointHint> _hints = [];
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public IReadOnlyList<EndpointHint> Hints() { lock (_gate) return _hints; }
+        public Task Changed { get { lock (_gate) return _changed.Task; } }
+
+        public void Update(IReadOnlyList<EndpointHint> hints)
+        {
+            TaskCompletionSource? fire = null;
+            lock (_gate)
+            {
+                bool same = hints.Count == _hints.Count && hints.All(h => _hints.Any(o => o.PublicKey == h.PublicKey && o.Endpoint.Equals(h.Endpoint)));
+                _hints = hints;
+                if (!same)
+                {
+                    fire = _changed;
+                    _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+            }
+            fire?.TrySetResult();
+        }
+    }
+
+    private async Task ConvergeOnChangesAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            var changed = state.Changed;
+            try
+            {
+                await changed.WaitAsync(_options.ConvergeInterval, stopping);
+            }
+            catch (TimeoutException) { }
+            catch (OperationCanceledException) { return; }
+            await ConvergeAsync();
+        }
+    }
+
+    /// <summary>ppn0 = base + the current set. False (logged) when the bring-up failed; the next tick retries.</summary>
+    public async Task<bool> ConvergeAsync()
+    {
+        await _converging.WaitAsync();
+        try
+        {
+            var set = state.Current;
+            using var config = MeshPlan.Relay(baseConfig, set);
+            var report = mesh.Apply(config);
+            if (report.Changed) log($"ppn0 converged to peer set serial {set?.Serial ?? 0} ({config.Peers.Count} peer(s)): {string.Join("; ", report.Changes)}");
+            return true;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            log($"ppn0 bring-up failed: {e.Message}");
+            return false;
+        }
+        finally
+        {
+            _converging.Release();
+        }
+    }
+}
+
+/// <summary>
+/// A spoke's sync (docs/protocol/sync.md §Spoke): long-polls the relay's sync port through ppn0, keeps the verified
+/// set (persisted), and steps the direct-path policy every <see cref="SyncAgentOptions.PolicyTick"/>; ppn0 = the
+/// enrolment's hub peer + the policy's peers.
+/// </summary>
+public sealed class SpokeSync
+{
+    private readonly Func<MeshConfig> _enrolled;
+    private readonly PeerSetState _state;
+    private readonly IPEndPoint _relay;
+    private readonly MeshAccess _mesh;
+    private readonly Action<string> _log;
+    private readonly SyncAgentOptions _options;
+    private readonly DirectPaths _paths;
+    private readonly object _gate = new();
+    private IReadOnlyList<EndpointHint> _hints = [];
+    private IReadOnlyList<MeshPeer> _peers = [];
+    private readonly WireGuardKey _self;
+
+    /// <param name="enrolled">The enrolment's ppn0 (own key, address, the hub as the only peer); a fresh copy per call.</param>
+    public SpokeSync(Func<MeshConfig> enrolled, WireGuardKey self, PeerSetState state, IPEndPoint relaySync, MeshAccess mesh, Action<string> log,
+        SyncAgentOptions? options = null, DirectPathOptions? direct = null)
+    {
+        _enrolled = enrolled;
+        _self = self;
+        _state = state;
+        _relay = relaySync;
+        _mesh = mesh;
+        _log = log;
+        _options = options ?? new SyncAgentOptions();
+        _paths = new DirectPaths(self, direct);
+    }
+
+    public PeerSetState State => _state;
+    public DirectState? StateOf(WireGuardKey peer) { lock (_gate) return _paths.StateOf(peer); }
+
+    /// <summary>The peers besides the hub ppn0 should carry now (the appliance's own converge tick uses them too).</summary>
+    public IReadOnlyList<MeshPeer> DirectPeers { get { lock (_gate) return _peers; } }
+
+    /// <summary>Transitions so far, newest last (bounded to the last 256).</summary>
+    public IReadOnlyList<DirectTransition> Transitions { get { lock (_gate) return _transitions.ToList(); } }
+    private readonly Queue<DirectTransition> _transitions = new();
+
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        var pulling = PullLoop.RunAsync(_relay, _state, _mesh.CreateSocket, _options, reply => { lock (_gate) _hints = reply.Hints; }, _log, stopping);
+        var stepping = StepLoopAsync(stopping);
+        await Task.WhenAll(pulling, stepping);
+    }
+
+    private async Task StepLoopAsync(CancellationToken stopping)
+    {
+        var lastConverge = DateTimeOffset.MinValue;
+        ulong convergedSerial = ulong.MaxValue;
+        while (!stopping.IsCancellationRequested)
+        {
+            var changed = _state.Changed;
+            bool apply;
+            try
+            {
+                apply = Step(out var revoked);
+                if (revoked) _log("this node's key is revoked in the peer set: no direct paths");
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _log($"direct paths: reading ppn0 failed: {e.Message}");
+                apply = false;
+            }
+            var now = DateTimeOffset.UtcNow;
+            if (apply || _state.Serial != convergedSerial || now - lastConverge >= _options.ConvergeInterval)
+            {
+                if (Converge())
+                {
+                    lastConverge = now;
+                    convergedSerial = _state.Serial;
+                }
+            }
+            try
+            {
+                await changed.WaitAsync(_options.PolicyTick, stopping);
+            }
+            catch (TimeoutException) { }
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    private bool Step(out bool selfRevoked)
+    {
+        using var device = _mesh.Read();
+        var set = _state.Current;
+        selfRevoked = set?.IsRevoked(_self.Bytes) == true;
+        IReadOnlyList<EndpointHint> hints;
+        lock (_gate) hints = _hints;
+        PeerObservation? Observe(WireGuardKey key)
+        {
+            var peer = device?.Peers.FirstOrDefault(p => p.PublicKey == key);
+            return peer is null ? null : new PeerObservation(peer.LastHandshake, peer.ReceiveBytes, peer.Endpoint);
+        }
+        lock (_gate)
+        {
+            var transitions = _paths.Step(selfRevoked ? null : set, hints, Observe, DateTimeOffset.UtcNow);
+            foreach (var t in transitions)
+            {
+                _log($"direct path to {t.Address}: {t.From} -> {t.To} ({t.Reason})");
+                _transitions.Enqueue(t);
+                if (_transitions.Count > 256) _transitions.Dequeue();
+            }
+            _peers = _paths.Peers();
+            return transitions.Count > 0;
+        }
+    }
+
+    /// <summary>ppn0 = enrolment + policy peers; false (logged) when the bring-up failed.</summary>
+    public bool Converge()
+    {
+        try
+        {
+            using var enrolled = _enrolled();
+            using var config = MeshPlan.Spoke(enrolled, DirectPeers);
+            var report = _mesh.Apply(config);
+            if (report.Changed) _log($"ppn0: {string.Join("; ", report.Changes)}");
+            return true;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _log($"ppn0 bring-up failed: {e.Message}");
+            return false;
+        }
+    }
+}
