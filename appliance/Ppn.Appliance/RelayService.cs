@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Ppn.Appliance.Init;
 using Ppn.Genesis;
-using Ppn.Genesis.Configuration;
+using Ppn.Formats;
 using Ppn.Genesis.Holding;
 using Ppn.Mesh;
 using Ppn.Mesh.Links;
