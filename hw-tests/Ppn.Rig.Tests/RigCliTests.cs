@@ -88,11 +88,11 @@ public sealed class RigCliTests : IDisposable
         File.WriteAllBytes(template, [1, 2, 3]);
         File.SetUnixFileMode(template, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         var fresh = Path.Combine(_dir, "a", "emu-a.OVMF_VARS.fd");
-        QemuNode.CreateFactoryNewNvram(fresh, template);
+        NvramFile.CreateFactoryNew(fresh, template);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(fresh));
         Assert.Equal([1, 2, 3], File.ReadAllBytes(fresh));
         File.SetUnixFileMode(fresh, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        QemuNode.CreateFactoryNewNvram(fresh, template);
+        NvramFile.CreateFactoryNew(fresh, template);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(fresh));
     }
 

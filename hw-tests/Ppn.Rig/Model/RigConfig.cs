@@ -86,6 +86,9 @@ public sealed record NodeSpec(
 /// </summary>
 public sealed record RigConfig(string Name, IReadOnlyList<NodeSpec> Nodes, string Source)
 {
+    /// <summary>The host interface the bench boards' NICs are cabled to (moved into the rig's namespace for a bench run); optional.</summary>
+    public string? Link { get; init; }
+
     public static readonly int[] StandardBauds = [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600];
 
     public static RigConfig Load(string path) =>
