@@ -102,10 +102,10 @@ public static class RigCommands
                 Backend = NodeBackendNames.Parse(pr.GetValue(backend)!, () => LoadRig(pr.GetValue(rigFile))),
             };
             var scenario = ScenarioRunner.Find(pr.GetValue(scenarioName)!);
-            var result = new ScenarioRunner(Console.Out, options).Run(scenario);
+            var result = new ScenarioRunner(pr.InvocationConfiguration.Output, options).Run(scenario);
             if (result.Error is { } e)
             {
-                Console.Error.WriteLine(e.Message);
+                pr.InvocationConfiguration.Error.WriteLine(e.Message);
             }
             if (result.Outcome == ScenarioOutcome.Skipped)
             {
@@ -149,11 +149,11 @@ public static class RigCommands
         root.Subcommands.Add(serialProbe);
 
         var list = new Command("scenarios", "list every scenario `ppn-rig run` knows (quick: make test; full: make hil) and what it needs beyond power, console and link");
-        list.SetAction(_ =>
+        list.SetAction(pr =>
         {
             foreach (var s in ScenarioCatalog.All)
             {
-                Console.Out.WriteLine($"{s.Name,-28} {s.Set.ToString().ToLowerInvariant(),-5}  {NeedsText(s),-34} {s.Description}");
+                pr.InvocationConfiguration.Output.WriteLine($"{s.Name,-28} {s.Set.ToString().ToLowerInvariant(),-5}  {NeedsText(s),-34} {s.Description}");
             }
             return Ok;
         });
