@@ -174,6 +174,40 @@ public sealed unsafe class SerialConsoleTests : IDisposable
     }
 
     [Fact]
+    public void A_bench_node_cuts_at_the_scheduled_moment_and_refuses_what_only_an_emulator_can_do()
+    {
+        Plug();
+        var power = new FakePowerSwitch("hub 1-1.4 port 2");
+        using var node = new BenchNode(BenchSpec(), power, new SerialConsole(ByIdLink, 115200),
+            new BenchNodeOptions { ReopenInterval = TimeSpan.FromMilliseconds(50), Silence = TimeSpan.FromMilliseconds(100) });
+        Assert.Equal(NodeAbilities.None, node.Abilities);
+        Assert.True(node.Exited.WaitOne(0));
+
+        node.PowerOn();
+        Assert.False(node.Exited.WaitOne(0));
+        Assert.True(node.HardCutAt(TimeSpan.FromMilliseconds(50)));
+        Assert.True(node.Console.Elapsed >= TimeSpan.FromMilliseconds(50));
+        Assert.Equal([PortPower.On, PortPower.Off], power.History);
+        Assert.Contains(node.Lifecycle.Events, e => e.What.StartsWith("scheduled hard cut at +0.050s", StringComparison.Ordinal));
+        Assert.False(node.HardCutAt(TimeSpan.Zero)); // already off
+
+        Assert.Contains("reset button", Assert.Throws<NotSupportedException>(node.Reset).Message);
+        Assert.Contains("factory reset", Assert.Throws<NotSupportedException>(node.FactoryReset).Message);
+        Assert.Contains("NVRAM as a file", Assert.Throws<NotSupportedException>(() => node.NvramPath).Message);
+    }
+
+    [Fact]
+    public void A_board_left_powered_is_switched_off_before_its_first_boot()
+    {
+        Plug();
+        var power = new FakePowerSwitch("hub 1-1.4 port 2");
+        power.Set(PortPower.On);
+        using var node = new BenchNode(BenchSpec(), power, new SerialConsole(ByIdLink, 115200));
+        Assert.Equal([PortPower.On, PortPower.Off], power.History);
+        Assert.Contains("switched off", node.Lifecycle.Events[^1].What);
+    }
+
+    [Fact]
     public void A_board_still_printing_after_the_cut_is_a_rig_fault()
     {
         var pty = Plug();

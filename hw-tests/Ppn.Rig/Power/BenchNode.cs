@@ -65,6 +65,12 @@ public sealed class BenchNode : IRigNode
         Lifecycle = new NodeLifecycle(name, NodeTimeouts.Holding);
         Console = new ConsoleLog(LogPath, $"node {name}: console {console.Describe} attached, not powered on yet");
         _capture = new ConsoleCapture(console, Console, _options.ReopenInterval);
+        // Start from a known state: a board left powered by an earlier run is cut (read back) before the first boot.
+        if (power.Status() == PortPower.On)
+        {
+            power.Set(PortPower.Off);
+            Lifecycle.Note($"port read on at start ({power.Describe}): switched off");
+        }
     }
 
     /// <summary>A board from a rig file (<see cref="NodeSpec"/>): its name and MAC.</summary>
