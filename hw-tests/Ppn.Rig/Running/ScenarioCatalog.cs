@@ -25,7 +25,7 @@ public static class ScenarioCatalog
         new("diode-never-sends-to-8090", ScenarioSet.Quick,
             "a capture of a whole boot-to-holding run on the rig's link shows the node never sent a packet to UDP 8090",
             DiodeCapture.Run),
-        new("replay-after-reboot", ScenarioSet.Quick,
+        new("replay-after-reboot", ScenarioSet.Full,
             "join by beacon, a command through ppn0, a power cut: identity and enrolment restored, the captured command rejected as a replay, the next batch executed",
             EnrolmentScenarios.ReplayAfterReboot) { Needs = Boot },
         new("enrolled-node", ScenarioSet.Quick,
