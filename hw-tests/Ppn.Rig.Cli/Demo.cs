@@ -103,11 +103,12 @@ internal sealed class Demo(TextWriter output, bool showAllConsole)
     private static string Describe(PowerOffOutcome outcome) => outcome switch
     {
         PowerOffOutcome.QmpQuit => "QMP quit",
+        PowerOffOutcome.PortSwitchedOff => "port switched off",
         PowerOffOutcome.Killed => "killed",
         _ => "already off",
     };
 
-    private void ShowLine(QemuNode node, ConsoleLine line)
+    private void ShowLine(IRigNode node, ConsoleLine line)
     {
         if (showAllConsole || line.Text.StartsWith("ppn:", StringComparison.Ordinal))
         {

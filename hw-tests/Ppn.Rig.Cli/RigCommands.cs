@@ -19,8 +19,9 @@ public static class RigCommands
     public const int ProductFailed = 1;
     public const int RigBroken = 2;
     public const int RigCodeError = 3;
+    public const int Skipped = 4;
 
-    public const string ExitCodesText = "Exit codes: 0 ok, 1 product failure (the node failed), 2 rig infrastructure (no QEMU, no hub, no image, a bad rig file) or usage, 3 rig code error.";
+    public const string ExitCodesText = "Exit codes: 0 ok, 1 product failure (the node failed), 2 rig infrastructure (no QEMU, no hub, no image, a bad rig file) or usage, 3 rig code error, 4 scenario skipped (the backend lacks what it needs).";
 
     /// <summary>Every verb's help ends with the exit codes.</summary>
     public static void ListExitCodes(Command command)
@@ -76,8 +77,16 @@ public static class RigCommands
         var cuts = new Option<int?>("--cuts") { Description = "number of power cuts (power-cuts-during-genesis)" };
         var full = new Option<bool>("--full") { Description = "full mode (as PPN_HIL=full / make hil)" };
         var image = new Option<string?>("--image") { Description = "node image directory (default: $PPN_IMAGE_DIR, else out/image)" };
-        var run = new Command("run", "run one scenario against emulated nodes; writes junit.xml and summary.txt to out/rig-reports/");
+        var backend = new Option<string>("--backend")
+        {
+            Description = $"where the nodes come from: {NodeBackendNames.Help}; a scenario needing what the backend lacks is skipped with the reason",
+            DefaultValueFactory = _ => "qemu",
+        };
+        backend.AcceptOnlyFromAmong("qemu", "bench-emulated", "bench");
+        var run = new Command("run", "run one scenario (any in `ppn-rig scenarios`) on emulated nodes or the bench; writes junit.xml and summary.txt to out/rig-reports/");
         run.Arguments.Add(scenarioName);
+        run.Options.Add(backend);
+        run.Options.Add(rigFile);
         run.Options.Add(seed);
         run.Options.Add(cuts);
         run.Options.Add(full);
@@ -90,12 +99,17 @@ public static class RigCommands
                 Cuts = pr.GetValue(cuts),
                 Full = pr.GetValue(full) || RigEnvironment.FullHil,
                 ImageDirectory = pr.GetValue(image),
+                Backend = NodeBackendNames.Parse(pr.GetValue(backend)!, () => LoadRig(pr.GetValue(rigFile))),
             };
             var scenario = ScenarioRunner.Find(pr.GetValue(scenarioName)!);
-            var result = new ScenarioRunner(Console.Out, options).Run(scenario);
+            var result = new ScenarioRunner(pr.InvocationConfiguration.Output, options).Run(scenario);
             if (result.Error is { } e)
             {
-                Console.Error.WriteLine(e.Message);
+                pr.InvocationConfiguration.Error.WriteLine(e.Message);
+            }
+            if (result.Outcome == ScenarioOutcome.Skipped)
+            {
+                return Skipped;
             }
             return result.Failure switch
             {
@@ -134,16 +148,42 @@ public static class RigCommands
         serialProbe.SetAction(pr => Guard(pr, () => SerialProbe(pr.GetValue(device)!, pr.GetValue(baud), pr.GetValue(lines), pr.GetValue(serialFor))));
         root.Subcommands.Add(serialProbe);
 
-        var list = new Command("scenarios", "list the scenarios `ppn-rig run` knows (quick: make test; full: make hil)");
-        list.SetAction(_ =>
+        var list = new Command("scenarios", "list every scenario `ppn-rig run` knows (quick: make test; full: make hil) and what it needs beyond power, console and link");
+        list.SetAction(pr =>
         {
             foreach (var s in ScenarioCatalog.All)
             {
-                Console.Out.WriteLine($"{s.Name,-28} {s.Set.ToString().ToLowerInvariant(),-5}  {s.Description}");
+                pr.InvocationConfiguration.Output.WriteLine($"{s.Name,-28} {s.Set.ToString().ToLowerInvariant(),-5}  {NeedsText(s),-34} {s.Description}");
             }
             return Ok;
         });
         root.Subcommands.Add(list);
+    }
+
+    /// <summary>"needs: boot-control, nvram-file", "host only" or "any backend".</summary>
+    public static string NeedsText(Scenario s)
+    {
+        if (s.HostOnly)
+        {
+            return "host only";
+        }
+        var needs = Enum.GetValues<NodeAbilities>().Where(a => a != NodeAbilities.None && s.Needs.HasFlag(a))
+            .Select(a => a switch
+            {
+                NodeAbilities.NvramFile => "nvram-file",
+                NodeAbilities.FactoryReset => "factory-reset",
+                NodeAbilities.ResetButton => "reset-button",
+                NodeAbilities.BootControl => "boot-control",
+                NodeAbilities.NicChoice => "nic-choice",
+                NodeAbilities.Lan => "lan",
+                NodeAbilities.SeesExit => "sees-exit",
+                _ => a.ToString(),
+            }).ToList();
+        if (s.Machines > 1)
+        {
+            needs.Add(string.Create(CultureInfo.InvariantCulture, $"{s.Machines} machines"));
+        }
+        return needs.Count == 0 ? "any backend" : "needs " + string.Join(", ", needs);
     }
 
     private static RigConfig LoadRig(string? path)

@@ -1,63 +1,25 @@
-using System.Text.RegularExpressions;
-using Ppn.Rig.Emulation;
+using Ppn.Rig.Running;
+using Xunit.Abstractions;
 
 namespace Ppn.Rig.Scenarios;
 
 /// <summary>
-/// The node boots what a fleet ships, with no -kernel: OVMF finds \EFI\BOOT\BOOTX64.EFI on the GPT disk's
-/// EFI system partition (or on a FAT disk holding only the UKI), the systemd stub starts the kernel with the
-/// UKI's own command line and initramfs, and ppn reaches the holding pattern.
+/// The node boots what a fleet ships, with no -kernel: the GPT disk (or the UKI alone on a FAT disk) under OVMF to the
+/// holding pattern. Bodies in Ppn.Rig/Running/ImageScenarios.cs (shared with `ppn-rig run`); reports in out/rig-reports.
 /// </summary>
-public class DiskBootScenario
+public class DiskBootScenario(ITestOutputHelper output)
 {
-    private static readonly Regex Holding = new(@"^ppn: genesis: holding on ");
-    private static readonly Regex StubLoadedInitrd = new(@"EFI stub: Loaded initrd");
+    private readonly TextWriter _progress = new TestOutputWriter(output);
 
     [QuickScenario]
-    public void Gpt_disk_image_boots_under_ovmf_without_kernel_flag_to_the_holding_pattern()
-    {
-        var image = NodeImage.Locate();
-        using var rig = Rig.Create("disk-boot");
-        using var node = rig.FactoryNewNode("node-a", image.ToDiskBootSource());
-
-        Assert.DoesNotContain("-kernel", node.CommandLine);
-        node.PowerOn();
-        node.WaitForLine(StubLoadedInitrd, QemuNode.DefaultHoldingTimeout);
-        node.WaitForLine(Holding, QemuNode.DefaultHoldingTimeout);
-        var key = node.AwaitGenesisKey();
-
-        Assert.Equal(32, Convert.FromBase64String(key).Length);
-        Assert.Equal(PowerOffOutcome.QmpQuit, node.PowerOff());
-    }
+    public void Gpt_disk_image_boots_under_ovmf_without_kernel_flag_to_the_holding_pattern() =>
+        ScenarioRunner.RunForTest("disk-boot", _progress);
 
     [FullScenario]
-    public void Unified_kernel_image_alone_on_a_fat_disk_boots_to_the_holding_pattern()
-    {
-        var image = NodeImage.Locate();
-        using var rig = Rig.Create("uki-boot");
-        using var node = rig.FactoryNewNode("node-a", image.ToUkiBootSource(rig.WorkDirectory));
-
-        Assert.DoesNotContain("-kernel", node.CommandLine);
-        node.PowerOn();
-        node.WaitForLine(Holding, QemuNode.DefaultHoldingTimeout);
-        Assert.Equal(32, Convert.FromBase64String(node.AwaitGenesisKey()).Length);
-        node.PowerOff();
-    }
+    public void Unified_kernel_image_alone_on_a_fat_disk_boots_to_the_holding_pattern() =>
+        ScenarioRunner.RunForTest("uki-boot", _progress);
 
     [FullScenario]
-    public void Disk_booted_identity_survives_a_power_cut()
-    {
-        var image = NodeImage.Locate();
-        using var rig = Rig.Create("disk-boot-power-cut");
-        using var node = rig.FactoryNewNode("node-a", image.ToDiskBootSource());
-
-        node.PowerOn();
-        var first = node.AwaitGenesisKey();
-        node.PowerOff();
-        node.PowerOn();
-        var second = node.AwaitGenesisKey();
-        node.PowerOff();
-
-        Assert.Equal(first, second);
-    }
+    public void Disk_booted_identity_survives_a_power_cut() =>
+        ScenarioRunner.RunForTest("disk-boot-power-cut", _progress);
 }

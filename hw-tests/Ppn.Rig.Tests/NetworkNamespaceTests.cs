@@ -94,3 +94,41 @@ public class NetworkNamespaceTests
         }
     }
 }
+
+public class BenchLinkRigTests
+{
+    /// <summary>A bench rig borrows a host NIC (here one end of a veth pair this test makes) for its namespace and gives it back.</summary>
+    [RigFact]
+    public void A_bench_rig_moves_its_link_into_its_namespace_and_gives_it_back()
+    {
+        var link = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"ppnlk{Environment.ProcessId % 100000}");
+        HostCommand.Run("ip", "link", "add", link, "type", "veth", "peer", "name", link + "p");
+        try
+        {
+            string ns;
+            using (var rig = Rig.CreateOnLink("bench-link", link))
+            {
+                ns = rig.Namespace.Name;
+                Assert.Equal(link, rig.Link);
+                Assert.Equal(link, rig.Network.Tap);
+                Assert.Contains(link, rig.Namespace.Links());
+                Assert.False(Directory.Exists($"/sys/class/net/{link}"), "the link is still in the host namespace");
+                Assert.True(rig.Namespace.InterfaceIndex(link) > 0);
+            }
+            Assert.True(Directory.Exists($"/sys/class/net/{link}"), "the link did not come back to the host namespace");
+            Assert.DoesNotContain(ns, HostCommand.Run("ip", "netns", "list").StandardOutput);
+        }
+        finally
+        {
+            HostCommand.Run("ip", ["link", "del", link], check: false);
+        }
+    }
+
+    [RigFact]
+    public void A_bench_rig_on_a_link_the_host_does_not_have_is_a_rig_fault()
+    {
+        var e = Assert.Throws<Ppn.Rig.Model.RigInfrastructureException>(() => Rig.CreateOnLink("bench-link", "ppnlk-none"));
+        Assert.Equal(Ppn.Rig.Model.RigFault.LinkMissing, e.Fault);
+        Assert.Contains("'link:'", e.Message);
+    }
+}

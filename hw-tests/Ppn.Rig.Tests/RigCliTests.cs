@@ -52,6 +52,28 @@ public sealed class RigCliTests : IDisposable
     }
 
     [Fact]
+    public void Scenarios_lists_every_catalog_entry_with_what_it_needs()
+    {
+        var (code, output, _) = Run("scenarios");
+        Assert.Equal(RigCommands.Ok, code);
+        foreach (var scenario in Ppn.Rig.Running.ScenarioCatalog.All)
+        {
+            Assert.Contains(scenario.Name + " ", output);
+        }
+        Assert.Matches(@"enrolled-node +quick +needs nvram-file, boot-control, sees-exit ", output);
+        Assert.Matches(@"self-genesis-power-cut +quick +any backend ", output);
+        Assert.Matches(@"reproducible-image +full +host only ", output);
+    }
+
+    [Fact]
+    public void Run_on_a_backend_that_lacks_what_the_scenario_needs_is_a_skip_with_the_reason_and_exit_4()
+    {
+        var (code, output, _) = Run("run", "self-genesis-reset-button", "--backend", "bench-emulated");
+        Assert.Equal(RigCommands.Skipped, code);
+        Assert.Contains("self-genesis-reset-button: SKIPPED — backend bench-emulated: needs a reset button", output);
+    }
+
+    [Fact]
     public void Power_status_with_a_directory_as_rig_file_says_so()
     {
         var (code, _, error) = Run("power", "status", "emu-a", "--rig", _dir);
@@ -88,11 +110,11 @@ public sealed class RigCliTests : IDisposable
         File.WriteAllBytes(template, [1, 2, 3]);
         File.SetUnixFileMode(template, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         var fresh = Path.Combine(_dir, "a", "emu-a.OVMF_VARS.fd");
-        QemuNode.CreateFactoryNewNvram(fresh, template);
+        NvramFile.CreateFactoryNew(fresh, template);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(fresh));
         Assert.Equal([1, 2, 3], File.ReadAllBytes(fresh));
         File.SetUnixFileMode(fresh, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        QemuNode.CreateFactoryNewNvram(fresh, template);
+        NvramFile.CreateFactoryNew(fresh, template);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(fresh));
     }
 

@@ -29,29 +29,43 @@ public class RigYamlTests
         Assert.Equal("one", ((YamlScalar)((YamlSequence)root.Get("list")!).Items[0]).Value);
     }
 
+    // What YAML allows and a rig file must not use: refused by RigYaml with file:line:column.
     [Theory]
     [InlineData("a: 1\n\tb: 2", 2, 1, "tab in indentation")]
+    [InlineData("nodes:\n  - name: a\n\t  mac: x", 3, 1, "tab in indentation")]
     [InlineData("a: [1, 2]", 1, 4, "flow collections")]
     [InlineData("a: {b: 1}", 1, 4, "flow collections")]
-    [InlineData("a: &x 1", 1, 4, "anchors")]
-    [InlineData("a: *x", 1, 4, "anchors")]
-    [InlineData("a: !!str 1", 1, 4, "tags")]
+    [InlineData("a: &x 1", 1, 4, "anchors and aliases (&name)")]
+    [InlineData("a: 1\nb: *x", 2, 4, "anchors and aliases (*name)")]
+    [InlineData("a: !!str 1", 1, 4, "tags (tag:yaml.org,2002:str)")]
+    [InlineData("a: !local 1", 1, 4, "tags")]
     [InlineData("a: |\n  text", 1, 4, "block scalars")]
+    [InlineData("a: >\n  text", 1, 4, "block scalars")]
     [InlineData("a: 1\na: 2", 2, 1, "duplicate key 'a' (first at 1:1)")]
-    [InlineData("a: 1\n  b: 2", 2, 3, "unexpected indentation")]
-    [InlineData("a: \"open", 1, 1, "unterminated")]
-    [InlineData("a: \"x\" y", 1, 7, "text after the closing quote")]
-    [InlineData("a: b: c", 1, 4, "nested 'key: value'")]
-    [InlineData("just text", 1, 1, "expected 'key: value'")]
+    [InlineData("nodes:\n  - name: a\n    name: b", 3, 5, "duplicate key 'name' (first at 2:5)")]
     [InlineData("a: 1\n---\nb: 2", 2, 1, "several YAML documents")]
+    [InlineData("? [a]\n: 1", 1, 3, "flow collections")]
+    [InlineData("? a: 1\n: 2", 1, 3, "a key must be a plain string")]
+    // Not YAML at all: YamlDotNet's own message, at its position.
+    [InlineData("a: \"x\" y", 1, 8, "While parsing a block mapping")]
+    [InlineData("a: \"\\q\"", 1, 4, "While scanning a quoted scalar")]
+    [InlineData("a: \"open", 1, 4, "While scanning a quoted scalar")]
+    [InlineData("a: b: c", 1, 5, "While scanning a plain scalar")]
+    [InlineData("a: 1\n  b: 2", 2, 4, "While scanning a plain scalar")]
     [InlineData("a:\n  - x\n  y: 1", 3, 3, "")]
-    [InlineData("a: \"\\q\"", 1, 6, "unsupported escape")]
     public void Anything_outside_the_subset_is_refused_with_line_and_column(string text, int line, int column, string message)
     {
         var e = Assert.Throws<RigConfigException>(() => RigYaml.Parse(text, "t.yaml"));
-        Assert.Equal(new YamlMark(line, column), e.At);
         Assert.Contains(message, e.Reason);
+        Assert.Equal(new YamlMark(line, column), e.At);
         Assert.StartsWith($"t.yaml:{line}:{column}: ", e.Message);
+    }
+
+    [Fact]
+    public void Yaml_errors_carry_no_position_prefix_of_their_own()
+    {
+        var e = Assert.Throws<RigConfigException>(() => RigYaml.Parse("a: \"open", "t.yaml"));
+        Assert.DoesNotContain("(Line:", e.Message);
     }
 
     [Fact]
@@ -63,6 +77,23 @@ public class RigYamlTests
 
 public class RigConfigTests
 {
+    [Fact]
+    public void A_document_that_is_not_a_mapping_is_refused()
+    {
+        var e = Assert.Throws<RigConfigException>(() => RigConfig.Parse("just text", "t.yaml"));
+        Assert.StartsWith("t.yaml:1:1: a rig file is a mapping", e.Message);
+    }
+
+    [Fact]
+    public void The_bench_link_is_read_and_checked()
+    {
+        const string Rig = "rig: r\nlink: {0}\nnodes:\n  - name: a\n    backend: qemu\n    mac: 52:54:00:12:34:56\n    image: out/image\n";
+        Assert.Equal("enp3s0", RigConfig.Parse(string.Format(System.Globalization.CultureInfo.InvariantCulture, Rig, "enp3s0")).Link);
+        Assert.Null(RigConfig.Parse("rig: r\nnodes:\n  - name: a\n    backend: qemu\n    mac: 52:54:00:12:34:56\n    image: out/image\n").Link);
+        var e = Assert.Throws<RigConfigException>(() => RigConfig.Parse(string.Format(System.Globalization.CultureInfo.InvariantCulture, Rig, "\"eth 0/1\""), "t.yaml"));
+        Assert.StartsWith("t.yaml:2:7: link 'eth 0/1' is not a network interface name", e.Message);
+    }
+
     private static string ExamplePath => Path.Combine(RigEnvironment.RepoRoot, "hw-tests", "rigs", "bench-example.yaml");
 
     [Fact]

@@ -95,7 +95,7 @@ public sealed class RigReportTests : IDisposable
             ["12:00:00 cut 1 of 6 at +3.500s"]);
 
         var summary = RigReport.Summary(result);
-        Assert.Contains("node node-a: 1 boot(s); full console log: /logs/node-a.console.log", summary);
+        Assert.Contains("node node-a (qemu): 1 boot(s); full console log: /logs/node-a.console.log", summary);
         Assert.Contains("Off      -> Booting  power on (boot 1)", summary);
         Assert.Contains("scheduled hard cut at +3.500s", summary);
         Assert.Contains("Booting  -> Off      emulator exited (code 0)", summary);
@@ -107,5 +107,50 @@ public sealed class RigReportTests : IDisposable
         xml.Position = 0;
         var doc = XDocument.Load(xml); // control bytes from a console must not make the XML unreadable
         Assert.Contains("bad?byte", doc.Descendants("system-out").Single().Value);
+    }
+
+    [Fact]
+    public void A_scenario_the_backend_cannot_run_is_reported_skipped_with_the_reason()
+    {
+        var result = new ScenarioResult(new Scenario("needs-nvram", ScenarioSet.Quick, "what it shows", _ => { }) { Needs = NodeAbilities.NvramFile },
+            ScenarioOutcome.Skipped, null, null, TimeSpan.Zero, DateTimeOffset.UnixEpoch, 8, [], [])
+        {
+            SkipReason = "backend bench-emulated: needs the node's NVRAM as a file the rig can edit",
+            Backend = "bench-emulated",
+        };
+        var summary = RigReport.Summary(result);
+        Assert.Contains("backend   bench-emulated", summary);
+        Assert.Contains("verdict   SKIPPED: backend bench-emulated: needs the node's NVRAM as a file", summary);
+
+        using var xml = new MemoryStream();
+        RigReport.WriteJUnit(result, summary, xml);
+        xml.Position = 0;
+        var doc = XDocument.Load(xml);
+        Assert.Equal("1", doc.Descendants("testsuite").Single().Attribute("skipped")!.Value);
+        Assert.Contains("NVRAM as a file", doc.Descendants("skipped").Single().Attribute("message")!.Value);
+        Assert.Empty(doc.Descendants("failure"));
+        Assert.Empty(doc.Descendants("error"));
+    }
+
+    [Fact]
+    public void The_runner_skips_a_scenario_whose_needs_the_backend_lacks_without_running_it()
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"ppn-rig-skip-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            bool ran = false;
+            var scenario = new Scenario("needs-reset", ScenarioSet.Quick, "x", _ => ran = true) { Needs = NodeAbilities.ResetButton };
+            var progress = new StringWriter();
+            var result = new ScenarioRunner(progress, new ScenarioOptions { ReportRoot = root, Backend = new EmulatedBenchBackend() }).Run(scenario);
+            Assert.False(ran);
+            Assert.Equal(ScenarioOutcome.Skipped, result.Outcome);
+            Assert.Contains("needs a reset button", result.SkipReason);
+            Assert.Contains("SKIPPED", progress.ToString());
+            Assert.True(File.Exists(Path.Combine(result.ReportDirectory!, RigReport.JUnitFile)));
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
     }
 }

@@ -16,16 +16,65 @@ public sealed class Rig : IDisposable
     private readonly List<QemuNode> _nodes = [];
     private readonly EmulatorSlot? _slot;
 
-    private Rig(NetworkNamespace ns, string workDirectory, EmulatorSlot? slot = null)
+    private readonly string? _borrowedLink;
+
+    private Rig(NetworkNamespace ns, string workDirectory, EmulatorSlot? slot = null, string link = TapName, bool borrowed = false)
     {
         Namespace = ns;
         WorkDirectory = workDirectory;
         _slot = slot;
+        Link = link;
+        _borrowedLink = borrowed ? link : null;
     }
 
     public NetworkNamespace Namespace { get; }
     public string WorkDirectory { get; }
-    public NodeNetwork Network => new(Namespace, TapName);
+
+    /// <summary>The rig's link inside its namespace: <see cref="TapName"/>, or a bench NIC (<see cref="CreateOnLink"/>).</summary>
+    public string Link { get; }
+
+    public NodeNetwork Network => new(Namespace, Link);
+
+    /// <summary>
+    /// A rig on a real link: the host NIC <paramref name="hostInterface"/> that the bench boards are cabled to (directly or
+    /// through a switch) is moved into the rig's namespace for the run, up, with DAD off, and given back to the host
+    /// namespace on Dispose (the kernel also returns it when the namespace dies). Nothing else of the host's is touched.
+    /// </summary>
+    public static Rig CreateOnLink(string runName, string hostInterface)
+    {
+        if (!RigEnvironment.IsRoot)
+        {
+            throw new Model.RigInfrastructureException(Model.RigFault.NotRoot, "a bench rig moves its link into a network namespace: run as root");
+        }
+        NetworkNamespace.DeleteStale();
+        if (!Directory.Exists($"/sys/class/net/{hostInterface}"))
+        {
+            throw new Model.RigInfrastructureException(Model.RigFault.LinkMissing,
+                $"the rig link {hostInterface} is not a network interface of this host (ip link; the rig file's 'link:')");
+        }
+        var work = Path.Combine(RigEnvironment.WorkRoot, string.Create(CultureInfo.InvariantCulture,
+            $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{runName}-{Environment.ProcessId}"));
+        Directory.CreateDirectory(work);
+        var ns = NetworkNamespace.Create();
+        try
+        {
+            HostCommand.Run("ip", "link", "set", "dev", hostInterface, "netns", ns.Name);
+            var rig = new Rig(ns, work, link: hostInterface, borrowed: true);
+            ns.RunInside(() =>
+            {
+                File.WriteAllText($"/proc/sys/net/ipv6/conf/{hostInterface}/accept_dad", "0");
+                return 0;
+            }, TimeSpan.FromSeconds(10));
+            HostCommand.Run("ip", "-n", ns.Name, "link", "set", hostInterface, "up");
+            return rig;
+        }
+        catch
+        {
+            HostCommand.Run("ip", ["-n", ns.Name, "link", "set", "dev", hostInterface, "netns", "1"], check: false);
+            ns.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Deletes what crashed runs left, then makes the namespace, the tap and the work directory.</summary>
     public static Rig Create(string runName)
@@ -105,7 +154,7 @@ public sealed class Rig : IDisposable
     {
         if (_slot is null) throw new InvalidOperationException("LanNode needs a rig made by Rig.CreateLan");
         var nvram = Path.Combine(WorkDirectory, $"{name}.OVMF_VARS.fd");
-        QemuNode.CreateFactoryNewNvram(nvram);
+        NvramFile.CreateFactoryNew(nvram);
         var node = new QemuNode(new QemuNodeOptions
         {
             Name = name,
@@ -124,7 +173,7 @@ public sealed class Rig : IDisposable
     public QemuNode FactoryNewNode(string name, BootSource boot, NicModel nic = NicModel.VirtioNet)
     {
         var nvram = Path.Combine(WorkDirectory, $"{name}.OVMF_VARS.fd");
-        QemuNode.CreateFactoryNewNvram(nvram);
+        NvramFile.CreateFactoryNew(nvram);
         var node = new QemuNode(new QemuNodeOptions
         {
             Name = name,
@@ -151,6 +200,10 @@ public sealed class Rig : IDisposable
             {
                 errors.Add(e);
             }
+        }
+        if (_borrowedLink is { } link)
+        {
+            HostCommand.Run("ip", ["-n", Namespace.Name, "link", "set", "dev", link, "netns", "1"], check: false);
         }
         Namespace.Dispose();
         _slot?.Dispose();

@@ -158,28 +158,59 @@ public sealed unsafe class SerialConsoleTests : IDisposable
     public void Bench_power_off_is_confirmed_by_the_port_and_then_console_silence()
     {
         var pty = Plug();
-        using var log = new ConsoleLog(null, "board-a");
-        var capture = new ConsoleCapture(new SerialConsole(ByIdLink, 115200), log, TimeSpan.FromMilliseconds(50));
         var power = new FakePowerSwitch("hub 1-1.4 port 2");
-        using var node = new BenchNode(BenchSpec(), power, capture);
-        Assert.True(capture.WaitForConnects(1, Bound));
+        using var node = new BenchNode(BenchSpec(), power, new SerialConsole(ByIdLink, 115200), new BenchNodeOptions { ReopenInterval = TimeSpan.FromMilliseconds(50) });
+        Assert.True(node.Capture.WaitForConnects(1, Bound));
 
         node.PowerOn();
         pty.Write("ppn: genesis: holding\n");
-        Assert.NotNull(log.TryWaitForLine(new Regex("holding"), Bound));
-        node.PowerOff(TimeSpan.FromMilliseconds(300));
+        Assert.NotNull(node.Console.TryWaitForLine(new Regex("holding"), Bound));
+        Assert.Equal(PowerOffOutcome.PortSwitchedOff, node.PowerOff(TimeSpan.FromMilliseconds(300)));
 
         Assert.Equal(NodeState.Off, node.Lifecycle.State);
+        Assert.False(node.IsRunning);
         Assert.Equal([PortPower.On, PortPower.Off], power.History);
         Assert.Contains("console silent", node.Lifecycle.Events[^1].What);
+    }
+
+    [Fact]
+    public void A_bench_node_cuts_at_the_scheduled_moment_and_refuses_what_only_an_emulator_can_do()
+    {
+        Plug();
+        var power = new FakePowerSwitch("hub 1-1.4 port 2");
+        using var node = new BenchNode(BenchSpec(), power, new SerialConsole(ByIdLink, 115200),
+            new BenchNodeOptions { ReopenInterval = TimeSpan.FromMilliseconds(50), Silence = TimeSpan.FromMilliseconds(100) });
+        Assert.Equal(NodeAbilities.None, node.Abilities);
+        Assert.True(node.Exited.WaitOne(0));
+
+        node.PowerOn();
+        Assert.False(node.Exited.WaitOne(0));
+        Assert.True(node.HardCutAt(TimeSpan.FromMilliseconds(50)));
+        Assert.True(node.Console.Elapsed >= TimeSpan.FromMilliseconds(50));
+        Assert.Equal([PortPower.On, PortPower.Off], power.History);
+        Assert.Contains(node.Lifecycle.Events, e => e.What.StartsWith("scheduled hard cut at +0.050s", StringComparison.Ordinal));
+        Assert.False(node.HardCutAt(TimeSpan.Zero)); // already off
+
+        Assert.Contains("reset button", Assert.Throws<NotSupportedException>(node.Reset).Message);
+        Assert.Contains("factory reset", Assert.Throws<NotSupportedException>(node.FactoryReset).Message);
+        Assert.Contains("NVRAM as a file", Assert.Throws<NotSupportedException>(() => node.NvramPath).Message);
+    }
+
+    [Fact]
+    public void A_board_left_powered_is_switched_off_before_its_first_boot()
+    {
+        Plug();
+        var power = new FakePowerSwitch("hub 1-1.4 port 2");
+        power.Set(PortPower.On);
+        using var node = new BenchNode(BenchSpec(), power, new SerialConsole(ByIdLink, 115200));
+        Assert.Equal([PortPower.On, PortPower.Off], power.History);
+        Assert.Contains("switched off", node.Lifecycle.Events[^1].What);
     }
 
     [Fact]
     public void A_board_still_printing_after_the_cut_is_a_rig_fault()
     {
         var pty = Plug();
-        using var log = new ConsoleLog(null, "board-a");
-        var capture = new ConsoleCapture(new SerialConsole(ByIdLink, 115200), log, TimeSpan.FromMilliseconds(50));
         using var stillRunning = new ManualResetEventSlim(false);
         // A board on a second supply: it keeps printing whatever the hub port does.
         var board = new Thread(() =>
@@ -189,8 +220,10 @@ public sealed unsafe class SerialConsoleTests : IDisposable
                 pty.Write($"tick {i}\n");
             }
         });
-        using var node = new BenchNode(BenchSpec(), new FakePowerSwitch(), capture, drainGrace: TimeSpan.Zero);
-        Assert.True(capture.WaitForConnects(1, Bound));
+        using var node = new BenchNode(BenchSpec(), new FakePowerSwitch(), new SerialConsole(ByIdLink, 115200),
+            new BenchNodeOptions { DrainGrace = TimeSpan.Zero, ReopenInterval = TimeSpan.FromMilliseconds(50) });
+        Assert.True(node.Capture.WaitForConnects(1, Bound));
+        node.PowerOn();
         board.Start();
         try
         {

@@ -41,7 +41,7 @@ public sealed class ConsoleCapture : IDisposable
     public ConsoleCapture(IConsolePort port, ConsoleLog log, TimeSpan? reopenInterval = null, bool start = true)
     {
         _port = port;
-        Log = log;
+        _log = log;
         _reopenInterval = reopenInterval ?? TimeSpan.FromMilliseconds(200);
         _reader = new Thread(ReadLoop) { IsBackground = true, Name = $"console {port.Describe}" };
         if (start)
@@ -52,7 +52,17 @@ public sealed class ConsoleCapture : IDisposable
 
     public void Start() => _reader.Start();
 
-    public ConsoleLog Log { get; }
+    /// <summary>
+    /// Where lines go; a bench node points it at each boot's log at power-on (the capture itself never stops: the
+    /// adapter stays plugged in while the board is off).
+    /// </summary>
+    public ConsoleLog Log
+    {
+        get => Volatile.Read(ref _log);
+        set => Volatile.Write(ref _log, value);
+    }
+
+    private ConsoleLog _log;
 
     /// <summary>How many times the console was (re)opened.</summary>
     public int Connects => Volatile.Read(ref _connects);
@@ -120,7 +130,7 @@ public sealed class ConsoleCapture : IDisposable
                 : string.Create(CultureInfo.InvariantCulture, $"console {_port.Describe} reconnected (connection {n}, away {down.Elapsed.TotalSeconds:0.0} s)"));
             Connected = true;
             ConnectedChanged?.Invoke(n);
-            var splitter = new ConsoleLog.LineSplitter(Log.Append);
+            var splitter = new ConsoleLog.LineSplitter(line => Log.Append(line));
             try
             {
                 using (connection)

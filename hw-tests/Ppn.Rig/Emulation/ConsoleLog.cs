@@ -22,7 +22,7 @@ public sealed class ConsoleLog : IDisposable
 
     private readonly object _gate = new();
     private readonly List<ConsoleLine> _lines = [];
-    private readonly StreamWriter? _file;
+    private StreamWriter? _file;
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private string? _endReason;
 
@@ -194,11 +194,13 @@ public sealed class ConsoleLog : IDisposable
         throw new NodeFailureException(node, why, FormatTail());
     }
 
+    /// <summary>Closes the file; lines that still arrive (a reader thread finishing) are kept in memory only.</summary>
     public void Dispose()
     {
         lock (_gate)
         {
             _file?.Dispose();
+            _file = null;
         }
     }
 

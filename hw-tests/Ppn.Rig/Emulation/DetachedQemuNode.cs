@@ -77,7 +77,7 @@ public sealed class DetachedQemuNode : IPowerSwitch
         Directory.CreateDirectory(_stateDirectory);
         if (!File.Exists(NvramPath))
         {
-            QemuNode.CreateFactoryNewNvram(NvramPath);
+            NvramFile.CreateFactoryNew(NvramPath);
         }
         // Fail at once, not after a silent wait, when another rig's VM holds the slot.
         try

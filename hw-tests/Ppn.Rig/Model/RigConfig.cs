@@ -86,6 +86,9 @@ public sealed record NodeSpec(
 /// </summary>
 public sealed record RigConfig(string Name, IReadOnlyList<NodeSpec> Nodes, string Source)
 {
+    /// <summary>The host interface the bench boards' NICs are cabled to (moved into the rig's namespace for a bench run); optional.</summary>
+    public string? Link { get; init; }
+
     public static readonly int[] StandardBauds = [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600];
 
     public static RigConfig Load(string path) =>
@@ -103,6 +106,12 @@ public sealed record RigConfig(string Name, IReadOnlyList<NodeSpec> Nodes, strin
         var name = reader.RequiredString("rig");
         var nodesNode = reader.Required("nodes") as YamlSequence
             ?? throw new RigConfigException(source, root.Get("nodes")!.At, "'nodes' is a sequence of '- name: ...' entries");
+        var link = reader.OptionalString("link");
+        // IFNAMSIZ is 16 with the NUL (linux/if.h); '/' and whitespace are refused by the kernel (dev_valid_name).
+        if (link is not null && !Regex.IsMatch(link, @"^[A-Za-z0-9_.:-]{1,15}$"))
+        {
+            throw new RigConfigException(source, root.Get("link")!.At, $"link '{link}' is not a network interface name (at most 15 characters, no '/' or spaces; see `ip link`)");
+        }
         reader.RejectUnknown();
 
         var nodes = new List<NodeSpec>();
@@ -127,7 +136,7 @@ public sealed record RigConfig(string Name, IReadOnlyList<NodeSpec> Nodes, strin
         {
             throw new RigConfigException(source, group.Last().At, $"MAC {group.Key} is given to two nodes");
         }
-        return new RigConfig(name, nodes, source);
+        return new RigConfig(name, nodes, source) { Link = link };
     }
 
     private static NodeSpec ParseNode(YamlMapping map, string source)

@@ -19,6 +19,7 @@ public enum RigFault
     ConsoleGone,
     CaptureFailed,
     LibraryMissing,
+    LinkMissing,
 }
 
 /// <summary>

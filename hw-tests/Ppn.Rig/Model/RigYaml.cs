@@ -1,5 +1,6 @@
 using System.Globalization;
-using System.Text;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 
 namespace Ppn.Rig.Model;
 
@@ -30,348 +31,156 @@ public sealed record YamlMapping(YamlMark At, IReadOnlyList<KeyValuePair<YamlSca
 }
 
 /// <summary>
-/// The strict YAML subset rig files are written in: block mappings (<c>key: value</c>), block sequences
-/// (<c>- item</c>, including <c>- key: value</c> starting a mapping), plain, 'single'- and "double"-quoted
-/// scalars on one line, and <c>#</c> comments. Everything else YAML allows — tabs for indentation, flow
-/// collections, anchors, aliases, tags, block scalars, several documents, duplicate keys — is refused with
-/// the line and column, never guessed at: a rig file drives power switches.
+/// Rig files through YamlDotNet's parser (its event stream: no reflection, no object mapping, AOT-clean), kept to a
+/// strict subset: block mappings and sequences of scalars, one document. Everything else YAML allows — tabs in
+/// indentation, flow collections, anchors, aliases, tags, block scalars, complex keys, several documents, duplicate
+/// keys — is refused with file:line:column, never guessed at: a rig file drives power switches. Syntax errors are
+/// YamlDotNet's own message at its position.
 /// </summary>
 public static class RigYaml
 {
-    private sealed class Line(int number, int indent, string content)
-    {
-        public int Number { get; } = number;
-        public int Indent { get; set; } = indent;
-        public string Content { get; set; } = content;
-        public YamlMark Mark => new(Number, Indent + 1);
-    }
-
     public static YamlNode Parse(string text, string source = "<rig>")
     {
-        var lines = Tokenize(text, source);
-        if (lines.Count == 0)
+        RefuseTabIndentation(text, source);
+        var parser = new Parser(new StringReader(text));
+        try
         {
-            throw new RigConfigException(source, new YamlMark(1, 1), "the file is empty");
+            Expect<StreamStart>(parser, source);
+            if (parser.Accept<StreamEnd>(out _))
+            {
+                throw new RigConfigException(source, new YamlMark(1, 1), "the file is empty");
+            }
+            Expect<DocumentStart>(parser, source);
+            var root = ParseNode(parser, source);
+            Expect<DocumentEnd>(parser, source);
+            if (parser.Accept<DocumentStart>(out var second))
+            {
+                throw new RigConfigException(source, At(second.Start), "several YAML documents in one rig file are not supported");
+            }
+            Expect<StreamEnd>(parser, source);
+            return root;
         }
-        int index = 0;
-        var root = ParseBlock(lines, ref index, lines[0].Indent, source);
-        if (index < lines.Count)
+        catch (YamlException e)
         {
-            throw new RigConfigException(source, lines[index].Mark, "unexpected indentation (less than the block above it, or a second top-level value)");
+            throw new RigConfigException(source, At(e.Start), Reason(e));
         }
-        return root;
     }
 
-    private static List<Line> Tokenize(string text, string source)
+    private static YamlNode ParseNode(IParser parser, string source)
     {
-        var result = new List<Line>();
-        var raw = text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
-        for (int i = 0; i < raw.Length; i++)
+        var current = parser.Current ?? throw new RigConfigException(source, new YamlMark(1, 1), "unexpected end of the file");
+        if (current is AnchorAlias alias)
         {
-            var line = raw[i];
-            int number = i + 1;
-            int indent = 0;
-            while (indent < line.Length && line[indent] == ' ')
+            throw new RigConfigException(source, At(alias.Start), "anchors and aliases (*name) are not supported; write the value out");
+        }
+        if (current is YamlDotNet.Core.Events.NodeEvent node)
+        {
+            if (!node.Anchor.IsEmpty)
             {
-                indent++;
+                throw new RigConfigException(source, At(node.Start), "anchors and aliases (&name) are not supported; write the value out");
             }
-            if (indent < line.Length && line[indent] == '\t')
+            if (!node.Tag.IsEmpty)
             {
-                throw new RigConfigException(source, new YamlMark(number, indent + 1), "tab in indentation; indent with spaces");
+                throw new RigConfigException(source, At(node.Start), $"tags ({node.Tag}) are not supported; every value is a plain string");
             }
-            var content = StripComment(line[indent..], source, number, indent).TrimEnd();
-            if (content.Length == 0)
+        }
+        switch (current)
+        {
+            case Scalar scalar:
+                if (scalar.Style is ScalarStyle.Literal or ScalarStyle.Folded)
+                {
+                    throw new RigConfigException(source, At(scalar.Start), "block scalars (| and >) are not supported; write the value on one line");
+                }
+                parser.MoveNext();
+                return new YamlScalar(At(scalar.Start), scalar.Value);
+            case SequenceStart sequence:
+                if (sequence.Style == SequenceStyle.Flow)
+                {
+                    throw new RigConfigException(source, At(sequence.Start), "flow collections ([...] or {...}) are not supported; use block style");
+                }
+                parser.MoveNext();
+                var items = new List<YamlNode>();
+                while (!parser.Accept<SequenceEnd>(out _))
+                {
+                    items.Add(ParseNode(parser, source));
+                }
+                parser.MoveNext();
+                return new YamlSequence(At(sequence.Start), items);
+            case MappingStart mapping:
+                if (mapping.Style == MappingStyle.Flow)
+                {
+                    throw new RigConfigException(source, At(mapping.Start), "flow collections ([...] or {...}) are not supported; use block style");
+                }
+                parser.MoveNext();
+                var entries = new List<KeyValuePair<YamlScalar, YamlNode>>();
+                var seen = new Dictionary<string, YamlMark>(StringComparer.Ordinal);
+                while (!parser.Accept<MappingEnd>(out _))
+                {
+                    var keyEvent = parser.Current!;
+                    var key = ParseNode(parser, source) as YamlScalar
+                        ?? throw new RigConfigException(source, At(keyEvent.Start), "a key must be a plain string (complex '? ' keys are not supported)");
+                    if (seen.TryGetValue(key.Value, out var first))
+                    {
+                        throw new RigConfigException(source, key.At, $"duplicate key '{key.Value}' (first at {first})");
+                    }
+                    seen.Add(key.Value, key.At);
+                    entries.Add(new(key, ParseNode(parser, source)));
+                }
+                parser.MoveNext();
+                return new YamlMapping(At(mapping.Start), entries);
+            default:
+                throw new RigConfigException(source, At(current.Start), $"unexpected {current.GetType().Name}");
+        }
+    }
+
+    private static void Expect<T>(IParser parser, string source) where T : ParsingEvent
+    {
+        if (parser.Current is null && !parser.MoveNext())
+        {
+            throw new RigConfigException(source, new YamlMark(1, 1), "unexpected end of the file");
+        }
+        if (parser.Current is not T)
+        {
+            var at = parser.Current!;
+            throw new RigConfigException(source, At(at.Start), $"expected {typeof(T).Name}, found {at.GetType().Name}");
+        }
+        parser.MoveNext();
+    }
+
+    /// <summary>YAML forbids tabs in indentation; YamlDotNet's own message for it is about tokens, so say it plainly first.</summary>
+    private static void RefuseTabIndentation(string text, string source)
+    {
+        int line = 1;
+        int column = 1;
+        bool leading = true;
+        foreach (char c in text)
+        {
+            if (c == '\n')
             {
+                line++;
+                column = 1;
+                leading = true;
                 continue;
             }
-            if (indent == 0 && content == "---" && result.Count == 0)
+            if (leading && c == '\t')
             {
-                continue; // an explicit start of the (one) document
+                throw new RigConfigException(source, new YamlMark(line, column), "tab in indentation; indent with spaces");
             }
-            if (indent == 0 && (content == "---" || content == "..."))
+            if (c != ' ')
             {
-                throw new RigConfigException(source, new YamlMark(number, 1), "several YAML documents in one rig file are not supported");
+                leading = false;
             }
-            result.Add(new Line(number, indent, content));
+            column++;
         }
-        return result;
     }
 
-    /// <summary>Removes a # comment (at the start, or after a space, outside quotes).</summary>
-    private static string StripComment(string content, string source, int number, int indent)
-    {
-        char quote = '\0';
-        for (int i = 0; i < content.Length; i++)
-        {
-            char c = content[i];
-            if (quote != '\0')
-            {
-                if (c == '\\' && quote == '"')
-                {
-                    i++;
-                }
-                else if (c == quote)
-                {
-                    quote = '\0';
-                }
-                continue;
-            }
-            if ((c == '"' || c == '\'') && (i == 0 || content[i - 1] is ' ' or ':' or '-'))
-            {
-                quote = c;
-            }
-            else if (c == '#' && (i == 0 || content[i - 1] == ' '))
-            {
-                return content[..i];
-            }
-        }
-        if (quote != '\0')
-        {
-            throw new RigConfigException(source, new YamlMark(number, indent + 1), $"unterminated {quote}quoted{quote} scalar");
-        }
-        return content;
-    }
+    private static YamlMark At(Mark mark) => new((int)Math.Max(1, mark.Line), (int)Math.Max(1, mark.Column));
 
-    private static YamlNode ParseBlock(List<Line> lines, ref int index, int indent, string source)
+    /// <summary>YamlDotNet's message without its own "(Line: n, Col: m, Idx: i) - (…):" prefix: we say file:line:column.</summary>
+    private static string Reason(YamlException e)
     {
-        var line = lines[index];
-        return IsSequenceItem(line.Content)
-            ? ParseSequence(lines, ref index, indent, source)
-            : ParseMapping(lines, ref index, indent, source);
-    }
-
-    private static bool IsSequenceItem(string content) => content == "-" || content.StartsWith("- ", StringComparison.Ordinal);
-
-    private static YamlSequence ParseSequence(List<Line> lines, ref int index, int indent, string source)
-    {
-        var at = lines[index].Mark;
-        var items = new List<YamlNode>();
-        while (index < lines.Count && lines[index].Indent == indent && IsSequenceItem(lines[index].Content))
-        {
-            var line = lines[index];
-            var rest = line.Content.Length == 1 ? "" : line.Content[2..];
-            int offset = 2;
-            while (rest.StartsWith(' '))
-            {
-                rest = rest[1..];
-                offset++;
-            }
-            if (rest.Length == 0)
-            {
-                index++;
-                if (index >= lines.Count || lines[index].Indent <= indent)
-                {
-                    throw new RigConfigException(source, line.Mark, "empty sequence item; write a value after '- '");
-                }
-                items.Add(ParseBlock(lines, ref index, lines[index].Indent, source));
-            }
-            else if (IsSequenceItem(rest))
-            {
-                throw new RigConfigException(source, new YamlMark(line.Number, line.Indent + offset + 1), "nested sequences on one line are not supported");
-            }
-            else if (FindKeySeparator(rest) >= 0)
-            {
-                // "- key: value": a mapping whose keys are aligned with this first key.
-                line.Indent += offset;
-                line.Content = rest;
-                items.Add(ParseMapping(lines, ref index, line.Indent, source));
-            }
-            else
-            {
-                items.Add(Scalar(rest, new YamlMark(line.Number, line.Indent + offset + 1), source));
-                index++;
-            }
-        }
-        if (index < lines.Count && lines[index].Indent > indent)
-        {
-            throw new RigConfigException(source, lines[index].Mark, "unexpected indentation inside a sequence");
-        }
-        return new YamlSequence(at, items);
-    }
-
-    private static YamlMapping ParseMapping(List<Line> lines, ref int index, int indent, string source)
-    {
-        var at = lines[index].Mark;
-        var entries = new List<KeyValuePair<YamlScalar, YamlNode>>();
-        var seen = new Dictionary<string, YamlMark>(StringComparer.Ordinal);
-        while (index < lines.Count && lines[index].Indent == indent)
-        {
-            var line = lines[index];
-            if (IsSequenceItem(line.Content))
-            {
-                throw new RigConfigException(source, line.Mark, "a sequence item where a 'key: value' was expected");
-            }
-            int colon = FindKeySeparator(line.Content);
-            if (colon < 0)
-            {
-                throw new RigConfigException(source, line.Mark, $"expected 'key: value', found '{line.Content}'");
-            }
-            var key = Scalar(line.Content[..colon].TrimEnd(), line.Mark, source);
-            if (key.Value.Length == 0)
-            {
-                throw new RigConfigException(source, line.Mark, "empty key");
-            }
-            if (seen.TryGetValue(key.Value, out var first))
-            {
-                throw new RigConfigException(source, line.Mark, $"duplicate key '{key.Value}' (first at {first})");
-            }
-            seen[key.Value] = line.Mark;
-            var valueText = line.Content[(colon + 1)..];
-            int valueColumn = line.Indent + colon + 2;
-            while (valueText.StartsWith(' '))
-            {
-                valueText = valueText[1..];
-                valueColumn++;
-            }
-            index++;
-            YamlNode value;
-            if (valueText.Length > 0)
-            {
-                value = Scalar(valueText, new YamlMark(line.Number, valueColumn), source);
-            }
-            else if (index < lines.Count && lines[index].Indent > indent)
-            {
-                value = ParseBlock(lines, ref index, lines[index].Indent, source);
-            }
-            else if (index < lines.Count && lines[index].Indent == indent && IsSequenceItem(lines[index].Content))
-            {
-                value = ParseSequence(lines, ref index, indent, source); // "key:\n- a": YAML allows the items at the key's indent
-            }
-            else
-            {
-                value = new YamlScalar(new YamlMark(line.Number, valueColumn), "");
-            }
-            entries.Add(new(key, value));
-        }
-        if (index < lines.Count && lines[index].Indent > indent)
-        {
-            throw new RigConfigException(source, lines[index].Mark, "unexpected indentation");
-        }
-        return new YamlMapping(at, entries);
-    }
-
-    /// <summary>Index of the ':' that ends a key (followed by a space or the end of the line), outside quotes; -1 if none.</summary>
-    private static int FindKeySeparator(string content)
-    {
-        char quote = '\0';
-        for (int i = 0; i < content.Length; i++)
-        {
-            char c = content[i];
-            if (quote != '\0')
-            {
-                if (c == '\\' && quote == '"')
-                {
-                    i++;
-                }
-                else if (c == quote)
-                {
-                    quote = '\0';
-                }
-                continue;
-            }
-            if (i == 0 && (c == '"' || c == '\''))
-            {
-                quote = c;
-            }
-            else if (c == ':' && (i + 1 == content.Length || content[i + 1] == ' '))
-            {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    private static YamlScalar Scalar(string text, YamlMark at, string source)
-    {
-        if (text.Length == 0)
-        {
-            return new YamlScalar(at, "");
-        }
-        char first = text[0];
-        switch (first)
-        {
-            case '[' or '{':
-                throw new RigConfigException(source, at, "flow collections ([...] or {...}) are not supported; use block style");
-            case '&' or '*':
-                throw new RigConfigException(source, at, "anchors and aliases are not supported");
-            case '!':
-                throw new RigConfigException(source, at, "tags are not supported");
-            case '|' or '>':
-                throw new RigConfigException(source, at, "block scalars (| or >) are not supported; keep the value on one line");
-            case '@' or '`' or '%':
-                throw new RigConfigException(source, at, $"a plain scalar cannot start with '{first}'; quote it");
-            case '\'':
-                return new YamlScalar(at, SingleQuoted(text, at, source));
-            case '"':
-                return new YamlScalar(at, DoubleQuoted(text, at, source));
-        }
-        if (FindKeySeparator(text) >= 0)
-        {
-            throw new RigConfigException(source, at, "a nested 'key: value' on the same line is not supported; put it on its own line, indented");
-        }
-        return new YamlScalar(at, text);
-    }
-
-    private static string SingleQuoted(string text, YamlMark at, string source)
-    {
-        var value = new StringBuilder();
-        for (int i = 1; i < text.Length; i++)
-        {
-            if (text[i] == '\'')
-            {
-                if (i + 1 < text.Length && text[i + 1] == '\'')
-                {
-                    value.Append('\'');
-                    i++;
-                    continue;
-                }
-                RequireEnd(text, i, at, source);
-                return value.ToString();
-            }
-            value.Append(text[i]);
-        }
-        throw new RigConfigException(source, at, "unterminated 'single-quoted' scalar");
-    }
-
-    private static string DoubleQuoted(string text, YamlMark at, string source)
-    {
-        var value = new StringBuilder();
-        for (int i = 1; i < text.Length; i++)
-        {
-            char c = text[i];
-            if (c == '"')
-            {
-                RequireEnd(text, i, at, source);
-                return value.ToString();
-            }
-            if (c == '\\')
-            {
-                if (++i >= text.Length)
-                {
-                    break;
-                }
-                value.Append(text[i] switch
-                {
-                    '"' => '"',
-                    '\\' => '\\',
-                    '/' => '/',
-                    'n' => '\n',
-                    't' => '\t',
-                    '0' => '\0',
-                    _ => throw new RigConfigException(source, new YamlMark(at.Line, at.Column + i), $"unsupported escape '\\{text[i]}' (supported: \\\" \\\\ \\/ \\n \\t \\0)"),
-                });
-                continue;
-            }
-            value.Append(c);
-        }
-        throw new RigConfigException(source, at, "unterminated \"double-quoted\" scalar");
-    }
-
-    private static void RequireEnd(string text, int closing, YamlMark at, string source)
-    {
-        if (closing + 1 != text.Length)
-        {
-            throw new RigConfigException(source, new YamlMark(at.Line, at.Column + closing + 1), "text after the closing quote");
-        }
+        var message = e.Message;
+        int close = message.IndexOf("): ", StringComparison.Ordinal);
+        return message.StartsWith("(Line:", StringComparison.Ordinal) && close >= 0 ? message[(close + 3)..] : message;
     }
 }

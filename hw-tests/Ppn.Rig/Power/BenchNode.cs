@@ -1,41 +1,160 @@
+using System.Globalization;
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Text.RegularExpressions;
 using Ppn.Rig.Consoles;
 using Ppn.Rig.Emulation;
 using Ppn.Rig.Model;
+using Ppn.Rig.Net;
 
 namespace Ppn.Rig.Power;
 
-/// <summary>
-/// A real board on the bench: its power switch (a USB hub port) and its continuously captured console. A
-/// power-off counts only when the port reads back off and the console then stays silent for a bounded time
-/// (a board still printing is still powered, whatever the hub says: a second supply, a back-powering adapter).
-/// </summary>
-public sealed class BenchNode(NodeSpec spec, IPowerSwitch power, ConsoleCapture console, TimeSpan? drainGrace = null) : IDisposable
+public sealed record BenchNodeOptions
 {
-    /// <summary>Lines the UART had buffered when the power went may still drain in this window.</summary>
-    public TimeSpan DrainGrace { get; } = drainGrace ?? TimeSpan.FromMilliseconds(500);
+    /// <summary>The rig link the board's NIC is cabled to (a NIC in the rig's namespace); null: no link (power and console only).</summary>
+    public NodeNetwork? Network { get; init; }
 
-    public NodeSpec Spec => spec;
-    public IPowerSwitch Power => power;
-    public ConsoleCapture Console => console;
-    public NodeLifecycle Lifecycle { get; } = new(spec.Name, QemuNode.DefaultHoldingTimeout);
+    /// <summary>Console logs go here as &lt;name&gt;.console.log; null: in memory only.</summary>
+    public string? LogDirectory { get; init; }
+
+    /// <summary>Lines the UART had buffered when the power went may still drain in this window.</summary>
+    public TimeSpan DrainGrace { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long the console must stay silent after the port reads off for a power-off to count.</summary>
+    public TimeSpan Silence { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Abilities of the board beyond power, console and link (an emulated board: <see cref="NodeAbilities.BootControl"/>).</summary>
+    public NodeAbilities Abilities { get; init; }
+
+    /// <summary>For reports: "bench", or "bench (emulated board)".</summary>
+    public string Backend { get; init; } = "bench";
+
+    /// <summary>Disposed with the node (the libusb context behind its hub switch).</summary>
+    public IDisposable? Owned { get; init; }
+
+    /// <summary>How often the console is reopened while it is away.</summary>
+    public TimeSpan ReopenInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+}
+
+/// <summary>
+/// A board on the bench as a scenario drives it: its power switch (a USB hub port, <see cref="IPowerSwitch"/>),
+/// its serial console captured continuously (<see cref="ConsoleCapture"/>: the adapter stays plugged in while the
+/// board is off, each boot gets its own timestamped <see cref="ConsoleLog"/>), and its MAC on a rig link. A
+/// power-off counts only when the port reads back off and the console then stays silent for a bounded time (a
+/// board still printing is still powered, whatever the hub says: a second supply, a back-powering adapter).
+/// No NVRAM file, no reset button, no factory reset: the rig has only power, console and link.
+/// </summary>
+public sealed class BenchNode : IRigNode
+{
+    private static readonly Regex AnyLine = new("");
+
+    private readonly IPowerSwitch _power;
+    private readonly ConsoleCapture _capture;
+    private readonly BenchNodeOptions _options;
+    private readonly ManualResetEventSlim _off = new(true);
+    private bool _disposed;
+
+    /// <summary>Starts capturing the console at once; the board is not powered (the port is switched off first when it reads on).</summary>
+    public BenchNode(string name, PhysicalAddress mac, IPowerSwitch power, IConsolePort console, BenchNodeOptions? options = null)
+    {
+        Name = name;
+        Mac = mac;
+        _power = power;
+        _options = options ?? new BenchNodeOptions();
+        LogPath = _options.LogDirectory is { } dir ? Path.Combine(dir, $"{name}.console.log") : null;
+        Lifecycle = new NodeLifecycle(name, NodeTimeouts.Holding);
+        Console = new ConsoleLog(LogPath, $"node {name}: console {console.Describe} attached, not powered on yet");
+        _capture = new ConsoleCapture(console, Console, _options.ReopenInterval);
+        // Start from a known state: a board left powered by an earlier run is cut (read back) before the first boot.
+        if (power.Status() == PortPower.On)
+        {
+            power.Set(PortPower.Off);
+            Lifecycle.Note($"port read on at start ({power.Describe}): switched off");
+        }
+    }
+
+    /// <summary>A board from a rig file (<see cref="NodeSpec"/>): its name and MAC.</summary>
+    public BenchNode(NodeSpec spec, IPowerSwitch power, IConsolePort console, BenchNodeOptions? options = null)
+        : this(spec.Name, spec.Mac, power, console, options)
+    {
+    }
+
+    public string Name { get; }
+    public string Backend => _options.Backend;
+    public NodeAbilities Abilities => _options.Abilities;
+    public PhysicalAddress Mac { get; }
+    public NodeNetwork? Network => _options.Network;
+    public IPAddress LinkLocalAddress => Eui64.LinkLocalFromMac(Mac);
+    public NodeLifecycle Lifecycle { get; }
+    public NodeState State => Lifecycle.State;
+    public ConsoleLog Console { get; private set; }
+    public string? LogPath { get; }
+    public int BootCount { get; private set; }
+    public bool IsRunning => !_off.IsSet;
+    public WaitHandle Exited => _off.WaitHandle;
+    public int? ExitCode => null;
+    public IPowerSwitch Power => _power;
+
+    /// <summary>The console capture (connects, disconnects), for probes and tests.</summary>
+    public ConsoleCapture Capture => _capture;
+
+    public event Action<IRigNode, ConsoleLine>? ConsoleLine;
 
     public void PowerOn()
     {
-        power.Set(PortPower.On);
-        Lifecycle.MoveTo(NodeState.Booting, $"power on ({power.Describe}, read back on)");
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (IsRunning)
+        {
+            throw new InvalidOperationException($"node {Name} is {State}; power it off first");
+        }
+        BootCount++;
+        var log = new ConsoleLog(LogPath, string.Create(CultureInfo.InvariantCulture, $"node {Name} boot {BootCount}: power on via {_power.Describe}"));
+        log.LineReceived += line =>
+        {
+            if (line.Text.StartsWith("ppn: genesis: enrolled by ", StringComparison.Ordinal))
+            {
+                Lifecycle.TryMoveTo(NodeState.Joined, line.Text);
+            }
+            ConsoleLine?.Invoke(this, line);
+        };
+        var previous = Console;
+        Console = log;
+        _capture.Log = log;
+        previous.Dispose();
+        _off.Reset();
+        Lifecycle.MoveTo(NodeState.Booting, string.Create(CultureInfo.InvariantCulture, $"power on (boot {BootCount}) via {_power.Describe}"));
+        try
+        {
+            _power.Set(PortPower.On);
+        }
+        catch
+        {
+            log.End("the power did not come on");
+            Lifecycle.MoveTo(NodeState.Off, "the power did not come on");
+            _off.Set();
+            throw;
+        }
+        log.Note($"power on ({_power.Describe}, read back on)");
+        Lifecycle.Note($"port reads on ({_power.Describe})");
     }
 
-    /// <summary>Cuts the power, confirmed by the port status and then by <paramref name="silence"/> of console silence.</summary>
-    public void PowerOff(TimeSpan silence)
+    /// <summary>Cuts the power, confirmed by the port status and then by <see cref="BenchNodeOptions.Silence"/> of console silence.</summary>
+    public PowerOffOutcome PowerOff(TimeSpan? timeout = null)
     {
-        power.Set(PortPower.Off);
-        Lifecycle.Note($"power cut ({power.Describe}, read back off)");
-        var log = console.Log;
+        if (!IsRunning)
+        {
+            return PowerOffOutcome.AlreadyOff;
+        }
+        var silence = timeout ?? _options.Silence;
+        var log = Console;
         var cutAt = log.Elapsed;
+        _power.Set(PortPower.Off);
+        log.Note($"power cut ({_power.Describe}, read back off)");
+        Lifecycle.Note($"power cut ({_power.Describe}, read back off)");
         var window = Deadline.After(silence);
         int from = log.Count;
         ConsoleLine? spoke;
-        while ((spoke = log.TryWaitForLine(AnyLine, window.Remaining, from)) is not null && spoke.SincePowerOn < cutAt + DrainGrace)
+        while ((spoke = log.TryWaitForLine(AnyLine, window.Remaining, from)) is not null && spoke.SincePowerOn < cutAt + _options.DrainGrace)
         {
             from = spoke.Index + 1; // drained from the UART's buffer, not printed after the cut
         }
@@ -43,13 +162,71 @@ public sealed class BenchNode(NodeSpec spec, IPowerSwitch power, ConsoleCapture 
         {
             Lifecycle.Note($"console still printing after the cut: {spoke.Text}");
             throw new RigInfrastructureException(RigFault.PowerNotConfirmed,
-                $"node {spec.Name}: the hub reads port {power.Describe} off, but the console still printed after the cut: '{spoke.Text}'. " +
+                $"node {Name}: the hub reads port {_power.Describe} off, but the console still printed after the cut: '{spoke.Text}'. " +
                 "Is the board powered from elsewhere (barrel jack, back-powering serial adapter)?");
         }
+        log.End("power cut");
         Lifecycle.MoveTo(NodeState.Off, $"power off confirmed: port reads off, console silent for {BoundedWait.Format(silence)}");
+        _off.Set();
+        return PowerOffOutcome.PortSwitchedOff;
     }
 
-    private static readonly System.Text.RegularExpressions.Regex AnyLine = new("");
+    public bool HardCutAt(TimeSpan sincePowerOn)
+    {
+        if (!ScheduledCut.WaitFor(Console, Exited, sincePowerOn))
+        {
+            return false;
+        }
+        Lifecycle.Note(string.Create(CultureInfo.InvariantCulture, $"scheduled hard cut at +{sincePowerOn.TotalSeconds:0.000}s"));
+        PowerOff();
+        return true;
+    }
 
-    public void Dispose() => console.Dispose();
+    /// <summary>The port switched off (read back) without waiting for console silence: cleanup after a scenario.</summary>
+    public void Kill()
+    {
+        if (!IsRunning)
+        {
+            return;
+        }
+        _power.Set(PortPower.Off);
+        Console.Note($"power cut at cleanup ({_power.Describe}, read back off)");
+        Console.End("power cut");
+        Lifecycle.MoveTo(NodeState.Off, $"power cut at cleanup ({_power.Describe})");
+        _off.Set();
+    }
+
+    public void Reset() => throw new NotSupportedException($"node {Name}: {NodeAbilitiesText.Why(NodeAbilities.ResetButton)}; a bench node has only its power switch");
+
+    public void FactoryReset() => throw new NotSupportedException($"node {Name}: {NodeAbilitiesText.Why(NodeAbilities.FactoryReset)}");
+
+    public string NvramPath => throw new NotSupportedException($"node {Name}: {NodeAbilitiesText.Why(NodeAbilities.NvramFile)}");
+
+    public ConsoleLine WaitForLine(Regex pattern, TimeSpan timeout, int fromIndex = 0) =>
+        Console.WaitForLine(pattern, timeout, Name, fromIndex);
+
+    public NodeFailureException Failure(string what) =>
+        new(Name, what, $"{Console.FormatTail()}\n  power: {_power.Describe}");
+
+    public string AwaitGenesisKey(TimeSpan? timeout = null) => HoldingPortProbe.AwaitGenesisKey(this, timeout);
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        try
+        {
+            Kill();
+        }
+        finally
+        {
+            _capture.Dispose();
+            Console.Dispose();
+            (_power as IDisposable)?.Dispose();
+            _options.Owned?.Dispose();
+        }
+    }
 }

@@ -23,14 +23,14 @@ public static class DiodeCapture
         var node = ctx.FactoryNewNode(rig, "node-a", ctx.Image.ToBootSource());
         var pcap = Path.Combine(rig.WorkDirectory, "link.pcapng");
 
-        using (var capture = PacketCapture.Start(rig.Namespace, Rig.TapName, pcap))
+        using (var capture = PacketCapture.Start(rig.Namespace, rig.Link, pcap))
         {
             node.PowerOn();
             var key = node.AwaitGenesisKey();
-            ctx.Log($"node-a holding as {key}; capturing on {Rig.TapName} in {rig.Namespace.Name} into {pcap}");
+            ctx.Log($"node-a holding as {key}; capturing on {rig.Link} in {rig.Namespace.Name} into {pcap}");
             // Frames reach the file in the order the link carried them: once the rig's own end-of-run marker is
             // in the file, so is everything the node sent before it.
-            SendMarker(rig.Namespace, Rig.TapName);
+            SendMarker(rig.Namespace, rig.Link);
             capture.WaitFor($"udp.dstport == {MarkerPort} && data.data contains \"{Marker}\"", TimeSpan.FromSeconds(20));
             node.PowerOff();
             capture.Stop();

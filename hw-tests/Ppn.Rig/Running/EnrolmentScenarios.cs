@@ -46,6 +46,61 @@ internal static class EnrolmentScenarios
     }
 
     /// <summary>
+    /// The replay window across a power cut, on any backend that boots the rig's node configuration: join by beacon,
+    /// a sealed noop through ppn0 executed, the power cut, then the same identity and enrolment restored, the captured
+    /// noop rejected as a replay (the floor persisted in NVRAM) and the next batch (256) executed.
+    /// </summary>
+    public static void ReplayAfterReboot(ScenarioContext ctx)
+    {
+        var rig = ctx.CreateRig("replay-after-reboot");
+        using var hub = RigHub.Start(rig.Namespace);
+        var rigLinkLocal = Eui64.LinkLocalFromMac(TapMac(rig));
+        using var credential = AuthorityCredential.Generate(new IPEndPoint(rigLinkLocal, RigHub.ListenPort), hub.PublicKey.Bytes.ToArray(), commandKeyEpoch: 0);
+        var config = credential.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(90), beaconPeriod: TimeSpan.FromSeconds(1));
+        var node = ctx.FactoryNewNode(rig, "node-a", WithNodeConfig(ctx.Image.ToBootSource(), rig, "node-a", config.ToJson()));
+        using var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential));
+        using var stop = new CancellationTokenSource();
+
+        node.PowerOn();
+        var beacons = authority.Simulator.EmitBeaconsAsync(rig.Link, TimeSpan.FromSeconds(1), stop.Token);
+        try
+        {
+            node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node (\d+), (10\.8\.0\.\d+)/24"), Bound);
+            var bindings = authority.Simulator.Registry.Bindings();
+            FailureClassifier.Require(bindings.Count == 1, $"the registry holds {bindings.Count} bindings after one join");
+            var binding = bindings[0];
+            ctx.Log($"{node.Name} ({node.Backend}) joined as node {binding.NodeId} at {binding.Address}");
+            hub.AddSpoke(binding.NodePublicKey, binding.Address);
+            node.WaitForLine(new Regex($@"^ppn: commands: listening on {Regex.Escape(binding.Address.ToString())}:8090"), Bound);
+
+            using var sealer = CommandSealer.ForNode(credential.NoisePrivateKey, binding.NodePublicKey);
+            var target = TargetSelector.Node((ushort)binding.NodeId);
+            var noop = Seal(sealer, CommandIntent.Noop, 0, target, 1);
+            var destination = new IPEndPoint(binding.Address, CommandListenerOptions.DefaultPort);
+            using var sender = rig.Namespace.RunInside(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), TimeSpan.FromSeconds(10));
+            SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: accepted noop \(argument 0\) for node \d+, epoch 0 counter 1 from 10\.8\.0\.1:\d+: executed"));
+            ctx.Log("noop (counter 1) executed; power cut");
+
+            var cut = node.PowerOff();
+            ctx.Log($"power cut: {cut}");
+            node.PowerOn();
+            node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by restored \(join\): node " + binding.NodeId), Bound);
+            node.WaitForLine(new Regex(@"^ppn: commands: listening on .* replay floor 255"), Bound);
+            SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: rejected \d+ datagram\(s\) .*\(last: replay from 10\.8\.0\.1:\d+\)"));
+            SendUntil(node, sender, Seal(sealer, CommandIntent.Noop, 0, target, 256), destination, new Regex(@"^ppn: commands: accepted noop .* counter 256 .*: executed"));
+            FailureClassifier.Require(!node.Console.Snapshot().Any(l => l.Text.Contains("accepted", StringComparison.Ordinal) && l.Text.Contains("counter 1 from", StringComparison.Ordinal)),
+                "the noop captured before the power cut was executed again after it");
+            FailureClassifier.Require(authority.Simulator.Registry.Bindings().Count == 1, "the restored node joined again");
+            ctx.Log("after the power cut: identity and enrolment restored, the captured noop rejected as a replay, the next batch (256) executed");
+        }
+        finally
+        {
+            StopBeacons(stop, beacons);
+        }
+        node.PowerOff();
+    }
+
+    /// <summary>
     /// Join by beacon, a command through the tunnel, the diode on the link and in the tunnel, and across a power
     /// cycle: same identity and enrolment, the captured command rejected as a replay, the next batch accepted;
     /// then beacon-rescan (same binding) and genesis-reset arm+confirm (erase, reboot, a new join).
@@ -441,7 +496,7 @@ internal static class EnrolmentScenarios
     }
 
     /// <summary>Sends <paramref name="packet"/> once a second (bounded) until the console shows <paramref name="seen"/>.</summary>
-    private static void SendUntil(QemuNode node, Socket sender, byte[] packet, IPEndPoint destination, Regex seen)
+    private static void SendUntil(IRigNode node, Socket sender, byte[] packet, IPEndPoint destination, Regex seen)
     {
         var from = node.Console.Count;
         for (int attempt = 0; attempt < 90; attempt++)
@@ -452,7 +507,7 @@ internal static class EnrolmentScenarios
         throw node.Failure($"the console never showed /{seen}/ while the rig sent {Convert.ToHexStringLower(packet)} to {destination} for 90 s");
     }
 
-    private static IPAddress Address(QemuNode spoke)
+    private static IPAddress Address(IRigNode spoke)
     {
         var line = spoke.Console.Snapshot().First(l => l.Text.StartsWith("ppn: genesis: enrolled by join:", StringComparison.Ordinal)).Text;
         return IPAddress.Parse(new Regex(@"(10\.8\.0\.\d+)/24").Match(line).Groups[1].Value);
@@ -460,8 +515,8 @@ internal static class EnrolmentScenarios
 
     private static string TapMac(Rig rig)
     {
-        var text = rig.Namespace.Run("cat", $"/sys/class/net/{Rig.TapName}/address").StandardOutput.Trim();
-        return text.Length == 17 ? text : throw new InvalidOperationException($"no MAC for {Rig.TapName} in {rig.Namespace.Name}: '{text}'");
+        var text = rig.Namespace.Run("cat", $"/sys/class/net/{rig.Link}/address").StandardOutput.Trim();
+        return text.Length == 17 ? text : throw new InvalidOperationException($"no MAC for {rig.Link} in {rig.Namespace.Name}: '{text}'");
     }
 
     /// <summary>Disposes what a variable holds at the end of the scope, after the scenario replaced it.</summary>

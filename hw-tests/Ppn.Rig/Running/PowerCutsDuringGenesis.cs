@@ -139,7 +139,7 @@ public static partial class PowerCutsDuringGenesis
             string? shown = node == nodeA ? shownA : null;
             if (node == nodeB)
             {
-                QemuNode.CreateFactoryNewNvram(nodeB.NvramPath); // another factory-new machine each time
+                nodeB.FactoryReset(); // another factory-new machine each time
             }
             node.PowerOn();
             var at = cut.Offset + cut.From switch

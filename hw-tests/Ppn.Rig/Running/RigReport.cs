@@ -44,18 +44,25 @@ public static class RigReport
         xml.WriteAttributeString("tests", "1");
         xml.WriteAttributeString("failures", failure ? "1" : "0");
         xml.WriteAttributeString("errors", error ? "1" : "0");
-        xml.WriteAttributeString("skipped", "0");
+        xml.WriteAttributeString("skipped", result.Outcome == ScenarioOutcome.Skipped ? "1" : "0");
         xml.WriteAttributeString("time", seconds);
         xml.WriteAttributeString("timestamp", result.Started.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss", CultureInfo.InvariantCulture));
         xml.WriteStartElement("properties");
         WriteProperty(xml, "seed", result.Seed.ToString(CultureInfo.InvariantCulture));
-        WriteProperty(xml, "verdict", result.Failure is { } k ? k.ToString() : "Passed");
+        WriteProperty(xml, "verdict", result.Failure is { } k ? k.ToString() : result.Outcome.ToString());
+        WriteProperty(xml, "backend", result.Backend);
         xml.WriteEndElement();
         xml.WriteStartElement("testcase");
         xml.WriteAttributeString("classname", "ppn-rig.scenarios");
         xml.WriteAttributeString("name", result.Scenario.Name);
         xml.WriteAttributeString("time", seconds);
-        if (result.Error is { } e)
+        if (result.Outcome == ScenarioOutcome.Skipped)
+        {
+            xml.WriteStartElement("skipped");
+            xml.WriteAttributeString("message", result.SkipReason ?? "");
+            xml.WriteEndElement();
+        }
+        else if (result.Error is { } e)
         {
             xml.WriteStartElement(failure ? "failure" : "error");
             xml.WriteAttributeString("type", result.Failure switch
@@ -88,8 +95,13 @@ public static class RigReport
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"scenario  {result.Scenario.Name} ({result.Scenario.Set.ToString().ToLowerInvariant()})\n");
         text.Append(CultureInfo.InvariantCulture, $"what      {result.Scenario.Description}\n");
+        text.Append(CultureInfo.InvariantCulture, $"backend   {result.Backend}\n");
         text.Append(CultureInfo.InvariantCulture, $"started   {result.Started:yyyy-MM-dd HH:mm:ss}Z, took {result.Duration.TotalSeconds:0.0} s, seed {result.Seed}\n");
-        if (result.Error is { } e)
+        if (result.Outcome == ScenarioOutcome.Skipped)
+        {
+            text.Append("verdict   SKIPPED: ").Append(result.SkipReason).Append('\n');
+        }
+        else if (result.Error is { } e)
         {
             text.Append(CultureInfo.InvariantCulture, $"verdict   FAILED: {FailureClassifier.Describe(result.Failure!.Value)}\n");
             text.Append("error     ").Append(Indent(e.Message, "          ")).Append('\n');
@@ -108,7 +120,7 @@ public static class RigReport
         }
         foreach (var node in result.Nodes)
         {
-            text.Append(CultureInfo.InvariantCulture, $"\nnode {node.Name}: {node.Boots} boot(s); full console log: {node.ConsoleLogPath}\n");
+            text.Append(CultureInfo.InvariantCulture, $"\nnode {node.Name} ({node.Backend}): {node.Boots} boot(s); full console log: {node.ConsoleLogPath}\n");
             text.Append("  power events\n");
             foreach (var ev in node.PowerEvents)
             {

@@ -18,13 +18,42 @@ public enum ScenarioSet
 /// <see cref="NodeFailureException"/> when the node misbehaves and <see cref="RigInfrastructureException"/>
 /// when the rig cannot do its part; the runner classifies and reports either.
 /// </summary>
-public sealed record Scenario(string Name, ScenarioSet Set, string Description, Action<ScenarioContext> Body);
+public sealed record Scenario(string Name, ScenarioSet Set, string Description, Action<ScenarioContext> Body)
+{
+    /// <summary>What the scenario needs beyond power, console and link; on a backend without it the run is skipped with the reason.</summary>
+    public NodeAbilities Needs { get; init; }
+
+    /// <summary>How many separate machines it uses (a bench rig file must name that many boards).</summary>
+    public int Machines { get; init; } = 1;
+
+    /// <summary>Boots no node at all (runs on the host, the same on any backend).</summary>
+    public bool HostOnly { get; init; }
+
+    /// <summary>Why it cannot run on <paramref name="backend"/>, or null when it can.</summary>
+    public string? WhyNotOn(INodeBackend backend)
+    {
+        if (HostOnly)
+        {
+            return null;
+        }
+        var missing = Needs & ~backend.Abilities;
+        if (missing != NodeAbilities.None)
+        {
+            return $"backend {backend.Name}: {NodeAbilitiesText.Why(missing)}";
+        }
+        if (backend.Machines is { } machines && machines < Machines)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"backend {backend.Name}: needs {Machines} machines, the rig has {machines}");
+        }
+        return null;
+    }
+}
 
 /// <summary>What a scenario gets: the image, a rig made on demand, a seed, progress output, and node registration for reports.</summary>
 public sealed class ScenarioContext : IDisposable
 {
     private readonly List<Rig> _rigs = [];
-    private readonly List<QemuNode> _nodes = [];
+    private readonly List<IRigNode> _nodes = [];
     private readonly List<string> _notes = [];
     private readonly TextWriter _progress;
 
@@ -41,18 +70,24 @@ public sealed class ScenarioContext : IDisposable
     /// <summary>The image under test; a missing image is an infrastructure failure that says how to make one.</summary>
     public NodeImage Image => NodeImage.Locate(Options.ImageDirectory);
 
-    /// <summary>A fresh rig (namespace, tap, work directory), disposed with the context.</summary>
+    /// <summary>The backend the nodes come from (<see cref="ScenarioOptions.Backend"/>).</summary>
+    public INodeBackend Backend => Options.Backend;
+
+    /// <summary>A fresh rig (namespace, the backend's link, work directory), disposed with the context.</summary>
     public Rig CreateRig(string name)
     {
-        var rig = Rig.Create(name);
+        var rig = Backend.CreateRig(name);
         _rigs.Add(rig);
         return rig;
     }
 
-    /// <summary>A factory-new node on <paramref name="rig"/>, included in the report (console tail, power events).</summary>
-    public QemuNode FactoryNewNode(Rig rig, string name, BootSource boot)
+    /// <summary>
+    /// A node on <paramref name="rig"/> from the context's backend (factory-new where the backend can make one),
+    /// included in the report (console tail, power events).
+    /// </summary>
+    public IRigNode FactoryNewNode(Rig rig, string name, BootSource boot, NicModel nic = NicModel.VirtioNet)
     {
-        var node = rig.FactoryNewNode(name, boot);
+        var node = Backend.NewNode(rig, name, boot, nic);
         _nodes.Add(node);
         return node;
     }
@@ -66,14 +101,14 @@ public sealed class ScenarioContext : IDisposable
     }
 
     /// <summary>A factory-new node on port <paramref name="port"/> of a LAN rig, included in the report.</summary>
-    public QemuNode LanNode(Rig rig, string name, BootSource boot, int port, System.Net.NetworkInformation.PhysicalAddress? mac = null)
+    public IRigNode LanNode(Rig rig, string name, BootSource boot, int port, System.Net.NetworkInformation.PhysicalAddress? mac = null)
     {
         var node = rig.LanNode(name, boot, port, mac);
         _nodes.Add(node);
         return node;
     }
 
-    public IReadOnlyList<QemuNode> Nodes => _nodes;
+    public IReadOnlyList<IRigNode> Nodes => _nodes;
     public IReadOnlyList<string> Notes => _notes;
 
     /// <summary>A progress line (shown live by the CLI, kept in the report).</summary>
@@ -92,9 +127,32 @@ public sealed class ScenarioContext : IDisposable
 
     public void Dispose()
     {
+        List<Exception> errors = [];
+        foreach (var node in _nodes)
+        {
+            try
+            {
+                node.Dispose();
+            }
+            catch (Exception e)
+            {
+                errors.Add(e);
+            }
+        }
         foreach (var rig in _rigs)
         {
-            rig.Dispose();
+            try
+            {
+                rig.Dispose();
+            }
+            catch (Exception e)
+            {
+                errors.Add(e);
+            }
+        }
+        if (errors.Count > 0)
+        {
+            throw new AggregateException("the scenario could not stop every node and rig", errors);
         }
     }
 }
@@ -113,12 +171,17 @@ public sealed record ScenarioOptions
     public string ReportRoot { get; init; } = Path.Combine(RigEnvironment.RepoRoot, "out", "rig-reports");
 
     public bool Full { get; init; } = RigEnvironment.FullHil;
+
+    /// <summary>Where the nodes come from; default the emulated backend (QEMU nodes).</summary>
+    public INodeBackend Backend { get; init; } = new EmulatedBackend();
 }
 
 public enum ScenarioOutcome
 {
     Passed,
     Failed,
+    /// <summary>Not run: the backend lacks what the scenario needs (<see cref="ScenarioResult.SkipReason"/>).</summary>
+    Skipped,
 }
 
 /// <summary>What one scenario run gave, and what each node did (for the report).</summary>
@@ -134,9 +197,18 @@ public sealed record ScenarioResult(
     IReadOnlyList<string> Notes)
 {
     public string? ReportDirectory { get; init; }
+
+    /// <summary>Why it did not run (<see cref="ScenarioOutcome.Skipped"/>).</summary>
+    public string? SkipReason { get; init; }
+
+    /// <summary>The backend it ran on (or was skipped on).</summary>
+    public string Backend { get; init; } = "qemu";
 }
 
-public sealed record NodeReport(string Name, string? ConsoleLogPath, IReadOnlyList<ConsoleLine> ConsoleTail, IReadOnlyList<NodeEvent> PowerEvents, int Boots);
+public sealed record NodeReport(string Name, string? ConsoleLogPath, IReadOnlyList<ConsoleLine> ConsoleTail, IReadOnlyList<NodeEvent> PowerEvents, int Boots)
+{
+    public string Backend { get; init; } = "qemu";
+}
 
 /// <summary>Runs scenarios by name, classifies failures (infrastructure, product, rig code) and writes reports.</summary>
 public sealed class ScenarioRunner(TextWriter progress, ScenarioOptions? options = null)
@@ -151,6 +223,17 @@ public sealed class ScenarioRunner(TextWriter progress, ScenarioOptions? options
 
     public ScenarioResult Run(Scenario scenario)
     {
+        if (scenario.WhyNotOn(Options.Backend) is { } why)
+        {
+            var skipped = new ScenarioResult(scenario, ScenarioOutcome.Skipped, null, null, TimeSpan.Zero, DateTimeOffset.UtcNow, Options.Seed, [], [])
+            {
+                SkipReason = why,
+                Backend = Options.Backend.Name,
+            };
+            var at = RigReport.Write(skipped, Options.ReportRoot);
+            progress.WriteLine($"{scenario.Name}: SKIPPED — {why}; report: {at}");
+            return skipped with { ReportDirectory = at };
+        }
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         Exception? error = null;
@@ -158,7 +241,7 @@ public sealed class ScenarioRunner(TextWriter progress, ScenarioOptions? options
         IReadOnlyList<string> notes;
         using (var context = new ScenarioContext(scenario, Options, progress))
         {
-            context.Log($"scenario {scenario.Name} (seed {Options.Seed}, {(Options.Full ? "full" : "quick")} mode)");
+            context.Log($"scenario {scenario.Name} on {Options.Backend.Name} (seed {Options.Seed}, {(Options.Full ? "full" : "quick")} mode)");
             try
             {
                 scenario.Body(context);
@@ -185,11 +268,12 @@ public sealed class ScenarioRunner(TextWriter progress, ScenarioOptions? options
                     }
                 }
             }
-            nodes = context.Nodes.Select(n => new NodeReport(n.Name, n.LogPath, n.Console.Tail(), n.Lifecycle.Events, n.BootCount)).ToArray();
+            nodes = context.Nodes.Select(n => new NodeReport(n.Name, n.LogPath, n.Console.Tail(), n.Lifecycle.Events, n.BootCount) { Backend = n.Backend }).ToArray();
             notes = context.Notes.ToArray();
         }
         var result = new ScenarioResult(scenario, error is null ? ScenarioOutcome.Passed : ScenarioOutcome.Failed,
-            error is null ? null : FailureClassifier.Classify(error), error, clock.Elapsed, started, Options.Seed, nodes, notes);
+            error is null ? null : FailureClassifier.Classify(error), error, clock.Elapsed, started, Options.Seed, nodes, notes)
+        { Backend = Options.Backend.Name };
         var directory = RigReport.Write(result, Options.ReportRoot);
         progress.WriteLine($"{scenario.Name}: {(error is null ? "PASSED" : "FAILED — " + FailureClassifier.Describe(result.Failure!.Value))}; report: {directory}");
         return result with { ReportDirectory = directory };
@@ -199,12 +283,18 @@ public sealed class ScenarioRunner(TextWriter progress, ScenarioOptions? options
     /// For the xunit scenarios: runs the scenario and, when it failed, throws an exception whose first line
     /// says whether the rig or the product failed, followed by the original failure and the report path.
     /// </summary>
-    public static void RunForTest(string name, TextWriter? progress = null)
+    public static void RunForTest(string name, TextWriter? progress = null, INodeBackend? backend = null)
     {
-        var result = new ScenarioRunner(progress ?? TextWriter.Null).Run(name);
+        var options = backend is null ? new ScenarioOptions() : new ScenarioOptions { Backend = backend };
+        var result = new ScenarioRunner(progress ?? TextWriter.Null, options).Run(name);
         if (result.Outcome == ScenarioOutcome.Failed)
         {
             throw new ScenarioFailedException(result);
+        }
+        if (result.Outcome == ScenarioOutcome.Skipped)
+        {
+            // A wrapper picks its backend: one that cannot run its scenario is a wrapper bug, not a pass.
+            throw new InvalidOperationException($"{name} cannot run on {result.Backend}: {result.SkipReason}");
         }
     }
 }
