@@ -73,7 +73,7 @@ public interface ICommandLog
 public sealed unsafe class CommandListener : IDisposable
 {
     internal const int SlotBytes = 32; // larger than a command, so oversize datagrams show as MSG_TRUNC/wrong length
-    internal const int NameBytes = 28; // sizeof(sockaddr_in6) ≥ sizeof(sockaddr_in)
+    internal const int NameBytes = SockaddrCodec.MaxLength;
     internal static readonly int ControlBytes = LibC.CmsgSpace(sizeof(uint)); // one SO_RXQ_OVFL message
 
     private readonly CommandListenerOptions _options;
@@ -241,26 +241,12 @@ public sealed unsafe class CommandListener : IDisposable
 
             byte* name = stackalloc byte[NameBytes];
             new Span<byte>(name, NameBytes).Clear();
-            uint nameLength;
             if (v6)
             {
                 int v6only = 1;
                 LibC.setsockopt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_V6ONLY, &v6only, sizeof(int));
-                var sa = (LibC.sockaddr_in6*)name;
-                sa->sin6_family = LibC.AF_INET6;
-                sa->sin6_port = BinaryPrimitives.ReverseEndianness((ushort)port);
-                options.BindAddress.TryWriteBytes(new Span<byte>(sa->sin6_addr, 16), out _);
-                sa->sin6_scope_id = (uint)options.BindAddress.ScopeId;
-                nameLength = (uint)sizeof(LibC.sockaddr_in6);
             }
-            else
-            {
-                var sa = (LibC.sockaddr_in*)name;
-                sa->sin_family = LibC.AF_INET;
-                sa->sin_port = BinaryPrimitives.ReverseEndianness((ushort)port);
-                options.BindAddress.TryWriteBytes(new Span<byte>(sa->sin_addr, 4), out _);
-                nameLength = (uint)sizeof(LibC.sockaddr_in);
-            }
+            uint nameLength = (uint)SockaddrCodec.Write(new IPEndPoint(options.BindAddress, port), new Span<byte>(name, NameBytes));
             var where = $"{options.BindAddress} port {port}";
             SyscallException.ThrowIfFailed(LibC.bind(fd, name, nameLength), "bind", where,
                 "check that the address is configured (ppn0 up) and nothing else listens on the port");
@@ -562,23 +548,7 @@ public sealed unsafe class CommandListener : IDisposable
     {
         byte* name = stackalloc byte[NameBytes];
         new Span<byte>(name, NameBytes).Clear();
-        uint len;
-        if (destination.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            var sa = (LibC.sockaddr_in6*)name;
-            sa->sin6_family = LibC.AF_INET6;
-            sa->sin6_port = BinaryPrimitives.ReverseEndianness((ushort)destination.Port);
-            destination.Address.TryWriteBytes(new Span<byte>(sa->sin6_addr, 16), out _);
-            len = (uint)sizeof(LibC.sockaddr_in6);
-        }
-        else
-        {
-            var sa = (LibC.sockaddr_in*)name;
-            sa->sin_family = LibC.AF_INET;
-            sa->sin_port = BinaryPrimitives.ReverseEndianness((ushort)destination.Port);
-            destination.Address.TryWriteBytes(new Span<byte>(sa->sin_addr, 4), out _);
-            len = (uint)sizeof(LibC.sockaddr_in);
-        }
+        uint len = (uint)SockaddrCodec.Write(destination, new Span<byte>(name, NameBytes));
         int result = (int)Errno.EPIPE;
         foreach (var r in _receivers)
         {

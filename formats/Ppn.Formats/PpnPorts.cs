@@ -17,4 +17,10 @@ public static class PpnPorts
 
     /// <summary>UDP: the hub's WireGuard listen port (spokes' endpoint for ppn0).</summary>
     public const int WireGuard = 51820;
+
+    /// <summary>TCP, inside ppn0 only: mesh sync, the authority-signed peer set (docs/protocol/sync.md).</summary>
+    public const int Sync = 8091;
+
+    /// <summary>TCP, on the mesh address only: telemetry, GET /metrics (docs/telemetry.md; node_exporter's port).</summary>
+    public const int Metrics = 9100;
 }

@@ -34,7 +34,7 @@ public static class SyncWire
     public const int ReplyHeaderSize = 16;
     public const byte CurrentVersion = 1;
     /// <summary>TCP, inside ppn0 on the relay's mesh address (10.8.0.1), and on the authority for relays. Not 8090: the node never sends there.</summary>
-    public const int DefaultPort = 8091;
+    public const int DefaultPort = Ppn.Formats.PpnPorts.Sync;
     public const int MaxHints = PeerSet.MaxGrants;
     public static ReadOnlySpan<byte> RequestMagic => "PPNQ"u8;
     public static ReadOnlySpan<byte> ReplyMagic => "PPNA"u8;

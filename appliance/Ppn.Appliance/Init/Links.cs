@@ -21,7 +21,6 @@ public sealed class SystemLinkControl : ILinkControl
     private const nuint SIOCGIFFLAGS = 0x8913; // linux/sockios.h
     private const nuint SIOCSIFFLAGS = 0x8914;
     private const short IFF_UP = 0x1;          // linux/if.h
-    private const int AF_INET = 2, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0x80000;
     internal const int IfreqSize = 40;         // struct ifreq on 64-bit: IFNAMSIZ (16) + a 24-byte union
     internal const int IfNameSize = 16;
 
@@ -52,7 +51,7 @@ public sealed class SystemLinkControl : ILinkControl
         {
             throw new ArgumentException($"interface name '{name}' is not 1..15 characters", nameof(name));
         }
-        int s = SyscallException.ThrowIfFailed(LibC.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), "socket", "AF_INET/SOCK_DGRAM");
+        int s = SyscallException.ThrowIfFailed(LibC.socket(LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0), "socket", "AF_INET/SOCK_DGRAM");
         using var socket = new SafeFd(s);
         byte* ifr = stackalloc byte[IfreqSize];
         new Span<byte>(ifr, IfreqSize).Clear();

@@ -16,7 +16,7 @@ namespace Ppn.Appliance.Telemetry;
 /// </summary>
 public sealed class MetricsEndpoint : IRunningIntake
 {
-    public const int DefaultPort = 9100;
+    public const int DefaultPort = Ppn.Formats.PpnPorts.Metrics;
     public const string Path = "/metrics";
 
     /// <summary>

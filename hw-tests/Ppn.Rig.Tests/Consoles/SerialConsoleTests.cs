@@ -6,6 +6,7 @@ using Ppn.Rig.Consoles;
 using Ppn.Rig.Emulation;
 using Ppn.Rig.Model;
 using Ppn.Rig.Power;
+using Ppn.Rig.Tests.Power;
 
 namespace Ppn.Rig.Tests.Consoles;
 
