@@ -52,6 +52,30 @@ public static class HostCommand
 
     public static CommandResult Run(string file, params string[] arguments) => Run(file, arguments, null, true);
 
+    /// <summary>
+    /// Ends a child process the rig started (SIGKILL if still running, then a bounded wait for it to be reaped) and
+    /// releases it; one that exited meanwhile is not an error. For Dispose paths: never throws for an ended process.
+    /// </summary>
+    public static void Stop(System.Diagnostics.Process process, TimeSpan? reap = null)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+                process.WaitForExit(reap ?? TimeSpan.FromSeconds(10));
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Exited between the check and the kill.
+        }
+        finally
+        {
+            process.Dispose();
+        }
+    }
+
     public static string Describe(string file, IEnumerable<string> args)
     {
         var text = new StringBuilder(file);

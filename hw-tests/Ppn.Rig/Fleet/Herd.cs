@@ -268,19 +268,5 @@ public sealed partial class HerdNode : IDisposable
         _pulse();
     }
 
-    public void Dispose()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                _process.WaitForExit(TimeSpan.FromSeconds(10));
-            }
-        }
-        finally
-        {
-            _process.Dispose();
-        }
-    }
+    public void Dispose() => HostCommand.Stop(_process);
 }

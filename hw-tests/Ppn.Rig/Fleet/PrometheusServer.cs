@@ -143,19 +143,5 @@ public sealed class PrometheusServer : IDisposable
         return text[(body + 4)..];
     }
 
-    public void Dispose()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                _process.WaitForExit(TimeSpan.FromSeconds(10));
-            }
-        }
-        finally
-        {
-            _process.Dispose();
-        }
-    }
+    public void Dispose() => HostCommand.Stop(_process);
 }

@@ -42,18 +42,8 @@ internal static class DiskBoot
         node.PowerOff();
     }
 
-    public static void PowerCut(ScenarioContext ctx)
-    {
-        var rig = ctx.CreateRig("disk-boot-power-cut");
-        var node = ctx.FactoryNewNode(rig, "node-a", ctx.Image.ToDiskBootSource());
-        node.PowerOn();
-        var first = node.AwaitGenesisKey();
-        node.PowerOff();
-        node.PowerOn();
-        var second = node.AwaitGenesisKey();
-        node.PowerOff();
-        FailureClassifier.Require(first == second, $"identity replaced across a power cut of a disk-booted node: {first} then {second}");
-    }
+    public static void PowerCut(ScenarioContext ctx) =>
+        SelfGenesis.IdentitySurvivesPowerCut(ctx, "disk-boot-power-cut", ctx.Image.ToDiskBootSource(), "a power cut of a disk-booted node");
 
     private static void RequireNoKernelFlag(IRigNode node)
     {

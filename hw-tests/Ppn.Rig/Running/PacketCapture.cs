@@ -128,12 +128,7 @@ public sealed class PacketCapture : IDisposable
 
     public void Dispose()
     {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-            _process.WaitForExit(TimeSpan.FromSeconds(5));
-        }
-        _process.Dispose();
+        HostCommand.Stop(_process, TimeSpan.FromSeconds(5));
         _capturing.Dispose();
     }
 }

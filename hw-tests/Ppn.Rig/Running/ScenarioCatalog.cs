@@ -84,17 +84,21 @@ internal static class SelfGenesis
         FailureClassifier.Require(node.PowerOff() != PowerOffOutcome.Killed, "the power cut needed SIGKILL");
     }
 
-    public static void SurvivesPowerCut(ScenarioContext ctx)
+    public static void SurvivesPowerCut(ScenarioContext ctx) =>
+        IdentitySurvivesPowerCut(ctx, "self-genesis-power-cut", ctx.Image.ToBootSource(), "a power cut");
+
+    /// <summary>Boots a factory-new node, cuts its power, boots it again: the same key both times (it lives in NVRAM).</summary>
+    public static void IdentitySurvivesPowerCut(ScenarioContext ctx, string rigName, BootSource source, string what)
     {
-        var rig = ctx.CreateRig("self-genesis-power-cut");
-        var node = ctx.FactoryNewNode(rig, "node-a", ctx.Image.ToBootSource());
+        var rig = ctx.CreateRig(rigName);
+        var node = ctx.FactoryNewNode(rig, "node-a", source);
         node.PowerOn();
         var first = node.AwaitGenesisKey();
         node.PowerOff();
         node.PowerOn();
         var second = node.AwaitGenesisKey();
         node.PowerOff();
-        FailureClassifier.Require(first == second, $"identity replaced across a power cut: {first} then {second}");
+        FailureClassifier.Require(first == second, $"identity replaced across {what}: {first} then {second}");
     }
 
     public static void TwoNodes(ScenarioContext ctx)
