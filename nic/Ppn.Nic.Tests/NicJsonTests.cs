@@ -7,19 +7,16 @@ namespace Ppn.Nic.Tests;
 
 public class NicJsonTests
 {
-    private static JsonElement Render(Action<Utf8JsonWriter> write)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream)) write(w);
-        return JsonDocument.Parse(stream.ToArray()).RootElement.Clone();
-    }
+    private static JsonElement Render(NicShowDocument document) => JsonSerializer.SerializeToElement(document, NicJsonContext.Default.NicShowDocument);
+
+    private static JsonElement Render(NicTuneDocument document) => JsonSerializer.SerializeToElement(document, NicJsonContext.Default.NicTuneDocument);
 
     [Fact]
     public void Show_json_names_driver_pci_id_and_every_tunable_part()
     {
         var fake = new FakeEthtool().Add("enp2s0", Tg3Fixture.Bcm57765());
         var snapshot = NicSnapshot.Read(fake, Tg3Fixture.Identity());
-        var nic = Render(w => NicJson.WriteShow(w, [snapshot])).GetProperty("nics")[0];
+        var nic = Render(NicJson.Show([snapshot])).GetProperty("nics")[0];
         Assert.Equal("14e4:16b4", nic.GetProperty("pciId").GetString());
         Assert.Equal("tg3", nic.GetProperty("driver").GetProperty("name").GetString());
         Assert.Equal("00:10:18:aa:bb:cc", nic.GetProperty("permanentAddress").GetString());
@@ -34,7 +31,7 @@ public class NicJsonTests
     {
         var fake = new FakeEthtool().Add("enp2s0", Tg3Fixture.Bcm57765());
         var result = NicTuner.Tune(fake, Tg3Fixture.Identity(), ProfileCatalog.Bcm57765, 2, dryRun: false);
-        var r = Render(w => NicJson.WriteTune(w, [result])).GetProperty("results")[0];
+        var r = Render(NicJson.Tune([result])).GetProperty("results")[0];
         Assert.Equal("applied", r.GetProperty("status").GetString());
         Assert.Equal("bcm57765", r.GetProperty("profile").GetString());
         var rings = r.GetProperty("changes").EnumerateArray().Single(c => c.GetProperty("setting").GetString() == "rings");

@@ -41,7 +41,7 @@ public static class NicVerb
             var snapshots = Select(discovery, parse.GetValue(iface)).Select(n => NicSnapshot.Read(ethtool, n)).ToList();
             if (output.Json)
             {
-                output.WriteJson(w => NicJson.WriteShow(w, snapshots));
+                output.WriteJson(NicJson.Show(snapshots), VerbJson.Nic.NicShowDocument);
             }
             else
             {
@@ -77,7 +77,7 @@ public static class NicVerb
                 .ToList();
             if (output.Json)
             {
-                output.WriteJson(w => NicJson.WriteTune(w, results));
+                output.WriteJson(NicJson.Tune(results), VerbJson.Nic.NicTuneDocument);
             }
             else
             {

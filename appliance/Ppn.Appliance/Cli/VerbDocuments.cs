@@ -115,4 +115,7 @@ public sealed partial class VerbJson : JsonSerializerContext
 {
     /// <summary>Indented, camelCase, the relaxed encoder (Ppn.Cli.CliJson).</summary>
     public static VerbJson Greppable { get; } = new(Ppn.Cli.CliJson.SerializerOptions());
+
+    /// <summary>The NIC part's documents (their context lives with their types in nic/) with the same conventions.</summary>
+    public static Ppn.Nic.Rendering.NicJsonContext Nic { get; } = new(Ppn.Cli.CliJson.SerializerOptions());
 }

@@ -6,87 +6,27 @@ using Ppn.Nic.Tuning;
 namespace Ppn.Nic.Rendering;
 
 /// <summary>
-/// The JSON of `ppn nic show|tune|stats --json`, written with Utf8JsonWriter (AOT: no reflection).
-/// Names are stable: the hw-tests scenarios and the control plane assert on them.
+/// The documents of `ppn nic show|tune|stats --json`: `show` and `tune` are typed records (<see cref="NicShowDocument"/>,
+/// <see cref="NicTuneDocument"/>) the CLI serialises by source generation; names are stable (the hw-tests scenarios and
+/// the control plane assert on them). `stats` stays written by hand: a driver may name two statistics alike, and the
+/// document mirrors `ethtool -S` rather than dropping or renaming one.
 /// </summary>
 public static class NicJson
 {
-    public static void WriteShow(Utf8JsonWriter w, IReadOnlyList<NicSnapshot> snapshots)
+    public static NicShowDocument Show(IReadOnlyList<NicSnapshot> snapshots) => new([.. snapshots.Select(s =>
     {
-        w.WriteStartObject();
-        w.WriteStartArray("nics");
-        foreach (var s in snapshots)
-        {
-            w.WriteStartObject();
-            WriteIdentity(w, s.Nic);
-            WriteDriver(w, s.State.Driver);
-            if (s.PermanentAddress is { Length: > 0 } mac)
-            {
-                w.WriteString("permanentAddress", FormatAddress(mac));
-            }
-            else
-            {
-                w.WriteNull("permanentAddress");
-            }
-            WriteLink(w, s.Link);
-            WriteState(w, s.State);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
+        var state = State(s.State);
+        return new NicShowPart(s.Nic.Name, s.Nic.PciId, SubsystemId(s.Nic), s.Nic.PciAddress, Driver(s.State.Driver),
+            s.PermanentAddress is { Length: > 0 } mac ? FormatAddress(mac) : null, Link(s.Link),
+            state.Rings, state.Coalesce, state.Pause, state.Eee, state.Channels, state.Features);
+    })]);
 
-    public static void WriteTune(Utf8JsonWriter w, IReadOnlyList<TuneResult> results)
-    {
-        w.WriteStartObject();
-        w.WriteStartArray("results");
-        foreach (var r in results)
-        {
-            w.WriteStartObject();
-            WriteIdentity(w, r.Nic);
-            w.WriteString("profile", r.Profile);
-            w.WriteString("status", StatusName(r.Status));
-            if (r.Error is null) w.WriteNull("error"); else w.WriteString("error", r.Error);
-            w.WriteStartArray("changes");
-            foreach (var c in r.Plan?.Changes ?? [])
-            {
-                w.WriteStartObject();
-                w.WriteString("setting", c.Setting);
-                w.WriteBoolean("applied", r.Applied.Contains(c));
-                w.WriteStartArray("fields");
-                foreach (var f in c.Fields)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("field", f.Field);
-                    w.WriteString("before", f.Before);
-                    w.WriteString("after", f.After);
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("notes");
-            foreach (var n in r.Plan?.Notes ?? []) w.WriteStringValue(n);
-            w.WriteEndArray();
-            w.WriteStartArray("rollbackErrors");
-            foreach (var e in r.RollbackErrors) w.WriteStringValue(e);
-            w.WriteEndArray();
-            if (r.After is { } after)
-            {
-                w.WriteStartObject("state");
-                WriteState(w, after);
-                w.WriteEndObject();
-            }
-            else
-            {
-                w.WriteNull("state");
-            }
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
+    public static NicTuneDocument Tune(IReadOnlyList<TuneResult> results) => new([.. results.Select(r => new NicTunePart(
+        r.Nic.Name, r.Nic.PciId, SubsystemId(r.Nic), r.Nic.PciAddress, r.Profile, StatusName(r.Status), r.Error,
+        [.. (r.Plan?.Changes ?? []).Select(c => new NicChangePart(c.Setting, r.Applied.Contains(c), [.. c.Fields.Select(f => new NicFieldPart(f.Field, f.Before, f.After))]))],
+        [.. r.Plan?.Notes ?? []],
+        [.. r.RollbackErrors],
+        r.After is { } after ? State(after) : null))]);
 
     public static void WriteStats(Utf8JsonWriter w, IReadOnlyList<(NicIdentity Nic, IReadOnlyList<NicStatistic> Stats)> nics)
     {
@@ -120,119 +60,79 @@ public static class NicJson
 
     public static string FormatAddress(ReadOnlySpan<byte> address) => string.Join(':', address.ToArray().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
 
-    private static void WriteIdentity(Utf8JsonWriter w, NicIdentity nic)
-    {
-        w.WriteString("interface", nic.Name);
-        WriteNullable(w, "pciId", nic.PciId);
-        WriteNullable(w, "subsystemId", nic.SubsystemVendor is { } sv && nic.SubsystemDevice is { } sd ? $"{sv:x4}:{sd:x4}" : null);
-        WriteNullable(w, "pciAddress", nic.PciAddress);
-    }
+    private static string? SubsystemId(NicIdentity nic) =>
+        nic.SubsystemVendor is { } sv && nic.SubsystemDevice is { } sd ? $"{sv:x4}:{sd:x4}" : null;
 
-    private static void WriteDriver(Utf8JsonWriter w, DriverInfo d)
-    {
-        w.WriteStartObject("driver");
-        w.WriteString("name", d.Driver);
-        w.WriteString("version", d.Version);
-        w.WriteString("firmware", d.FirmwareVersion);
-        w.WriteString("busInfo", d.BusInfo);
-        w.WriteEndObject();
-    }
+    private static NicDriverPart Driver(DriverInfo d) => new(d.Driver, d.Version, d.FirmwareVersion, d.BusInfo);
 
-    private static void WriteLink(Utf8JsonWriter w, LinkSettings? link)
-    {
-        if (link is null)
-        {
-            w.WriteNull("link");
-            return;
-        }
-        w.WriteStartObject("link");
-        if (link.SpeedMbps == LinkSettings.SpeedUnknown || link.SpeedMbps == 0) w.WriteNull("speedMbps"); else w.WriteNumber("speedMbps", link.SpeedMbps);
-        w.WriteString("duplex", link.DuplexName);
-        w.WriteString("port", link.PortName);
-        w.WriteBoolean("autoneg", link.Autoneg);
-        WriteNames(w, "supported", link.Supported.BitNames());
-        WriteNames(w, "advertising", link.Advertising.BitNames());
-        WriteNames(w, "linkPartner", link.LinkPartnerAdvertising.BitNames());
-        w.WriteEndObject();
-    }
+    private static NicLinkPart? Link(LinkSettings? link) => link is null ? null : new NicLinkPart(
+        link.SpeedMbps == LinkSettings.SpeedUnknown || link.SpeedMbps == 0 ? null : link.SpeedMbps,
+        link.DuplexName, link.PortName, link.Autoneg,
+        link.Supported.BitNames(), link.Advertising.BitNames(), link.LinkPartnerAdvertising.BitNames());
 
     /// <summary>The tunable state (also the "state" read back after `tune`).</summary>
-    private static void WriteState(Utf8JsonWriter w, NicState s)
+    private static NicStatePart State(NicState s)
     {
-        if (s.Rings is { } r)
-        {
-            w.WriteStartObject("rings");
-            w.WriteNumber("rx", r.Rx); w.WriteNumber("rxMax", r.RxMax);
-            w.WriteNumber("rxMini", r.RxMini); w.WriteNumber("rxMiniMax", r.RxMiniMax);
-            w.WriteNumber("rxJumbo", r.RxJumbo); w.WriteNumber("rxJumboMax", r.RxJumboMax);
-            w.WriteNumber("tx", r.Tx); w.WriteNumber("txMax", r.TxMax);
-            w.WriteEndObject();
-        }
-        else w.WriteNull("rings");
-
-        if (s.Coalesce is { } c)
-        {
-            w.WriteStartObject("coalesce");
-            w.WriteNumber("rxUsecs", c.RxUsecs); w.WriteNumber("rxFrames", c.RxMaxFrames);
-            w.WriteNumber("rxUsecsIrq", c.RxUsecsIrq); w.WriteNumber("rxFramesIrq", c.RxMaxFramesIrq);
-            w.WriteNumber("txUsecs", c.TxUsecs); w.WriteNumber("txFrames", c.TxMaxFrames);
-            w.WriteNumber("txUsecsIrq", c.TxUsecsIrq); w.WriteNumber("txFramesIrq", c.TxMaxFramesIrq);
-            w.WriteNumber("statsBlockUsecs", c.StatsBlockUsecs);
-            w.WriteBoolean("adaptiveRx", c.AdaptiveRx); w.WriteBoolean("adaptiveTx", c.AdaptiveTx);
-            w.WriteEndObject();
-        }
-        else w.WriteNull("coalesce");
-
-        if (s.Pause is { } p)
-        {
-            w.WriteStartObject("pause");
-            w.WriteBoolean("autoneg", p.Autoneg); w.WriteBoolean("rx", p.Rx); w.WriteBoolean("tx", p.Tx);
-            w.WriteEndObject();
-        }
-        else w.WriteNull("pause");
-
-        if (s.Eee is { } e)
-        {
-            w.WriteStartObject("eee");
-            w.WriteBoolean("enabled", e.Enabled); w.WriteBoolean("active", e.Active); w.WriteBoolean("txLpi", e.TxLpiEnabled);
-            w.WriteNumber("txLpiTimerUsecs", e.TxLpiTimerMicroseconds);
-            w.WriteNumber("supported", e.Supported); w.WriteNumber("advertised", e.Advertised); w.WriteNumber("linkPartner", e.LinkPartnerAdvertised);
-            w.WriteEndObject();
-        }
-        else w.WriteNull("eee");
-
-        if (s.Channels is { } ch)
-        {
-            w.WriteStartObject("channels");
-            w.WriteNumber("rx", ch.Rx); w.WriteNumber("rxMax", ch.MaxRx);
-            w.WriteNumber("tx", ch.Tx); w.WriteNumber("txMax", ch.MaxTx);
-            w.WriteNumber("other", ch.Other); w.WriteNumber("otherMax", ch.MaxOther);
-            w.WriteNumber("combined", ch.Combined); w.WriteNumber("combinedMax", ch.MaxCombined);
-            w.WriteEndObject();
-        }
-        else w.WriteNull("channels");
-
-        w.WriteStartObject("features");
+        var features = new Dictionary<string, NicFeaturePart>(StringComparer.Ordinal);
         foreach (var f in s.Features)
         {
-            w.WriteStartObject(f.Name);
-            w.WriteBoolean("active", f.Active);
-            w.WriteBoolean("requested", f.Requested);
-            w.WriteBoolean("fixed", f.Fixed);
-            w.WriteEndObject();
+            features[f.Name] = new NicFeaturePart(f.Active, f.Requested, f.Fixed);
         }
-        w.WriteEndObject();
-    }
-
-    private static void WriteNames(Utf8JsonWriter w, string name, IReadOnlyList<string> values)
-    {
-        w.WriteStartArray(name);
-        foreach (var v in values) w.WriteStringValue(v);
-        w.WriteEndArray();
-    }
-
-    private static void WriteNullable(Utf8JsonWriter w, string name, string? value)
-    {
-        if (value is null) w.WriteNull(name); else w.WriteString(name, value);
+        return new NicStatePart(
+            s.Rings is { } r ? new NicRingsPart(r.Rx, r.RxMax, r.RxMini, r.RxMiniMax, r.RxJumbo, r.RxJumboMax, r.Tx, r.TxMax) : null,
+            s.Coalesce is { } c ? new NicCoalescePart(c.RxUsecs, c.RxMaxFrames, c.RxUsecsIrq, c.RxMaxFramesIrq, c.TxUsecs, c.TxMaxFrames,
+                c.TxUsecsIrq, c.TxMaxFramesIrq, c.StatsBlockUsecs, c.AdaptiveRx, c.AdaptiveTx) : null,
+            s.Pause is { } p ? new NicPausePart(p.Autoneg, p.Rx, p.Tx) : null,
+            s.Eee is { } e ? new NicEeePart(e.Enabled, e.Active, e.TxLpiEnabled, e.TxLpiTimerMicroseconds, e.Supported, e.Advertised, e.LinkPartnerAdvertised) : null,
+            s.Channels is { } ch ? new NicChannelsPart(ch.Rx, ch.MaxRx, ch.Tx, ch.MaxTx, ch.Other, ch.MaxOther, ch.Combined, ch.MaxCombined) : null,
+            features);
     }
 }
+
+/// <summary>`ppn nic show --json`.</summary>
+public sealed record NicShowDocument(IReadOnlyList<NicShowPart> Nics);
+
+public sealed record NicShowPart(
+    string Interface, string? PciId, string? SubsystemId, string? PciAddress, NicDriverPart Driver, string? PermanentAddress,
+    NicLinkPart? Link, NicRingsPart? Rings, NicCoalescePart? Coalesce, NicPausePart? Pause, NicEeePart? Eee, NicChannelsPart? Channels,
+    IReadOnlyDictionary<string, NicFeaturePart> Features);
+
+/// <summary>`ppn nic tune --json` (also `--dry-run`).</summary>
+public sealed record NicTuneDocument(IReadOnlyList<NicTunePart> Results);
+
+public sealed record NicTunePart(
+    string Interface, string? PciId, string? SubsystemId, string? PciAddress, string Profile, string Status, string? Error,
+    IReadOnlyList<NicChangePart> Changes, IReadOnlyList<string> Notes, IReadOnlyList<string> RollbackErrors, NicStatePart? State);
+
+public sealed record NicChangePart(string Setting, bool Applied, IReadOnlyList<NicFieldPart> Fields);
+
+public sealed record NicFieldPart(string Field, string Before, string After);
+
+public sealed record NicDriverPart(string Name, string Version, string Firmware, string BusInfo);
+
+public sealed record NicLinkPart(uint? SpeedMbps, string Duplex, string Port, bool Autoneg, IReadOnlyList<string> Supported, IReadOnlyList<string> Advertising, IReadOnlyList<string> LinkPartner);
+
+public sealed record NicStatePart(NicRingsPart? Rings, NicCoalescePart? Coalesce, NicPausePart? Pause, NicEeePart? Eee, NicChannelsPart? Channels,
+    IReadOnlyDictionary<string, NicFeaturePart> Features);
+
+public sealed record NicRingsPart(uint Rx, uint RxMax, uint RxMini, uint RxMiniMax, uint RxJumbo, uint RxJumboMax, uint Tx, uint TxMax);
+
+public sealed record NicCoalescePart(uint RxUsecs, uint RxFrames, uint RxUsecsIrq, uint RxFramesIrq, uint TxUsecs, uint TxFrames,
+    uint TxUsecsIrq, uint TxFramesIrq, uint StatsBlockUsecs, bool AdaptiveRx, bool AdaptiveTx);
+
+public sealed record NicPausePart(bool Autoneg, bool Rx, bool Tx);
+
+public sealed record NicEeePart(bool Enabled, bool Active, bool TxLpi, uint TxLpiTimerUsecs, uint Supported, uint Advertised, uint LinkPartner);
+
+public sealed record NicChannelsPart(uint Rx, uint RxMax, uint Tx, uint TxMax, uint Other, uint OtherMax, uint Combined, uint CombinedMax);
+
+public sealed record NicFeaturePart(bool Active, bool Requested, bool Fixed);
+
+/// <summary>
+/// The source-generated serialisers of the NIC documents; the CLI constructs one with the tools' options
+/// (Ppn.Cli.CliJson.SerializerOptions: the relaxed encoder), <see cref="JsonSerializerContext.Default"/> is camelCase and indented.
+/// </summary>
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(NicShowDocument))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(NicTuneDocument))]
+public sealed partial class NicJsonContext : System.Text.Json.Serialization.JsonSerializerContext;
