@@ -8,6 +8,8 @@ using Ppn.Commands;
 using Ppn.Genesis.Enrolment;
 using Ppn.UefiVars.Testing;
 
+using static Ppn.Appliance.Tests.CommandTestKeys;
+
 namespace Ppn.Appliance.Tests;
 
 /// <summary>
@@ -16,10 +18,6 @@ namespace Ppn.Appliance.Tests;
 /// </summary>
 public sealed class CommandServiceTests : IDisposable
 {
-    private static readonly byte[] AuthorityPrivate = Convert.FromHexString("a8abababababababababababababababababababababababababababababab6b");
-    private static readonly byte[] AuthorityPublic = Convert.FromHexString("e3712d851a0e5d79b831c5e34ab22b41a198171de209b8b8faca23a11c624859");
-    private static readonly byte[] NodePrivate = Convert.FromHexString("c8cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd4d");
-    private static readonly byte[] NodePublic = Convert.FromHexString("b5bea823d9c9ff576091c54b7c596c0ae296884f0e150290e88455d7fba6126f");
 
     private readonly TempDirEfivarfs _efivarfs = new();
     private readonly string _statusPath;

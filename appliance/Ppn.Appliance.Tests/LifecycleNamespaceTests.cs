@@ -9,6 +9,8 @@ using Ppn.Genesis.Enrolment;
 using Ppn.Linux.Netlink;
 using Ppn.UefiVars.Testing;
 
+using static Ppn.Appliance.Tests.CommandTestKeys;
+
 namespace Ppn.Appliance.Tests;
 
 /// <summary>
@@ -20,10 +22,6 @@ namespace Ppn.Appliance.Tests;
 public sealed class LifecycleNamespaceTests : IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
-    private static readonly byte[] AuthorityPrivate = Convert.FromHexString("a8abababababababababababababababababababababababababababababab6b");
-    private static readonly byte[] AuthorityPublic = Convert.FromHexString("e3712d851a0e5d79b831c5e34ab22b41a198171de209b8b8faca23a11c624859");
-    private static readonly byte[] NodePrivate = Convert.FromHexString("c8cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd4d");
-    private static readonly byte[] NodePublic = Convert.FromHexString("b5bea823d9c9ff576091c54b7c596c0ae296884f0e150290e88455d7fba6126f");
     private static int s_counter;
 
     private readonly string _ns = $"ppnlife-{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
