@@ -27,6 +27,9 @@ state() {
   find /tmp -mindepth 1 -maxdepth 1 -name 'ppn*' -not -name 'ppn-rig-emulator.lock' -printf 'tmp %p\n' 2>/dev/null
   find /tmp -mindepth 1 -maxdepth 1 -not -name 'ppn*' -print0 2>/dev/null |
     du -s --files0-from=- 2>/dev/null | awk '$1 > 16384 {print "tmp " $2}'
+  # Tests in other assemblies create and remove /tmp entries while this runs: du (and find, pgrep with no match)
+  # report that as a failure. What was listed is the state; a vanished entry is not an error of the snapshot.
+  return 0
 }
 
 leaks_against() {
@@ -36,7 +39,7 @@ leaks_against() {
 case "${1:-}" in
   snapshot)
     file=${2:?usage: leak-check.sh snapshot FILE}
-    state | sort -u > "$file"
+    state | sort -u > "$file" || { echo "leak-check: cannot write the snapshot $file" >&2; exit 2; }
     ;;
   compare)
     file=${2:?usage: leak-check.sh compare FILE}
