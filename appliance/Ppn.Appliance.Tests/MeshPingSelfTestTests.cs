@@ -37,7 +37,25 @@ public class MeshPingSelfTestTests
         stop.Cancel();
         Assert.True(thread.Join(TimeSpan.FromSeconds(20)));
         File.Delete(path);
-        Assert.Contains("[Interface] needs PrivateKey", log.Lines[0]);
+        Assert.Contains("names no PrivateKey and the relay's own identity is not available: this node has no UEFI variable storage", log.Lines[0]);
+    }
+
+    [Fact]
+    public void A_relay_with_a_bad_file_names_the_line_and_keeps_running()
+    {
+        var path = Path.GetTempFileName();
+        File.WriteAllText(path, "[Interface]\nAddress = 10.8.0.1/24\nTable = off\n");
+        var log = new ListLog();
+        using var stop = new CancellationTokenSource();
+        var relay = new RelayService(log, path);
+        var thread = new Thread(() => relay.Run(stop.Token));
+        thread.Start();
+        Assert.True(SpinWait.SpinUntil(() => log.Lines.Count > 0, TimeSpan.FromSeconds(20)));
+        stop.Cancel();
+        Assert.True(thread.Join(TimeSpan.FromSeconds(20)));
+        File.Delete(path);
+        Assert.Contains($"{path}:3: unknown key 'Table'", log.Lines[0]);
+        Assert.Contains("fix the relay image", log.Lines[0]);
     }
 
     private sealed class ListLog : ILog

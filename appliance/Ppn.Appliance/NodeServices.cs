@@ -46,7 +46,8 @@ public static class NodeServices
         if (File.Exists(RelayService.ConfigPath))
         {
             log.Write("init", $"{RelayService.ConfigPath} present: this node is the mesh relay (hub); no genesis");
-            return [new RelayService(log, serialFloor: report.EfivarfsMounted ? new UefiSerialFloor(new EfivarfsStore()) : null)];
+            var variables = report.EfivarfsMounted ? new EfivarfsStore() : null;
+            return [new RelayService(log, serialFloor: variables is null ? null : new UefiSerialFloor(variables), identity: new RelayIdentity(variables, log))];
         }
         // Counted here, once per PID 1 start, not in the service (a supervised restart of it is not a boot).
         ulong? boots = report.EfivarfsMounted ? new Telemetry.BootCounter(new EfivarfsStore()).CountThisBoot(line => log.Write("telemetry", line)) : null;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Ppn.Appliance.Init;
 using Ppn.Genesis;
+using Ppn.Genesis.Identity;
 using Ppn.Formats;
 using Ppn.Genesis.Holding;
 using Ppn.Mesh;
@@ -18,9 +19,9 @@ namespace Ppn.Appliance;
 /// authority-signed peer set, verified with the keys pinned in /etc/ppn/node.json, persists it, and serves it to
 /// the spokes on 10.8.0.1:8091 inside ppn0 (docs/protocol/sync.md). No spoke is listed in the image. Without
 /// [Sync] the file's own peers are the relay's (the static relay of before). The relay interprets no commands
-/// (design page: a transport layer only). Its private key is still in the image (a relay image is built for one relay).
+/// (design page: a transport layer only). Its key is its own identity (<see cref="RelayIdentity"/>), never in the image.
 /// </summary>
-public sealed class RelayService(ILog log, string configPath = RelayService.ConfigPath, string nodeConfigPath = NodeConfig.ImagePath, ISerialFloor? serialFloor = null) : IApplianceService
+public sealed class RelayService(ILog log, string configPath = RelayService.ConfigPath, string nodeConfigPath = NodeConfig.ImagePath, ISerialFloor? serialFloor = null, RelayIdentity? identity = null) : IApplianceService
 {
     public const string ConfigPath = "/etc/ppn/relay.conf";
     /// <summary>Re-converge now and then: a drifted interface is repaired (MeshBringUp changes nothing when it is right).</summary>
@@ -33,7 +34,13 @@ public sealed class RelayService(ILog log, string configPath = RelayService.Conf
         RelayConfig config;
         try
         {
-            config = RelayConfig.Load(configPath);
+            config = RelayConfig.Load(configPath, (identity ?? new RelayIdentity(null, log)).Load);
+        }
+        catch (IdentityException e)
+        {
+            log.Write("relay", $"{configPath} names no PrivateKey and the relay's own identity is not available: {e.Message}. Retrying every {ConvergeInterval.TotalSeconds:0} s");
+            stopping.WaitHandle.WaitOne(ConvergeInterval);
+            return;
         }
         catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
         {

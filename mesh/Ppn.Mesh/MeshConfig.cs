@@ -35,7 +35,10 @@ public sealed class MeshConfig : IDisposable
 /// </summary>
 public static class MeshConfigFile
 {
-    public static MeshConfig Parse(string text, string source = "config")
+    /// <param name="defaultKey">Where the interface's key comes from when the file names none (the relay's genesis
+    /// identity); without it a file with no PrivateKey is an error. Called only when needed; the key it returns is
+    /// owned by the returned configuration.</param>
+    public static MeshConfig Parse(string text, string source = "config", Func<WireGuardPrivateKey>? defaultKey = null)
     {
         WireGuardPrivateKey? key = null;
         IpPrefix? address = null;
@@ -124,8 +127,9 @@ public static class MeshConfigFile
                 }
             }
             FinishPeer();
-            if (key is null) throw Error("[Interface] needs PrivateKey");
             if (address is null) throw Error("[Interface] needs Address");
+            if (key is null && defaultKey is null) throw Error("[Interface] needs PrivateKey");
+            key ??= defaultKey!();
             return new MeshConfig { PrivateKey = key, Address = address.Value, ListenPort = listenPort, Mtu = mtu, Forwarding = forwarding, Peers = peers };
         }
         catch
