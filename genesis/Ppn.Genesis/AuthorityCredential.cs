@@ -76,6 +76,11 @@ public sealed class AuthorityCredential : IDisposable
     public AuthorityCredential WithHub(IPEndPoint hub) =>
         Create(SigningPrivateKey[..32], NoisePrivateKey, hub, HubPublicKey, CommandKeyEpoch);
 
+    /// <summary>The same authority (same keys and epoch) with the hub <paramref name="hub"/> whose WireGuard key is
+    /// <paramref name="hubPublicKey"/>: a relay makes its own key on its first boot, and the authority learns it then.</summary>
+    public AuthorityCredential WithHub(IPEndPoint hub, ReadOnlySpan<byte> hubPublicKey) =>
+        Create(SigningPrivateKey[..32], NoisePrivateKey, hub, hubPublicKey, CommandKeyEpoch);
+
     /// <summary>A fresh authority (the simulator's, or a lab's) with keys from libsodium's CSPRNG.</summary>
     public static AuthorityCredential Generate(IPEndPoint hub, ReadOnlySpan<byte> hubPublicKey, uint commandKeyEpoch)
     {

@@ -47,6 +47,18 @@ public sealed class AuthorityNetwork
         return a is null ? null : new IPAddress(a.Address.GetAddressBytes(), a.InterfaceIndex);
     });
 
+    /// <summary>The usable link-local address of <paramref name="interfaceName"/> once DAD has finished (polled, bounded).</summary>
+    public async Task<IPAddress> WaitForLinkLocalAsync(string interfaceName, TimeSpan bound, CancellationToken cancellation = default)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        while (true)
+        {
+            if (LinkLocalAddress(interfaceName) is { } address) return address;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{interfaceName} has no usable IPv6 link-local address after {bound.TotalSeconds} s (link down, or DAD not finished)");
+            await Task.Delay(50, cancellation);
+        }
+    }
+
     /// <summary>The first IPv4 address of <paramref name="interfaceName"/>, or null (the beacon then goes over IPv6 only).</summary>
     public IPAddress? IPv4Address(string interfaceName) => Run(() =>
         NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == interfaceName)?

@@ -98,7 +98,7 @@ public sealed class AuthoritySimulator : IAsyncDisposable
     /// </summary>
     public async Task EmitBeaconsAsync(string interfaceName, TimeSpan period, CancellationToken cancellation)
     {
-        var registrar = await WaitForLinkLocalAsync(interfaceName, TimeSpan.FromSeconds(10), cancellation);
+        var registrar = await Network.WaitForLinkLocalAsync(interfaceName, TimeSpan.FromSeconds(10), cancellation);
         await Beacons.RunAsync(interfaceName, registrar, Registrar.Port, period, cancellation);
     }
 
@@ -116,17 +116,6 @@ public sealed class AuthoritySimulator : IAsyncDisposable
         Registry.RecordExchange(key, BindingOrigin.Claim, result.Failure ?? $"ack {result.Exchange!.Ack}");
         if (result.Exchange is { Ack: { } ack, Failure: null, NodePublicKey.Length: 32 }) Registry.RecordAck(result.Exchange.NodePublicKey, ack);
         return result;
-    }
-
-    private async Task<IPAddress> WaitForLinkLocalAsync(string interfaceName, TimeSpan bound, CancellationToken cancellation)
-    {
-        var deadline = DateTime.UtcNow + bound;
-        while (true)
-        {
-            if (Network.LinkLocalAddress(interfaceName) is { } address) return address;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{interfaceName} has no usable IPv6 link-local address after {bound.TotalSeconds} s (link down, or DAD not finished)");
-            await Task.Delay(50, cancellation);
-        }
     }
 
     public async ValueTask DisposeAsync()

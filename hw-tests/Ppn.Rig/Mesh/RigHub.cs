@@ -47,18 +47,29 @@ public sealed class RigHub : IDisposable
     public static RigHub Start(NetworkNamespace ns, string? iface = null) => Start(ns, iface ?? OwnName("ppnhub"), HubAddress, hub: true);
 
     /// <summary>The rig as a spoke-like peer at <see cref="AuthorityAddress"/> whose only peer is the hub VM at <paramref name="hubEndpoint"/>.</summary>
-    public static RigHub StartBehindHub(NetworkNamespace ns, WireGuardKey hubKey, IPEndPoint hubEndpoint, string? iface = null)
+    /// <param name="key">The rig peer's own key when the hub must list it before the rig peer starts (a relay whose
+    /// key is known only once it has booted); a fresh one otherwise. The rig peer owns and disposes it.</param>
+    public static RigHub StartBehindHub(NetworkNamespace ns, WireGuardKey hubKey, IPEndPoint hubEndpoint, string? iface = null, WireGuardPrivateKey? key = null)
     {
-        var rig = Start(ns, iface ?? OwnName("ppnrig"), AuthorityAddress, hub: false);
+        var rig = Start(ns, iface ?? OwnName("ppnrig"), AuthorityAddress, hub: false, key);
         rig._peers.Add(new MeshPeer(hubKey, hubEndpoint, [IpPrefix.Parse("10.8.0.0/24")], 25));
         rig.Converge();
         return rig;
     }
 
-    private static RigHub Start(NetworkNamespace ns, string iface, IpPrefix address, bool hub)
+    private static RigHub Start(NetworkNamespace ns, string iface, IpPrefix address, bool hub, WireGuardPrivateKey? key = null)
     {
-        var daemon = WireGuardGoDaemon.Start(ns.Name, iface, TimeSpan.FromSeconds(15), () => InterfaceExists(ns, iface));
-        var self = new RigHub(ns, iface, daemon, WireGuardPrivateKey.Generate(), address, hub);
+        WireGuardGoDaemon daemon;
+        try
+        {
+            daemon = WireGuardGoDaemon.Start(ns.Name, iface, TimeSpan.FromSeconds(15), () => InterfaceExists(ns, iface));
+        }
+        catch
+        {
+            key?.Dispose();
+            throw;
+        }
+        var self = new RigHub(ns, iface, daemon, key ?? WireGuardPrivateKey.Generate(), address, hub);
         try
         {
             self.Converge();

@@ -399,23 +399,51 @@ internal static class EnrolmentScenarios
 
     private static readonly IPAddress[] Spokes = [IPAddress.Parse("10.8.0.2"), IPAddress.Parse("10.8.0.3")];
 
-    /// <summary>Hub VM (relay role) + two spokes on one emulated LAN: ping spoke to spoke, a command through the hub, a cut and healed link.</summary>
+    /// <summary>
+    /// Hub VM (relay role, no key and no spoke in its image) + two spokes on one emulated LAN: the relay makes its own
+    /// identity, the authority learns its key, the spokes join after the relay is running and the relay learns them
+    /// from the signed peer set; ping spoke to spoke, a command through the hub, a cut and healed link.
+    /// </summary>
     public static void ThreeNodeMesh(ScenarioContext ctx)
     {
         var rig = ctx.CreateLan("mesh-3", ports: 3);
         var hubMac = MacAddress.NewEmulated();
         var hubLinkLocal = Eui64.LinkLocalFromMac(hubMac);
-        using var hubKey = WireGuardPrivateKey.Generate();
-        using var credential = AuthorityCredential.Generate(new IPEndPoint(hubLinkLocal, RigHub.ListenPort), hubKey.PublicKey().Bytes.ToArray(), commandKeyEpoch: 0);
-        var nodeJson = credential.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(120), beaconPeriod: TimeSpan.FromSeconds(1)).ToJson();
+        var hubEndpoint = new IPEndPoint(hubLinkLocal, RigHub.ListenPort);
+        // The authority's keys exist before the relay (its image pins them); the hub's key only once the relay booted.
+        using var provisional = AuthorityCredential.Generate(hubEndpoint, new byte[32], commandKeyEpoch: 0);
+        var nodeJson = provisional.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(120), beaconPeriod: TimeSpan.FromSeconds(1)).ToJson();
         var ping = "ppn.selftest=mesh-ping:" + string.Join(',', Spokes.Select(a => a.ToString()));
         var spokeA = ctx.LanNode(rig, "spoke-a", WithNodeConfig(ctx.Image.ToBootSource(ping), rig, "spoke-a", nodeJson), port: 1);
         var spokeB = ctx.LanNode(rig, "spoke-b", WithNodeConfig(ctx.Image.ToBootSource(ping), rig, "spoke-b", nodeJson), port: 2);
-        // The authority's sync port on the rig's side of the LAN: the relay pulls the peer set from it (docs/protocol/sync.md).
+        // The authority's sync port on the rig's side of the LAN (it starts once the hub's key is known).
+        var authoritySync = new IPAddress(AuthorityNetwork.InNamespace(rig.Namespace.Path).WaitForLinkLocalAsync(Rig.BridgeName, TimeSpan.FromSeconds(10)).GetAwaiter().GetResult().GetAddressBytes());
+
+        // 1. The hub VM: the same image in the relay role. Its relay.conf names no key and no spoke: only its
+        //    interface, the rig's console peer (static) and the authority's sync port; node.json pins the authority.
+        //    It makes its own identity and says its public key.
+        using var rigPeerKey = WireGuardPrivateKey.Generate(); // the rig peer below takes it over
+        var relay = new StringBuilder()
+            .Append("[Interface]\nAddress = 10.8.0.1/24\nListenPort = 51820\nForwarding = true\n")
+            .Append("\n[Peer]\nPublicKey = ").Append(rigPeerKey.PublicKey().ToBase64()).Append("\nAllowedIPs = 10.8.0.254/32\n")
+            .Append("\n[Sync]\nAuthority = [").Append(authoritySync).Append("]:").Append(SyncWire.DefaultPort).Append('\n');
+        var hubVm = ctx.LanNode(rig, "hub", ctx.Image.ToBootSource().WithFiles(rig.WorkDirectory, "hub",
+            new Dictionary<string, byte[]> { ["/etc/ppn/relay.conf"] = Encoding.UTF8.GetBytes(relay.ToString()), ["/etc/ppn/node.json"] = nodeJson }), port: 0, mac: hubMac);
+        hubVm.PowerOn();
+        var said = hubVm.WaitForLine(new Regex(@"^ppn: relay: identity (\S{44}) created from "), Bound);
+        if (!WireGuardKey.TryParseBase64(new Regex(@"identity (\S{44})").Match(said.Text).Groups[1].Value, out var hubKey))
+        {
+            throw hubVm.Failure($"the relay's identity line carries no WireGuard key: {said.Text}");
+        }
+        using var rigPeer = RigHub.StartBehindHub(rig.Namespace, hubKey,
+            new IPEndPoint(new IPAddress(hubLinkLocal.GetAddressBytes(), rig.Namespace.InterfaceIndex(Rig.BridgeName)), RigHub.ListenPort), key: rigPeerKey);
+        ctx.Log($"hub VM up in the relay role with its own identity {hubKey.ToBase64()}");
+
+        // 2. The authority learns the hub's key; both spokes join after the relay is running, and the relay learns
+        //    them from the authority-signed peer set (docs/protocol/sync.md) with nothing rebuilt.
+        using var credential = provisional.WithHub(hubEndpoint, hubKey.Bytes);
         using var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential, new IPEndPoint(IPAddress.IPv6Any, SyncWire.DefaultPort)));
         using var stop = new CancellationTokenSource();
-
-        // 1. Both spokes join; their ppn0 points at a hub that is not up yet (WireGuard keeps trying).
         spokeA.PowerOn();
         spokeB.PowerOn();
         var beacons = authority.Simulator.EmitBeaconsAsync(Rig.BridgeName, TimeSpan.FromSeconds(1), stop.Token);
@@ -427,24 +455,8 @@ internal static class EnrolmentScenarios
         var bindings = authority.Simulator.Registry.Bindings();
         FailureClassifier.Require(bindings.Select(b => b.Address.ToString()).Order().SequenceEqual(Spokes.Select(a => a.ToString()).Order()),
             "the spokes did not get 10.8.0.2 and 10.8.0.3: " + string.Join(", ", bindings.Select(b => b.Address)));
-        ctx.Log("both spokes joined");
-
-        // 2. The hub VM: the same image in the relay role. Its relay.conf names no spoke: only its own interface, the
-        //    rig's console peer (static) and the authority's sync port; node.json pins the authority. The spokes come
-        //    from the authority-signed peer set.
-        using var rigPeer = RigHub.StartBehindHub(rig.Namespace, hubKey.PublicKey(),
-            new IPEndPoint(new IPAddress(hubLinkLocal.GetAddressBytes(), rig.Namespace.InterfaceIndex(Rig.BridgeName)), RigHub.ListenPort));
-        var authoritySync = authority.Simulator.Network.LinkLocalAddress(Rig.BridgeName)
-            ?? throw new InvalidOperationException($"the rig's {Rig.BridgeName} has no link-local address for the authority's sync port");
-        var relay = new StringBuilder()
-            .Append("[Interface]\nPrivateKey = ").Append(hubKey.RevealBase64()).Append("\nAddress = 10.8.0.1/24\nListenPort = 51820\nForwarding = true\n")
-            .Append("\n[Peer]\nPublicKey = ").Append(rigPeer.PublicKey.ToBase64()).Append("\nAllowedIPs = 10.8.0.254/32\n")
-            .Append("\n[Sync]\nAuthority = [").Append(new IPAddress(authoritySync.GetAddressBytes())).Append("]:").Append(SyncWire.DefaultPort).Append('\n');
-        var hubVm = ctx.LanNode(rig, "hub", ctx.Image.ToBootSource().WithFiles(rig.WorkDirectory, "hub",
-            new Dictionary<string, byte[]> { ["/etc/ppn/relay.conf"] = Encoding.UTF8.GetBytes(relay.ToString()), ["/etc/ppn/node.json"] = nodeJson }), port: 0, mac: hubMac);
-        hubVm.PowerOn();
         hubVm.WaitForLine(new Regex(@"^ppn: relay: ppn0 converged to peer set serial \d+ \(3 peer\(s\)\)"), Bound);
-        ctx.Log("hub VM up in the relay role, both spokes learned from the signed peer set");
+        ctx.Log("both spokes joined after the relay was up; the relay learned them from the signed peer set");
 
         // 3. Spoke to spoke through the hub: each spoke's mesh-ping self-test reaches the other spoke.
         foreach (var spoke in new[] { spokeA, spokeB })
