@@ -25,7 +25,12 @@ public class UefiSerialFloorTests
         var after = new PeerSetState(authority.Trust, authority.HubPublicKey, new MemoryPeerSetStore(), floor: new UefiSerialFloor(efivarfs));
         Assert.Null(after.Current);
         Assert.Equal(7UL, after.Serial);
-        Assert.Equal(SetVerdict.NotNewer, after.Offer(Set(6), out _));
+        Assert.Equal(0UL, after.HeldSerial); // so its pull asks for the current set, not only a newer one
+        Assert.Equal(SetVerdict.NotNewer, after.Offer(Set(6), out var older));
+        Assert.Contains("below 7, the highest accepted before this boot", older);
+        // The set it held before the reboot (the authority has published nothing since) is taken again.
+        Assert.Equal(SetVerdict.Accepted, after.Offer(Set(7), out _));
+        Assert.Equal(SetVerdict.NotNewer, after.Offer(Set(7), out _));
         Assert.Equal(SetVerdict.Accepted, after.Offer(Set(8), out _));
         Assert.Equal(8UL, new UefiSerialFloor(efivarfs).Load());
     }

@@ -123,6 +123,12 @@ public sealed class PeerSetState : IPeerSetSource
     /// <summary>The highest serial accepted: the current set's, or the persisted floor when that is higher (the file was lost).</summary>
     public ulong Serial => Math.Max(Current?.Serial ?? 0, _floorSerial);
 
+    /// <summary>
+    /// The serial of the set held (0 with none): what a pull asks to be newer than. After a reboot that lost the file it
+    /// is below the floor, so the server sends its current set, which is accepted when its serial is at least the floor.
+    /// </summary>
+    public ulong HeldSerial => Current?.Serial ?? 0;
+
     /// <summary>Completes when <see cref="Current"/> changes (a fresh task after each change).</summary>
     public Task Changed { get { lock (_gate) return _changed.Task; } }
 
@@ -137,11 +143,15 @@ public sealed class PeerSetState : IPeerSetSource
         TaskCompletionSource? fire = null;
         lock (_gate)
         {
-            if (verdict == SetVerdict.Accepted && set!.Serial <= Serial)
+            if (verdict == SetVerdict.Accepted && (set!.Serial <= HeldSerial || set.Serial < _floorSerial))
             {
-                // Equal is a repeat of what we hold (a relay restarting); not a change and not an attack, but not accepted either.
+                // Equal to the set held is a repeat (a relay restarting): not a change and not an attack, but not accepted.
+                // Below the floor is a replay after a reboot lost the file. Equal to the floor with nothing held is the
+                // set this node accepted before the reboot (the authority signs one set per serial): taken again.
                 verdict = SetVerdict.NotNewer;
-                detail = $"serial {set.Serial} is not above {Serial}, the highest accepted";
+                detail = set.Serial <= HeldSerial
+                    ? $"serial {set.Serial} is not above {HeldSerial}, the set held"
+                    : $"serial {set.Serial} is below {_floorSerial}, the highest accepted before this boot";
             }
             if (verdict != SetVerdict.Accepted)
             {

@@ -35,7 +35,7 @@ internal static class PullLoop
         {
             try
             {
-                var reply = await SyncClient.ExchangeAsync(server, state.Serial, sockets, options.Client, stopping);
+                var reply = await SyncClient.ExchangeAsync(server, state.HeldSerial, sockets, options.Client, stopping);
                 if (reply.Set is { } document) state.Offer(document, out _);
                 onReply?.Invoke(reply);
                 backoff = options.Backoff;

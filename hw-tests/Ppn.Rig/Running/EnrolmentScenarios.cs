@@ -496,6 +496,16 @@ internal static class EnrolmentScenarios
         SendUntil(spokeB, sender, second, destination, secondSeen);
         ctx.Log("with spoke B's link cut the command did not arrive; healed, it did");
 
+        // 6. The relay loses power and boots again: the same identity (restored, not made anew), both spokes again
+        //    from the signed set, and the control plane's command crosses it once more.
+        hubVm.PowerOff();
+        hubVm.PowerOn();
+        hubVm.WaitForLine(new Regex($@"^ppn: relay: identity {Regex.Escape(hubKey.ToBase64())} restored from "), Bound);
+        hubVm.WaitForLine(new Regex(@"^ppn: relay: ppn0 converged to peer set serial \d+ \(3 peer\(s\)\)"), Bound);
+        SendUntil(spokeB, sender, Seal(sealer, CommandIntent.Noop, 0, TargetSelector.Node((ushort)target.NodeId), 3), destination,
+            new Regex(@"^ppn: commands: accepted noop .* counter 3 from 10\.8\.0\.254:\d+: executed"));
+        ctx.Log("the relay came back from a power cut with the same identity and the same spokes; a command crossed it again");
+
         StopBeacons(stop, beacons);
         foreach (var n in new[] { hubVm, spokeA, spokeB }) n.PowerOff();
     }
