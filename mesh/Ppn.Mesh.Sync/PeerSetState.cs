@@ -123,6 +123,12 @@ public sealed class PeerSetState : IPeerSetSource
     /// <summary>The highest serial accepted: the current set's, or the persisted floor when that is higher (the file was lost).</summary>
     public ulong Serial => Math.Max(Current?.Serial ?? 0, _floorSerial);
 
+    /// <summary>
+    /// The <c>since</c> of the next sync request: the held set's serial, or, holding none, one below the floor (a
+    /// rebooted node asks for the set the floor records, not only for a newer one: sync.md §Node state).
+    /// </summary>
+    public ulong RequestSince { get { lock (_gate) return Current is null && Serial > 0 ? Serial - 1 : Serial; } }
+
     /// <summary>Completes when <see cref="Current"/> changes (a fresh task after each change).</summary>
     public Task Changed { get { lock (_gate) return _changed.Task; } }
 
@@ -137,7 +143,10 @@ public sealed class PeerSetState : IPeerSetSource
         TaskCompletionSource? fire = null;
         lock (_gate)
         {
-            if (verdict == SetVerdict.Accepted && set!.Serial <= Serial)
+            // Holding no set, the set of the floor's own serial is taken again: the authority signs one set per serial,
+            // so it is the set accepted before the reboot, not a replay of an older one (sync.md §Node state).
+            bool reacquire = Current is null && set?.Serial == _floorSerial && _floorSerial > 0;
+            if (verdict == SetVerdict.Accepted && set!.Serial <= Serial && !reacquire)
             {
                 // Equal is a repeat of what we hold (a relay restarting); not a change and not an attack, but not accepted either.
                 verdict = SetVerdict.NotNewer;
