@@ -46,7 +46,10 @@ public static class NodeServices
         if (File.Exists(RelayService.ConfigPath))
         {
             log.Write("init", $"{RelayService.ConfigPath} present: this node is the mesh relay (hub); no genesis");
-            return [new RelayService(log, serialFloor: report.EfivarfsMounted ? new UefiSerialFloor(new EfivarfsStore()) : null)];
+            return [new RelayService(log, serialFloor: report.EfivarfsMounted ? new UefiSerialFloor(new EfivarfsStore()) : null)
+            {
+                Roster = report.EfivarfsMounted ? new UefiRelayRosterStore(new EfivarfsStore()) : null,
+            }];
         }
         // Counted here, once per PID 1 start, not in the service (a supervised restart of it is not a boot).
         ulong? boots = report.EfivarfsMounted ? new Telemetry.BootCounter(new EfivarfsStore()).CountThisBoot(line => log.Write("telemetry", line)) : null;
@@ -292,7 +295,7 @@ public static class NodeServices
                 new EnrolmentStore(store).Delete();
                 new UefiReplayStateStore(store).Erase();
                 // The next enrolment may be under another authority, whose serials start again (sync.md §Node state).
-                if (store.TryRead(UefiSerialFloor.Variable) is not null) store.Delete(UefiSerialFloor.Variable);
+                UefiRelayRosterStore.EraseWithFloor(store);
                 new IdentityStore(store, EntropyMixer.ForThisMachine()).Reset();
             },
         };

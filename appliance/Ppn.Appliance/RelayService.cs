@@ -28,6 +28,9 @@ public sealed class RelayService(ILog log, string configPath = RelayService.Conf
 
     public string Name => "relay";
 
+    /// <summary>Where the relay keeps the roster of its accepted set across reboots (UEFI variables; docs/protocol/sync.md §Relay roster).</summary>
+    public IRelayRosterStore? Roster { get; init; }
+
     public void Run(CancellationToken stopping)
     {
         RelayConfig config;
@@ -78,7 +81,7 @@ public sealed class RelayService(ILog log, string configPath = RelayService.Conf
             }
             var sync = new RelaySync(config.Mesh, state, authority,
                 new MeshAccess(c => bringUp.Up(EnrolledMesh.Interface, c), () => wireGuard.Get(EnrolledMesh.Interface), f => new Socket(f, SocketType.Stream, ProtocolType.Tcp)),
-                () => SyncServer.Bind(listen.Address, listen.Port), Log);
+                () => SyncServer.Bind(listen.Address, listen.Port), Log, roster: Roster);
             sync.RunAsync(stopping).GetAwaiter().GetResult();
         }
     }
