@@ -32,6 +32,15 @@ public sealed record SyncStatus(string Role, ulong Serial, int Peers, string Sou
     public const string Signed = "signed";
     public const string Roster = "roster";
     public const string NoSet = "none";
+
+    /// <summary>Every refusal verdict of a set, 0 included (stable keys for scripts and metrics), in ordinal order.</summary>
+    public static SortedDictionary<string, long> SetRefusals(PeerSetState state)
+    {
+        var counted = state.Refusals;
+        var refusals = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var verdict in Enum.GetValues<SetVerdict>().Where(v => v != SetVerdict.Accepted)) refusals[verdict.ToString()] = counted.GetValueOrDefault(verdict);
+        return refusals;
+    }
 }
 
 /// <summary>Long-polls one sync server and offers every set it gets to the node's state.</summary>
@@ -99,8 +108,12 @@ public sealed class RelaySync(MeshConfig baseConfig, PeerSetState state, IPEndPo
     /// <summary>What ppn0 was last converged to, for status (sync.md §Status).</summary>
     public SyncStatus Status()
     {
-        var refusals = state.Refusals.ToDictionary(r => r.Key.ToString(), r => r.Value);
-        foreach (var (reason, count) in RosterRefusals) refusals["Roster" + reason] = count;
+        var refusals = SyncStatus.SetRefusals(state);
+        var roster = RosterRefusals;
+        foreach (var reason in Enum.GetValues<RosterVerdict>().Where(v => v is not RosterVerdict.Accepted and not RosterVerdict.None))
+        {
+            refusals["Roster" + reason] = roster.GetValueOrDefault(reason);
+        }
         var source = state.Current is not null ? SyncStatus.Signed : RestoredRoster is not null ? SyncStatus.Roster : SyncStatus.NoSet;
         return new SyncStatus("relay", state.Current?.Serial ?? RestoredRoster?.Serial ?? 0, Volatile.Read(ref _peers), source, refusals);
     }
@@ -321,7 +334,7 @@ public sealed class SpokeSync
 
     /// <summary>The spoke's sync for status (sync.md §Status): peers = the hub and the direct-path policy's peers.</summary>
     public SyncStatus Status() => new("spoke", _state.Current?.Serial ?? 0, 1 + DirectPeers.Count,
-        _state.Current is not null ? SyncStatus.Signed : SyncStatus.NoSet, _state.Refusals.ToDictionary(r => r.Key.ToString(), r => r.Value));
+        _state.Current is not null ? SyncStatus.Signed : SyncStatus.NoSet, SyncStatus.SetRefusals(_state));
 
     public DirectState? StateOf(WireGuardKey peer) { lock (_gate) return _paths.StateOf(peer); }
 
