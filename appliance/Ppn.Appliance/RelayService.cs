@@ -82,7 +82,8 @@ public sealed class RelayService(ILog log, string configPath = RelayService.Conf
             var sync = new RelaySync(config.Mesh, state, authority,
                 new MeshAccess(c => bringUp.Up(EnrolledMesh.Interface, c), () => wireGuard.Get(EnrolledMesh.Interface), f => new Socket(f, SocketType.Stream, ProtocolType.Tcp)),
                 () => SyncServer.Bind(listen.Address, listen.Port), Log, roster: Roster);
-            sync.RunAsync(stopping).GetAwaiter().GetResult();
+            // /run/ppn/sync.json: the relay has no command service (no status.json); `ppn mesh status` shows this.
+            Task.WhenAll(sync.RunAsync(stopping), SyncStatusFile.PublishAsync(sync.Status, SyncStatusFile.DefaultPath, Log, stopping)).GetAwaiter().GetResult();
         }
     }
 
