@@ -27,7 +27,7 @@ help:
 	@echo "make rig-native  out/rig-native/ppn-rig: the rig CLI as one Native AOT executable (the USB-in-a-guest self-test runs it);"
 	@echo "                 out/genesis-node/: the herd's genesis node process, Native AOT like the node's ppn"
 	@echo "make bench    ppn vs C baselines (libsodium, recvmmsg, sendmmsg, hello), interleaved, as ratios with goals; fails on a lost valid command; mesh sync latencies and a 253-spoke set"
-	@echo "make fuzz     afl++ over the command parser/verifier and the genesis parsers, FUZZ_SECONDS each (default 60)"
+	@echo "make fuzz     afl++ over the command parser/verifier, the genesis parsers and the mesh sync parsers, FUZZ_SECONDS each (default 60)"
 	@echo "make clean    remove artifacts/ and out/"
 
 deps:
@@ -89,6 +89,7 @@ bench: deps publish
 fuzz: deps
 	scripts/fuzz.sh commands commands/Ppn.Commands.Fuzz Ppn.Commands.dll
 	scripts/fuzz.sh genesis genesis/Ppn.Genesis.Fuzz Ppn.Genesis.dll
+	scripts/fuzz.sh mesh-sync mesh/Ppn.Mesh.Sync.Fuzz Ppn.Mesh.Sync.dll
 
 clean:
 	rm -rf artifacts out

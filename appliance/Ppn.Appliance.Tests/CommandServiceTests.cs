@@ -35,8 +35,11 @@ public sealed class CommandServiceTests : IDisposable
     private static EnrolmentGrant Grant(ulong nodeId = 42, uint epoch = 0) => new(GrantStatus.Granted, nodeId, IPAddress.Parse("10.8.0.2"),
         new IPEndPoint(IPAddress.Parse("192.0.2.1"), 51820), new byte[32], epoch, NodePublic, 0, new byte[64]);
 
+    private Func<Ppn.Mesh.Sync.SyncStatus?>? _sync;
+
     private CommandService Start(EnrolmentGrant? grant = null) => CommandService.Start(new CommandServiceSetup
     {
+        Sync = _sync,
         Store = _efivarfs.OpenStore(),
         Grant = grant ?? Grant(),
         AuthorityPublicKey = AuthorityPublic,
@@ -111,6 +114,24 @@ public sealed class CommandServiceTests : IDisposable
     }
 
     [Fact]
+    public void The_status_file_carries_the_sync_agents_status_and_is_rewritten_when_it_changes()
+    {
+        var serial = 0UL;
+        _sync = () => serial == 0 ? null : new Ppn.Mesh.Sync.SyncStatus("spoke", Volatile.Read(ref serial), 1, Ppn.Mesh.Sync.SyncStatus.Signed,
+            new SortedDictionary<string, long>(StringComparer.Ordinal) { ["NotNewer"] = 2 });
+        using var service = Start();
+        service.Publish();
+        Assert.True(NodeStatusFile.TryParse(File.ReadAllBytes(_statusPath), out var before, out var error), error);
+        Assert.Null(before!.Sync);
+        Volatile.Write(ref serial, 9UL);
+        // No command arrives: the sync status alone makes the publisher write again (it checks every second).
+        Assert.True(Until(() => NodeStatusFile.TryParse(File.ReadAllBytes(_statusPath), out var s, out _) && s!.Sync?.Serial == 9));
+        NodeStatusFile.TryParse(File.ReadAllBytes(_statusPath), out var after, out _);
+        Assert.Equal(("spoke", "signed", 1, 2L), (after!.Sync!.Role, after.Sync.Source, after.Sync.Peers, after.Sync.Refusals["NotNewer"]));
+        Assert.Contains("\"sync\": {\n    \"role\": \"spoke\"", File.ReadAllText(_statusPath));
+    }
+
+    [Fact]
     public void The_status_file_reads_back_as_the_one_type_it_was_written_from()
     {
         var status = new NodeStatus(NodeStatusFile.Schema, new StatusEnrolment(42, "10.8.0.2/24", "192.0.2.1:51820", 3),
@@ -125,6 +146,9 @@ public sealed class CommandServiceTests : IDisposable
         Assert.Equal(2, read.Commands.Verdicts["accept"]);
         Assert.Equal(status.Journal.Accepted[0], read.Journal.Accepted[0]);
         Assert.DoesNotContain("\"outcome\"", System.Text.Encoding.UTF8.GetString(json).Split("\"rejected\"")[1]);
+
+        Assert.DoesNotContain("\"sync\"", System.Text.Encoding.UTF8.GetString(json)); // no sync agent: no sync object
+        Assert.Null(read.Sync);
 
         Assert.False(NodeStatusFile.TryParse("{\"schema\": 1, \"enrolment\": 7}"u8, out _, out error));
         Assert.Contains("field $.enrolment has another layout", error);

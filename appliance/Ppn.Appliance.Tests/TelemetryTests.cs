@@ -83,6 +83,8 @@ public sealed class TelemetryTests : IDisposable
         Nics = () => [new NicIdentity("eth0", 0x14e4, 0x16b4, null, null, "tg3", "0000:02:00.0"), new NicIdentity("lo", null, null, null, null, null, null)],
         NicStatus = new SysfsNicStatus(_sysfs),
         IdentitySources = EntropySources.KernelCsprng | EntropySources.CpuRdrand,
+        Sync = () => new Ppn.Mesh.Sync.SyncStatus("spoke", 12, 2, Ppn.Mesh.Sync.SyncStatus.Signed,
+            new SortedDictionary<string, long>(StringComparer.Ordinal) { ["BadSetSignature"] = 1, ["NotNewer"] = 3 }),
     };
 
     private MetricsEndpoint StartEndpoint(NodeTelemetry telemetry, HoldingOptionsOverride? bounds = null) =>
@@ -188,6 +190,11 @@ public sealed class TelemetryTests : IDisposable
         Assert.Contains("ppn_telemetry_connections_accepted_total 1\n", body);
         Assert.Contains("ppn_scrape_collector_success{collector=\"nic\"} 1\n", body);
         Assert.Matches("(?m)^ppn_uptime_seconds [0-9.]+$", body);
+        Assert.Contains("# TYPE ppn_sync_serial gauge\nppn_sync_serial 12\n", body);
+        Assert.Contains("ppn_sync_peers 2\n", body);
+        Assert.Contains("# TYPE ppn_sync_refusals_total counter\n", body);
+        Assert.Contains("ppn_sync_refusals_total{reason=\"NotNewer\"} 3\n", body);
+        Assert.Contains("ppn_sync_refusals_total{reason=\"BadSetSignature\"} 1\n", body);
     }
 
     [Fact]

@@ -47,7 +47,10 @@ public static class NodeServices
         {
             log.Write("init", $"{RelayService.ConfigPath} present: this node is the mesh relay (hub); no genesis");
             var variables = report.EfivarfsMounted ? new EfivarfsStore() : null;
-            return [new RelayService(log, serialFloor: variables is null ? null : new UefiSerialFloor(variables), identity: new RelayIdentity(variables, log))];
+            return [new RelayService(log, serialFloor: variables is null ? null : new UefiSerialFloor(variables), identity: new RelayIdentity(variables, log))
+            {
+                Roster = variables is null ? null : new UefiRelayRosterStore(variables),
+            }];
         }
         // Counted here, once per PID 1 start, not in the service (a supervised restart of it is not a boot).
         ulong? boots = report.EfivarfsMounted ? new Telemetry.BootCounter(new EfivarfsStore()).CountThisBoot(line => log.Write("telemetry", line)) : null;
@@ -88,9 +91,9 @@ public static class NodeServices
             using var signals = new WaitHandleSignals();
             var genesis = new GenesisStep(store, node, log);
             NodeLifecycle? lifecycle = null;
-            var intake = new Telemetry.TelemetryIntake(CommandIntake(store, node, genesis, log, power, signals.RequestRescan),
-                (grant, commands) => Telemetry(grant, commands, boots, node, genesis, () => lifecycle), line => log.Write("telemetry", line));
             var mesh = new KernelMesh(node, store);
+            var intake = new Telemetry.TelemetryIntake(CommandIntake(store, node, genesis, mesh, log, power, signals.RequestRescan),
+                (grant, commands) => Telemetry(grant, commands, boots, node, genesis, mesh, () => lifecycle), line => log.Write("telemetry", line));
             Task? sync = null;
             lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), new UefiCommandState(store), mesh,
                 intake, signals, log.Write)
@@ -115,7 +118,7 @@ public static class NodeServices
     }
 
     /// <summary>The metric set of docs/telemetry.md over the real sources: the command service, the lifecycle, ppn0 through kernel WireGuard, sysfs.</summary>
-    private static Telemetry.NodeTelemetry Telemetry(EnrolmentGrant grant, CommandService commands, ulong? boots, EnrolledNode node, GenesisStep genesis, Func<NodeLifecycle?> lifecycle) => new()
+    private static Telemetry.NodeTelemetry Telemetry(EnrolmentGrant grant, CommandService commands, ulong? boots, EnrolledNode node, GenesisStep genesis, KernelMesh mesh, Func<NodeLifecycle?> lifecycle) => new()
     {
         Build = Ppn.Appliance.Telemetry.BuildInfo.Current(),
         Grant = grant,
@@ -125,6 +128,7 @@ public static class NodeServices
         Origin = () => genesis.Origin,
         MeshUp = () => lifecycle()?.MeshUp ?? false,
         Mesh = () => new KernelWireGuard(new RtnetlinkLinkConfigurator()).Get(EnrolledMesh.Interface),
+        Sync = mesh.SyncStatus,
         Nics = () => new SysfsNicDiscovery().List(),
         IdentitySources = node.Identity?.Sources,
     };
@@ -223,6 +227,14 @@ public static class NodeServices
         private EnrolmentGrant? _grant;
         private SpokeSync? _sync;
 
+        /// <summary>The spoke's sync agent's status for status.json and metrics; null before it runs.</summary>
+        public SyncStatus? SyncStatus()
+        {
+            SpokeSync? sync;
+            lock (_gate) sync = _sync;
+            return sync?.Status();
+        }
+
         public int Converge(EnrolmentGrant grant)
         {
             lock (_gate)
@@ -275,11 +287,11 @@ public static class NodeServices
                 new System.Net.IPEndPoint(EnrolmentGrant.HubAddress, SyncWire.DefaultPort), access, log);
             lock (_gate) _sync = sync;
             log($"pulling the peer set from {EnrolmentGrant.HubAddress}:{SyncWire.DefaultPort} inside {EnrolledMesh.Interface}");
-            return Task.Run(() => sync.RunAsync(stopping), CancellationToken.None);
+            return Task.Run(() => Task.WhenAll(sync.RunAsync(stopping), SyncStatusFile.PublishAsync(sync.Status, SyncStatusFile.DefaultPath, log, stopping)), CancellationToken.None);
         }
     }
 
-    private static CommandServiceIntake CommandIntake(EfivarfsStore store, EnrolledNode node, GenesisStep genesis, ILog log, Action<PowerAction> power, Action requestRescan)
+    private static CommandServiceIntake CommandIntake(EfivarfsStore store, EnrolledNode node, GenesisStep genesis, KernelMesh mesh, ILog log, Action<PowerAction> power, Action requestRescan)
     {
         void Log(string message) => log.Write("commands", message);
         var machine = new NodeMachine
@@ -293,7 +305,7 @@ public static class NodeServices
                 new EnrolmentStore(store).Delete();
                 new UefiReplayStateStore(store).Erase();
                 // The next enrolment may be under another authority, whose serials start again (sync.md §Node state).
-                if (store.TryRead(UefiSerialFloor.Variable) is not null) store.Delete(UefiSerialFloor.Variable);
+                UefiRelayRosterStore.EraseWithFloor(store);
                 new IdentityStore(store, EntropyMixer.ForThisMachine()).Reset();
             },
         };
@@ -304,6 +316,7 @@ public static class NodeServices
             // The command keys pair the node with the authority's first pinned X25519 key (docs/protocol/commands.md §Keys).
             AuthorityPublicKey = genesis.Config!.AuthorityNoiseKeysX25519[0].ToArray(),
             GroupIds = genesis.Config.CommandGroups,
+            Sync = mesh.SyncStatus,
         }, () => node.Require().Keys.PrivateKey, () => new NodeCommandEffects(machine, Log), Log);
     }
 }

@@ -29,6 +29,9 @@ public sealed class RelayService(ILog log, string configPath = RelayService.Conf
 
     public string Name => "relay";
 
+    /// <summary>Where the relay keeps the roster of its accepted set across reboots (UEFI variables; docs/protocol/sync.md §Relay roster).</summary>
+    public IRelayRosterStore? Roster { get; init; }
+
     public void Run(CancellationToken stopping)
     {
         RelayConfig config;
@@ -85,8 +88,9 @@ public sealed class RelayService(ILog log, string configPath = RelayService.Conf
             }
             var sync = new RelaySync(config.Mesh, state, authority,
                 new MeshAccess(c => bringUp.Up(EnrolledMesh.Interface, c), () => wireGuard.Get(EnrolledMesh.Interface), f => new Socket(f, SocketType.Stream, ProtocolType.Tcp)),
-                () => SyncServer.Bind(listen.Address, listen.Port), Log);
-            sync.RunAsync(stopping).GetAwaiter().GetResult();
+                () => SyncServer.Bind(listen.Address, listen.Port), Log, roster: Roster);
+            // /run/ppn/sync.json: the relay has no command service (no status.json); `ppn mesh status` shows this.
+            Task.WhenAll(sync.RunAsync(stopping), SyncStatusFile.PublishAsync(sync.Status, SyncStatusFile.DefaultPath, Log, stopping)).GetAwaiter().GetResult();
         }
     }
 

@@ -12,7 +12,8 @@ namespace Ppn.Mesh.Sync.Tests;
 /// </summary>
 public class SyncVectorTests
 {
-    private static readonly string Dir = Path.Combine(FindRoot(), "docs", "protocol", "vectors");
+    internal static readonly string Root = FindRoot();
+    private static readonly string Dir = Path.Combine(Root, "docs", "protocol", "vectors");
     private static readonly byte[] SigningSeed = Enumerable.Range(0x20, 32).Select(i => (byte)i).ToArray(); // genesis-grant.json's authority
     private static readonly byte[] HubKey = Enumerable.Range(0xa0, 32).Select(i => (byte)i).ToArray();
 

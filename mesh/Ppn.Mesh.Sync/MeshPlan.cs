@@ -10,20 +10,29 @@ public static class MeshPlan
     /// one peer per granted spoke (its key, AllowedIPs &lt;spoke&gt;/32, no endpoint: learned from its handshakes).
     /// A revoked key is never a peer, not even a static one.
     /// </summary>
-    public static MeshConfig Relay(MeshConfig baseConfig, PeerSet? set)
+    public static MeshConfig Relay(MeshConfig baseConfig, PeerSet? set) =>
+        Relay(baseConfig, set?.Grants.Select(g => (new WireGuardKey(g.NodePublicKey), g.Address)) ?? [], key => set?.IsRevoked(key.Bytes) == true);
+
+    /// <summary>
+    /// The relay after a reboot, before the authority answered (sync.md §Relay roster): base + one peer per spoke of
+    /// the kept roster, exactly as the set it was taken from made them.
+    /// </summary>
+    public static MeshConfig Relay(MeshConfig baseConfig, RelayRoster roster) =>
+        Relay(baseConfig, roster.Spokes.Select(s => (s.NodeKey, s.Address)), _ => false);
+
+    private static MeshConfig Relay(MeshConfig baseConfig, IEnumerable<(WireGuardKey Key, System.Net.IPAddress Address)> spokes, Func<WireGuardKey, bool> revoked)
     {
         var peers = new List<MeshPeer>();
         var seen = new HashSet<WireGuardKey>();
         foreach (var peer in baseConfig.Peers)
         {
-            if (set?.IsRevoked(peer.PublicKey.Bytes) == true || !seen.Add(peer.PublicKey)) continue;
+            if (revoked(peer.PublicKey) || !seen.Add(peer.PublicKey)) continue;
             peers.Add(peer);
         }
-        foreach (var grant in set?.Grants ?? [])
+        foreach (var (key, address) in spokes)
         {
-            var key = new WireGuardKey(grant.NodePublicKey);
             if (!seen.Add(key)) continue;
-            peers.Add(new MeshPeer(key, null, [new IpPrefix(grant.Address, 32)], null));
+            peers.Add(new MeshPeer(key, null, [new IpPrefix(address, 32)], null));
         }
         return new MeshConfig
         {

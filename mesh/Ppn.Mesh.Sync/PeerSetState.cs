@@ -124,10 +124,15 @@ public sealed class PeerSetState : IPeerSetSource
     public ulong Serial => Math.Max(Current?.Serial ?? 0, _floorSerial);
 
     /// <summary>
-    /// The serial of the set held (0 with none): what a pull asks to be newer than. After a reboot that lost the file it
-    /// is below the floor, so the server sends its current set, which is accepted when its serial is at least the floor.
+    /// The serial of the set held (0 with none).
     /// </summary>
     public ulong HeldSerial => Current?.Serial ?? 0;
+
+    /// <summary>
+    /// The <c>since</c> of the next sync request: the held set's serial, or one below the floor when that is higher (a
+    /// rebooted node asks for the set the floor records, not only for a newer one: sync.md §Node state).
+    /// </summary>
+    public ulong RequestSince { get { lock (_gate) return Math.Max(HeldSerial, _floorSerial > 0 ? _floorSerial - 1 : 0); } }
 
     /// <summary>Completes when <see cref="Current"/> changes (a fresh task after each change).</summary>
     public Task Changed { get { lock (_gate) return _changed.Task; } }

@@ -23,6 +23,26 @@ public sealed record SyncAgentOptions
     public SyncServerOptions Server { get; init; } = new();
 }
 
+/// <summary>
+/// A node's sync as `ppn mesh status` and /run/ppn/status.json show it (docs/protocol/sync.md §Status): the serial of
+/// the set (or kept roster) ppn0 is built from, its peer count, where it came from, and refusals by reason.
+/// </summary>
+public sealed record SyncStatus(string Role, ulong Serial, int Peers, string Source, IReadOnlyDictionary<string, long> Refusals)
+{
+    public const string Signed = "signed";
+    public const string Roster = "roster";
+    public const string NoSet = "none";
+
+    /// <summary>Every refusal verdict of a set, 0 included (stable keys for scripts and metrics), in ordinal order.</summary>
+    public static SortedDictionary<string, long> SetRefusals(PeerSetState state)
+    {
+        var counted = state.Refusals;
+        var refusals = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var verdict in Enum.GetValues<SetVerdict>().Where(v => v != SetVerdict.Accepted)) refusals[verdict.ToString()] = counted.GetValueOrDefault(verdict);
+        return refusals;
+    }
+}
+
 /// <summary>Long-polls one sync server and offers every set it gets to the node's state.</summary>
 internal static class PullLoop
 {
@@ -35,7 +55,7 @@ internal static class PullLoop
         {
             try
             {
-                var reply = await SyncClient.ExchangeAsync(server, state.HeldSerial, sockets, options.Client, stopping);
+                var reply = await SyncClient.ExchangeAsync(server, state.RequestSince, sockets, options.Client, stopping);
                 if (reply.Set is { } document) state.Offer(document, out _);
                 onReply?.Invoke(reply);
                 backoff = options.Backoff;
@@ -59,15 +79,108 @@ internal static class PullLoop
 /// <summary>
 /// The relay role's sync (docs/protocol/sync.md §Relay): long-polls the authority, keeps the verified set
 /// (persisted), converges ppn0 to base + set on every accepted set and every <see cref="SyncAgentOptions.ConvergeInterval"/>,
-/// and serves the set with its observed endpoints to the spokes on the sync port inside ppn0.
+/// and serves the set with its observed endpoints to the spokes on the sync port inside ppn0. With a
+/// <paramref name="roster"/> store it keeps the roster of every accepted set there and, holding no set at start (a
+/// reboot of a RAM-only image), forwards for the kept roster's spokes until the authority's first set replaces it
+/// (§Relay roster); the roster is never served.
 /// </summary>
 public sealed class RelaySync(MeshConfig baseConfig, PeerSetState state, IPEndPoint authority, MeshAccess mesh,
-    Func<Socket> bindListener, Action<string> log, SyncAgentOptions? options = null)
+    Func<Socket> bindListener, Action<string> log, SyncAgentOptions? options = null, IRelayRosterStore? roster = null)
 {
     private readonly SemaphoreSlim _converging = new(1, 1);
     private readonly SyncAgentOptions _options = options ?? new SyncAgentOptions();
+    private readonly Lock _rosterGate = new();
+    private RelayRoster? _restored;
+    private RelayRoster? _kept;
+    private bool _rosterLoaded;
+    private bool _rosterWriteFailed;
+    private readonly Dictionary<RosterVerdict, long> _rosterRefused = [];
+    private int _peers;
 
     public PeerSetState State => state;
+
+    /// <summary>The kept roster ppn0 is built from while no signed set is held; null otherwise.</summary>
+    public RelayRoster? RestoredRoster { get { lock (_rosterGate) return _restored; } }
+
+    /// <summary>Refused rosters by reason (at most one per start: the roster is read once).</summary>
+    public IReadOnlyDictionary<RosterVerdict, long> RosterRefusals { get { lock (_rosterGate) return new Dictionary<RosterVerdict, long>(_rosterRefused); } }
+
+    /// <summary>What ppn0 was last converged to, for status (sync.md §Status).</summary>
+    public SyncStatus Status()
+    {
+        var refusals = SyncStatus.SetRefusals(state);
+        var roster = RosterRefusals;
+        foreach (var reason in Enum.GetValues<RosterVerdict>().Where(v => v is not RosterVerdict.Accepted and not RosterVerdict.None))
+        {
+            refusals["Roster" + reason] = roster.GetValueOrDefault(reason);
+        }
+        var source = state.Current is not null ? SyncStatus.Signed : RestoredRoster is not null ? SyncStatus.Roster : SyncStatus.NoSet;
+        return new SyncStatus("relay", state.Current?.Serial ?? RestoredRoster?.Serial ?? 0, Volatile.Read(ref _peers), source, refusals);
+    }
+
+    /// <summary>
+    /// Reads the kept roster once, before the first bring-up, when no signed set is held (sync.md §Relay roster). A
+    /// refused roster is said in one line and counted; the relay then starts with no spokes, never with part of them.
+    /// </summary>
+    public void RestoreRoster()
+    {
+        lock (_rosterGate)
+        {
+            if (_rosterLoaded || roster is null) return;
+            _rosterLoaded = true;
+            RosterVerdict verdict;
+            RelayRoster? kept;
+            string detail;
+            try
+            {
+                verdict = RelayRosterKeeping.Load(roster, baseConfig.PrivateKey.PublicKey().Bytes, state.Serial, out kept, out detail);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                log($"the relay roster cannot be read ({e.Message}){(state.Current is null ? "; starting with no spokes until the authority answers" : "")}");
+                return;
+            }
+            if (state.Current is not null)
+            {
+                // A service restart: the set's file survived and is what ppn0 is built from. The kept roster only spares a rewrite.
+                if (verdict == RosterVerdict.Accepted) _kept = kept;
+                return;
+            }
+            if (verdict == RosterVerdict.Accepted)
+            {
+                _restored = _kept = kept;
+                log($"relay roster restored: {detail} (unsigned: forwarded for, never served; the authority's next set replaces it)");
+            }
+            else if (verdict != RosterVerdict.None)
+            {
+                _rosterRefused[verdict] = _rosterRefused.GetValueOrDefault(verdict) + 1;
+                log($"the relay roster is refused ({verdict}: {detail}); starting with no spokes until the authority answers");
+            }
+        }
+    }
+
+    /// <summary>Keeps the roster of an accepted set when it differs from the one kept; a failed write is said once and the set still used.</summary>
+    private void KeepRoster(PeerSet set)
+    {
+        lock (_rosterGate)
+        {
+            _restored = null;
+            if (roster is null) return;
+            var next = RelayRoster.From(set);
+            if (next.SameAs(_kept)) return;
+            try
+            {
+                RelayRosterKeeping.Save(roster, next);
+                _kept = next;
+                _rosterWriteFailed = false;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                if (!_rosterWriteFailed) log($"the relay roster cannot be kept ({e.Message}): after a reboot the relay forwards for no spoke until the authority answers");
+                _rosterWriteFailed = true;
+            }
+        }
+    }
     /// <summary>Completes once the sync server listens (ppn0 is up with the relay's address).</summary>
     public Task Listening => _listening.Task;
     private readonly TaskCompletionSource<EndPoint> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -75,6 +188,7 @@ public sealed class RelaySync(MeshConfig baseConfig, PeerSetState state, IPEndPo
 
     public async Task RunAsync(CancellationToken stopping)
     {
+        RestoreRoster();
         // ppn0 first: the listener binds the relay's mesh address.
         while (!await ConvergeAsync())
         {
@@ -159,9 +273,16 @@ public sealed class RelaySync(MeshConfig baseConfig, PeerSetState state, IPEndPo
         try
         {
             var set = state.Current;
-            using var config = MeshPlan.Relay(baseConfig, set);
+            if (set is not null) KeepRoster(set);
+            var restored = RestoredRoster;
+            using var config = set is null && restored is not null ? MeshPlan.Relay(baseConfig, restored) : MeshPlan.Relay(baseConfig, set);
             var report = mesh.Apply(config);
-            if (report.Changed) log($"ppn0 converged to peer set serial {set?.Serial ?? 0} ({config.Peers.Count} peer(s)): {string.Join("; ", report.Changes)}");
+            Volatile.Write(ref _peers, config.Peers.Count);
+            if (report.Changed)
+            {
+                var from = set is null && restored is not null ? $"the kept roster of serial {restored.Serial}" : $"peer set serial {set?.Serial ?? 0}";
+                log($"ppn0 converged to {from} ({config.Peers.Count} peer(s)): {string.Join("; ", report.Changes)}");
+            }
             return true;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -210,6 +331,11 @@ public sealed class SpokeSync
     }
 
     public PeerSetState State => _state;
+
+    /// <summary>The spoke's sync for status (sync.md §Status): peers = the hub and the direct-path policy's peers.</summary>
+    public SyncStatus Status() => new("spoke", _state.Current?.Serial ?? 0, 1 + DirectPeers.Count,
+        _state.Current is not null ? SyncStatus.Signed : SyncStatus.NoSet, SyncStatus.SetRefusals(_state));
+
     public DirectState? StateOf(WireGuardKey peer) { lock (_gate) return _paths.StateOf(peer); }
 
     /// <summary>The peers besides the hub ppn0 should carry now (the appliance's own converge tick uses them too).</summary>

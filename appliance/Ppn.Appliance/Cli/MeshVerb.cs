@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Ppn.Mesh;
 using Ppn.Mesh.Links;
+using Ppn.Mesh.Sync;
 using Ppn.Mesh.WireGuard;
 
 namespace Ppn.Appliance.Cli;
@@ -53,6 +54,8 @@ public static class MeshVerb
                 $"no WireGuard interface {name} ({wg.Backend} backend); bring it up with `ppn mesh up --config FILE`");
             var link = links.Get(name);
             var now = DateTimeOffset.UtcNow;
+            // The running sync agent's status (relay or spoke), when one runs on this node.
+            var sync = SyncStatusFile.TryRead(SyncStatusFile.PathFromEnvironment(), out _);
             if (output.Json)
             {
                 output.WriteJson(new MeshStatusDocument(
@@ -63,6 +66,7 @@ public static class MeshVerb
                     link?.Mtu,
                     link?.Up,
                     enrolment.Describe(),
+                    sync,
                     [.. device.Peers.Select(peer => new MeshPeerPart(
                         peer.PublicKey.ToBase64(),
                         peer.Endpoint is not null ? EndpointText.Format(peer.Endpoint) : null,
@@ -82,6 +86,7 @@ public static class MeshVerb
                 output.Line($"  listening port: {device.ListenPort}");
                 if (link is not null) output.Line($"  mtu: {link.Mtu}, {(link.Up ? "up" : "down")}");
                 output.Line($"  enrolment: {enrolment.Describe()}");
+                if (sync is not null) output.Line($"  sync: {SyncLine(sync)}");
                 foreach (var peer in device.Peers)
                 {
                     output.Line();
@@ -171,6 +176,13 @@ public static class MeshVerb
             return ExitCodes.Ok;
         }, json: false);
         return command;
+    }
+
+    /// <summary>"relay, serial 7 (roster), 3 peer(s), refused: NotNewer 1, RosterTorn 1" (zero counts left out).</summary>
+    public static string SyncLine(SyncStatus sync)
+    {
+        var refused = sync.Refusals.Where(r => r.Value != 0).Select(r => $"{r.Key} {r.Value}").ToList();
+        return $"{sync.Role}, serial {sync.Serial} ({sync.Source}), {sync.Peers} peer(s), refused: {(refused.Count == 0 ? "none" : string.Join(", ", refused))}";
     }
 
     private static string Ago(TimeSpan span)

@@ -68,6 +68,7 @@ public static class StatusVerb
         var counts = c.Verdicts.Where(v => v.Value != 0).Select(v => $"{v.Key} {v.Value}").ToList();
         output.Line($"verdicts:  {c.Datagrams} datagram(s){(counts.Count > 0 ? ": " + string.Join(", ", counts) : "")}");
         output.Line($"kernel:    {c.KernelDrops} datagram(s) dropped before verify ({(c.KernelPrefilter ? "prefilter refusals of wrong length, version or target, and " : "")}receive-queue overflows), {c.Receivers} receiver(s)");
+        if (status.Sync is { } sync) output.Line($"sync:      {MeshVerb.SyncLine(sync)}");
         Entries(output, "accepted", status.Journal.AcceptedTotal, status.Journal.Accepted, limit);
         Entries(output, "rejected", status.Journal.RejectedTotal, status.Journal.Rejected, limit);
     }

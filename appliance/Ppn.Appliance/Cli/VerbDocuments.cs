@@ -48,7 +48,10 @@ public sealed record ClaimDocument(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Receipt,
     string Ack);
 
-/// <summary><c>ppn mesh status --json</c>: what <c>wg show</c> shows, plus the link and the enrolment.</summary>
+/// <summary>
+/// <c>ppn mesh status --json</c>: what <c>wg show</c> shows, plus the link, the enrolment and, when a mesh sync agent
+/// runs on the node, its status (/run/ppn/sync.json, docs/protocol/sync.md §Status).
+/// </summary>
 public sealed record MeshStatusDocument(
     string Interface,
     string Backend,
@@ -57,6 +60,7 @@ public sealed record MeshStatusDocument(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Mtu,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Up,
     string Enrolment,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Ppn.Mesh.Sync.SyncStatus? Sync,
     IReadOnlyList<MeshPeerPart> Peers);
 
 public sealed record MeshPeerPart(

@@ -18,6 +18,8 @@ public sealed class CommandServiceSetup
     public int Port { get; init; } = CommandListenerOptions.DefaultPort;
     public IReadOnlyList<ushort> GroupIds { get; init; } = [];
     public string StatusPath { get; init; } = NodeStatusFile.DefaultPath;
+    /// <summary>The mesh sync agent's status for status.json's <c>sync</c> object; null (or returning null) before it runs.</summary>
+    public Func<Ppn.Mesh.Sync.SyncStatus?>? Sync { get; init; }
 }
 
 /// <summary>
@@ -39,6 +41,7 @@ public sealed class CommandService : IRunningIntake
     private long _publishedAccepted = -1;
     private long _publishedRejected = -1;
     private long _publishedKernelDrops = -1;
+    private byte[]? _publishedSync;
 
     private CommandService(CommandServiceSetup setup, ReadOnlySpan<byte> nodePrivateKey, ICommandEffects effects, Action<string> log)
     {
@@ -95,6 +98,8 @@ public sealed class CommandService : IRunningIntake
             _publishedAccepted = _journal.AcceptedTotal;
             _publishedRejected = _journal.RejectedTotal;
             _publishedKernelDrops = _listener.KernelDrops;
+            var sync = _setup.Sync?.Invoke();
+            _publishedSync = SyncFingerprint(sync);
             var grant = _setup.Grant;
             long now = CommandListener.MonotonicNanoseconds();
             var verdicts = new Dictionary<string, long>(CommandVerdicts.Count, StringComparer.Ordinal);
@@ -123,8 +128,17 @@ public sealed class CommandService : IRunningIntake
                     _journal.AcceptedTotal,
                     _journal.RejectedTotal,
                     NodeStatusFile.Entries(_journal.Accepted(), now),
-                    NodeStatusFile.Entries(_journal.Rejected(), now))));
+                    NodeStatusFile.Entries(_journal.Rejected(), now)),
+                sync));
         }
+    }
+
+    private static byte[]? SyncFingerprint(Ppn.Mesh.Sync.SyncStatus? sync) => sync is null ? null : Ppn.Mesh.Sync.SyncStatusFile.ToJson(sync);
+
+    private bool SyncChanged()
+    {
+        var now = SyncFingerprint(_setup.Sync?.Invoke());
+        return now is null ? _publishedSync is not null : _publishedSync is null || !now.AsSpan().SequenceEqual(_publishedSync);
     }
 
     // Accepted commands are authentic and rare: each gets a console line. Rejects only in rate-limited summaries.
@@ -150,7 +164,7 @@ public sealed class CommandService : IRunningIntake
             try
             {
                 if (_journal.AcceptedTotal != _publishedAccepted || _journal.RejectedTotal != _publishedRejected
-                    || _listener.KernelDrops != _publishedKernelDrops)
+                    || _listener.KernelDrops != _publishedKernelDrops || SyncChanged())
                 {
                     Publish();
                 }

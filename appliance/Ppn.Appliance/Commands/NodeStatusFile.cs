@@ -7,9 +7,11 @@ namespace Ppn.Appliance.Commands;
 /// <summary>
 /// <c>/run/ppn/status.json</c>, schema 1 (docs/operations.md §Authority commands): what PID 1's command service
 /// publishes and `ppn status` reads. One type for the writer and the reader, serialised by System.Text.Json source
-/// generation (<see cref="NodeStatusJson"/>; no reflection in the AOT binary).
+/// generation (<see cref="NodeStatusJson"/>; no reflection in the AOT binary). <see cref="Sync"/> is the mesh sync
+/// agent's status (docs/protocol/sync.md §Status), absent until the agent runs.
 /// </summary>
-public sealed record NodeStatus(int Schema, StatusEnrolment Enrolment, StatusCommands Commands, StatusJournal Journal);
+public sealed record NodeStatus(int Schema, StatusEnrolment Enrolment, StatusCommands Commands, StatusJournal Journal,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Ppn.Mesh.Sync.SyncStatus? Sync = null);
 
 /// <summary>The enrolment the command service runs on.</summary>
 public sealed record StatusEnrolment(ulong NodeId, string Address, string Hub, uint GrantEpoch);

@@ -28,6 +28,8 @@ public sealed class NodeTelemetry
     public Func<bool> MeshUp { get; init; } = () => true;
     /// <summary>ppn0 as WireGuard reports it (peers, handshakes, bytes); null when there is no such device.</summary>
     public Func<WireGuardDevice?> Mesh { get; init; } = () => null;
+    /// <summary>The mesh sync agent's status (docs/protocol/sync.md §Status); null before it runs (no ppn_sync_ families then).</summary>
+    public Func<Ppn.Mesh.Sync.SyncStatus?> Sync { get; init; } = () => null;
     public Func<IReadOnlyList<NicIdentity>> Nics { get; init; } = () => [];
     public SysfsNicStatus NicStatus { get; init; } = new();
     public EntropySources? IdentitySources { get; init; }
@@ -170,8 +172,18 @@ public sealed class NodeTelemetry
             }
         }
         double nowSeconds = now.ToUnixTimeMilliseconds() / 1000.0;
+        var sync = Sync();
         return w =>
         {
+            if (sync is not null)
+            {
+                w.Family("ppn_sync_serial", MetricType.Gauge, "Serial of the peer set (or, on a relay after a reboot, the kept roster) ppn0 is built from; 0 before the first (docs/protocol/sync.md).");
+                w.Sample(sync.Serial);
+                w.Family("ppn_sync_peers", MetricType.Gauge, "ppn0 peers the mesh sync gives this node: on a spoke the hub and its direct-path peers.");
+                w.Sample(sync.Peers);
+                w.Family("ppn_sync_refusals_total", MetricType.Counter, "Peer sets refused, by verdict (docs/protocol/sync.md §Verification).");
+                foreach (var (reason, count) in sync.Refusals) w.Sample(count, ("reason", reason));
+            }
             w.Family("ppn_mesh_up", MetricType.Gauge, "1 while ppn0 matches the enrolment grant (the last convergence succeeded).");
             w.Sample(up ? 1 : 0, ("interface", MeshInterface));
             w.Family("ppn_mesh_latest_handshake_timestamp_seconds", MetricType.Gauge, "When the latest WireGuard handshake with the peer completed, in seconds since the Unix epoch (0: never).");
