@@ -496,17 +496,20 @@ internal static class EnrolmentScenarios
         SendUntil(spokeB, sender, second, destination, secondSeen);
         ctx.Log("with spoke B's link cut the command did not arrive; healed, it did");
 
-        // 6. The relay loses power and boots again: the same identity (restored, not made anew), both spokes again
-        //    from the signed set, and the control plane's command crosses it once more.
+        // 6. The authority goes away, then the relay loses power and boots again: the same identity (restored, not made
+        //    anew) and both spokes from the roster it kept in UEFI variables, with no authority to ask; the control
+        //    plane's command crosses it once more.
+        StopBeacons(stop, beacons);
+        authority.Dispose();
         hubVm.PowerOff();
         hubVm.PowerOn();
         hubVm.WaitForLine(new Regex($@"^ppn: relay: identity {Regex.Escape(hubKey.ToBase64())} restored from "), Bound);
-        hubVm.WaitForLine(new Regex(@"^ppn: relay: ppn0 converged to peer set serial \d+ \(3 peer\(s\)\)"), Bound);
+        hubVm.WaitForLine(new Regex(@"^ppn: relay: relay roster restored: serial \d+: 2 spoke\(s\)"), Bound);
+        hubVm.WaitForLine(new Regex(@"^ppn: relay: ppn0 converged to the kept roster of serial \d+ \(3 peer\(s\)\)"), Bound);
         SendUntil(spokeB, sender, Seal(sealer, CommandIntent.Noop, 0, TargetSelector.Node((ushort)target.NodeId), 3), destination,
             new Regex(@"^ppn: commands: accepted noop .* counter 3 from 10\.8\.0\.254:\d+: executed"));
-        ctx.Log("the relay came back from a power cut with the same identity and the same spokes; a command crossed it again");
+        ctx.Log("with the authority gone, the relay came back from a power cut with the same identity and its kept roster; a command crossed it again");
 
-        StopBeacons(stop, beacons);
         foreach (var n in new[] { hubVm, spokeA, spokeB }) n.PowerOff();
     }
 
