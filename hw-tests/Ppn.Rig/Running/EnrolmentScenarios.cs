@@ -65,32 +65,13 @@ internal static class EnrolmentScenarios
         var beacons = authority.Simulator.EmitBeaconsAsync(rig.Link, TimeSpan.FromSeconds(1), stop.Token);
         try
         {
-            node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node (\d+), (10\.8\.0\.\d+)/24"), Bound);
-            var bindings = authority.Simulator.Registry.Bindings();
-            FailureClassifier.Require(bindings.Count == 1, $"the registry holds {bindings.Count} bindings after one join");
-            var binding = bindings[0];
-            ctx.Log($"{node.Name} ({node.Backend}) joined as node {binding.NodeId} at {binding.Address}");
-            hub.AddSpoke(binding.NodePublicKey, binding.Address);
-            node.WaitForLine(new Regex($@"^ppn: commands: listening on {Regex.Escape(binding.Address.ToString())}:8090"), Bound);
-
-            using var sealer = CommandSealer.ForNode(credential.NoisePrivateKey, binding.NodePublicKey);
-            var target = TargetSelector.Node((ushort)binding.NodeId);
-            var noop = Seal(sealer, CommandIntent.Noop, 0, target, 1);
-            var destination = new IPEndPoint(binding.Address, CommandListenerOptions.DefaultPort);
-            using var sender = rig.Namespace.RunInside(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), TimeSpan.FromSeconds(10));
-            SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: accepted noop \(argument 0\) for node \d+, epoch 0 counter 1 from 10\.8\.0\.1:\d+: executed"));
+            using var joined = JoinAndNoop(ctx, rig, node, hub, credential, authority.Simulator);
             ctx.Log("noop (counter 1) executed; power cut");
 
             var cut = node.PowerOff();
             ctx.Log($"power cut: {cut}");
             node.PowerOn();
-            node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by restored \(join\): node " + binding.NodeId), Bound);
-            node.WaitForLine(new Regex(@"^ppn: commands: listening on .* replay floor 255"), Bound);
-            SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: rejected \d+ datagram\(s\) .*\(last: replay from 10\.8\.0\.1:\d+\)"));
-            SendUntil(node, sender, Seal(sealer, CommandIntent.Noop, 0, target, 256), destination, new Regex(@"^ppn: commands: accepted noop .* counter 256 .*: executed"));
-            FailureClassifier.Require(!node.Console.Snapshot().Any(l => l.Text.Contains("accepted", StringComparison.Ordinal) && l.Text.Contains("counter 1 from", StringComparison.Ordinal)),
-                "the noop captured before the power cut was executed again after it");
-            FailureClassifier.Require(authority.Simulator.Registry.Bindings().Count == 1, "the restored node joined again");
+            CapturedNoopRejectedAfterReboot(node, joined, authority.Simulator, "the power cut");
             ctx.Log("after the power cut: identity and enrolment restored, the captured noop rejected as a replay, the next batch (256) executed");
         }
         finally
@@ -124,34 +105,16 @@ internal static class EnrolmentScenarios
 
         node.PowerOn();
         var beacons = authority.Simulator.EmitBeaconsAsync(Rig.TapName, TimeSpan.FromSeconds(1), stop.Token);
-        var enrolled = node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node (\d+), (10\.8\.0\.\d+)/24"), Bound);
-        var bindings = authority.Simulator.Registry.Bindings();
-        FailureClassifier.Require(bindings.Count == 1, $"the registry holds {bindings.Count} bindings after one join");
-        var binding = bindings[0];
-        var match = new Regex(@"node (\d+), (10\.8\.0\.\d+)/24").Match(enrolled.Text);
+        using var joined = JoinAndNoop(ctx, rig, node, hub, credential, authority.Simulator);
+        var (binding, sealer, target, destination, sender) = (joined.Binding, joined.Sealer, joined.Target, joined.Destination, joined.Sender);
+        var match = new Regex(@"node (\d+), (10\.8\.0\.\d+)/24").Match(joined.Enrolled.Text);
         FailureClassifier.Require(match.Groups[1].Value == binding.NodeId.ToString(CultureInfo.InvariantCulture) && match.Groups[2].Value == binding.Address.ToString(),
-            $"the node says '{enrolled.Text}', the registry node {binding.NodeId} at {binding.Address}");
-        ctx.Log($"node-a joined as node {binding.NodeId} at {binding.Address}");
-        hub.AddSpoke(binding.NodePublicKey, binding.Address);
-        node.WaitForLine(new Regex($@"^ppn: commands: listening on {Regex.Escape(binding.Address.ToString())}:8090"), Bound);
-
-        using var sealer = CommandSealer.ForNode(credential.NoisePrivateKey, binding.NodePublicKey);
-        var target = TargetSelector.Node((ushort)binding.NodeId);
-        var noop = Seal(sealer, CommandIntent.Noop, 0, target, 1);
-        var destination = new IPEndPoint(binding.Address, CommandListenerOptions.DefaultPort);
-        using var sender = rig.Namespace.RunInside(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), TimeSpan.FromSeconds(10));
-        SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: accepted noop \(argument 0\) for node \d+, epoch 0 counter 1 from 10\.8\.0\.1:\d+: executed"));
+            $"the node says '{joined.Enrolled.Text}', the registry node {binding.NodeId} at {binding.Address}");
         ctx.Log("noop (counter 1) executed; power cycle");
 
         node.PowerOff();
         node.PowerOn();
-        node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by restored \(join\): node " + binding.NodeId), Bound);
-        node.WaitForLine(new Regex(@"^ppn: commands: listening on .* replay floor 255"), Bound);
-        SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: rejected \d+ datagram\(s\) .*\(last: replay from 10\.8\.0\.1:\d+\)"));
-        SendUntil(node, sender, Seal(sealer, CommandIntent.Noop, 0, target, 256), destination, new Regex(@"^ppn: commands: accepted noop .* counter 256 .*: executed"));
-        FailureClassifier.Require(!node.Console.Snapshot().Any(l => l.Text.Contains("accepted", StringComparison.Ordinal) && l.Text.Contains("counter 1 from", StringComparison.Ordinal)),
-            "the noop captured before the reboot was executed again after it");
-        FailureClassifier.Require(authority.Simulator.Registry.Bindings().Count == 1, "the restored node joined again");
+        CapturedNoopRejectedAfterReboot(node, joined, authority.Simulator, "the reboot");
         ctx.Log("after the reboot: the captured noop rejected as a replay, the next batch (256) executed");
 
         SendUntil(node, sender, Seal(sealer, CommandIntent.BeaconRescan, 0, target, 257), destination,
@@ -486,6 +449,62 @@ internal static class EnrolmentScenarios
 
         StopBeacons(stop, beacons);
         foreach (var n in new[] { hubVm, spokeA, spokeB }) n.PowerOff();
+    }
+
+    /// <summary>A node that joined by beacon, as the control plane holds it: its binding and a sealer, sender and target for its commands.</summary>
+    private sealed class JoinedNode(ConsoleLine enrolled, Binding binding, CommandSealer sealer, Socket sender) : IDisposable
+    {
+        public ConsoleLine Enrolled { get; } = enrolled;
+        public Binding Binding { get; } = binding;
+        public CommandSealer Sealer { get; } = sealer;
+        public Socket Sender { get; } = sender;
+        public TargetSelector Target => TargetSelector.Node((ushort)Binding.NodeId);
+        public IPEndPoint Destination => new(Binding.Address, CommandListenerOptions.DefaultPort);
+
+        public void Dispose()
+        {
+            Sender.Dispose();
+            Sealer.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The join by beacon and the first command: the registry holds exactly the node's binding, the rig's hub takes it as
+    /// a spoke, the listener comes up on the mesh address and a sealed noop (counter 1) through ppn0 is executed.
+    /// </summary>
+    private static JoinedNode JoinAndNoop(ScenarioContext ctx, Rig rig, IRigNode node, RigHub hub, AuthorityCredential credential, AuthoritySimulator authority)
+    {
+        var enrolled = node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node (\d+), (10\.8\.0\.\d+)/24"), Bound);
+        var bindings = authority.Registry.Bindings();
+        FailureClassifier.Require(bindings.Count == 1, $"the registry holds {bindings.Count} bindings after one join");
+        var binding = bindings[0];
+        ctx.Log($"{node.Name} ({node.Backend}) joined as node {binding.NodeId} at {binding.Address}");
+        hub.AddSpoke(binding.NodePublicKey, binding.Address);
+        node.WaitForLine(new Regex($@"^ppn: commands: listening on {Regex.Escape(binding.Address.ToString())}:8090"), Bound);
+
+        var joined = new JoinedNode(enrolled, binding, CommandSealer.ForNode(credential.NoisePrivateKey, binding.NodePublicKey),
+            rig.Namespace.RunInside(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), TimeSpan.FromSeconds(10)));
+        SendUntil(node, joined.Sender, CapturedNoop(joined), joined.Destination,
+            new Regex(@"^ppn: commands: accepted noop \(argument 0\) for node \d+, epoch 0 counter 1 from 10\.8\.0\.1:\d+: executed"));
+        return joined;
+    }
+
+    /// <summary>The noop of counter 1, as the rig sent it and as a capture on the wire holds it.</summary>
+    private static byte[] CapturedNoop(JoinedNode joined) => Seal(joined.Sealer, CommandIntent.Noop, 0, joined.Target, 1);
+
+    /// <summary>
+    /// After a power cycle of a <see cref="JoinAndNoop"/> node: identity and enrolment restored (no second binding), the
+    /// replay floor persisted, the captured noop rejected as a replay and the next batch (counter 256) executed.
+    /// </summary>
+    private static void CapturedNoopRejectedAfterReboot(IRigNode node, JoinedNode joined, AuthoritySimulator authority, string cycle)
+    {
+        node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by restored \(join\): node " + joined.Binding.NodeId), Bound);
+        node.WaitForLine(new Regex(@"^ppn: commands: listening on .* replay floor 255"), Bound);
+        SendUntil(node, joined.Sender, CapturedNoop(joined), joined.Destination, new Regex(@"^ppn: commands: rejected \d+ datagram\(s\) .*\(last: replay from 10\.8\.0\.1:\d+\)"));
+        SendUntil(node, joined.Sender, Seal(joined.Sealer, CommandIntent.Noop, 0, joined.Target, 256), joined.Destination, new Regex(@"^ppn: commands: accepted noop .* counter 256 .*: executed"));
+        FailureClassifier.Require(!node.Console.Snapshot().Any(l => l.Text.Contains("accepted", StringComparison.Ordinal) && l.Text.Contains("counter 1 from", StringComparison.Ordinal)),
+            $"the noop captured before {cycle} was executed again after it");
+        FailureClassifier.Require(authority.Registry.Bindings().Count == 1, "the restored node joined again");
     }
 
     private static byte[] Seal(CommandSealer sealer, CommandIntent intent, byte argument, TargetSelector target, uint counter)
