@@ -156,17 +156,7 @@ public static class NicSelfTest
         {
             return (Outcome.Unsupported, Unsupported("no ring size other than the current one is advertised"));
         }
-        RingParams readBack, restored;
-        try
-        {
-            ethtool.SetRingParams(iface, target);
-            readBack = ethtool.GetRingParams(iface);
-        }
-        finally
-        {
-            ethtool.SetRingParams(iface, before);
-        }
-        restored = ethtool.GetRingParams(iface);
+        var (readBack, restored) = SetReadBackRestore(before, target, p => ethtool.SetRingParams(iface, p), () => ethtool.GetRingParams(iface));
         bool ok = readBack.Rx == target.Rx && readBack.Tx == target.Tx && restored.Rx == before.Rx && restored.Tx == before.Tx;
         return (ok ? Outcome.Passed : Outcome.Failed, new NicRingsCheck
         {
@@ -217,17 +207,7 @@ public static class NicSelfTest
         // Only rx-usecs moves: the one parameter every coalescing driver takes (e1000e takes nothing else;
         // the kernel refuses a non-zero field the driver does not declare with EOPNOTSUPP).
         var target = before with { RxUsecs = Pick(RxUsecsCandidates, before.RxUsecs, uint.MaxValue) };
-        CoalesceParams readBack;
-        try
-        {
-            ethtool.SetCoalesce(iface, target);
-            readBack = ethtool.GetCoalesce(iface);
-        }
-        finally
-        {
-            ethtool.SetCoalesce(iface, before);
-        }
-        var restored = ethtool.GetCoalesce(iface);
+        var (readBack, restored) = SetReadBackRestore(before, target, p => ethtool.SetCoalesce(iface, p), () => ethtool.GetCoalesce(iface));
         bool ok = readBack == target && restored == before;
         return (ok ? Outcome.Passed : Outcome.Failed, new NicCoalesceCheck
         {
@@ -244,17 +224,7 @@ public static class NicSelfTest
         // A forced (non-autonegotiated) mode reads back exactly; with autoneg the driver reports what the link
         // partner agreed to, which the test does not control.
         var target = before == new PauseParams(false, true, false) ? new PauseParams(false, false, true) : new PauseParams(false, true, false);
-        PauseParams readBack;
-        try
-        {
-            ethtool.SetPause(iface, target);
-            readBack = ethtool.GetPause(iface);
-        }
-        finally
-        {
-            ethtool.SetPause(iface, before);
-        }
-        var restored = ethtool.GetPause(iface);
+        var (readBack, restored) = SetReadBackRestore(before, target, p => ethtool.SetPause(iface, p), () => ethtool.GetPause(iface));
         bool restoredOk = restored.Autoneg == before.Autoneg && (before.Autoneg || restored == before);
         bool ok = readBack == target && restoredOk;
         return (ok ? Outcome.Passed : Outcome.Failed, new NicPauseCheck
@@ -271,17 +241,7 @@ public static class NicSelfTest
         var before = ethtool.GetEee(iface);
         // The enable bits only: tg3 (and others) refuse a changed advertisement.
         var target = before with { Enabled = !before.Enabled, TxLpiEnabled = !before.Enabled };
-        EeeParams readBack;
-        try
-        {
-            ethtool.SetEee(iface, target);
-            readBack = ethtool.GetEee(iface);
-        }
-        finally
-        {
-            ethtool.SetEee(iface, before);
-        }
-        var restored = ethtool.GetEee(iface);
+        var (readBack, restored) = SetReadBackRestore(before, target, p => ethtool.SetEee(iface, p), () => ethtool.GetEee(iface));
         bool ok = readBack.Enabled == target.Enabled && readBack.TxLpiEnabled == target.TxLpiEnabled
             && restored.Enabled == before.Enabled && restored.TxLpiEnabled == before.TxLpiEnabled;
         return (ok ? Outcome.Passed : Outcome.Failed, new NicEeeCheck
@@ -320,6 +280,25 @@ public static class NicSelfTest
             Error = result.Error,
             StateAsBefore = after.Coalesce == before.Coalesce && after.Rings == before.Rings,
         });
+    }
+
+    /// <summary>
+    /// Sets <paramref name="target"/> and reads it back, then puts <paramref name="before"/> back (also when the set or
+    /// the read-back threw: the NIC is left as it was found) and reads that back.
+    /// </summary>
+    private static (T ReadBack, T Restored) SetReadBackRestore<T>(T before, T target, Action<T> set, Func<T> get)
+    {
+        T readBack;
+        try
+        {
+            set(target);
+            readBack = get();
+        }
+        finally
+        {
+            set(before);
+        }
+        return (readBack, get());
     }
 
     private static uint Pick(uint[] candidates, uint current, uint max)

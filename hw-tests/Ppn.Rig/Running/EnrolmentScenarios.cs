@@ -55,9 +55,8 @@ internal static class EnrolmentScenarios
         var rig = ctx.CreateRig("replay-after-reboot");
         using var hub = RigHub.Start(rig.Namespace);
         var rigLinkLocal = Eui64.LinkLocalFromMac(TapMac(rig));
-        using var credential = AuthorityCredential.Generate(new IPEndPoint(rigLinkLocal, RigHub.ListenPort), hub.PublicKey.Bytes.ToArray(), commandKeyEpoch: 0);
-        var config = credential.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(90), beaconPeriod: TimeSpan.FromSeconds(1));
-        var node = ctx.FactoryNewNode(rig, "node-a", WithNodeConfig(ctx.Image.ToBootSource(), rig, "node-a", config.ToJson()));
+        using var credential = HubCredential(rig, hub, rigLinkLocal);
+        var node = FactoryNewNodeOf(ctx, rig, credential);
         using var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential));
         using var stop = new CancellationTokenSource();
 
@@ -91,9 +90,8 @@ internal static class EnrolmentScenarios
         var rig = ctx.CreateRig("enrolled-node");
         using var hub = RigHub.Start(rig.Namespace);
         var rigLinkLocal = Eui64.LinkLocalFromMac(TapMac(rig));
-        using var credential = AuthorityCredential.Generate(new IPEndPoint(rigLinkLocal, RigHub.ListenPort), hub.PublicKey.Bytes.ToArray(), commandKeyEpoch: 0);
-        var config = credential.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(90), beaconPeriod: TimeSpan.FromSeconds(1));
-        var node = ctx.FactoryNewNode(rig, "node-a", WithNodeConfig(ctx.Image.ToBootSource(), rig, "node-a", config.ToJson()));
+        using var credential = HubCredential(rig, hub, rigLinkLocal);
+        var node = FactoryNewNodeOf(ctx, rig, credential);
         var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential));
         using var authorityOwner = new Owner(() => authority.Dispose());
         var stop = new CancellationTokenSource();
@@ -449,6 +447,17 @@ internal static class EnrolmentScenarios
 
         StopBeacons(stop, beacons);
         foreach (var n in new[] { hubVm, spokeA, spokeB }) n.PowerOff();
+    }
+
+    /// <summary>The rig as the control plane: its hub on the tap's link-local address, pinned with the command keys.</summary>
+    private static AuthorityCredential HubCredential(Rig rig, RigHub hub, IPAddress rigLinkLocal) =>
+        AuthorityCredential.Generate(new IPEndPoint(rigLinkLocal, RigHub.ListenPort), hub.PublicKey.Bytes.ToArray(), commandKeyEpoch: 0);
+
+    /// <summary>A factory-new node-a booting the node configuration of <paramref name="credential"/> (a 90 s beacon scan).</summary>
+    private static IRigNode FactoryNewNodeOf(ScenarioContext ctx, Rig rig, AuthorityCredential credential)
+    {
+        var config = credential.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(90), beaconPeriod: TimeSpan.FromSeconds(1));
+        return ctx.FactoryNewNode(rig, "node-a", WithNodeConfig(ctx.Image.ToBootSource(), rig, "node-a", config.ToJson()));
     }
 
     /// <summary>A node that joined by beacon, as the control plane holds it: its binding and a sealer, sender and target for its commands.</summary>
