@@ -155,12 +155,19 @@ public sealed record NicReadCheck : NicSelfTestCheck
 
 public sealed record NicRingSizes(uint Rx, uint Tx);
 
-public sealed record NicRingsCheck : NicSelfTestCheck
+/// <summary>A setting set to another value, read back, restored and read back again: the value at each step.</summary>
+public abstract record NicSetReadBackCheck<T> : NicSelfTestCheck
 {
-    public required NicRingSizes Before { get; init; }
-    public required NicRingSizes Set { get; init; }
-    public required NicRingSizes ReadBack { get; init; }
-    public required NicRingSizes Restored { get; init; }
+    public required T Before { get; init; }
+    public required T Set { get; init; }
+    public required T ReadBack { get; init; }
+    public required T Restored { get; init; }
+}
+
+/// <summary>rx and tx ring sizes at each step, and the driver's maxima.</summary>
+public sealed record NicRingsCheck : NicSetReadBackCheck<NicRingSizes>
+{
+    [JsonPropertyOrder(1)]
     public required NicRingSizes Max { get; init; }
 }
 
@@ -172,33 +179,15 @@ public sealed record NicRingBeyondMaximumCheck : NicSelfTestCheck
     public required bool Unchanged { get; init; }
 }
 
-/// <summary>rx-usecs before, set, read back and restored.</summary>
-public sealed record NicCoalesceCheck : NicSelfTestCheck
-{
-    public required uint Before { get; init; }
-    public required uint Set { get; init; }
-    public required uint ReadBack { get; init; }
-    public required uint Restored { get; init; }
-}
+/// <summary>rx-usecs at each step.</summary>
+public sealed record NicCoalesceCheck : NicSetReadBackCheck<uint>;
 
 public sealed record NicPauseSettings(bool Autoneg, bool Rx, bool Tx);
 
-public sealed record NicPauseCheck : NicSelfTestCheck
-{
-    public required NicPauseSettings Before { get; init; }
-    public required NicPauseSettings Set { get; init; }
-    public required NicPauseSettings ReadBack { get; init; }
-    public required NicPauseSettings Restored { get; init; }
-}
+public sealed record NicPauseCheck : NicSetReadBackCheck<NicPauseSettings>;
 
-/// <summary>EEE enabled before, set, read back and restored.</summary>
-public sealed record NicEeeCheck : NicSelfTestCheck
-{
-    public required bool Before { get; init; }
-    public required bool Set { get; init; }
-    public required bool ReadBack { get; init; }
-    public required bool Restored { get; init; }
-}
+/// <summary>EEE enabled at each step.</summary>
+public sealed record NicEeeCheck : NicSetReadBackCheck<bool>;
 
 /// <summary>The tuner's result after a plan whose second change the driver refused.</summary>
 public sealed record NicRollbackCheck : NicSelfTestCheck
