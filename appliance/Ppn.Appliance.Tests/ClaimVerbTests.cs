@@ -7,7 +7,7 @@ using Ppn.Genesis.Enrolment;
 using Ppn.Genesis.Holding;
 using Ppn.Genesis.Identity;
 using Ppn.Genesis.Join;
-using Ppn.Genesis.Noise;
+using Ppn.Genesis.Testing;
 using Ppn.UefiVars.Testing;
 
 namespace Ppn.Appliance.Tests;
@@ -37,7 +37,7 @@ public sealed class ClaimVerbTests : IDisposable
     private (HoldingListener Listener, ClaimHandler Claims) HoldingNode(AuthorityTrust pinned)
     {
         var claims = new ClaimHandler(_node, pinned, new EnrolmentStore(_nodeNvram), _ => { });
-        var listener = HoldingListener.Start([new IPEndPoint(IPAddress.IPv6Loopback, 0)], () => GenesisBanner.Format(_node.PublicKeyBase64), new HoldingOptions(), claims, _ => { });
+        var listener = LoopbackHolding.Start(() => GenesisBanner.Format(_node.PublicKeyBase64), claims);
         return (listener, claims);
     }
 
@@ -135,13 +135,10 @@ public sealed class ClaimVerbTests : IDisposable
         Assert.False(ClaimTarget.TryParse("[::1]:99999", 9443, out _, out _));
     }
 
-    private HoldingListener Answering(Func<string> banner, IClaimHandler handler) =>
-        HoldingListener.Start([new IPEndPoint(IPAddress.IPv6Loopback, 0)], banner, new HoldingOptions(), handler, _ => { });
-
     [Fact]
     public void A_node_enrolled_by_this_authority_is_reported_as_already_claimed_with_exit_0()
     {
-        using var listener = Answering(() => GenesisBanner.FormatEnrolled(_node.PublicKey, _authority.NoisePublicKey), new NoClaimYet());
+        using var listener = LoopbackHolding.Start(() => GenesisBanner.FormatEnrolled(_node.PublicKey, _authority.NoisePublicKey), new NoClaimYet());
         var (code, output, err) = Claim("::1", "--port", listener.LocalEndPoints[0].Port.ToString(), "--credential", CredentialPath, "--mesh-address", "10.8.0.5");
         Assert.True(code == ExitCodes.Ok, err);
         Assert.Contains("already claimed [::1]:", output);
@@ -152,35 +149,16 @@ public sealed class ClaimVerbTests : IDisposable
     public void A_node_enrolled_by_another_authority_is_a_conflict_naming_its_key()
     {
         using var other = Fixed.Authority(salt: 1);
-        using var listener = Answering(() => GenesisBanner.FormatEnrolled(_node.PublicKey, other.NoisePublicKey), new NoClaimYet());
+        using var listener = LoopbackHolding.Start(() => GenesisBanner.FormatEnrolled(_node.PublicKey, other.NoisePublicKey), new NoClaimYet());
         var (code, _, err) = Claim("::1", "--port", listener.LocalEndPoints[0].Port.ToString(), "--credential", CredentialPath, "--mesh-address", "10.8.0.5");
         Assert.Equal(ExitCodes.Conflict, code);
         Assert.Contains($"already enrolled by another authority (Noise key {Convert.ToBase64String(other.NoisePublicKey)})", err);
     }
 
-    /// <summary>Reads the hello and message 2 like a node, then resets instead of sending the ack.</summary>
-    private sealed class LosesTheAck(NodeKeyPair node, byte[] authorityKey) : IClaimHandler
-    {
-        public async Task HandleAsync(HoldingConnection connection, CancellationToken cancellation)
-        {
-            var socket = connection.Socket;
-            var limit = TimeSpan.FromSeconds(10);
-            if (await GenesisWire.ReceiveFrameAsync(socket, GenesisWire.ClaimHelloSize, limit, cancellation) is null) return;
-            using var noise = NoiseIK.Initiator(node.PrivateKey, authorityKey, GenesisWire.Prologue(RequestKind.Claim, node.PublicKey));
-            var request = new byte[GenesisWire.RequestSize];
-            GenesisWire.WriteRequest(request, RequestKind.Claim, 0);
-            var m1 = new byte[NoiseIK.Message1Overhead + request.Length];
-            int n = noise.WriteMessage1(request, m1);
-            await GenesisWire.SendFrameAsync(socket, m1.AsMemory(0, n), limit, cancellation);
-            await GenesisWire.ReceiveFrameAsync(socket, GenesisWire.MaxFrame, limit, cancellation);
-            throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionReset);
-        }
-    }
-
     [Fact]
     public void A_lost_ack_is_exit_9_outcome_unknown_and_says_how_to_check()
     {
-        using var listener = Answering(() => GenesisBanner.Format(_node.PublicKeyBase64), new LosesTheAck(_node, _authority.NoisePublicKey));
+        using var listener = LoopbackHolding.Start(() => GenesisBanner.Format(_node.PublicKeyBase64), new AckLosingNode(_node, _authority.NoisePublicKey, TimeSpan.FromSeconds(10)));
         var (code, _, err) = Claim("::1", "--port", listener.LocalEndPoints[0].Port.ToString(), "--credential", CredentialPath, "--mesh-address", "10.8.0.5", "--timeout", "3");
         Assert.Equal(ExitCodes.OutcomeUnknown, code);
         Assert.Contains("outcome unknown", err);

@@ -9,6 +9,7 @@ using Ppn.Genesis.Enrolment;
 using Ppn.UefiVars.Testing;
 
 using static Ppn.Appliance.Tests.CommandTestKeys;
+using static Ppn.Appliance.Tests.CommandTraffic;
 
 namespace Ppn.Appliance.Tests;
 
@@ -32,9 +33,6 @@ public sealed class CommandServiceTests : IDisposable
         if (Directory.Exists(Path.GetDirectoryName(_statusPath))) Directory.Delete(Path.GetDirectoryName(_statusPath)!, true);
     }
 
-    private static EnrolmentGrant Grant(ulong nodeId = 42, uint epoch = 0) => new(GrantStatus.Granted, nodeId, IPAddress.Parse("10.8.0.2"),
-        new IPEndPoint(IPAddress.Parse("192.0.2.1"), 51820), new byte[32], epoch, NodePublic, 0, new byte[64]);
-
     private Func<Ppn.Mesh.Sync.SyncStatus?>? _sync;
 
     private CommandService Start(EnrolmentGrant? grant = null) => CommandService.Start(new CommandServiceSetup
@@ -48,32 +46,6 @@ public sealed class CommandServiceTests : IDisposable
         GroupIds = [7],
         StatusPath = _statusPath,
     }, NodePrivate, _effects, line => { lock (_log) _log.Add(line); });
-
-    private static byte[] Seal(CommandIntent intent, uint counter, byte epoch = 0, byte argument = 0, TargetSelector? target = null)
-    {
-        var packet = new byte[CommandPacket.Size];
-        using var sealer = CommandSealer.ForNode(AuthorityPrivate, NodePublic);
-        sealer.Seal(epoch, intent, argument, target ?? TargetSelector.Node(42), counter, packet);
-        return packet;
-    }
-
-    private static void Send(CommandService service, byte[] packet)
-    {
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        client.SendTo(packet, service.LocalEndPoint);
-    }
-
-    private static bool Until(Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        var spin = new SpinWait();
-        while (!condition())
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(20)) return false;
-            spin.SpinOnce(sleep1Threshold: 20);
-        }
-        return true;
-    }
 
     [Fact]
     public void An_accepted_command_is_executed_journalled_logged_and_shown_by_ppn_status()

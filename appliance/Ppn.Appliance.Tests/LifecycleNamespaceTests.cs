@@ -10,6 +10,7 @@ using Ppn.Linux.Netlink;
 using Ppn.UefiVars.Testing;
 
 using static Ppn.Appliance.Tests.CommandTestKeys;
+using static Ppn.Appliance.Tests.CommandTraffic;
 
 namespace Ppn.Appliance.Tests;
 
@@ -44,17 +45,6 @@ public sealed class LifecycleNamespaceTests : IDisposable
         p.StandardOutput.ReadToEnd();
         Assert.True(p.WaitForExit(10_000), $"ip {string.Join(' ', args)} did not finish");
         Assert.True(p.ExitCode == 0 || args[0..2].SequenceEqual(["netns", "del"]), $"ip {string.Join(' ', args)}: {err.Result}");
-    }
-
-    private static EnrolmentGrant Grant(string address) => new(GrantStatus.Granted, 42, IPAddress.Parse(address),
-        new IPEndPoint(IPAddress.Parse("192.0.2.1"), 51820), new byte[32], 0, NodePublic, 0, new byte[64]);
-
-    private static byte[] Seal(uint counter)
-    {
-        var packet = new byte[CommandPacket.Size];
-        using var sealer = CommandSealer.ForNode(AuthorityPrivate, NodePublic);
-        sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(42), counter, packet);
-        return packet;
     }
 
     private bool Logged(string text)
@@ -99,7 +89,7 @@ public sealed class LifecycleNamespaceTests : IDisposable
         try
         {
             Assert.True(SpinWait.SpinUntil(() => Logged("listening on 10.8.0.2:8090"), Bound), "no listener on the first grant's address");
-            var first = Seal(1);
+            var first = Seal(CommandIntent.Noop, 1);
             sender.SendTo(first, oldAddress);
             Assert.True(SpinWait.SpinUntil(() => _effects.HealthProbes == 1, Bound), "the first noop was not executed");
 
@@ -109,7 +99,7 @@ public sealed class LifecycleNamespaceTests : IDisposable
             Assert.True(NetworkNamespace.Run(path, () => CanBind(oldAddress)), "something still listens on the old address");
             Assert.Contains("commands: replay state kept across the re-enrolment: epoch 0, floor 255 (grant epoch 0)", _log);
             sender.SendTo(first, newAddress); // the captured noop, replayed to the new address
-            sender.SendTo(Seal(256), newAddress); // the authority's next batch
+            sender.SendTo(Seal(CommandIntent.Noop, 256), newAddress); // the authority's next batch
             Assert.True(SpinWait.SpinUntil(() => _effects.HealthProbes == 2 && intake.Current!.Journal.RejectedTotal == 1, Bound));
             Assert.Equal(CommandVerdict.Replay, intake.Current!.Journal.Rejected()[0].Verdict);
         }

@@ -1,6 +1,7 @@
 using System.Net;
 using Ppn.Appliance.Init;
 using Ppn.Appliance.SelfTests;
+using Ppn.Formats;
 
 namespace Ppn.Appliance.Tests;
 
@@ -21,6 +22,22 @@ public class MeshPingSelfTestTests
         MeshPingSelfTest.Run([IPAddress.Loopback], lines.Add, attempts: 5);
         Assert.StartsWith("mesh-ping: {\"target\":\"127.0.0.1\",\"passed\":true,\"attempts\":1,\"rttMs\":", lines[0]);
         Assert.Equal("mesh-ping: 1 passed, 0 failed", lines[^1]);
+    }
+
+    [Fact]
+    public void The_rig_reads_each_result_back_from_the_console_and_skips_the_summary()
+    {
+        var lines = new List<string>();
+        MeshPingSelfTest.Run([IPAddress.Loopback], lines.Add, attempts: 5);
+        var console = lines.Select(l => SelfTestLine.Prefix + l).Prepend("ppn: genesis: holding on enp3s0").ToList();
+
+        var result = Assert.Single(SelfTestLine.MeshPingResults(console));
+        Assert.Equal(("127.0.0.1", true, 1), (result.Target, result.Passed, result.Attempts));
+        Assert.NotNull(result.RttMs);
+        Assert.Null(result.Error);
+        Assert.False(SelfTestLine.TryParse(console[^1], out _));
+        Assert.True(SelfTestLine.TryParse(console[1], out var line));
+        Assert.Equal((SelfTestLine.MeshPing, console[1]), (line.Name, line.ToString()));
     }
 
     [Fact]

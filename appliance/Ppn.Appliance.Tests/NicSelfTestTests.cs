@@ -1,5 +1,5 @@
-using System.Text.Json;
 using Ppn.Appliance.SelfTests;
+using Ppn.Formats;
 using Ppn.Linux;
 using Ppn.Nic.Discovery;
 using Ppn.Nic.Ethtool;
@@ -12,7 +12,6 @@ namespace Ppn.Appliance.Tests;
 /// </summary>
 public sealed class NicSelfTestTests : IDisposable
 {
-    private const string Prefix = "nic: ";
     private readonly FakeSysfs _sysfs = new();
     private readonly FakeEthtool _ethtool = new();
     private readonly List<string> _log = [];
@@ -28,11 +27,15 @@ public sealed class NicSelfTestTests : IDisposable
     private (int Passed, int Failed, int Unsupported) Run() =>
         NicSelfTest.Run(_ethtool, new SysfsNicDiscovery(_sysfs.Root), _log.Add);
 
-    private List<JsonElement> Checks() => _log.Where(l => l.StartsWith(Prefix + "{", StringComparison.Ordinal))
-        .Select(l => JsonDocument.Parse(l[Prefix.Length..]).RootElement.Clone()).ToList();
+    // What the console shows: the log adds "ppn: selftest: " before each message.
+    private IReadOnlyList<SelfTestLine> Lines() => SelfTestLine.All(_log.Select(l => SelfTestLine.Prefix + l), SelfTestLine.Nic);
 
-    private JsonElement Check(string startsWith) =>
-        Assert.Single(Checks(), c => c.GetProperty("check").GetString()!.StartsWith(startsWith, StringComparison.Ordinal));
+    private List<NicSelfTestCheck> Checks() => Lines().Select(l => l.Read(SelfTestJson.Default.NicSelfTestCheck)).ToList();
+
+    private SelfTestLine Line(string startsWith) =>
+        Assert.Single(Lines(), l => l.Read(SelfTestJson.Default.NicSelfTestCheck).Check.StartsWith(startsWith, StringComparison.Ordinal));
+
+    private NicSelfTestCheck Check(string startsWith) => Line(startsWith).Read(SelfTestJson.Default.NicSelfTestCheck);
 
     [Fact]
     public void An_e1000e_passes_everything_but_eee_which_is_reported_as_unsupported_not_passed()
@@ -41,11 +44,11 @@ public sealed class NicSelfTestTests : IDisposable
 
         Assert.Equal((7, 0, 1), counts);
         Assert.Equal("nic: 7 passed, 0 failed, 1 unsupported by driver", _log[^1]);
-        var eee = Check("eee");
-        Assert.Equal("unsupported", eee.GetProperty("result").GetString());
-        Assert.False(eee.GetProperty("passed").GetBoolean());
-        Assert.Equal("unsupported by driver: GEEE answered EOPNOTSUPP", eee.GetProperty("detail").GetString());
-        Assert.Equal("52:54:00:12:34:56", Check("every read").GetProperty("permanentAddress").GetString());
+        var eee = Line("eee").Read(SelfTestJson.Default.NicSelfTestNote);
+        Assert.Equal(NicSelfTestResult.Unsupported, eee.Result);
+        Assert.False(eee.Passed);
+        Assert.Equal("unsupported by driver: GEEE answered EOPNOTSUPP", eee.Detail);
+        Assert.Equal("52:54:00:12:34:56", Line("every read").Read(SelfTestJson.Default.NicReadCheck).PermanentAddress);
     }
 
     [Fact]
@@ -68,13 +71,13 @@ public sealed class NicSelfTestTests : IDisposable
     public void Every_set_value_differs_from_the_current_one_and_fits_the_driver_maximum()
     {
         Run();
-        var rings = Check("rings: set");
-        Assert.NotEqual(rings.GetProperty("before").GetProperty("rx").GetUInt32(), rings.GetProperty("set").GetProperty("rx").GetUInt32());
-        Assert.True(rings.GetProperty("set").GetProperty("rx").GetUInt32() <= rings.GetProperty("max").GetProperty("rx").GetUInt32());
-        var coalesce = Check("coalesce");
-        Assert.NotEqual(coalesce.GetProperty("before").GetUInt32(), coalesce.GetProperty("set").GetUInt32());
-        var pause = Check("pause");
-        Assert.False(pause.GetProperty("set").GetProperty("autoneg").GetBoolean());
+        var rings = Line("rings: set").Read(SelfTestJson.Default.NicRingsCheck);
+        Assert.NotEqual(rings.Before.Rx, rings.Set.Rx);
+        Assert.True(rings.Set.Rx <= rings.Max.Rx);
+        var coalesce = Line("coalesce").Read(SelfTestJson.Default.NicCoalesceCheck);
+        Assert.NotEqual(coalesce.Before, coalesce.Set);
+        var pause = Line("pause").Read(SelfTestJson.Default.NicPauseCheck);
+        Assert.False(pause.Set.Autoneg);
     }
 
     [Fact]
@@ -83,7 +86,7 @@ public sealed class NicSelfTestTests : IDisposable
         _ethtool.IgnoredSets.Add("SCOALESCE");
         var (_, failed, _) = Run();
         Assert.Equal(1, failed);
-        Assert.Equal("failed", Check("coalesce").GetProperty("result").GetString());
+        Assert.Equal(NicSelfTestResult.Failed, Check("coalesce").Result);
     }
 
     [Fact]
@@ -91,9 +94,9 @@ public sealed class NicSelfTestTests : IDisposable
     {
         _ethtool.Fail("SRINGPARAM", Errno.EIO, skip: 2); // the set/restore pair succeeds, the over-maximum set fails with EIO
         Run();
-        var beyond = Check("rings: beyond");
-        Assert.Equal("failed", beyond.GetProperty("result").GetString());
-        Assert.Equal("Other", beyond.GetProperty("answer").GetString());
+        var beyond = Line("rings: beyond").Read(SelfTestJson.Default.NicRingBeyondMaximumCheck);
+        Assert.Equal(NicSelfTestResult.Failed, beyond.Result);
+        Assert.Equal("Other", beyond.Answer);
     }
 
     [Fact]
@@ -102,10 +105,19 @@ public sealed class NicSelfTestTests : IDisposable
         _sysfs.AddPciNic("enp2s0", "0000:02:00.0", 0x14e4, 0x16b4, 0x106b, 0x00f6, "tg3");
         _ethtool.Add("enp2s0", Tg3Fixture.Bcm57765());
         Run();
-        var eee = Assert.Single(Checks(), c => c.GetProperty("check").GetString()!.StartsWith("eee", StringComparison.Ordinal)
-            && c.GetProperty("interface").GetString() == "enp2s0");
-        Assert.Equal("passed", eee.GetProperty("result").GetString());
+        var eee = Assert.Single(Checks(), c => c.Check.StartsWith("eee", StringComparison.Ordinal) && c.Interface == "enp2s0");
+        Assert.Equal(NicSelfTestResult.Passed, eee.Result);
         Assert.True(_ethtool.Nic("enp2s0").Eee!.Value.Enabled);
+    }
+
+    [Fact]
+    public void The_console_lines_are_the_format_the_rig_reads()
+    {
+        // docs/hw-tests.md §NIC self-test: the header (check, interface, result, passed), then the check's own document.
+        _sysfs.AddPciNic("enp2s0", "0000:02:00.0", 0x14e4, 0x16b4, 0x106b, 0x00f6, "tg3");
+        _ethtool.Add("enp2s0", Tg3Fixture.Bcm57765());
+        Run();
+        Golden.Match("nic-selftest-lines", string.Join('\n', _log) + "\n");
     }
 
     [Fact]

@@ -13,6 +13,7 @@ using Ppn.Nic.Discovery;
 using Ppn.UefiVars.Testing;
 
 using static Ppn.Appliance.Tests.CommandTestKeys;
+using static Ppn.Appliance.Tests.CommandTraffic;
 
 namespace Ppn.Appliance.Tests;
 
@@ -48,8 +49,7 @@ public sealed class TelemetryTests : IDisposable
         foreach (var dir in new[] { _run, _sysfs }) if (Directory.Exists(dir)) Directory.Delete(dir, true);
     }
 
-    private static EnrolmentGrant Grant() => new(GrantStatus.Granted, 42, IPAddress.Parse("10.8.0.42"),
-        new IPEndPoint(IPAddress.Parse("192.0.2.1"), 51820), new byte[32], 0, NodePublic, 0, new byte[64]);
+    private static EnrolmentGrant Grant() => CommandTraffic.Grant("10.8.0.42");
 
     private CommandService StartCommands()
     {
@@ -97,32 +97,6 @@ public sealed class TelemetryTests : IDisposable
             });
 
     private sealed record HoldingOptionsOverride(int? MaxConnections = null, TimeSpan? RequestTimeout = null);
-
-    private static byte[] Seal(CommandIntent intent, uint counter)
-    {
-        var packet = new byte[CommandPacket.Size];
-        using var sealer = CommandSealer.ForNode(AuthorityPrivate, NodePublic);
-        sealer.Seal(0, intent, 0, TargetSelector.Node(42), counter, packet);
-        return packet;
-    }
-
-    private static void Send(CommandService service, byte[] packet)
-    {
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        client.SendTo(packet, service.LocalEndPoint);
-    }
-
-    private static bool Until(Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        var spin = new SpinWait();
-        while (!condition())
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(20)) return false;
-            spin.SpinOnce(sleep1Threshold: 20);
-        }
-        return true;
-    }
 
     /// <summary>One raw HTTP exchange: what the client sent, everything the server answered until it closed.</summary>
     private static string Exchange(IPEndPoint endpoint, string request)

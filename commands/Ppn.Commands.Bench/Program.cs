@@ -310,7 +310,7 @@ internal sealed class Bench
             Receivers = 1,
             ReceiveBufferBytes = CapacityBuffer,
             ExecutorQueueCapacity = 1024,
-        }, verifier, new CommandDispatcher(new NoEffects(), journal), journal);
+        }, verifier, new CommandDispatcher(new DiscardingEffects(), journal), journal);
         int rx = Native.FindThread("ppn-cmd-rx0");
         Native.Pin(rx, ReceiverCpu);
         using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
@@ -382,7 +382,7 @@ internal sealed class Bench
             Receivers = receivers,
             ReceiveBufferBytes = ReceiveBuffer,
             ExecutorQueueCapacity = 1024,
-        }, verifier, new CommandDispatcher(new NoEffects(), journal), journal);
+        }, verifier, new CommandDispatcher(new DiscardingEffects(), journal), journal);
         for (int r = 0; r < receivers; r++) Native.Pin(Native.FindThread($"ppn-cmd-rx{r}"), (ReceiverCpu + r) % Environment.ProcessorCount);
         int count = _options.FloodDatagrams;
         var (sent, ns) = Send(listener.LocalEndPoint.Port, packets, count, rate, sockets: 8);
@@ -553,15 +553,4 @@ internal sealed class GatedStore : IReplayStateStore, IDisposable
     }
 
     public void Dispose() => Release.Set();
-}
-
-internal sealed class NoEffects : ICommandEffects
-{
-    public void HealthProbe() { }
-    public void Identify(int seconds) { }
-    public void Reboot() { }
-    public void Poweroff() { }
-    public void RetuneNic() { }
-    public void RescanBeacon() { }
-    public void GenesisReset() { }
 }

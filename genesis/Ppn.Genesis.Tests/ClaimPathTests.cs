@@ -7,6 +7,7 @@ using Ppn.Genesis.Holding;
 using Ppn.Genesis.Identity;
 using Ppn.Genesis.Join;
 using Ppn.Genesis.Noise;
+using Ppn.Genesis.Testing;
 using Ppn.UefiVars.Testing;
 
 namespace Ppn.Genesis.Tests;
@@ -38,8 +39,8 @@ public sealed class ClaimPathTests : IDisposable
     private static readonly GenesisTimeouts Generous = new() { Connect = TimeSpan.FromSeconds(20), Frame = TimeSpan.FromSeconds(20) };
     private static readonly HoldingOptions Relaxed = new() { HelloTimeout = TimeSpan.FromSeconds(15), HandshakeTimeout = TimeSpan.FromSeconds(15), MaxConnectionLifetime = TimeSpan.FromSeconds(40) };
 
-    private HoldingListener Holding(IClaimHandler claims, HoldingOptions? options = null, Func<string>? banner = null) => HoldingListener.Start(
-        [new IPEndPoint(IPAddress.IPv6Loopback, 0)], banner ?? (() => GenesisBanner.Format(_node.PublicKeyBase64)), options ?? Relaxed, claims, _ => { });
+    private HoldingListener Holding(IClaimHandler claims, HoldingOptions? options = null, Func<string>? banner = null) =>
+        LoopbackHolding.Start(banner ?? (() => GenesisBanner.Format(_node.PublicKeyBase64)), claims, options ?? Relaxed);
 
     private ClaimHandler Claims() => new(_node, _authority.Trust, new EnrolmentStore(_nvram), _ => { });
 
@@ -134,31 +135,12 @@ public sealed class ClaimPathTests : IDisposable
     }
 
     /// <summary>A node that answers the hello with message 1, reads message 2 and then vanishes without an ack.</summary>
-    private sealed class LosesTheAck(NodeKeyPair node, byte[] authorityKey) : IClaimHandler
-    {
-        public volatile bool GrantReceived;
-
-        public async Task HandleAsync(HoldingConnection connection, CancellationToken cancellation)
-        {
-            var socket = connection.Socket;
-            if (await GenesisWire.ReceiveFrameAsync(socket, GenesisWire.ClaimHelloSize, Bound, cancellation) is null) return;
-            using var noise = NoiseIK.Initiator(node.PrivateKey, authorityKey, GenesisWire.Prologue(RequestKind.Claim, node.PublicKey));
-            var request = new byte[GenesisWire.RequestSize];
-            GenesisWire.WriteRequest(request, RequestKind.Claim, 0);
-            var m1 = new byte[NoiseIK.Message1Overhead + request.Length];
-            int n = noise.WriteMessage1(request, m1);
-            await GenesisWire.SendFrameAsync(socket, m1.AsMemory(0, n), Bound, cancellation);
-            GrantReceived = await GenesisWire.ReceiveFrameAsync(socket, GenesisWire.MaxFrame, Bound, cancellation) is not null;
-            throw new SocketException((int)SocketError.ConnectionReset); // the listener resets the connection: no ack
-        }
-    }
-
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task A_lost_ack_is_outcome_unknown_unless_the_node_then_says_it_is_enrolled_by_us(bool nodeStoredIt)
     {
-        var handler = new LosesTheAck(_node, _authority.NoisePublicKey);
+        var handler = new AckLosingNode(_node, _authority.NoisePublicKey, Bound);
         // After the grant arrived, a node that stored it answers with the enrolled banner; one that did not, still holds.
         using var listener = Holding(handler, banner: () => nodeStoredIt && handler.GrantReceived
             ? GenesisBanner.FormatEnrolled(_node.PublicKey, _authority.NoisePublicKey)

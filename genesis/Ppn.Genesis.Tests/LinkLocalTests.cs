@@ -116,15 +116,8 @@ public class LinkLocalTests
             Assert.True(node.IsTentative && node.IsOptimistic, $"flags 0x{node.Flags:x}: DAD should still run");
             var tech = found.Single(a => a.InterfaceName == "tech0");
 
-            using var listener = NetworkNamespace.Run(path, () => HoldingListener.Start(
-                [node.EndPoint(9443)], () => GenesisBanner.Format("I2qftCpUAmxOuzn473SVJKSoAvpkJbJLZlPbki4obT0="), new HoldingOptions(), new NoClaimYet(), _ => { }));
-            var line = NetworkNamespace.Run(path, () =>
-            {
-                using var client = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
-                client.Connect(new IPEndPoint(new IPAddress(node.Address.GetAddressBytes(), tech.InterfaceIndex), 9443));
-                return HoldingListenerTests.ReadLine(client);
-            });
-            Assert.Equal("PPN-GENESIS/1 I2qftCpUAmxOuzn473SVJKSoAvpkJbJLZlPbki4obT0=\r\n", line);
+            using var listener = HoldOn(path, node);
+            Assert.Equal(BannerLine, ReadBannerFromTheTechSide(path, node, tech));
             var still = NetworkNamespace.Run(path, () => source.Read()).Single(a => a.InterfaceName == "node0");
             Assert.True(still.IsTentative, "DAD ended before the banner was read: the test proved nothing about optimistic addresses");
         }
@@ -133,6 +126,20 @@ public class LinkLocalTests
             HostProcess.Run("ip", ["netns", "del", ns], check: false);
         }
     }
+
+    private const string BannerLine = "PPN-GENESIS/1 I2qftCpUAmxOuzn473SVJKSoAvpkJbJLZlPbki4obT0=\r\n";
+
+    /// <summary>A holding listener on the node side's fe80:: address, started inside the namespace.</summary>
+    private static HoldingListener HoldOn(string path, InterfaceAddress node) => NetworkNamespace.Run(path, () => HoldingListener.Start(
+        [node.EndPoint(9443)], () => GenesisBanner.Format("I2qftCpUAmxOuzn473SVJKSoAvpkJbJLZlPbki4obT0="), new HoldingOptions(), new NoClaimYet(), _ => { }));
+
+    /// <summary>The banner line as a technician on the other end of the link reads it: fe80::node%tech0, port 9443.</summary>
+    private static string ReadBannerFromTheTechSide(string path, InterfaceAddress node, InterfaceAddress tech) => NetworkNamespace.Run(path, () =>
+    {
+        using var client = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+        client.Connect(new IPEndPoint(new IPAddress(node.Address.GetAddressBytes(), tech.InterfaceIndex), 9443));
+        return HoldingListenerTests.ReadLine(client);
+    });
 
     /// <summary>The real source read from inside the namespace: /proc/thread-self/net is the calling thread's namespace.</summary>
     private sealed class NamespaceProcSource(string path) : IInterfaceAddressSource
@@ -168,16 +175,8 @@ public class LinkLocalTests
             var node = addresses.Single(a => a.InterfaceName == "node0");
             var tech = addresses.Single(a => a.InterfaceName == "tech0");
 
-            using var listener = NetworkNamespace.Run(path, () => HoldingListener.Start(
-                [node.EndPoint(9443)], () => GenesisBanner.Format("I2qftCpUAmxOuzn473SVJKSoAvpkJbJLZlPbki4obT0="), new HoldingOptions(), new NoClaimYet(), _ => { }));
-            var line = NetworkNamespace.Run(path, () =>
-            {
-                using var client = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
-                // From the technician's side of the link: fe80::node%tech0.
-                client.Connect(new IPEndPoint(new IPAddress(node.Address.GetAddressBytes(), tech.InterfaceIndex), 9443));
-                return HoldingListenerTests.ReadLine(client);
-            });
-            Assert.Equal("PPN-GENESIS/1 I2qftCpUAmxOuzn473SVJKSoAvpkJbJLZlPbki4obT0=\r\n", line);
+            using var listener = HoldOn(path, node);
+            Assert.Equal(BannerLine, ReadBannerFromTheTechSide(path, node, tech));
         }
         finally
         {

@@ -15,18 +15,11 @@ public class EmulatedBoardTests
 {
     private static readonly TimeSpan ConsoleTimeout = TimeSpan.FromSeconds(180);
 
-    private static BootSource HostKernel(string commandLine)
-    {
-        var kernel = Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(f => f, StringComparer.Ordinal).LastOrDefault()
-            ?? throw new InvalidOperationException("no /boot/vmlinuz-*; install linux-image-amd64 (scripts/install-deps.sh)");
-        return new BootSource(kernel, null, commandLine);
-    }
-
     [RigFact]
     public void A_bench_node_on_an_emulated_board_gets_its_console_through_a_pty_and_its_power_cut_ends_the_process()
     {
         using var rig = Rig.Create("bench-emulated-board");
-        using var node = (BenchNode)new EmulatedBenchBackend().NewNode(rig, "board", HostKernel("console=ttyS0 panic=0"), NicModel.VirtioNet);
+        using var node = (BenchNode)new EmulatedBenchBackend().NewNode(rig, "board", HostKernel.Boot("console=ttyS0 panic=0"), NicModel.VirtioNet);
         var board = (EmulatedBoard)node.Power;
         Assert.Equal(NodeAbilities.BootControl, node.Abilities);
         Assert.Throws<NotSupportedException>(() => node.NvramPath);

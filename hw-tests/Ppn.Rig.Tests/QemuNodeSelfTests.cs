@@ -13,18 +13,11 @@ public class QemuNodeSelfTests
 {
     private static readonly TimeSpan ConsoleTimeout = TimeSpan.FromSeconds(180);
 
-    private static BootSource HostKernel(string commandLine)
-    {
-        var kernel = Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(f => f, StringComparer.Ordinal).LastOrDefault()
-            ?? throw new InvalidOperationException("no /boot/vmlinuz-*; install linux-image-amd64 (scripts/install-deps.sh)");
-        return new BootSource(kernel, null, commandLine);
-    }
-
     [RigFact]
     public void Captures_the_kernel_console_until_its_panic_and_is_gone_after_power_off()
     {
         using var rig = Rig.Create("selftest-panic");
-        using var node = rig.FactoryNewNode("kernel", HostKernel("console=ttyS0 panic=-1"));
+        using var node = rig.FactoryNewNode("kernel", HostKernel.Boot("console=ttyS0 panic=-1"));
         node.PowerOn();
         Assert.Equal(NodeState.Booting, node.State);
 
@@ -47,7 +40,7 @@ public class QemuNodeSelfTests
     {
         using var rig = Rig.Create("selftest-qmp");
         // panic=0: the kernel halts after its panic and QEMU keeps running, so only QMP can end it.
-        using var node = rig.FactoryNewNode("kernel", HostKernel("console=ttyS0 panic=0"));
+        using var node = rig.FactoryNewNode("kernel", HostKernel.Boot("console=ttyS0 panic=0"));
         node.PowerOn();
         node.WaitForLine(new Regex("Kernel panic"), ConsoleTimeout);
         Assert.Equal("running", node.QueryStatus());
@@ -63,7 +56,7 @@ public class QemuNodeSelfTests
     public void The_reset_button_restarts_the_guest_in_the_same_emulator_despite_no_reboot()
     {
         using var rig = Rig.Create("selftest-reset");
-        using var node = rig.FactoryNewNode("kernel", HostKernel("console=ttyS0 panic=0"));
+        using var node = rig.FactoryNewNode("kernel", HostKernel.Boot("console=ttyS0 panic=0"));
         node.PowerOn();
         var first = node.WaitForLine(new Regex("Linux version"), ConsoleTimeout);
         node.Reset();
@@ -77,7 +70,7 @@ public class QemuNodeSelfTests
     public void A_node_powers_on_again_from_the_same_nvram_after_a_power_off()
     {
         using var rig = Rig.Create("selftest-reboot");
-        using var node = rig.FactoryNewNode("kernel", HostKernel("console=ttyS0 panic=0"));
+        using var node = rig.FactoryNewNode("kernel", HostKernel.Boot("console=ttyS0 panic=0"));
         for (int boot = 1; boot <= 2; boot++)
         {
             node.PowerOn();
@@ -92,7 +85,7 @@ public class QemuNodeSelfTests
     public void An_unreachable_holding_port_fails_with_the_console_tail()
     {
         using var rig = Rig.Create("selftest-noholding");
-        using var node = rig.FactoryNewNode("kernel", HostKernel("console=ttyS0 panic=0"));
+        using var node = rig.FactoryNewNode("kernel", HostKernel.Boot("console=ttyS0 panic=0"));
         node.PowerOn();
         node.WaitForLine(new Regex("Kernel panic"), ConsoleTimeout);
         var e = Assert.Throws<NodeFailureException>(() => node.AwaitGenesisKey(TimeSpan.FromSeconds(3)));

@@ -153,24 +153,14 @@ public sealed class Rig : IDisposable
     public QemuNode LanNode(string name, BootSource boot, int port, System.Net.NetworkInformation.PhysicalAddress? mac = null)
     {
         if (_slot is null) throw new InvalidOperationException("LanNode needs a rig made by Rig.CreateLan");
-        var nvram = Path.Combine(WorkDirectory, $"{name}.OVMF_VARS.fd");
-        NvramFile.CreateFactoryNew(nvram);
-        var node = new QemuNode(new QemuNodeOptions
-        {
-            Name = name,
-            Boot = boot,
-            NvramPath = nvram,
-            LogDirectory = WorkDirectory,
-            Network = new NodeNetwork(Namespace, LanTap(port)),
-            Mac = mac ?? MacAddress.NewEmulated(),
-            SlotHeldByRig = true,
-        });
-        _nodes.Add(node);
-        return node;
+        return AddNode(name, boot, new NodeNetwork(Namespace, LanTap(port)), NicModel.VirtioNet, mac ?? MacAddress.NewEmulated(), slotHeldByRig: true);
     }
 
     /// <summary>A node with a factory-new NVRAM and a new MAC, on the rig's link. Not powered on.</summary>
-    public QemuNode FactoryNewNode(string name, BootSource boot, NicModel nic = NicModel.VirtioNet)
+    public QemuNode FactoryNewNode(string name, BootSource boot, NicModel nic = NicModel.VirtioNet) =>
+        AddNode(name, boot, Network, nic, MacAddress.NewEmulated(), slotHeldByRig: false);
+
+    private QemuNode AddNode(string name, BootSource boot, NodeNetwork? network, NicModel nic, System.Net.NetworkInformation.PhysicalAddress mac, bool slotHeldByRig)
     {
         var nvram = Path.Combine(WorkDirectory, $"{name}.OVMF_VARS.fd");
         NvramFile.CreateFactoryNew(nvram);
@@ -180,8 +170,10 @@ public sealed class Rig : IDisposable
             Boot = boot,
             NvramPath = nvram,
             LogDirectory = WorkDirectory,
-            Network = Network,
+            Network = network,
             Nic = nic,
+            Mac = mac,
+            SlotHeldByRig = slotHeldByRig,
         });
         _nodes.Add(node);
         return node;
@@ -190,17 +182,7 @@ public sealed class Rig : IDisposable
     public void Dispose()
     {
         List<Exception> errors = [];
-        foreach (var node in _nodes)
-        {
-            try
-            {
-                node.Dispose();
-            }
-            catch (Exception e)
-            {
-                errors.Add(e);
-            }
-        }
+        Disposal.Each(_nodes, errors);
         if (_borrowedLink is { } link)
         {
             HostCommand.Run("ip", ["-n", Namespace.Name, "link", "set", "dev", link, "netns", "1"], check: false);

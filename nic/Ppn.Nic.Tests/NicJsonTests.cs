@@ -27,6 +27,18 @@ public class NicJsonTests
     }
 
     [Fact]
+    public void Stats_json_keeps_both_of_two_counters_the_driver_names_alike()
+    {
+        // The reason `ppn nic stats --json` is written by hand (as `ethtool -S` prints them, nothing dropped).
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            NicJson.WriteStats(w, [(new Discovery.NicIdentity("eth0", null, null, null, null, "x", null), [new NicStatistic("rx_errors", 1), new NicStatistic("rx_errors", 2)])]);
+        }
+        Assert.Equal("""{"nics":[{"interface":"eth0","statistics":{"rx_errors":1,"rx_errors":2}}]}""", System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    [Fact]
     public void Tune_json_carries_status_changes_and_the_read_back_state()
     {
         var fake = new FakeEthtool().Add("enp2s0", Tg3Fixture.Bcm57765());

@@ -1,13 +1,13 @@
 using System.Net;
 using System.Net.NetworkInformation;
-using System.Text.Json;
+using Ppn.Formats;
 
 namespace Ppn.Appliance.SelfTests;
 
 /// <summary>
 /// `ppn.selftest=mesh-ping:10.8.0.3,10.8.0.1` on the kernel command line: once the node is enrolled and ppn0 is
 /// up, it sends ICMP echo requests to each mesh address through the tunnel (a spoke reaches another spoke only
-/// through the hub) and prints one JSON line per address and a summary, as the other self-tests do. Proves the
+/// through the hub) and prints one JSON line per address (<see cref="MeshPingSelfTestResult"/>) and a summary, as the other self-tests do. Proves the
 /// whole mesh path on a bench; every wait is bounded.
 /// </summary>
 public static class MeshPingSelfTest
@@ -48,17 +48,16 @@ public static class MeshPingSelfTest
                 }
             }
             if (rtt is not null) passed++;
-            log("mesh-ping: " + Json(target, rtt, tries, error));
+            var result = new MeshPingSelfTestResult
+            {
+                Target = target.ToString(),
+                Passed = rtt is not null,
+                Attempts = tries,
+                RttMs = rtt,
+                Error = rtt is null ? error : null, // a failed attempt before the answered one is not the result
+            };
+            log(SelfTestLine.Message(SelfTestLine.MeshPing, result, SelfTestJson.Default.MeshPingSelfTestResult));
         }
         log($"mesh-ping: {passed} passed, {targets.Count - passed} failed");
     }
-
-    private static string Json(IPAddress target, long? rtt, int tries, string? error) => SelfTestJson.Line(w =>
-    {
-        w.WriteString("target", target.ToString());
-        w.WriteBoolean("passed", rtt is not null);
-        w.WriteNumber("attempts", tries);
-        if (rtt is { } ms) w.WriteNumber("rttMs", ms);
-        else if (error is not null) w.WriteString("error", error);
-    });
 }

@@ -1,6 +1,5 @@
 using System.Net;
-using System.Text;
-using System.Text.Json;
+using Ppn.Formats;
 using Ppn.Mesh;
 using Ppn.Mesh.Links;
 using Ppn.Mesh.WireGuard;
@@ -13,7 +12,7 @@ namespace Ppn.Appliance.SelfTests;
 /// the way enrolment will configure ppn0, with more peers and allowed IPs than one netlink message holds
 /// (message splitting and multi-part dumps), reads it back, re-runs (must change nothing), repairs drift
 /// and removes the interface. No peer has keepalive and the node has no route to any endpoint: nothing
-/// is sent on the wire. Each check is one console line "ppn: selftest: mesh: {json}".
+/// is sent on the wire. Each check is one console line "ppn: selftest: mesh: {json}" (<see cref="MeshSelfTestCheck"/>).
 /// </summary>
 public static class MeshSelfTest
 {
@@ -24,15 +23,11 @@ public static class MeshSelfTest
     public static (int Passed, int Failed) Run(Action<string> log)
     {
         int passed = 0, failed = 0;
-        void Check(string name, bool ok, Action<Utf8JsonWriter>? details = null)
+        void Check(string name, bool ok, MeshSelfTestCheck? details = null)
         {
             if (ok) passed++; else failed++;
-            log("mesh: " + Json(w =>
-            {
-                w.WriteString("check", name);
-                w.WriteBoolean("passed", ok);
-                details?.Invoke(w);
-            }));
+            var line = (details ?? new MeshSelfTestCheck()) with { Check = name, Passed = ok };
+            log(SelfTestLine.Message(SelfTestLine.Mesh, line, SelfTestJson.Default.MeshSelfTestCheck));
         }
 
         var links = new RtnetlinkLinkConfigurator();
@@ -43,7 +38,7 @@ public static class MeshSelfTest
             var hubKey = RandomPublicKey();
             using var config = Config(hubKey);
             var first = bringUp.Up(Interface, config);
-            Check("bring-up creates the interface and applies the configuration", first.Changed, w => w.WriteNumber("changes", first.Changes.Count));
+            Check("bring-up creates the interface and applies the configuration", first.Changed, new MeshSelfTestCheck { Changes = first.Changes.Count });
 
             using (var device = wireGuard.Get(Interface))
             {
@@ -56,22 +51,22 @@ public static class MeshSelfTest
                     && device.Peers.Count == config.Peers.Count
                     && allowed == config.Peers.Sum(p => p.AllowedIPs.Count)
                     && hub?.Endpoint?.ToString() == "192.0.2.1:51820",
-                    w =>
+                    new MeshSelfTestCheck
                     {
-                        w.WriteString("backend", wireGuard.Backend);
-                        w.WriteNumber("peers", device?.Peers.Count ?? -1);
-                        w.WriteNumber("allowedIps", allowed);
-                        w.WriteNumber("listenPort", device?.ListenPort ?? -1);
+                        Backend = wireGuard.Backend,
+                        Peers = device?.Peers.Count ?? -1,
+                        AllowedIps = allowed,
+                        ListenPort = device?.ListenPort ?? -1,
                     });
             }
 
             var link = links.Get(Interface);
             Check("link is up with the mesh MTU and address", link is { Up: true, Kind: "wireguard" } && link.Mtu == config.Mtu
                 && links.Addresses(link.Index).Contains(config.Address),
-                w => w.WriteString("link", link?.ToString() ?? "missing"));
+                new MeshSelfTestCheck { Link = link?.ToString() ?? "missing" });
 
             var second = bringUp.Up(Interface, config);
-            Check("a second bring-up changes nothing", !second.Changed, w => w.WriteNumber("changes", second.Changes.Count));
+            Check("a second bring-up changes nothing", !second.Changed, new MeshSelfTestCheck { Changes = second.Changes.Count });
 
             using (var drift = new DeviceChange { ListenPort = 40000 })
             {
@@ -81,14 +76,14 @@ public static class MeshSelfTest
             var repair = bringUp.Up(Interface, config);
             var third = bringUp.Up(Interface, config);
             Check("drift (listen port, a removed peer) is repaired, then stable", repair.Changed && !third.Changed,
-                w => w.WriteNumber("repairChanges", repair.Changes.Count));
+                new MeshSelfTestCheck { RepairChanges = repair.Changes.Count });
 
             bool removed = bringUp.Down(Interface) && links.Get(Interface) is null;
             Check("down removes the interface", removed);
         }
         catch (Exception e)
         {
-            Check("no error from the kernel path", false, w => w.WriteString("error", $"{e.GetType().Name}: {e.Message}"));
+            Check("no error from the kernel path", false, new MeshSelfTestCheck { Error = $"{e.GetType().Name}: {e.Message}" });
             try { bringUp.Down(Interface); } catch (Exception) { }
         }
         log($"mesh: {passed} passed, {failed} failed");
@@ -122,6 +117,4 @@ public static class MeshSelfTest
         using var key = WireGuardPrivateKey.Generate();
         return key.PublicKey();
     }
-
-    private static string Json(Action<Utf8JsonWriter> body) => SelfTestJson.Line(body);
 }

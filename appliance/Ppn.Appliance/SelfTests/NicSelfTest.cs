@@ -1,5 +1,4 @@
-using System.Text;
-using System.Text.Json;
+using Ppn.Formats;
 using Ppn.Nic.Discovery;
 using Ppn.Nic.Ethtool;
 using Ppn.Nic.Rendering;
@@ -14,7 +13,7 @@ namespace Ppn.Appliance.SelfTests;
 /// value, sets a different in-range one, reads it back, restores the original and reads that back. It also
 /// checks that an out-of-range ring is refused as out of range, and that <see cref="NicTuner.Apply"/> rolls a
 /// real driver back after an injected failure. Each check is one console line
-/// "ppn: selftest: nic: {json}" whose "result" is passed, failed or unsupported (the driver does not
+/// "ppn: selftest: nic: {json}" (<see cref="NicSelfTestCheck"/> and the document of that check) whose "result" is passed, failed or unsupported (the driver does not
 /// implement the request: said as such, never counted as a pass); then "nic: N passed, N failed, N unsupported".
 /// The NIC is left as it was found.
 /// </summary>
@@ -28,8 +27,8 @@ public static class NicSelfTest
         Unsupported,
     }
 
-    /// <summary>A check's verdict and what it saw.</summary>
-    public sealed record Check(string Name, string? Interface, Outcome Outcome, Action<Utf8JsonWriter>? Details);
+    /// <summary>A check's verdict and what it saw: the document of its console line, header not yet filled in.</summary>
+    private sealed record Check(string Name, string? Interface, Outcome Outcome, NicSelfTestCheck Details);
 
     // Candidate values tried in order; the first that differs from the current value and fits the driver's
     // maximum is used. Ring sizes are multiples of 8 (e1000e rounds up to REQ_RX_DESCRIPTOR_MULTIPLE) and at
@@ -47,14 +46,14 @@ public static class NicSelfTest
         void Report(Check check)
         {
             checks.Add(check);
-            log("nic: " + Json(w =>
+            var line = check.Details with
             {
-                w.WriteString("check", check.Name);
-                if (check.Interface is null) w.WriteNull("interface"); else w.WriteString("interface", check.Interface);
-                w.WriteString("result", ResultName(check.Outcome));
-                w.WriteBoolean("passed", check.Outcome == Outcome.Passed);
-                check.Details?.Invoke(w);
-            }));
+                Check = check.Name,
+                Interface = check.Interface,
+                Result = ResultName(check.Outcome),
+                Passed = check.Outcome == Outcome.Passed,
+            };
+            log(SelfTestLine.Message(SelfTestLine.Nic, line, SelfTestJson.Default.NicSelfTestCheck));
         }
 
         IReadOnlyList<NicIdentity> nics = [];
@@ -62,11 +61,11 @@ public static class NicSelfTest
         {
             nics = discovery.List().Where(n => n.IsPhysical).ToList();
             Report(new Check("discovery lists the physical NICs", null, nics.Count > 0 ? Outcome.Passed : Outcome.Failed,
-                w => Names(w, "interfaces", nics.Select(n => n.Name))));
+                new NicDiscoveryCheck { Interfaces = nics.Select(n => n.Name).ToList() }));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Report(new Check("discovery lists the physical NICs", null, Outcome.Failed, w => w.WriteString("error", e.Message)));
+            Report(new Check("discovery lists the physical NICs", null, Outcome.Failed, new NicSelfTestNote { Error = e.Message }));
         }
 
         foreach (var nic in nics)
@@ -89,13 +88,13 @@ public static class NicSelfTest
 
     public static string ResultName(Outcome outcome) => outcome switch
     {
-        Outcome.Passed => "passed",
-        Outcome.Failed => "failed",
-        _ => "unsupported",
+        Outcome.Passed => NicSelfTestResult.Passed,
+        Outcome.Failed => NicSelfTestResult.Failed,
+        _ => NicSelfTestResult.Unsupported,
     };
 
     /// <summary>Runs one check; EOPNOTSUPP is "unsupported by driver", any other error a failure with its message.</summary>
-    private static Check Guard(NicIdentity nic, string name, Func<(Outcome Outcome, Action<Utf8JsonWriter>? Details)> body)
+    private static Check Guard(NicIdentity nic, string name, Func<(Outcome Outcome, NicSelfTestCheck Details)> body)
     {
         try
         {
@@ -104,15 +103,15 @@ public static class NicSelfTest
         }
         catch (EthtoolException e) when (e.Kind == EthtoolErrorKind.NotSupported)
         {
-            return new Check(name, nic.Name, Outcome.Unsupported, w => w.WriteString("detail", $"unsupported by driver: {e.Command} answered EOPNOTSUPP"));
+            return new Check(name, nic.Name, Outcome.Unsupported, Unsupported($"{e.Command} answered EOPNOTSUPP"));
         }
         catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException)
         {
-            return new Check(name, nic.Name, Outcome.Failed, w => w.WriteString("error", $"{e.GetType().Name}: {e.Message}"));
+            return new Check(name, nic.Name, Outcome.Failed, new NicSelfTestNote { Error = $"{e.GetType().Name}: {e.Message}" });
         }
     }
 
-    private static (Outcome, Action<Utf8JsonWriter>?) ReadAll(IEthtool ethtool, NicIdentity nic)
+    private static (Outcome, NicSelfTestCheck) ReadAll(IEthtool ethtool, NicIdentity nic)
     {
         var snapshot = NicSnapshot.Read(ethtool, nic);
         IReadOnlyList<NicStatistic> stats;
@@ -129,64 +128,52 @@ public static class NicSelfTest
         bool ok = d.Driver.Length > 0
             && (nic.PciAddress is null || d.BusInfo == nic.PciAddress)
             && stats.Count == d.StatisticCount;
-        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        string? linkText = null;
+        if (snapshot.Link is { } link)
         {
-            w.WriteString("driver", d.Driver);
-            w.WriteString("busInfo", d.BusInfo);
-            if (nic.PciId is { } id) w.WriteString("pciId", id); else w.WriteNull("pciId");
-            if (snapshot.PermanentAddress is { Length: > 0 } mac) w.WriteString("permanentAddress", NicJson.FormatAddress(mac)); else w.WriteNull("permanentAddress");
-            if (snapshot.Link is { } link)
-            {
-                // Right after boot autonegotiation may still run: the kernel reports SPEED_UNKNOWN then.
-                var speed = link.SpeedMbps is LinkSettings.SpeedUnknown or 0 ? "speed unknown (no link yet)" : $"{link.SpeedMbps} Mb/s {link.DuplexName}";
-                w.WriteString("link", $"{speed}, autoneg {(link.Autoneg ? "on" : "off")}");
-            }
-            else
-            {
-                w.WriteNull("link");
-            }
-            w.WriteNumber("statistics", stats.Count);
-            w.WriteNumber("driverStatisticCount", d.StatisticCount);
-            Names(w, "unsupported", Unsupported(snapshot.State));
+            // Right after boot autonegotiation may still run: the kernel reports SPEED_UNKNOWN then.
+            var speed = link.SpeedMbps is LinkSettings.SpeedUnknown or 0 ? "speed unknown (no link yet)" : $"{link.SpeedMbps} Mb/s {link.DuplexName}";
+            linkText = $"{speed}, autoneg {(link.Autoneg ? "on" : "off")}";
+        }
+        return (ok ? Outcome.Passed : Outcome.Failed, new NicReadCheck
+        {
+            Driver = d.Driver,
+            BusInfo = d.BusInfo,
+            PciId = nic.PciId,
+            PermanentAddress = snapshot.PermanentAddress is { Length: > 0 } mac ? NicJson.FormatAddress(mac) : null,
+            Link = linkText,
+            Statistics = stats.Count,
+            DriverStatisticCount = d.StatisticCount,
+            Unsupported = Unsupported(snapshot.State).ToList(),
         });
     }
 
-    private static (Outcome, Action<Utf8JsonWriter>?) Rings(IEthtool ethtool, string iface)
+    private static (Outcome, NicSelfTestCheck) Rings(IEthtool ethtool, string iface)
     {
         var before = ethtool.GetRingParams(iface);
         var target = before with { Rx = Pick(RingCandidates, before.Rx, before.RxMax), Tx = Pick(RingCandidates, before.Tx, before.TxMax) };
         if (target == before)
         {
-            return (Outcome.Unsupported, w => w.WriteString("detail", "unsupported by driver: no ring size other than the current one is advertised"));
+            return (Outcome.Unsupported, Unsupported("no ring size other than the current one is advertised"));
         }
-        RingParams readBack, restored;
-        try
-        {
-            ethtool.SetRingParams(iface, target);
-            readBack = ethtool.GetRingParams(iface);
-        }
-        finally
-        {
-            ethtool.SetRingParams(iface, before);
-        }
-        restored = ethtool.GetRingParams(iface);
+        var (readBack, restored) = SetReadBackRestore(before, target, p => ethtool.SetRingParams(iface, p), () => ethtool.GetRingParams(iface));
         bool ok = readBack.Rx == target.Rx && readBack.Tx == target.Tx && restored.Rx == before.Rx && restored.Tx == before.Tx;
-        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        return (ok ? Outcome.Passed : Outcome.Failed, new NicRingsCheck
         {
-            RxTx(w, "before", before.Rx, before.Tx);
-            RxTx(w, "set", target.Rx, target.Tx);
-            RxTx(w, "readBack", readBack.Rx, readBack.Tx);
-            RxTx(w, "restored", restored.Rx, restored.Tx);
-            RxTx(w, "max", before.RxMax, before.TxMax);
+            Before = new(before.Rx, before.Tx),
+            Set = new(target.Rx, target.Tx),
+            ReadBack = new(readBack.Rx, readBack.Tx),
+            Restored = new(restored.Rx, restored.Tx),
+            Max = new(before.RxMax, before.TxMax),
         });
     }
 
-    private static (Outcome, Action<Utf8JsonWriter>?) RingBeyondMaximum(IEthtool ethtool, string iface)
+    private static (Outcome, NicSelfTestCheck) RingBeyondMaximum(IEthtool ethtool, string iface)
     {
         var before = ethtool.GetRingParams(iface);
         if (before.RxMax == 0)
         {
-            return (Outcome.Unsupported, w => w.WriteString("detail", "unsupported by driver: no rx ring advertised"));
+            return (Outcome.Unsupported, Unsupported("no rx ring advertised"));
         }
         EthtoolErrorKind? kind = null;
         try
@@ -206,93 +193,63 @@ public static class NicSelfTest
         }
         var after = ethtool.GetRingParams(iface);
         bool ok = kind == EthtoolErrorKind.OutOfRange && after == before;
-        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        return (ok ? Outcome.Passed : Outcome.Failed, new NicRingBeyondMaximumCheck
         {
-            w.WriteNumber("requestedRx", before.RxMax + 8);
-            w.WriteString("answer", kind?.ToString() ?? "accepted");
-            w.WriteBoolean("unchanged", after == before);
+            RequestedRx = before.RxMax + 8,
+            Answer = kind?.ToString() ?? "accepted",
+            Unchanged = after == before,
         });
     }
 
-    private static (Outcome, Action<Utf8JsonWriter>?) Coalesce(IEthtool ethtool, string iface)
+    private static (Outcome, NicSelfTestCheck) Coalesce(IEthtool ethtool, string iface)
     {
         var before = ethtool.GetCoalesce(iface);
         // Only rx-usecs moves: the one parameter every coalescing driver takes (e1000e takes nothing else;
         // the kernel refuses a non-zero field the driver does not declare with EOPNOTSUPP).
         var target = before with { RxUsecs = Pick(RxUsecsCandidates, before.RxUsecs, uint.MaxValue) };
-        CoalesceParams readBack;
-        try
-        {
-            ethtool.SetCoalesce(iface, target);
-            readBack = ethtool.GetCoalesce(iface);
-        }
-        finally
-        {
-            ethtool.SetCoalesce(iface, before);
-        }
-        var restored = ethtool.GetCoalesce(iface);
+        var (readBack, restored) = SetReadBackRestore(before, target, p => ethtool.SetCoalesce(iface, p), () => ethtool.GetCoalesce(iface));
         bool ok = readBack == target && restored == before;
-        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        return (ok ? Outcome.Passed : Outcome.Failed, new NicCoalesceCheck
         {
-            w.WriteNumber("before", before.RxUsecs);
-            w.WriteNumber("set", target.RxUsecs);
-            w.WriteNumber("readBack", readBack.RxUsecs);
-            w.WriteNumber("restored", restored.RxUsecs);
+            Before = before.RxUsecs,
+            Set = target.RxUsecs,
+            ReadBack = readBack.RxUsecs,
+            Restored = restored.RxUsecs,
         });
     }
 
-    private static (Outcome, Action<Utf8JsonWriter>?) Pause(IEthtool ethtool, string iface)
+    private static (Outcome, NicSelfTestCheck) Pause(IEthtool ethtool, string iface)
     {
         var before = ethtool.GetPause(iface);
         // A forced (non-autonegotiated) mode reads back exactly; with autoneg the driver reports what the link
         // partner agreed to, which the test does not control.
         var target = before == new PauseParams(false, true, false) ? new PauseParams(false, false, true) : new PauseParams(false, true, false);
-        PauseParams readBack;
-        try
-        {
-            ethtool.SetPause(iface, target);
-            readBack = ethtool.GetPause(iface);
-        }
-        finally
-        {
-            ethtool.SetPause(iface, before);
-        }
-        var restored = ethtool.GetPause(iface);
+        var (readBack, restored) = SetReadBackRestore(before, target, p => ethtool.SetPause(iface, p), () => ethtool.GetPause(iface));
         bool restoredOk = restored.Autoneg == before.Autoneg && (before.Autoneg || restored == before);
         bool ok = readBack == target && restoredOk;
-        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        return (ok ? Outcome.Passed : Outcome.Failed, new NicPauseCheck
         {
-            Pause(w, "before", before);
-            Pause(w, "set", target);
-            Pause(w, "readBack", readBack);
-            Pause(w, "restored", restored);
+            Before = Settings(before),
+            Set = Settings(target),
+            ReadBack = Settings(readBack),
+            Restored = Settings(restored),
         });
     }
 
-    private static (Outcome, Action<Utf8JsonWriter>?) Eee(IEthtool ethtool, string iface)
+    private static (Outcome, NicSelfTestCheck) Eee(IEthtool ethtool, string iface)
     {
         var before = ethtool.GetEee(iface);
         // The enable bits only: tg3 (and others) refuse a changed advertisement.
         var target = before with { Enabled = !before.Enabled, TxLpiEnabled = !before.Enabled };
-        EeeParams readBack;
-        try
-        {
-            ethtool.SetEee(iface, target);
-            readBack = ethtool.GetEee(iface);
-        }
-        finally
-        {
-            ethtool.SetEee(iface, before);
-        }
-        var restored = ethtool.GetEee(iface);
+        var (readBack, restored) = SetReadBackRestore(before, target, p => ethtool.SetEee(iface, p), () => ethtool.GetEee(iface));
         bool ok = readBack.Enabled == target.Enabled && readBack.TxLpiEnabled == target.TxLpiEnabled
             && restored.Enabled == before.Enabled && restored.TxLpiEnabled == before.TxLpiEnabled;
-        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        return (ok ? Outcome.Passed : Outcome.Failed, new NicEeeCheck
         {
-            w.WriteBoolean("before", before.Enabled);
-            w.WriteBoolean("set", target.Enabled);
-            w.WriteBoolean("readBack", readBack.Enabled);
-            w.WriteBoolean("restored", restored.Enabled);
+            Before = before.Enabled,
+            Set = target.Enabled,
+            ReadBack = readBack.Enabled,
+            Restored = restored.Enabled,
         });
     }
 
@@ -300,12 +257,12 @@ public static class NicSelfTest
     /// A two-change plan whose second change the driver must refuse (an rx ring beyond its maximum): the
     /// tuner has to revert the first (rx-usecs) and leave the NIC exactly as it was read.
     /// </summary>
-    private static (Outcome, Action<Utf8JsonWriter>?) Rollback(IEthtool ethtool, NicIdentity nic)
+    private static (Outcome, NicSelfTestCheck) Rollback(IEthtool ethtool, NicIdentity nic)
     {
         var before = NicState.Read(ethtool, nic.Name);
         if (before.Coalesce is not { } coalesce || before.Rings is not { } rings || rings.RxMax == 0)
         {
-            return (Outcome.Unsupported, w => w.WriteString("detail", "unsupported by driver: needs coalescing and an rx ring"));
+            return (Outcome.Unsupported, Unsupported("needs coalescing and an rx ring"));
         }
         var plan = new TuningPlan(nic.Name, "selftest",
         [
@@ -316,13 +273,32 @@ public static class NicSelfTest
         var after = NicState.Read(ethtool, nic.Name);
         bool ok = result.Status == TuneStatus.RolledBack && result.Applied.Count == 1
             && after.Coalesce == before.Coalesce && after.Rings == before.Rings;
-        return (ok ? Outcome.Passed : Outcome.Failed, w =>
+        return (ok ? Outcome.Passed : Outcome.Failed, new NicRollbackCheck
         {
-            w.WriteString("status", NicJson.StatusName(result.Status));
-            w.WriteNumber("applied", result.Applied.Count);
-            if (result.Error is null) w.WriteNull("error"); else w.WriteString("error", result.Error);
-            w.WriteBoolean("stateAsBefore", after.Coalesce == before.Coalesce && after.Rings == before.Rings);
+            Status = NicJson.StatusName(result.Status),
+            Applied = result.Applied.Count,
+            Error = result.Error,
+            StateAsBefore = after.Coalesce == before.Coalesce && after.Rings == before.Rings,
         });
+    }
+
+    /// <summary>
+    /// Sets <paramref name="target"/> and reads it back, then puts <paramref name="before"/> back (also when the set or
+    /// the read-back threw: the NIC is left as it was found) and reads that back.
+    /// </summary>
+    private static (T ReadBack, T Restored) SetReadBackRestore<T>(T before, T target, Action<T> set, Func<T> get)
+    {
+        T readBack;
+        try
+        {
+            set(target);
+            readBack = get();
+        }
+        finally
+        {
+            set(before);
+        }
+        return (readBack, get());
     }
 
     private static uint Pick(uint[] candidates, uint current, uint max)
@@ -348,29 +324,7 @@ public static class NicSelfTest
         if (s.Features.Count == 0) yield return "features";
     }
 
-    private static void RxTx(Utf8JsonWriter w, string name, uint rx, uint tx)
-    {
-        w.WriteStartObject(name);
-        w.WriteNumber("rx", rx);
-        w.WriteNumber("tx", tx);
-        w.WriteEndObject();
-    }
+    private static NicSelfTestNote Unsupported(string why) => new() { Detail = "unsupported by driver: " + why };
 
-    private static void Pause(Utf8JsonWriter w, string name, PauseParams p)
-    {
-        w.WriteStartObject(name);
-        w.WriteBoolean("autoneg", p.Autoneg);
-        w.WriteBoolean("rx", p.Rx);
-        w.WriteBoolean("tx", p.Tx);
-        w.WriteEndObject();
-    }
-
-    private static void Names(Utf8JsonWriter w, string name, IEnumerable<string> values)
-    {
-        w.WriteStartArray(name);
-        foreach (var v in values) w.WriteStringValue(v);
-        w.WriteEndArray();
-    }
-
-    private static string Json(Action<Utf8JsonWriter> body) => SelfTestJson.Line(body);
+    private static NicPauseSettings Settings(PauseParams p) => new(p.Autoneg, p.Rx, p.Tx);
 }

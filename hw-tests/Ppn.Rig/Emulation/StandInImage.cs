@@ -19,9 +19,8 @@ public static class StandInImage
     /// <summary>Writes vmlinuz and initramfs.cpio.gz into <paramref name="directory"/>; returns the image.</summary>
     public static NodeImage Build(string directory)
     {
-        var kernel = Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(f => f, StringComparer.Ordinal).LastOrDefault()
-            ?? throw new InvalidOperationException("no /boot/vmlinuz-*; install linux-image-amd64");
-        var version = Path.GetFileName(kernel)["vmlinuz-".Length..];
+        var kernel = HostKernel.Newest() ?? throw new InvalidOperationException(HostKernel.Missing);
+        var version = HostKernel.Release(kernel);
         var busybox = "/bin/busybox";
         if (!File.Exists(busybox))
         {

@@ -36,9 +36,8 @@ public static partial class UsbGuest
     /// <summary>Builds the guest's initramfs and returns it with the kernel.</summary>
     public static NodeImage Build(string nativeRig, string directory)
     {
-        var kernel = Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(f => f, StringComparer.Ordinal).LastOrDefault()
-            ?? throw new RigInfrastructureException(RigFault.ImageMissing, "no /boot/vmlinuz-*; install linux-image-amd64");
-        var version = Path.GetFileName(kernel)["vmlinuz-".Length..];
+        var kernel = HostKernel.Newest() ?? throw new RigInfrastructureException(RigFault.ImageMissing, HostKernel.Missing);
+        var version = HostKernel.Release(kernel);
         const string libusb = "/usr/lib/x86_64-linux-gnu/libusb-1.0.so.0";
         if (!File.Exists(libusb))
         {

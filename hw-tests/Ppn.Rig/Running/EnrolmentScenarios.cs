@@ -1,3 +1,4 @@
+using Ppn.Formats;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -55,9 +56,8 @@ internal static class EnrolmentScenarios
         var rig = ctx.CreateRig("replay-after-reboot");
         using var hub = RigHub.Start(rig.Namespace);
         var rigLinkLocal = Eui64.LinkLocalFromMac(TapMac(rig));
-        using var credential = AuthorityCredential.Generate(new IPEndPoint(rigLinkLocal, RigHub.ListenPort), hub.PublicKey.Bytes.ToArray(), commandKeyEpoch: 0);
-        var config = credential.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(90), beaconPeriod: TimeSpan.FromSeconds(1));
-        var node = ctx.FactoryNewNode(rig, "node-a", WithNodeConfig(ctx.Image.ToBootSource(), rig, "node-a", config.ToJson()));
+        using var credential = HubCredential(rig, hub, rigLinkLocal);
+        var node = FactoryNewNodeOf(ctx, rig, credential);
         using var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential));
         using var stop = new CancellationTokenSource();
 
@@ -65,32 +65,13 @@ internal static class EnrolmentScenarios
         var beacons = authority.Simulator.EmitBeaconsAsync(rig.Link, TimeSpan.FromSeconds(1), stop.Token);
         try
         {
-            node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node (\d+), (10\.8\.0\.\d+)/24"), Bound);
-            var bindings = authority.Simulator.Registry.Bindings();
-            FailureClassifier.Require(bindings.Count == 1, $"the registry holds {bindings.Count} bindings after one join");
-            var binding = bindings[0];
-            ctx.Log($"{node.Name} ({node.Backend}) joined as node {binding.NodeId} at {binding.Address}");
-            hub.AddSpoke(binding.NodePublicKey, binding.Address);
-            node.WaitForLine(new Regex($@"^ppn: commands: listening on {Regex.Escape(binding.Address.ToString())}:8090"), Bound);
-
-            using var sealer = CommandSealer.ForNode(credential.NoisePrivateKey, binding.NodePublicKey);
-            var target = TargetSelector.Node((ushort)binding.NodeId);
-            var noop = Seal(sealer, CommandIntent.Noop, 0, target, 1);
-            var destination = new IPEndPoint(binding.Address, CommandListenerOptions.DefaultPort);
-            using var sender = rig.Namespace.RunInside(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), TimeSpan.FromSeconds(10));
-            SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: accepted noop \(argument 0\) for node \d+, epoch 0 counter 1 from 10\.8\.0\.1:\d+: executed"));
+            using var joined = JoinAndNoop(ctx, rig, node, hub, credential, authority.Simulator);
             ctx.Log("noop (counter 1) executed; power cut");
 
             var cut = node.PowerOff();
             ctx.Log($"power cut: {cut}");
             node.PowerOn();
-            node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by restored \(join\): node " + binding.NodeId), Bound);
-            node.WaitForLine(new Regex(@"^ppn: commands: listening on .* replay floor 255"), Bound);
-            SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: rejected \d+ datagram\(s\) .*\(last: replay from 10\.8\.0\.1:\d+\)"));
-            SendUntil(node, sender, Seal(sealer, CommandIntent.Noop, 0, target, 256), destination, new Regex(@"^ppn: commands: accepted noop .* counter 256 .*: executed"));
-            FailureClassifier.Require(!node.Console.Snapshot().Any(l => l.Text.Contains("accepted", StringComparison.Ordinal) && l.Text.Contains("counter 1 from", StringComparison.Ordinal)),
-                "the noop captured before the power cut was executed again after it");
-            FailureClassifier.Require(authority.Simulator.Registry.Bindings().Count == 1, "the restored node joined again");
+            CapturedNoopRejectedAfterReboot(node, joined, authority.Simulator, "the power cut");
             ctx.Log("after the power cut: identity and enrolment restored, the captured noop rejected as a replay, the next batch (256) executed");
         }
         finally
@@ -110,9 +91,8 @@ internal static class EnrolmentScenarios
         var rig = ctx.CreateRig("enrolled-node");
         using var hub = RigHub.Start(rig.Namespace);
         var rigLinkLocal = Eui64.LinkLocalFromMac(TapMac(rig));
-        using var credential = AuthorityCredential.Generate(new IPEndPoint(rigLinkLocal, RigHub.ListenPort), hub.PublicKey.Bytes.ToArray(), commandKeyEpoch: 0);
-        var config = credential.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(90), beaconPeriod: TimeSpan.FromSeconds(1));
-        var node = ctx.FactoryNewNode(rig, "node-a", WithNodeConfig(ctx.Image.ToBootSource(), rig, "node-a", config.ToJson()));
+        using var credential = HubCredential(rig, hub, rigLinkLocal);
+        var node = FactoryNewNodeOf(ctx, rig, credential);
         var authority = new AsyncDisposer(StartAuthority(rig, "registry.db", credential));
         using var authorityOwner = new Owner(() => authority.Dispose());
         var stop = new CancellationTokenSource();
@@ -124,34 +104,16 @@ internal static class EnrolmentScenarios
 
         node.PowerOn();
         var beacons = authority.Simulator.EmitBeaconsAsync(Rig.TapName, TimeSpan.FromSeconds(1), stop.Token);
-        var enrolled = node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node (\d+), (10\.8\.0\.\d+)/24"), Bound);
-        var bindings = authority.Simulator.Registry.Bindings();
-        FailureClassifier.Require(bindings.Count == 1, $"the registry holds {bindings.Count} bindings after one join");
-        var binding = bindings[0];
-        var match = new Regex(@"node (\d+), (10\.8\.0\.\d+)/24").Match(enrolled.Text);
+        using var joined = JoinAndNoop(ctx, rig, node, hub, credential, authority.Simulator);
+        var (binding, sealer, target, destination, sender) = (joined.Binding, joined.Sealer, joined.Target, joined.Destination, joined.Sender);
+        var match = new Regex(@"node (\d+), (10\.8\.0\.\d+)/24").Match(joined.Enrolled.Text);
         FailureClassifier.Require(match.Groups[1].Value == binding.NodeId.ToString(CultureInfo.InvariantCulture) && match.Groups[2].Value == binding.Address.ToString(),
-            $"the node says '{enrolled.Text}', the registry node {binding.NodeId} at {binding.Address}");
-        ctx.Log($"node-a joined as node {binding.NodeId} at {binding.Address}");
-        hub.AddSpoke(binding.NodePublicKey, binding.Address);
-        node.WaitForLine(new Regex($@"^ppn: commands: listening on {Regex.Escape(binding.Address.ToString())}:8090"), Bound);
-
-        using var sealer = CommandSealer.ForNode(credential.NoisePrivateKey, binding.NodePublicKey);
-        var target = TargetSelector.Node((ushort)binding.NodeId);
-        var noop = Seal(sealer, CommandIntent.Noop, 0, target, 1);
-        var destination = new IPEndPoint(binding.Address, CommandListenerOptions.DefaultPort);
-        using var sender = rig.Namespace.RunInside(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), TimeSpan.FromSeconds(10));
-        SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: accepted noop \(argument 0\) for node \d+, epoch 0 counter 1 from 10\.8\.0\.1:\d+: executed"));
+            $"the node says '{joined.Enrolled.Text}', the registry node {binding.NodeId} at {binding.Address}");
         ctx.Log("noop (counter 1) executed; power cycle");
 
         node.PowerOff();
         node.PowerOn();
-        node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by restored \(join\): node " + binding.NodeId), Bound);
-        node.WaitForLine(new Regex(@"^ppn: commands: listening on .* replay floor 255"), Bound);
-        SendUntil(node, sender, noop, destination, new Regex(@"^ppn: commands: rejected \d+ datagram\(s\) .*\(last: replay from 10\.8\.0\.1:\d+\)"));
-        SendUntil(node, sender, Seal(sealer, CommandIntent.Noop, 0, target, 256), destination, new Regex(@"^ppn: commands: accepted noop .* counter 256 .*: executed"));
-        FailureClassifier.Require(!node.Console.Snapshot().Any(l => l.Text.Contains("accepted", StringComparison.Ordinal) && l.Text.Contains("counter 1 from", StringComparison.Ordinal)),
-            "the noop captured before the reboot was executed again after it");
-        FailureClassifier.Require(authority.Simulator.Registry.Bindings().Count == 1, "the restored node joined again");
+        CapturedNoopRejectedAfterReboot(node, joined, authority.Simulator, "the reboot");
         ctx.Log("after the reboot: the captured noop rejected as a replay, the next batch (256) executed");
 
         SendUntil(node, sender, Seal(sealer, CommandIntent.BeaconRescan, 0, target, 257), destination,
@@ -464,11 +426,8 @@ internal static class EnrolmentScenarios
             var own = Address(spoke);
             spoke.WaitForLine(new Regex(@"^ppn: selftest: mesh-ping: \d+ passed, \d+ failed"), Bound);
             var other = Spokes.Single(a => !a.Equals(own)).ToString();
-            var result = spoke.Console.Snapshot().Select(l => l.Text)
-                .Where(t => t.StartsWith("ppn: selftest: mesh-ping: {", StringComparison.Ordinal))
-                .Select(t => JsonDocument.Parse(t["ppn: selftest: mesh-ping: ".Length..]).RootElement)
-                .Single(r => r.GetProperty("target").GetString() == other);
-            FailureClassifier.Require(result.GetProperty("passed").GetBoolean(), $"{spoke.Name} ({own}) could not ping {other} through the hub: {result}");
+            var result = SelfTestLine.MeshPingResults(spoke.Console.Snapshot().Select(l => l.Text)).Single(r => r.Target == other);
+            FailureClassifier.Require(result.Passed, $"{spoke.Name} ({own}) could not ping {other} through the hub: {result}");
         }
         ctx.Log("each spoke pinged the other through the hub");
 
@@ -511,6 +470,73 @@ internal static class EnrolmentScenarios
         ctx.Log("with the authority gone, the relay came back from a power cut with the same identity and its kept roster; a command crossed it again");
 
         foreach (var n in new[] { hubVm, spokeA, spokeB }) n.PowerOff();
+    }
+
+    /// <summary>The rig as the control plane: its hub on the tap's link-local address, pinned with the command keys.</summary>
+    private static AuthorityCredential HubCredential(Rig rig, RigHub hub, IPAddress rigLinkLocal) =>
+        AuthorityCredential.Generate(new IPEndPoint(rigLinkLocal, RigHub.ListenPort), hub.PublicKey.Bytes.ToArray(), commandKeyEpoch: 0);
+
+    /// <summary>A factory-new node-a booting the node configuration of <paramref name="credential"/> (a 90 s beacon scan).</summary>
+    private static IRigNode FactoryNewNodeOf(ScenarioContext ctx, Rig rig, AuthorityCredential credential)
+    {
+        var config = credential.NodeConfigFor(scanWindow: TimeSpan.FromSeconds(90), beaconPeriod: TimeSpan.FromSeconds(1));
+        return ctx.FactoryNewNode(rig, "node-a", WithNodeConfig(ctx.Image.ToBootSource(), rig, "node-a", config.ToJson()));
+    }
+
+    /// <summary>A node that joined by beacon, as the control plane holds it: its binding and a sealer, sender and target for its commands.</summary>
+    private sealed class JoinedNode(ConsoleLine enrolled, Binding binding, CommandSealer sealer, Socket sender) : IDisposable
+    {
+        public ConsoleLine Enrolled { get; } = enrolled;
+        public Binding Binding { get; } = binding;
+        public CommandSealer Sealer { get; } = sealer;
+        public Socket Sender { get; } = sender;
+        public TargetSelector Target => TargetSelector.Node((ushort)Binding.NodeId);
+        public IPEndPoint Destination => new(Binding.Address, CommandListenerOptions.DefaultPort);
+
+        public void Dispose()
+        {
+            Sender.Dispose();
+            Sealer.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The join by beacon and the first command: the registry holds exactly the node's binding, the rig's hub takes it as
+    /// a spoke, the listener comes up on the mesh address and a sealed noop (counter 1) through ppn0 is executed.
+    /// </summary>
+    private static JoinedNode JoinAndNoop(ScenarioContext ctx, Rig rig, IRigNode node, RigHub hub, AuthorityCredential credential, AuthoritySimulator authority)
+    {
+        var enrolled = node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by join: node (\d+), (10\.8\.0\.\d+)/24"), Bound);
+        var bindings = authority.Registry.Bindings();
+        FailureClassifier.Require(bindings.Count == 1, $"the registry holds {bindings.Count} bindings after one join");
+        var binding = bindings[0];
+        ctx.Log($"{node.Name} ({node.Backend}) joined as node {binding.NodeId} at {binding.Address}");
+        hub.AddSpoke(binding.NodePublicKey, binding.Address);
+        node.WaitForLine(new Regex($@"^ppn: commands: listening on {Regex.Escape(binding.Address.ToString())}:8090"), Bound);
+
+        var joined = new JoinedNode(enrolled, binding, CommandSealer.ForNode(credential.NoisePrivateKey, binding.NodePublicKey),
+            rig.Namespace.RunInside(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp), TimeSpan.FromSeconds(10)));
+        SendUntil(node, joined.Sender, CapturedNoop(joined), joined.Destination,
+            new Regex(@"^ppn: commands: accepted noop \(argument 0\) for node \d+, epoch 0 counter 1 from 10\.8\.0\.1:\d+: executed"));
+        return joined;
+    }
+
+    /// <summary>The noop of counter 1, as the rig sent it and as a capture on the wire holds it.</summary>
+    private static byte[] CapturedNoop(JoinedNode joined) => Seal(joined.Sealer, CommandIntent.Noop, 0, joined.Target, 1);
+
+    /// <summary>
+    /// After a power cycle of a <see cref="JoinAndNoop"/> node: identity and enrolment restored (no second binding), the
+    /// replay floor persisted, the captured noop rejected as a replay and the next batch (counter 256) executed.
+    /// </summary>
+    private static void CapturedNoopRejectedAfterReboot(IRigNode node, JoinedNode joined, AuthoritySimulator authority, string cycle)
+    {
+        node.WaitForLine(new Regex(@"^ppn: genesis: enrolled by restored \(join\): node " + joined.Binding.NodeId), Bound);
+        node.WaitForLine(new Regex(@"^ppn: commands: listening on .* replay floor 255"), Bound);
+        SendUntil(node, joined.Sender, CapturedNoop(joined), joined.Destination, new Regex(@"^ppn: commands: rejected \d+ datagram\(s\) .*\(last: replay from 10\.8\.0\.1:\d+\)"));
+        SendUntil(node, joined.Sender, Seal(joined.Sealer, CommandIntent.Noop, 0, joined.Target, 256), joined.Destination, new Regex(@"^ppn: commands: accepted noop .* counter 256 .*: executed"));
+        FailureClassifier.Require(!node.Console.Snapshot().Any(l => l.Text.Contains("accepted", StringComparison.Ordinal) && l.Text.Contains("counter 1 from", StringComparison.Ordinal)),
+            $"the noop captured before {cycle} was executed again after it");
+        FailureClassifier.Require(authority.Registry.Bindings().Count == 1, "the restored node joined again");
     }
 
     private static byte[] Seal(CommandSealer sealer, CommandIntent intent, byte argument, TargetSelector target, uint counter)

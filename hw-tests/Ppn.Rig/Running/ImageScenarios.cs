@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.RegularExpressions;
+using Ppn.Formats;
 using Ppn.Rig.Emulation;
 using Ppn.Rig.Model;
 using Ppn.Rig.Net;
@@ -77,15 +77,10 @@ internal static class InNodeSelfTests
         ctx.Log(uefi.Text);
 
         var mesh = node.WaitForLine(new Regex(@"^ppn: selftest: mesh: (\d+) passed, (\d+) failed"), Bound);
-        var checks = node.Console.Snapshot()
-            .Select(l => l.Text)
-            .Where(t => t.StartsWith("ppn: selftest: mesh: {", StringComparison.Ordinal))
-            .Select(t => JsonDocument.Parse(t["ppn: selftest: mesh: ".Length..]).RootElement)
-            .ToList();
-        FailureClassifier.Require(checks.All(c => c.GetProperty("passed").GetBoolean()),
-            "kernel WireGuard checks failed:\n" + string.Join('\n', checks.Where(c => !c.GetProperty("passed").GetBoolean()).Select(c => c.ToString())));
-        FailureClassifier.Require(checks.Any(c => c.GetProperty("check").GetString()!.StartsWith("read-back", StringComparison.Ordinal)
-            && c.GetProperty("backend").GetString() == "kernel" && c.GetProperty("peers").GetInt32() == 42),
+        var checks = SelfTestLine.MeshChecks(node.Console.Snapshot().Select(l => l.Text));
+        FailureClassifier.Require(checks.All(c => c.Passed),
+            "kernel WireGuard checks failed:\n" + string.Join('\n', checks.Where(c => !c.Passed).Select(c => c.ToString())));
+        FailureClassifier.Require(checks.Any(c => c.Check.StartsWith("read-back", StringComparison.Ordinal) && c.Backend == "kernel" && c.Peers == 42),
             "no read-back check of 42 peers on the kernel backend");
         FailureClassifier.Require(checks.Count == 6, $"{checks.Count} mesh checks, expected 6");
         FailureClassifier.Require(mesh.Text.EndsWith("6 passed, 0 failed", StringComparison.Ordinal), mesh.Text);
@@ -107,7 +102,6 @@ internal static class InNodeSelfTests
 internal static class NicSelfTest
 {
     private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
-    private const string Prefix = "ppn: selftest: nic: ";
 
     public static void Run(ScenarioContext ctx)
     {
@@ -118,54 +112,55 @@ internal static class NicSelfTest
         node.PowerOn();
 
         var summary = node.WaitForLine(new Regex(@"^ppn: selftest: nic: (\d+) passed, (\d+) failed, (\d+) unsupported by driver$"), Bound);
-        var checks = node.Console.Snapshot()
-            .Select(l => l.Text)
-            .Where(t => t.StartsWith(Prefix + "{", StringComparison.Ordinal))
-            .Select(t => JsonDocument.Parse(t[Prefix.Length..]).RootElement)
+        // Each line's header says which check it is; the line is then read as that check's document.
+        var checks = SelfTestLine.All(node.Console.Snapshot().Select(l => l.Text), SelfTestLine.Nic)
+            .Select(l => (Line: l, Header: l.Read(SelfTestJson.Default.NicSelfTestCheck)))
             .ToList();
-        JsonElement Check(string startsWith)
+        (SelfTestLine Line, NicSelfTestCheck Header) Check(string startsWith)
         {
-            var found = checks.Where(c => c.GetProperty("check").GetString()!.StartsWith(startsWith, StringComparison.Ordinal)
-                && c.GetProperty("interface").ValueKind == JsonValueKind.String).ToList();
+            var found = checks.Where(c => c.Header.Check.StartsWith(startsWith, StringComparison.Ordinal) && c.Header.Interface is not null).ToList();
             FailureClassifier.Require(found.Count == 1, $"{found.Count} '{startsWith}' check lines, expected exactly one");
             return found[0];
         }
-        static string Result(JsonElement check) => check.GetProperty("result").GetString() ?? "";
 
-        var failed = checks.Where(c => Result(c) == "failed").ToList();
-        FailureClassifier.Require(failed.Count == 0, "NIC checks failed on the node:\n" + string.Join('\n', failed.Select(c => c.ToString())));
+        var failed = checks.Where(c => c.Header.Result == NicSelfTestResult.Failed).ToList();
+        FailureClassifier.Require(failed.Count == 0, "NIC checks failed on the node:\n" + string.Join('\n', failed.Select(c => c.Line.Json)));
 
         // One e1000e NIC, found through sysfs and driven by e1000e; GPERMADDR is the MAC the rig gave it.
-        var read = Check("every read");
-        FailureClassifier.Require(Result(read) == "passed", $"every read: {read}");
-        FailureClassifier.Require(read.GetProperty("driver").GetString() == "e1000e", $"driver: {read}");
-        FailureClassifier.Require(read.GetProperty("pciId").GetString() == "8086:10d3", $"PCI id: {read}");
-        FailureClassifier.Require(read.GetProperty("permanentAddress").GetString() == MacAddress.Format(node.Mac).ToLowerInvariant(), $"GPERMADDR is not the rig's MAC: {read}");
-        FailureClassifier.Require(read.GetProperty("unsupported").EnumerateArray().Any(e => e.GetString() == "eee"), $"eee not listed as unsupported: {read}");
+        var (readLine, readHeader) = Check("every read");
+        FailureClassifier.Require(readHeader.Result == NicSelfTestResult.Passed, $"every read: {readLine.Json}");
+        var read = readLine.Read(SelfTestJson.Default.NicReadCheck);
+        FailureClassifier.Require(read.Driver == "e1000e", $"driver: {readLine.Json}");
+        FailureClassifier.Require(read.PciId == "8086:10d3", $"PCI id: {readLine.Json}");
+        FailureClassifier.Require(read.PermanentAddress == MacAddress.Format(node.Mac).ToLowerInvariant(), $"GPERMADDR is not the rig's MAC: {readLine.Json}");
+        FailureClassifier.Require(read.Unsupported.Contains("eee"), $"eee not listed as unsupported: {readLine.Json}");
 
-        var rings = Check("rings: set");
-        FailureClassifier.Require(Result(rings) == "passed", $"rings: {rings}");
-        FailureClassifier.Require(rings.GetProperty("before").GetProperty("rx").GetUInt32() != rings.GetProperty("readBack").GetProperty("rx").GetUInt32(), $"rings did not change: {rings}");
-        FailureClassifier.Require(Result(Check("rings: beyond")) == "passed", "rings beyond the maximum");
+        var (ringsLine, ringsHeader) = Check("rings: set");
+        FailureClassifier.Require(ringsHeader.Result == NicSelfTestResult.Passed, $"rings: {ringsLine.Json}");
+        var rings = ringsLine.Read(SelfTestJson.Default.NicRingsCheck);
+        FailureClassifier.Require(rings.Before.Rx != rings.ReadBack.Rx, $"rings did not change: {ringsLine.Json}");
+        FailureClassifier.Require(Check("rings: beyond").Header.Result == NicSelfTestResult.Passed, "rings beyond the maximum");
 
-        var coalesce = Check("coalesce rx-usecs");
-        FailureClassifier.Require(Result(coalesce) == "passed", $"coalesce: {coalesce}");
-        FailureClassifier.Require(coalesce.GetProperty("set").GetUInt32() == coalesce.GetProperty("readBack").GetUInt32(), $"coalesce read back: {coalesce}");
-        FailureClassifier.Require(coalesce.GetProperty("before").GetUInt32() == coalesce.GetProperty("restored").GetUInt32(), $"coalesce restore: {coalesce}");
+        var (coalesceLine, coalesceHeader) = Check("coalesce rx-usecs");
+        FailureClassifier.Require(coalesceHeader.Result == NicSelfTestResult.Passed, $"coalesce: {coalesceLine.Json}");
+        var coalesce = coalesceLine.Read(SelfTestJson.Default.NicCoalesceCheck);
+        FailureClassifier.Require(coalesce.Set == coalesce.ReadBack, $"coalesce read back: {coalesceLine.Json}");
+        FailureClassifier.Require(coalesce.Before == coalesce.Restored, $"coalesce restore: {coalesceLine.Json}");
 
-        var pause = Check("pause");
-        FailureClassifier.Require(Result(pause) == "passed", $"pause: {pause}");
-        FailureClassifier.Require(!pause.GetProperty("readBack").GetProperty("autoneg").GetBoolean(), $"pause autoneg: {pause}");
+        var (pauseLine, pauseHeader) = Check("pause");
+        FailureClassifier.Require(pauseHeader.Result == NicSelfTestResult.Passed, $"pause: {pauseLine.Json}");
+        FailureClassifier.Require(!pauseLine.Read(SelfTestJson.Default.NicPauseCheck).ReadBack.Autoneg, $"pause autoneg: {pauseLine.Json}");
 
         // Honest about what the driver does not do: 82574L has no EEE, so GEEE answers EOPNOTSUPP.
-        var eee = Check("eee");
-        FailureClassifier.Require(Result(eee) == "unsupported", $"eee must be unsupported on an 82574L: {eee}");
-        FailureClassifier.Require(eee.GetProperty("detail").GetString()!.Contains("unsupported by driver", StringComparison.Ordinal), $"eee detail: {eee}");
+        var (eeeLine, eeeHeader) = Check("eee");
+        FailureClassifier.Require(eeeHeader.Result == NicSelfTestResult.Unsupported, $"eee must be unsupported on an 82574L: {eeeLine.Json}");
+        FailureClassifier.Require(eeeLine.Read(SelfTestJson.Default.NicSelfTestNote).Detail?.Contains("unsupported by driver", StringComparison.Ordinal) == true, $"eee detail: {eeeLine.Json}");
 
-        var rollback = Check("apply rolls back");
-        FailureClassifier.Require(Result(rollback) == "passed", $"rollback: {rollback}");
-        FailureClassifier.Require(rollback.GetProperty("status").GetString() == "rolled-back", $"rollback status: {rollback}");
-        FailureClassifier.Require(rollback.GetProperty("stateAsBefore").GetBoolean(), $"rollback state: {rollback}");
+        var (rollbackLine, rollbackHeader) = Check("apply rolls back");
+        FailureClassifier.Require(rollbackHeader.Result == NicSelfTestResult.Passed, $"rollback: {rollbackLine.Json}");
+        var rollback = rollbackLine.Read(SelfTestJson.Default.NicRollbackCheck);
+        FailureClassifier.Require(rollback.Status == "rolled-back", $"rollback status: {rollbackLine.Json}");
+        FailureClassifier.Require(rollback.StateAsBefore, $"rollback state: {rollbackLine.Json}");
 
         FailureClassifier.Require(summary.Text.EndsWith("7 passed, 0 failed, 1 unsupported by driver", StringComparison.Ordinal), summary.Text);
         ctx.Log(summary.Text);

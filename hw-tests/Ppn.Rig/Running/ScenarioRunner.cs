@@ -128,28 +128,8 @@ public sealed class ScenarioContext : IDisposable
     public void Dispose()
     {
         List<Exception> errors = [];
-        foreach (var node in _nodes)
-        {
-            try
-            {
-                node.Dispose();
-            }
-            catch (Exception e)
-            {
-                errors.Add(e);
-            }
-        }
-        foreach (var rig in _rigs)
-        {
-            try
-            {
-                rig.Dispose();
-            }
-            catch (Exception e)
-            {
-                errors.Add(e);
-            }
-        }
+        Disposal.Each(_nodes, errors);
+        Disposal.Each(_rigs, errors);
         if (errors.Count > 0)
         {
             throw new AggregateException("the scenario could not stop every node and rig", errors);

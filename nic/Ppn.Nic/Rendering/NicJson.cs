@@ -28,6 +28,7 @@ public static class NicJson
         [.. r.RollbackErrors],
         r.After is { } after ? State(after) : null))]);
 
+    // By hand, not a typed document: ETH_SS_STATS names need not be unique and a dictionary would drop one of two alike.
     public static void WriteStats(Utf8JsonWriter w, IReadOnlyList<(NicIdentity Nic, IReadOnlyList<NicStatistic> Stats)> nics)
     {
         w.WriteStartObject();
