@@ -41,38 +41,39 @@ public class MeshPingSelfTestTests
     }
 
     [Fact]
-    public void A_relay_with_a_broken_configuration_says_what_is_wrong_and_keeps_running()
-    {
-        var path = Path.GetTempFileName();
-        File.WriteAllText(path, "[Interface]\nAddress = 10.8.0.1/24\n");
-        var log = new ListLog();
-        using var stop = new CancellationTokenSource();
-        var relay = new RelayService(log, path);
-        var thread = new Thread(() => relay.Run(stop.Token));
-        thread.Start();
-        Assert.True(SpinWait.SpinUntil(() => log.Lines.Count > 0, TimeSpan.FromSeconds(20)));
-        stop.Cancel();
-        Assert.True(thread.Join(TimeSpan.FromSeconds(20)));
-        File.Delete(path);
-        Assert.Contains("names no PrivateKey and the relay's own identity is not available: this node has no UEFI variable storage", log.Lines[0]);
-    }
+    public void A_relay_with_a_broken_configuration_says_what_is_wrong_and_keeps_running() =>
+        Assert.Contains("names no PrivateKey and the relay's own identity is not available: this node has no UEFI variable storage",
+            FirstRelayLine("[Interface]\nAddress = 10.8.0.1/24\n", out _));
 
     [Fact]
     public void A_relay_with_a_bad_file_names_the_line_and_keeps_running()
     {
-        var path = Path.GetTempFileName();
-        File.WriteAllText(path, "[Interface]\nAddress = 10.8.0.1/24\nTable = off\n");
-        var log = new ListLog();
-        using var stop = new CancellationTokenSource();
-        var relay = new RelayService(log, path);
-        var thread = new Thread(() => relay.Run(stop.Token));
-        thread.Start();
-        Assert.True(SpinWait.SpinUntil(() => log.Lines.Count > 0, TimeSpan.FromSeconds(20)));
-        stop.Cancel();
-        Assert.True(thread.Join(TimeSpan.FromSeconds(20)));
-        File.Delete(path);
-        Assert.Contains($"{path}:3: unknown key 'Table'", log.Lines[0]);
-        Assert.Contains("fix the relay image", log.Lines[0]);
+        var line = FirstRelayLine("[Interface]\nAddress = 10.8.0.1/24\nTable = off\n", out var path);
+        Assert.Contains($"{path}:3: unknown key 'Table'", line);
+        Assert.Contains("fix the relay image", line);
+    }
+
+    /// <summary>Runs the relay service over <paramref name="relayConf"/> until it logs, stops it (bounded) and returns its first line.</summary>
+    private static string FirstRelayLine(string relayConf, out string path)
+    {
+        path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, relayConf);
+            var log = new ListLog();
+            using var stop = new CancellationTokenSource();
+            var relay = new RelayService(log, path);
+            var thread = new Thread(() => relay.Run(stop.Token));
+            thread.Start();
+            Assert.True(SpinWait.SpinUntil(() => { lock (log.Lines) return log.Lines.Count > 0; }, TimeSpan.FromSeconds(20)));
+            stop.Cancel();
+            Assert.True(thread.Join(TimeSpan.FromSeconds(20)));
+            lock (log.Lines) return log.Lines[0];
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private sealed class ListLog : ILog
