@@ -235,7 +235,7 @@ public class RelayRosterTests
         using var authority = SyncVectorTests.Authority(hub: hub);
         var trust = authority.Trust;
         var grants = Enumerable.Range(2, 3).Select(i => authority.Grant(SyncVectorTests.NodeKey(i), (ulong)i, IPAddress.Parse($"10.8.0.{i}"), 0)).ToList();
-        var floor = new MemoryFloor();
+        var floor = new MemorySerialFloor();
         var roster = new MemoryRosterStore();
         var log = new List<string>();
         void Log(string m) { lock (log) log.Add(m); }
@@ -319,7 +319,7 @@ public class RelayRosterTests
     public void A_set_at_the_floor_is_taken_again_after_a_reboot_but_not_while_a_set_is_held()
     {
         using var authority = SyncVectorTests.Authority();
-        var floor = new MemoryFloor();
+        var floor = new MemorySerialFloor();
         var set7 = PeerSet.Sign(7, 0, authority.HubPublicKey, [], [], authority.SigningPrivateKey).Bytes;
         var before = new PeerSetState(authority.Trust, authority.HubPublicKey, new MemoryPeerSetStore(), floor: floor);
         Assert.Equal(SetVerdict.Accepted, before.Offer(set7, out _));
@@ -330,12 +330,5 @@ public class RelayRosterTests
         Assert.Equal(SetVerdict.NotNewer, after.Offer(PeerSet.Sign(6, 0, authority.HubPublicKey, [], [], authority.SigningPrivateKey).Bytes, out _));
         Assert.Equal(SetVerdict.Accepted, after.Offer(set7, out _));
         Assert.Equal(SetVerdict.NotNewer, after.Offer(set7, out _));
-    }
-
-    private sealed class MemoryFloor : ISerialFloor
-    {
-        private ulong _serial;
-        public ulong Load() => _serial;
-        public void Save(ulong serial) => _serial = serial;
     }
 }

@@ -31,7 +31,7 @@ public class SyncVectorTests
 
     internal static byte[] NodeKey(int n) => Enumerable.Range(0, 32).Select(i => (byte)(n * 16 + i)).ToArray();
 
-    private static IEnumerable<(string Name, byte[] Set, ulong HighestAccepted, SetVerdict Verdict)> Cases()
+    private static IEnumerable<(string Name, byte[] Set, ulong HighestAccepted, ulong Floor, SetVerdict Verdict)> Cases()
     {
         using var authority = Authority();
         using var rogue = Authority(Enumerable.Repeat((byte)0x99, 32).ToArray());
@@ -42,30 +42,33 @@ public class SyncVectorTests
             PeerSet.Sign(serial, 1_700_000_200, hub ?? HubKey, g, r, (by ?? authority).SigningPrivateKey).Bytes;
 
         var valid = Sign(7, grants, [revocation]);
-        yield return ("valid-three-grants-one-revocation", valid, 6, SetVerdict.Accepted);
-        yield return ("valid-empty", Sign(1, [], []), 0, SetVerdict.Accepted);
-        yield return ("replayed-older-serial", Sign(5, grants, []), 6, SetVerdict.NotNewer);
-        yield return ("same-serial-again", valid, 7, SetVerdict.NotNewer);
+        yield return ("valid-three-grants-one-revocation", valid, 6, 0, SetVerdict.Accepted);
+        yield return ("valid-empty", Sign(1, [], []), 0, 0, SetVerdict.Accepted);
+        yield return ("replayed-older-serial", Sign(5, grants, []), 6, 0, SetVerdict.NotNewer);
+        yield return ("same-serial-again", valid, 7, 0, SetVerdict.NotNewer);
         var flipped = valid.ToArray(); flipped[^1] ^= 1;
-        yield return ("set-signature-flipped", flipped, 6, SetVerdict.BadSetSignature);
+        yield return ("set-signature-flipped", flipped, 6, 0, SetVerdict.BadSetSignature);
         var altered = valid.ToArray(); altered[PeerSet.HeaderSize + 19] = 99; // first grant's address 10.8.0.2 -> 10.8.0.99
-        yield return ("grant-address-altered-after-signing", altered, 6, SetVerdict.BadSetSignature);
-        yield return ("set-signed-by-another-key", Sign(7, grants, [], rogue), 6, SetVerdict.BadSetSignature);
+        yield return ("grant-address-altered-after-signing", altered, 6, 0, SetVerdict.BadSetSignature);
+        yield return ("set-signed-by-another-key", Sign(7, grants, [], rogue), 6, 0, SetVerdict.BadSetSignature);
         // The authority's signature over a set whose entry is forged: each entry is verified on its own too.
         var forgedGrant = grants[1] with { Address = IPAddress.Parse("10.8.0.77") };
-        yield return ("forged-grant-inside-a-signed-set", Sign(7, [grants[0], forgedGrant], []), 6, SetVerdict.BadGrant);
+        yield return ("forged-grant-inside-a-signed-set", Sign(7, [grants[0], forgedGrant], []), 6, 0, SetVerdict.BadGrant);
         var forgedRevocation = revocation with { NodeId = 10 };
-        yield return ("forged-revocation-inside-a-signed-set", Sign(7, grants, [forgedRevocation]), 6, SetVerdict.BadRevocation);
-        yield return ("set-for-another-hub", Sign(7, [], [], hub: Enumerable.Repeat((byte)0x55, 32).ToArray()), 6, SetVerdict.WrongHub);
-        yield return ("grant-for-another-hub", Sign(7, [otherHub.Grant(NodeKey(6), 6, IPAddress.Parse("10.8.0.6"), 1_700_000_000)], []), 6, SetVerdict.WrongHub);
-        yield return ("two-grants-one-address", Sign(7, [grants[0], authority.Grant(NodeKey(7), 7, IPAddress.Parse("10.8.0.2"), 1_700_000_000)], []), 6, SetVerdict.Inconsistent);
-        yield return ("revoked-key-also-granted", Sign(7, grants, [Revocation.Sign(2, NodeKey(2), 1_700_000_100, authority.SigningPrivateKey)]), 6, SetVerdict.Inconsistent);
-        yield return ("refusal-as-a-grant", Sign(7, [authority.Refusal(NodeKey(8), 1_700_000_000)], []), 6, SetVerdict.BadGrant);
-        yield return ("truncated", valid[..^1], 6, SetVerdict.Malformed);
+        yield return ("forged-revocation-inside-a-signed-set", Sign(7, grants, [forgedRevocation]), 6, 0, SetVerdict.BadRevocation);
+        yield return ("set-for-another-hub", Sign(7, [], [], hub: Enumerable.Repeat((byte)0x55, 32).ToArray()), 6, 0, SetVerdict.WrongHub);
+        yield return ("grant-for-another-hub", Sign(7, [otherHub.Grant(NodeKey(6), 6, IPAddress.Parse("10.8.0.6"), 1_700_000_000)], []), 6, 0, SetVerdict.WrongHub);
+        yield return ("two-grants-one-address", Sign(7, [grants[0], authority.Grant(NodeKey(7), 7, IPAddress.Parse("10.8.0.2"), 1_700_000_000)], []), 6, 0, SetVerdict.Inconsistent);
+        yield return ("revoked-key-also-granted", Sign(7, grants, [Revocation.Sign(2, NodeKey(2), 1_700_000_100, authority.SigningPrivateKey)]), 6, 0, SetVerdict.Inconsistent);
+        yield return ("refusal-as-a-grant", Sign(7, [authority.Refusal(NodeKey(8), 1_700_000_000)], []), 6, 0, SetVerdict.BadGrant);
+        yield return ("truncated", valid[..^1], 6, 0, SetVerdict.Malformed);
         var counts = valid.ToArray(); counts[57] = 4;
-        yield return ("grant-count-lies", counts, 6, SetVerdict.Malformed);
+        yield return ("grant-count-lies", counts, 6, 0, SetVerdict.Malformed);
         var version = valid.ToArray(); version[4] = 2;
-        yield return ("version-2", version, 6, SetVerdict.Malformed);
+        yield return ("version-2", version, 6, 0, SetVerdict.Malformed);
+        // After a reboot that lost the set's file: nothing held, the floor says 7 (sync.md §Node state, catching up).
+        yield return ("after-a-reboot-the-set-at-the-floor-is-taken-again", valid, 0, 7, SetVerdict.Accepted);
+        yield return ("after-a-reboot-a-set-below-the-floor-is-refused", Sign(5, grants, []), 0, 7, SetVerdict.NotNewer);
     }
 
     internal static string Generate()
@@ -75,16 +78,19 @@ public class SyncVectorTests
         {
             using var authority = Authority();
             w.WriteStartObject();
-            w.WriteString("description", "Mesh sync (docs/protocol/sync.md): peer sets with the verdict a node whose highest accepted serial is highestAccepted must reach; the revocation record; the sync port: request, reply header and endpoint hint.");
+            w.WriteString("description", "Mesh sync (docs/protocol/sync.md): peer sets with the verdict a node must reach that holds a set of serial highestAccepted (0: none) and whose serial floor is floor (0: none; a held set raises it to its serial), and the since its next request carries; the revocation record; the sync port: request, reply header and endpoint hint.");
             w.WriteString("signingSeedEd25519", Convert.ToHexStringLower(SigningSeed));
             w.WriteString("signingPublicKeyEd25519", Convert.ToHexStringLower(authority.SigningPublicKey));
             w.WriteString("hubPublicKey", Convert.ToHexStringLower(HubKey));
             w.WriteStartArray("sets");
-            foreach (var (name, set, highest, verdict) in Cases())
+            foreach (var (name, set, highest, floor, verdict) in Cases())
             {
                 w.WriteStartObject();
                 w.WriteString("name", name);
                 w.WriteNumber("highestAccepted", highest);
+                w.WriteNumber("floor", floor);
+                ulong effectiveFloor = Math.Max(floor, highest); // accepting the held set raised the floor to its serial
+                w.WriteNumber("since", Math.Max(highest, effectiveFloor > 0 ? effectiveFloor - 1 : 0));
                 w.WriteString("verdict", verdict.ToString());
                 w.WriteString("set", Convert.ToHexStringLower(set));
                 w.WriteEndObject();
@@ -130,15 +136,16 @@ public class SyncVectorTests
         int n = 0;
         foreach (var v in root.GetProperty("sets").EnumerateArray())
         {
-            var state = new PeerSetState(trust, hub, new MemoryPeerSetStore());
+            var state = new PeerSetState(trust, hub, new MemoryPeerSetStore(), floor: new MemorySerialFloor(v.GetProperty("floor").GetUInt64()));
             ulong highest = v.GetProperty("highestAccepted").GetUInt64();
             if (highest > 0) Assert.Equal(SetVerdict.Accepted, state.Offer(PeerSet.Sign(highest, 0, hub, [], [], TestAuthority.SigningPrivateKey).Bytes, out _));
+            Assert.Equal(v.GetProperty("since").GetUInt64(), state.RequestSince);
             var verdict = state.Offer(Convert.FromHexString(v.GetProperty("set").GetString()!), out var detail);
             Assert.True(verdict.ToString() == v.GetProperty("verdict").GetString(), $"{v.GetProperty("name").GetString()}: {verdict} ({detail})");
-            if (verdict != SetVerdict.Accepted) Assert.Equal(highest, state.Serial); // refused: nothing applied
+            if (verdict != SetVerdict.Accepted) Assert.Equal(highest, state.HeldSerial); // refused: nothing applied
             n++;
         }
-        Assert.Equal(17, n);
+        Assert.Equal(19, n);
         var rev = root.GetProperty("revocation");
         Assert.True(Revocation.TryParse(Convert.FromHexString(rev.GetProperty("record").GetString()!), out var parsed, out _));
         Assert.True(parsed!.IsSignedBy(trust));
