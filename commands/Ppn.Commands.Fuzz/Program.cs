@@ -1,26 +1,10 @@
 using Ppn.Commands;
-using SharpFuzz;
+using Ppn.FuzzSupport;
 
-// One process, many inputs (afl++ persistent mode through SharpFuzz's shared-memory protocol).
 // Invariants checked beyond "does not throw": an accepted datagram is exactly 16 bytes and carries the tag the
 // authority would compute; the decoder agrees with the verifier on structure.
-// Instrumented code (all of Ppn.Commands) may only run once SharpFuzz has mapped afl's shared memory, i.e.
-// inside the callback; so the node is built lazily on the first input.
-Harness? harness = null;
-
-if (args.Length > 0 && args[0] == "--once")
-{
-    // Reproduce findings (or check the seed corpus) outside afl: dotnet Ppn.Commands.Fuzz.dll --once <file>...
-    foreach (var file in args.Skip(1)) (harness ??= new Harness()).Check(File.ReadAllBytes(file));
-    return;
-}
-
-Fuzzer.OutOfProcess.Run(stream =>
-{
-    var buffer = new byte[64];
-    int length = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
-    (harness ??= new Harness()).Check(buffer.AsSpan(0, length));
-});
+// The entry point (afl persistent mode, or --once FILE... outside afl) is testing/Ppn.FuzzSupport's.
+FuzzEntry.Run(args, 64, () => new Harness().Check);
 
 internal sealed class Harness
 {

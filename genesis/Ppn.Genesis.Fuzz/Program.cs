@@ -4,27 +4,13 @@ using Ppn.Genesis.Beacon;
 using Ppn.Genesis.Enrolment;
 using Ppn.Genesis.Holding;
 using Ppn.Genesis.Join;
-using SharpFuzz;
+using Ppn.FuzzSupport;
 
-// One process, many inputs (afl++ persistent mode through SharpFuzz). The first byte picks the target, the rest
+// The first byte picks the target, the rest
 // is the input; invariants beyond "never throws": what parses re-serialises to the same bytes, and an accepted
 // beacon or a grant bound to the node really carries a pinned key's signature.
-// Instrumented code (Ppn.Genesis) may only run once SharpFuzz mapped afl's shared memory: the harness is built lazily.
-Harness? harness = null;
-
-if (args.Length > 0 && args[0] == "--once")
-{
-    // Reproduce one finding outside afl: dotnet Ppn.Genesis.Fuzz.dll --once <file>...
-    foreach (var file in args.Skip(1)) (harness ??= new Harness()).Check(File.ReadAllBytes(file));
-    return;
-}
-
-Fuzzer.OutOfProcess.Run(stream =>
-{
-    var buffer = new byte[2048];
-    int length = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
-    (harness ??= new Harness()).Check(buffer.AsSpan(0, length));
-});
+// The entry point (afl persistent mode, or --once FILE... outside afl) is testing/Ppn.FuzzSupport's.
+FuzzEntry.Run(args, 2048, () => new Harness().Check);
 
 internal sealed class Harness
 {

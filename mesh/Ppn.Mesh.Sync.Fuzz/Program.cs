@@ -2,28 +2,13 @@ using System.Buffers.Binary;
 using System.Net;
 using Ppn.Genesis;
 using Ppn.Mesh.Sync;
-using SharpFuzz;
+using Ppn.FuzzSupport;
 
-// One process, many inputs (afl++ persistent mode through SharpFuzz). The first byte picks the target, the rest is
+// The first byte picks the target, the rest is
 // the input; invariants beyond "never throws": what parses re-serialises to the same bytes, what verifies parses, and
 // an accepted relay roster is exactly what the codec writes for it.
-// Instrumented code (Ppn.Mesh.Sync) may only run once SharpFuzz mapped afl's shared memory: the harness is built lazily.
-Harness? harness = null;
-
-if (args.Length > 0 && args[0] == "--once")
-{
-    // Reproduce one finding outside afl: dotnet Ppn.Mesh.Sync.Fuzz.dll --once <file>...
-    foreach (var file in args.Skip(1)) (harness ??= new Harness()).Check(File.ReadAllBytes(file));
-    return;
-}
-
-Fuzzer.OutOfProcess.Run(stream =>
-{
-    // A whole peer set (≤ 168 548 bytes) fits, with the selector byte.
-    var buffer = new byte[1 + PeerSet.MaxSize];
-    int length = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
-    (harness ??= new Harness()).Check(buffer.AsSpan(0, length));
-});
+// The entry point (afl persistent mode, or --once FILE... outside afl) is testing/Ppn.FuzzSupport's.
+FuzzEntry.Run(args, 1 + PeerSet.MaxSize /* a whole peer set (≤ 168 548 bytes) with the selector byte */, () => new Harness().Check);
 
 internal sealed class Harness
 {
