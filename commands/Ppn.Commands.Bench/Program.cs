@@ -23,13 +23,19 @@ try
     }
     var bench = new Bench(options, work.FullName, report);
     bench.CompileBaselines();
-    bench.Verify();
-    var capacity = bench.Capacity();
-    bench.Flood(capacity);
-    bench.Startup();
-    bench.Size();
-    if (options.BootConsole is { } console) BootTimeline.Write(console, report);
-    else report.Note("boot timeline: not measured — no --boot-console (make bench passes the newest out/rig/*/node-a.console.log when there is one)");
+    if (options.Runs("verify")) bench.Verify();
+    if (options.Runs("intake") || options.Runs("flood"))
+    {
+        var capacity = bench.Capacity();
+        if (options.Runs("flood")) bench.Flood(capacity);
+    }
+    if (options.Runs("startup")) bench.Startup();
+    if (options.Runs("size")) bench.Size();
+    if (options.Runs("boot"))
+    {
+        if (options.BootConsole is { } console) BootTimeline.Write(console, report);
+        else report.Note("boot timeline: not measured — no --boot-console (make bench passes the newest out/rig/*/node-a.console.log when there is one)");
+    }
 }
 catch (BenchError e)
 {
@@ -44,8 +50,13 @@ return report.Summarise();
 
 internal sealed class BenchError(string message) : Exception(message);
 
-internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Receivers, double FloodLoad, int FloodDatagrams, string? BootConsole, string? Initramfs, bool TimelineOnly)
+internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Receivers, double FloodLoad, int FloodDatagrams, string? BootConsole, string? Initramfs, bool TimelineOnly, IReadOnlySet<string> Only)
 {
+    /// <summary>The phases --only may name; all run when it is not given.</summary>
+    public static readonly string[] Phases = ["verify", "intake", "flood", "startup", "size", "boot"];
+
+    public bool Runs(string phase) => Only.Count == 0 || Only.Contains(phase);
+
     public static BenchOptions Parse(string[] args)
     {
         string repo = Environment.GetEnvironmentVariable("PPN_REPO_ROOT") ?? Directory.GetCurrentDirectory();
@@ -53,6 +64,7 @@ internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Rece
         int reps = 5, receivers = 1, flood = 300_000;
         double load = 1.0;
         bool timelineOnly = false;
+        var only = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new BenchError($"{args[i]} needs a value");
@@ -67,13 +79,20 @@ internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Rece
                 case "--boot-console": console = Value(); break;
                 case "--initramfs": initramfs = Value(); break;
                 case "--timeline-only": timelineOnly = true; break;
+                case "--only":
+                    foreach (var phase in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        if (!Phases.Contains(phase)) throw new BenchError($"--only: unknown phase '{phase}' (phases: {string.Join(",", Phases)})");
+                        only.Add(phase);
+                    }
+                    break;
                 default:
-                    throw new BenchError($"unknown option {args[i]} (--repo DIR --ppn FILE --reps N --receivers N --flood-load X --flood-datagrams N --boot-console FILE --initramfs FILE --timeline-only)");
+                    throw new BenchError($"unknown option {args[i]} (--repo DIR --ppn FILE --reps N --receivers N --flood-load X --flood-datagrams N --boot-console FILE --initramfs FILE --timeline-only --only {string.Join(",", Phases)})");
             }
         }
         if (!File.Exists(Path.Combine(repo, "ppn.slnx"))) throw new BenchError($"{repo} is not the repository (no ppn.slnx); pass --repo");
         if (reps < 1) throw new BenchError("--reps must be at least 1");
-        return new BenchOptions(repo, ppn, reps, receivers, load, flood, console, initramfs, timelineOnly);
+        return new BenchOptions(repo, ppn, reps, receivers, load, flood, console, initramfs, timelineOnly, only);
     }
 }
 
