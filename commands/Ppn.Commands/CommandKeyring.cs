@@ -98,8 +98,8 @@ public sealed class CommandKeyring : IDisposable
     /// <summary>tag = first 8 bytes of BLAKE2b-256(key, header[0..8]). Allocation-free.</summary>
     public static void ComputeTag(Span<byte> tag, ReadOnlySpan<byte> header, ReadOnlySpan<byte> key)
     {
-        Span<byte> full = stackalloc byte[32];
-        BLAKE2b.ComputeTag(full, header[..CommandPacket.AuthenticatedSize], key);
+        Span<byte> full = stackalloc byte[SodiumGenericHash.HashSize];
+        SodiumGenericHash.Compute(full, header[..CommandPacket.AuthenticatedSize], key);
         full[..CommandPacket.TagSize].CopyTo(tag);
         CryptographicOperations.ZeroMemory(full);
     }
