@@ -91,4 +91,41 @@ public class DispatcherTests
         Assert.Equal(999u, rejected[^1].Counter);
         Assert.Equal(1000, journal.RejectedTotal);
     }
+
+    private static CommandJournalEntry Rejected(uint counter) =>
+        new(counter, CommandVerdict.BadTag, DispatchOutcome.None, 2, 0, TargetSelector.All, counter, 0, default);
+
+    [Theory]
+    [InlineData(3)]   // batches smaller than the ring
+    [InlineData(8)]   // exactly the ring
+    [InlineData(64)]  // a full receive batch, larger than the ring
+    public void Rejects_recorded_in_batches_keep_the_newest_in_order(int batch)
+    {
+        var journal = new CommandJournal(acceptedCapacity: 4, rejectedCapacity: 8);
+        journal.Record(Rejected(0)); // the ring does not start at slot 0 for the batches
+        var entries = new CommandJournalEntry[batch];
+        uint next = 1;
+        for (int round = 0; round < 5; round++)
+        {
+            for (int i = 0; i < batch; i++) entries[i] = Rejected(next++);
+            journal.RecordRejected(entries);
+            var rejected = journal.Rejected();
+            long total = next;
+            Assert.Equal(total, journal.RejectedTotal);
+            Assert.Equal((int)Math.Min(total, 8), rejected.Length);
+            for (int i = 0; i < rejected.Length; i++) Assert.Equal((uint)(total - rejected.Length + i), rejected[i].Counter);
+        }
+        journal.Record(Rejected(next));
+        Assert.Equal(next, journal.Rejected()[^1].Counter);
+        Assert.Equal(next - 7, journal.Rejected()[0].Counter);
+    }
+
+    [Fact]
+    public void An_accepted_command_is_not_recorded_among_the_rejected()
+    {
+        var journal = new CommandJournal();
+        var accepted = new CommandJournalEntry(1, CommandVerdict.Accepted, DispatchOutcome.None, 2, 0, TargetSelector.All, 7, 0, default);
+        Assert.Throws<ArgumentException>(() => journal.RecordRejected([Rejected(1), accepted]));
+        Assert.Empty(journal.Rejected());
+    }
 }

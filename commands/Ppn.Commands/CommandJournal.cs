@@ -123,6 +123,19 @@ public sealed class CommandJournal
         (entry.Verdict == CommandVerdict.Accepted ? _accepted : _rejected).Add(entry);
     }
 
+    /// <summary>
+    /// Rejected datagrams of one receive batch, oldest first, under one lock: the listener's path for a flood of
+    /// forgeries (docs/performance.md). Every entry must have a verdict other than Accepted.
+    /// </summary>
+    public void RecordRejected(ReadOnlySpan<CommandJournalEntry> entries)
+    {
+        foreach (var e in entries)
+        {
+            if (e.Verdict == CommandVerdict.Accepted) throw new ArgumentException("an accepted command is recorded with Record, not among the rejected", nameof(entries));
+        }
+        _rejected.AddRange(entries);
+    }
+
     /// <summary>Accepted commands (dispatched or dropped at a full executor queue) with this 4-bit intent code, since start.</summary>
     public long AcceptedWithIntent(byte intentCode) => Interlocked.Read(ref _acceptedByIntent[intentCode & 0xF]);
 
@@ -143,6 +156,7 @@ public sealed class CommandJournal
         private readonly CommandJournalEntry[] _entries = new CommandJournalEntry[capacity];
         private readonly Lock _lock = new();
         private long _total;
+        private int _next; // == _total % capacity, kept without a division per entry
 
         public long Total
         {
@@ -156,8 +170,26 @@ public sealed class CommandJournal
         {
             lock (_lock)
             {
-                _entries[(int)(_total % _entries.Length)] = entry;
+                _entries[_next] = entry;
+                _next = _next + 1 == _entries.Length ? 0 : _next + 1;
                 _total++;
+            }
+        }
+
+        public void AddRange(ReadOnlySpan<CommandJournalEntry> entries)
+        {
+            if (entries.IsEmpty) return;
+            lock (_lock)
+            {
+                // Only the newest `capacity` can stay; the older ones still count in the total.
+                var kept = entries.Length > _entries.Length ? entries[^_entries.Length..] : entries;
+                _next = (int)((_total + entries.Length - kept.Length) % _entries.Length);
+                foreach (var entry in kept)
+                {
+                    _entries[_next] = entry;
+                    _next = _next + 1 == _entries.Length ? 0 : _next + 1;
+                }
+                _total += entries.Length;
             }
         }
 

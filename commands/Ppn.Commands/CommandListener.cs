@@ -304,6 +304,7 @@ public sealed unsafe class CommandListener : IDisposable
         private byte* _controls;
         private LibC.iovec* _iovecs;
         private LibC.mmsghdr* _messages;
+        private readonly CommandJournalEntry[] _rejects;
 
         public Receiver(CommandListener owner, int index, SafeFd socket, int batch)
         {
@@ -315,6 +316,7 @@ public sealed unsafe class CommandListener : IDisposable
             _controls = (byte*)NativeMemory.AllocZeroed((nuint)(batch * ControlBytes));
             _iovecs = (LibC.iovec*)NativeMemory.AllocZeroed((nuint)(batch * sizeof(LibC.iovec)));
             _messages = (LibC.mmsghdr*)NativeMemory.AllocZeroed((nuint)(batch * sizeof(LibC.mmsghdr)));
+            _rejects = new CommandJournalEntry[batch];
             for (int i = 0; i < batch; i++)
             {
                 _iovecs[i].iov_base = _buffers + i * SlotBytes;
@@ -437,6 +439,7 @@ public sealed unsafe class CommandListener : IDisposable
                         }
                         Interlocked.Add(ref Datagrams, n);
                         long now = MonotonicNanoseconds();
+                        int rejects = 0; // this batch's rejects go to the journal under one lock, after the batch
                         for (int i = 0; i < n; i++)
                         {
                             ref var message = ref _messages[i];
@@ -461,13 +464,14 @@ public sealed unsafe class CommandListener : IDisposable
                             }
                             else
                             {
-                                owner._journal.Record(new CommandJournalEntry(now, verdict, DispatchOutcome.None,
-                                    packet.IntentCode, packet.Argument, packet.Target, packet.Counter, packet.Epoch, source));
+                                _rejects[rejects++] = new CommandJournalEntry(now, verdict, DispatchOutcome.None,
+                                    packet.IntentCode, packet.Argument, packet.Target, packet.Counter, packet.Epoch, source);
                                 rejectsSinceSummary++;
                                 lastVerdict = verdict;
                                 lastSource = source;
                             }
                         }
+                        owner._journal.RecordRejected(_rejects.AsSpan(0, rejects));
                         if (Pending() && now - lastSummary >= summaryInterval) FlushSummary(now);
                         if (n < _batch) break;
                     }
