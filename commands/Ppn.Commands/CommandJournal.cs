@@ -16,14 +16,16 @@ public readonly struct CommandSource : IEquatable<CommandSource>
         Port = port;
     }
 
-    public static CommandSource FromIPv4(ReadOnlySpan<byte> ipv4Address, ushort port)
+    private CommandSource(ulong high, ulong low, ushort port)
     {
-        Span<byte> mapped = stackalloc byte[16];
-        mapped[10] = 0xFF;
-        mapped[11] = 0xFF;
-        ipv4Address[..4].CopyTo(mapped[12..]);
-        return new CommandSource(mapped, port);
+        _high = high;
+        _low = low;
+        Port = port;
     }
+
+    /// <summary>An IPv4 source as ::ffff:a.b.c.d (the receive path calls this per datagram: no copy).</summary>
+    public static CommandSource FromIPv4(ReadOnlySpan<byte> ipv4Address, ushort port) =>
+        new(0, 0x0000_FFFF_0000_0000UL | BinaryPrimitives.ReadUInt32BigEndian(ipv4Address), port);
 
     public static CommandSource From(IPEndPoint endPoint)
     {
