@@ -11,7 +11,16 @@ using Ppn.Commands.Bench;
 // make bench (docs/performance.md): ppn's command path and startup against C baselines compiled in this run,
 // each pair measured interleaved (A B, B A, ...) so machine load hits both alike; min/median/max per figure, the
 // ratio of medians, and one line per goal. Exit 1 when the flood phase lost a valid command or was sender-bound.
-var options = BenchOptions.Parse(args);
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args);
+}
+catch (Exception e) when (e is BenchError or FormatException or OverflowException)
+{
+    Console.Error.WriteLine($"bench: {e.Message}");
+    return 2;
+}
 var report = new Report();
 var work = Directory.CreateTempSubdirectory("ppn-bench-");
 try
@@ -29,6 +38,7 @@ try
         var capacity = bench.Capacity();
         if (options.Runs("flood")) bench.Flood(capacity);
     }
+    if (options.Runs("receivers")) bench.Scaling();
     if (options.Runs("startup")) bench.Startup();
     if (options.Runs("size")) bench.Size();
     if (options.Runs("boot"))
@@ -53,7 +63,7 @@ internal sealed class BenchError(string message) : Exception(message);
 internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Receivers, double FloodLoad, int FloodDatagrams, string? BootConsole, string? Initramfs, bool TimelineOnly, IReadOnlySet<string> Only)
 {
     /// <summary>The phases --only may name; all run when it is not given.</summary>
-    public static readonly string[] Phases = ["verify", "intake", "flood", "startup", "size", "boot"];
+    public static readonly string[] Phases = ["verify", "intake", "flood", "receivers", "startup", "size", "boot"];
 
     public bool Runs(string phase) => Only.Count == 0 || Only.Contains(phase);
 
@@ -150,7 +160,7 @@ internal sealed class Report
     }
 }
 
-internal sealed class Bench
+internal sealed partial class Bench
 {
     private const int ReceiverCpu = 0;
     private const int SenderCpu = 1;
