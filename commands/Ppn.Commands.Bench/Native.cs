@@ -48,6 +48,16 @@ internal static partial class Native
     }
 
     /// <summary>Nanoseconds thread <paramref name="tid"/> has run on a CPU (/proc/self/task/TID/schedstat, field 1).</summary>
-    public static long CpuNanoseconds(int tid) =>
-        long.Parse(File.ReadAllText($"/proc/self/task/{tid}/schedstat").Split(' ')[0]);
+    public static long CpuNanoseconds(int tid) => Schedstat(tid).Running;
+
+    /// <summary>
+    /// Thread <paramref name="tid"/>'s time on a CPU and time runnable but waiting for one (schedstat fields 1 and
+    /// 2). For a thread that never blocks in between, the sum of the two differences is its wall time, read
+    /// without another thread watching it from a CPU.
+    /// </summary>
+    public static (long Running, long Waiting) Schedstat(int tid)
+    {
+        var fields = File.ReadAllText($"/proc/self/task/{tid}/schedstat").Split(' ');
+        return (long.Parse(fields[0]), long.Parse(fields[1]));
+    }
 }

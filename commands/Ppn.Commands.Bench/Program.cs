@@ -167,8 +167,8 @@ internal sealed partial class Bench
     private const int RecordBytes = 32;
     private const int ValidEvery = 1000;
     private const ushort NodeId = 42;
-    private const int ReceiveBuffer = 4 << 20; // the listener's default request (the flood)
-    private const int CapacityBuffer = 16 << 20; // a deeper pre-filled queue for the capacity figure, the same on both sides
+    private static readonly int ReceiveBuffer = new CommandListenerOptions { BindAddress = IPAddress.Loopback }.ReceiveBufferBytes; // the listener's default (the flood)
+    private const int CapacityBuffer = 16 << 20; // the pre-filled queue of the capacity figures, the same on both sides (the listener's default)
 
     private readonly BenchOptions _options;
     private readonly string _work;
@@ -353,25 +353,31 @@ internal sealed partial class Bench
         long queued = fill - listener.KernelDrops;
         long target = listener.DatagramsReceived + queued;
         Native.Pin(0, SenderCpu);
-        long cpu0 = Native.CpuNanoseconds(rx);
         var clock = Stopwatch.StartNew();
         long start = listener.DatagramsReceived;
         store.Release.Set();
-        // As the C drain does, time from the first receive call on: the clock starts when the first batch after the
-        // release is counted (the thread's wake-up latency is the scheduler's, not the listener's).
+        // As the C drain does, time from the first receive call on (the thread's wake-up latency is the scheduler's,
+        // not the listener's): spin until the first batch after the release is counted, then stop watching from a
+        // CPU. A spinning watcher would push other load onto the receiver's CPU, which the C drain never has; the
+        // receiver's own schedstat (on a CPU + waiting for one) is its wall time while it drains.
         while (listener.DatagramsReceived == start)
         {
             if (clock.Elapsed > TimeSpan.FromSeconds(20)) throw new BenchError("the listener did not resume");
         }
+        var begin = Native.Schedstat(rx);
         long resumed = listener.DatagramsReceived;
+        Native.Unpin(0);
         clock.Restart();
         while (listener.DatagramsReceived < target)
         {
             if (clock.Elapsed > TimeSpan.FromSeconds(20)) throw new BenchError($"the listener drained {listener.DatagramsReceived} of {target} datagrams in 20 s");
+            Thread.Sleep(1);
         }
-        double ns = clock.Elapsed.TotalNanoseconds * queued / Math.Max(1, target - resumed); // the first batch at the same rate
-        long cpu = Native.CpuNanoseconds(rx) - cpu0;
-        Native.Unpin(0);
+        // Drained: the thread is in poll(2) and accrues nothing more, so reading it a little later changes nothing.
+        var end = Native.Schedstat(rx);
+        long cpu = end.Running - begin.Running;
+        double ns = (cpu + end.Waiting - begin.Waiting) * (double)queued / Math.Max(1, target - resumed); // the first batch at the same rate
+        cpu = (long)(cpu * (double)queued / Math.Max(1, target - resumed));
         return (queued, ns, cpu);
     }
 

@@ -17,8 +17,13 @@ public sealed class CommandListenerOptions
     public required IPAddress BindAddress { get; init; }
     /// <summary>0 picks an ephemeral port (tests); see <see cref="CommandListener.LocalEndPoint"/>.</summary>
     public int Port { get; init; } = DefaultPort;
-    /// <summary>SO_RCVBUF request; root gets it via SO_RCVBUFFORCE past net.core.rmem_max.</summary>
-    public int ReceiveBufferBytes { get; init; } = 4 << 20;
+    /// <summary>
+    /// SO_RCVBUF request per socket; root gets it via SO_RCVBUFFORCE past net.core.rmem_max (the kernel grants
+    /// twice this). 16 MiB holds tens of thousands of 16-byte datagrams (each is charged its skb's true size):
+    /// enough to ride out a scheduling gap of tens of milliseconds during a flood at the receiver's capacity. The
+    /// memory is taken only while datagrams wait (docs/performance.md, flood).
+    /// </summary>
+    public int ReceiveBufferBytes { get; init; } = 16 << 20;
     /// <summary>Datagrams per recvmmsg(2) call.</summary>
     public int BatchSize { get; init; } = 64;
     /// <summary>Accepted commands waiting for the executor; beyond this they are journalled as QueueFull.</summary>
