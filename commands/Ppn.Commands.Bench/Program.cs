@@ -298,8 +298,12 @@ internal sealed partial class Bench
         Report.Line($"C recvmmsg drain           {Scale(c, 1e-3).Format("k datagrams/s", "F0")}, CPU {cc.Format("ns/datagram")} ({cQueued} queued)");
         Report.Line($"C drain + libsodium tag    {Scale(v, 1e-3).Format("k datagrams/s", "F0")}, CPU {vc.Format("ns/datagram")}");
         Report.Line($"ppn listener               {Scale(o, 1e-3).Format("k datagrams/s", "F0")}, CPU {oc.Format("ns/datagram")} ({oQueued} queued; every one verified)");
-        _report.Ratio("intake capacity vs C recvmmsg drain", o.Median / c.Median, 0.9, atMost: false, "median datagrams/s draining a full buffer, higher is better (the drain verifies nothing)");
-        _report.Ratio("intake CPU per datagram vs C recvmmsg drain", oc.Median / cc.Median, 1.2, atMost: true, "median receiver-thread CPU ns per datagram, lower is better (the drain verifies nothing)");
+        // Against the drain that verifies nothing, the hash alone bounds any verifying receiver: C with the same
+        // libsodium call reaches only v/c. Printed beside the ratio so the reader sees how much of the gap is ours.
+        _report.Ratio("intake capacity vs C recvmmsg drain", o.Median / c.Median, 0.9, atMost: false,
+            string.Create(CultureInfo.InvariantCulture, $"median datagrams/s draining a full buffer, higher is better (the drain verifies nothing; C with the same tag reaches {v.Median / c.Median:F2}x)"));
+        _report.Ratio("intake CPU per datagram vs C recvmmsg drain", oc.Median / cc.Median, 1.2, atMost: true,
+            string.Create(CultureInfo.InvariantCulture, $"median receiver-thread CPU ns per datagram, lower is better (the drain verifies nothing; C with the same tag needs {vc.Median / cc.Median:F2}x)"));
         _report.Ratio("intake capacity vs C drain + libsodium tag", o.Median / v.Median, 0.9, atMost: false, "the same work in C: what ppn adds beyond the kernel and the hash");
         _report.Ratio("intake CPU per datagram vs C drain + libsodium tag", oc.Median / vc.Median, 1.2, atMost: true, "the same work in C");
         return o.Median;
