@@ -18,8 +18,9 @@ public sealed record InitPaths(string ModulesRoot = "/lib/modules", string OsRel
 }
 
 /// <summary>
-/// PID 1's early boot: mounts, kernel modules in dependency order, efivarfs, network links in blind-boot
-/// mode. Every step is logged; a failed step is reported and the sequence goes on, because a node that is
+/// PID 1's early boot: mounts, blind-boot sysctls, kernel modules in dependency order (the drivers of the devices
+/// present first, each link brought up as soon as its driver has registered it), efivarfs, a bounded wait for a
+/// link whose driver probes late. Every step is logged; a failed step is reported and the sequence goes on, because a node that is
 /// half up can still be reached by a technician while a node whose PID 1 died cannot (kernel panic).
 /// </summary>
 public sealed class InitSequence
@@ -217,7 +218,17 @@ public sealed class InitSequence
     /// </summary>
     private void BringUpNewLinks(List<string> up, HashSet<string> seen, List<string> failures)
     {
-        foreach (var name in _links.List())
+        IReadOnlyList<string> names;
+        try
+        {
+            names = _links.List();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Fail(failures, $"list network interfaces: {ex.Message}");
+            return;
+        }
+        foreach (var name in names)
         {
             if (!seen.Add(name))
             {
