@@ -25,6 +25,8 @@ public sealed class FakeNic
     public List<NicStatistic> Statistics { get; set; } = [];
     public byte[] PermanentAddress { get; set; } = [];
     public bool CanIdentify { get; set; }
+    /// <summary>What GLINK answers; null: a driver without get_link (EOPNOTSUPP).</summary>
+    public bool? LinkUp { get; set; } = true;
 }
 
 /// <summary>
@@ -170,6 +172,8 @@ public sealed class FakeEthtool : IEthtool
     }
 
     public byte[] GetPermanentAddress(string iface) => Do(iface, "GPERMADDR", n => n.PermanentAddress.ToArray());
+
+    public bool GetLink(string iface) => Do(iface, "GLINK", n => n.LinkUp ?? throw NotSupported("GLINK", iface));
 
     private void Set(string iface, string command, Action<FakeNic> apply) => Do(iface, command, n =>
     {

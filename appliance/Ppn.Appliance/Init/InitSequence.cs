@@ -18,8 +18,9 @@ public sealed record InitPaths(string ModulesRoot = "/lib/modules", string OsRel
 }
 
 /// <summary>
-/// PID 1's early boot: mounts, kernel modules in dependency order, efivarfs, network links in blind-boot
-/// mode. Every step is logged; a failed step is reported and the sequence goes on, because a node that is
+/// PID 1's early boot: mounts, blind-boot sysctls, kernel modules in dependency order (the drivers of the devices
+/// present first, each link brought up as soon as its driver has registered it), efivarfs, a bounded wait for a
+/// link whose driver probes late. Every step is logged; a failed step is reported and the sequence goes on, because a node that is
 /// half up can still be reached by a technician while a node whose PID 1 died cannot (kernel panic).
 /// </summary>
 public sealed class InitSequence
@@ -46,6 +47,8 @@ public sealed class InitSequence
         var mounted = new List<string>();
         var failures = new List<string>();
         var loaded = new List<string>();
+        var up = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
 
         foreach (var spec in StandardMounts.Early)
         {
@@ -56,7 +59,21 @@ public sealed class InitSequence
             });
         }
 
-        Step("load kernel modules", failures, () => LoadModules(loaded, failures));
+        // Blind boot before any link exists ("default" is what a NIC registered later starts with); then every
+        // link comes up as soon as it appears, so its carrier and address wait overlaps the rest of the boot.
+        Step("configure blind boot (no DHCP, no DNS, no router advertisements)", failures, () =>
+        {
+            foreach (var scope in new[] { "all", "default" })
+            {
+                foreach (var (path, value) in BlindBoot.Sysctls(scope))
+                {
+                    TrySysctl(path, value, failures);
+                }
+            }
+            BringUpNewLinks(up, seen, failures);
+        });
+
+        Step("load kernel modules", failures, () => LoadModules(loaded, failures, () => BringUpNewLinks(up, seen, failures)));
 
         bool efivarfs = false;
         if (_mounter.DirectoryExists("/sys/firmware/efi"))
@@ -73,14 +90,14 @@ public sealed class InitSequence
             Fail(failures, "no /sys/firmware/efi: the node did not boot through UEFI, so there is no variable storage for its identity");
         }
 
-        var up = new List<string>();
-        Step("bring up network links (blind boot: no DHCP, no DNS, no router advertisements)", failures, () => BringUpLinks(up, failures));
+        Step("bring up network links", failures, () => WaitForLinks(up, seen, failures));
 
-        _log.Write("init", $"early boot done: {mounted.Count} mounts, {loaded.Count} modules, links up: {string.Join(' ', up)}; {failures.Count} problem(s)");
+        _log.Write("init", $"early boot done: {mounted.Count} mounts, {loaded.Count} modules, links up: {string.Join(' ', up.Order(StringComparer.Ordinal))}; {failures.Count} problem(s)");
         return new EarlyBootReport(mounted, loaded, failures, efivarfs, up);
     }
 
-    private void LoadModules(List<string> loaded, List<string> failures)
+    /// <param name="afterEach">Runs after every module that loaded: a NIC driver registers its links while it loads.</param>
+    private void LoadModules(List<string> loaded, List<string> failures, Action afterEach)
     {
         var release = File.ReadAllText(_paths.OsReleaseFile).Trim();
         var dir = Path.Combine(_paths.ModulesRoot, release);
@@ -96,13 +113,13 @@ public sealed class InitSequence
         if (!File.Exists(aliasFile))
         {
             _log.Write("init", $"no {aliasFile}: loading every module of the image (an image built before hardware-chosen modules)");
-            Load(order, loaded, failures);
+            Load(order, loaded, failures, afterEach);
             _log.Write("init", $"modules loaded: {string.Join(' ', loaded)}");
             return;
         }
         // Hardware-chosen: a device driver (a module with device patterns in modules.alias) loads only when a
         // present device's modalias matches one, with what it depends on; every other module (efivarfs,
-        // wireguard and its crypto) always loads.
+        // wireguard and its crypto) always loads, after the drivers, so the links are up while it loads.
         // Loading a bus driver (virtio_pci) makes new devices appear (virtio0), so match again until nothing new.
         ModuleAliases aliases;
         try
@@ -112,7 +129,7 @@ public sealed class InitSequence
         catch (FormatException e)
         {
             Fail(failures, $"{e.Message}: loading every module of the image instead; rebuild the image with ppn-image");
-            Load(order, loaded, failures);
+            Load(order, loaded, failures, afterEach);
             _log.Write("init", $"modules loaded: {string.Join(' ', loaded)}");
             return;
         }
@@ -121,24 +138,39 @@ public sealed class InitSequence
         // Libraries only device drivers need (libphy, virtio_ring) come with their driver, through the closure.
         var driverPaths = order.Where(m => drivers.Contains(ModuleDependencies.NameOf(m))).ToList();
         var driverOnly = dependencies.Closure(driverPaths);
-        var wanted = order.Where(m => !driverOnly.Contains(m)).ToHashSet(StringComparer.Ordinal);
+        var always = order.Where(m => !driverOnly.Contains(m)).ToList();
+        var wantedDrivers = new HashSet<string>(StringComparer.Ordinal);
         var attempted = new HashSet<string>(StringComparer.Ordinal);
-        for (int round = 0; round < 8; round++)
+
+        void LoadNext(IEnumerable<string> wanted)
         {
-            var matched = aliases.DriversFor(devices.Read());
-            wanted.UnionWith(order.Where(m => matched.Contains(ModuleDependencies.NameOf(m))));
             var closure = dependencies.Closure(wanted);
             var next = order.Where(m => closure.Contains(m) && !attempted.Contains(m)).ToList();
-            if (next.Count == 0) break;
             attempted.UnionWith(next);
-            Load(next, loaded, failures);
+            Load(next, loaded, failures, afterEach);
         }
+
+        void LoadPresentDrivers()
+        {
+            for (int round = 0; round < 8; round++)
+            {
+                var matched = aliases.DriversFor(devices.Read());
+                int before = attempted.Count;
+                wantedDrivers.UnionWith(order.Where(m => matched.Contains(ModuleDependencies.NameOf(m))));
+                LoadNext(wantedDrivers);
+                if (attempted.Count == before) break;
+            }
+        }
+
+        LoadPresentDrivers();
+        LoadNext(always);
+        LoadPresentDrivers(); // a device an always-loaded module made appear
         var skipped = order.Where(m => !attempted.Contains(m)).Select(ModuleDependencies.NameOf).ToList();
         _log.Write("init", $"modules loaded: {string.Join(' ', loaded)}" +
             (skipped.Count > 0 ? $"; not loaded (no device of theirs present): {string.Join(' ', skipped)}" : ""));
     }
 
-    private void Load(IEnumerable<string> modules, List<string> loaded, List<string> failures)
+    private void Load(IEnumerable<string> modules, List<string> loaded, List<string> failures, Action afterEach)
     {
         var dir = Path.Combine(_paths.ModulesRoot, File.ReadAllText(_paths.OsReleaseFile).Trim());
         foreach (var module in modules)
@@ -149,6 +181,7 @@ public sealed class InitSequence
                 if (_modules.Load(Path.Combine(dir, module)))
                 {
                     loaded.Add(name);
+                    afterEach();
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -158,32 +191,49 @@ public sealed class InitSequence
         }
     }
 
-    private void BringUpLinks(List<string> up, List<string> failures)
+    /// <summary>
+    /// After the modules: NIC drivers that probe asynchronously may register their interfaces late, so wait
+    /// (bounded) until at least one interface besides lo is up, and bring up any that appeared meanwhile.
+    /// </summary>
+    private void WaitForLinks(List<string> up, HashSet<string> seen, List<string> failures)
     {
-        foreach (var scope in new[] { "all", "default" })
-        {
-            foreach (var (path, value) in BlindBoot.Sysctls(scope))
-            {
-                TrySysctl(path, value, failures);
-            }
-        }
-
-        // NIC drivers register their devices while their module loads, but some probe asynchronously:
-        // wait (bounded) for at least one interface besides lo.
         var deadline = Stopwatch.StartNew();
-        IReadOnlyList<string> names = _links.List();
-        while (!names.Any(n => n != "lo") && deadline.Elapsed < _linkWait)
+        BringUpNewLinks(up, seen, failures);
+        while (!seen.Any(n => n != "lo") && deadline.Elapsed < _linkWait)
         {
             Thread.Sleep(50);
-            names = _links.List();
+            BringUpNewLinks(up, seen, failures);
         }
-        if (!names.Any(n => n != "lo"))
+        if (!seen.Any(n => n != "lo"))
         {
             Fail(failures, $"no network interface appeared within {_linkWait.TotalSeconds:0} s: is the NIC's driver in the image?");
         }
+    }
 
+    /// <summary>
+    /// Brings up every interface not seen before: its blind-boot sysctls, IFF_UP, then a link-state query whose
+    /// side effect (newer kernels) is that the kernel catches up with a carrier the driver reported before the
+    /// link was up (<see cref="ILinkControl.QueryCarrier"/>). A failing query is a line, not a problem: the
+    /// link is up and the kernel catches up by itself within a second.
+    /// </summary>
+    private void BringUpNewLinks(List<string> up, HashSet<string> seen, List<string> failures)
+    {
+        IReadOnlyList<string> names;
+        try
+        {
+            names = _links.List();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Fail(failures, $"list network interfaces: {ex.Message}");
+            return;
+        }
         foreach (var name in names)
         {
+            if (!seen.Add(name))
+            {
+                continue;
+            }
             if (name != "lo")
             {
                 foreach (var (path, value) in BlindBoot.Sysctls(name))
@@ -199,7 +249,22 @@ public sealed class InitSequence
             catch (Exception ex) when (ex is IOException or ArgumentException)
             {
                 Fail(failures, $"link {name}: {ex.Message}");
+                continue;
             }
+            if (name == "lo")
+            {
+                continue;
+            }
+            string carrier;
+            try
+            {
+                carrier = _links.QueryCarrier(name) ? "carrier on" : "no carrier yet";
+            }
+            catch (Exception ex) when (ex is IOException or ArgumentException)
+            {
+                carrier = $"link state unknown: {ex.Message}";
+            }
+            _log.Write("init", $"link {name} up ({carrier})");
         }
     }
 

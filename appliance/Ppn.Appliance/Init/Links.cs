@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Ppn.Linux;
 using Ppn.Linux.Interop;
+using Ppn.Nic.Ethtool;
 
 namespace Ppn.Appliance.Init;
 
@@ -11,6 +12,17 @@ public interface ILinkControl
     IReadOnlyList<string> List();
 
     void SetUp(string name);
+
+    /// <summary>
+    /// Whether the link has carrier, asked the way ethtool asks (ETHTOOL_GLINK). Asked right after
+    /// <see cref="SetUp"/> for its side effect: since Linux 6.8 the query runs the link's pending linkwatch event
+    /// (net/ethtool/ioctl.c ethtool_op_get_link, commit facd15dfd691). A driver that turned carrier on before the
+    /// link was up (virtio_net does at probe) leaves a non-urgent event that linkwatch otherwise runs up to a
+    /// second later (one non-urgent run per second, net/core/link_watch.c), and until it runs operstate stays
+    /// down and IPv6 adds no link-local address. Older kernels (Debian 12's 6.1) answer without running it.
+    /// </summary>
+    /// <exception cref="IOException">The query failed (a driver without get_link: EOPNOTSUPP).</exception>
+    bool QueryCarrier(string name);
 
     /// <summary>Writes a value under /proc/sys (path relative to it, e.g. net/ipv6/conf/all/accept_ra).</summary>
     void WriteSysctl(string relativePath, string value);
@@ -26,11 +38,13 @@ public sealed class SystemLinkControl : ILinkControl
 
     private readonly string _sysfsRoot;
     private readonly string _procSysRoot;
+    private readonly IEthtool _ethtool;
 
-    public SystemLinkControl(string sysfsRoot = "/sys", string procSysRoot = "/proc/sys")
+    public SystemLinkControl(string sysfsRoot = "/sys", string procSysRoot = "/proc/sys", IEthtool? ethtool = null)
     {
         _sysfsRoot = sysfsRoot;
         _procSysRoot = procSysRoot;
+        _ethtool = ethtool ?? new SystemEthtool();
     }
 
     public IReadOnlyList<string> List()
@@ -65,6 +79,8 @@ public sealed class SystemLinkControl : ILinkControl
         *flags |= IFF_UP;
         SyscallException.ThrowIfFailed(LibC.ioctl(socket.Fd, SIOCSIFFLAGS, ifr), "ioctl(SIOCSIFFLAGS)", name);
     }
+
+    public bool QueryCarrier(string name) => _ethtool.GetLink(name);
 
     public void WriteSysctl(string relativePath, string value)
     {

@@ -11,6 +11,7 @@ internal static class EthtoolAbi
     public const uint SIOCETHTOOL = 0x8946;
 
     public const uint ETHTOOL_GDRVINFO = 0x03;
+    public const uint ETHTOOL_GLINK = 0x0a;
     public const uint ETHTOOL_GCOALESCE = 0x0e;
     public const uint ETHTOOL_SCOALESCE = 0x0f;
     public const uint ETHTOOL_GRINGPARAM = 0x10;
@@ -185,7 +186,7 @@ internal struct EthtoolLinkSettings
     [FieldOffset(19)] public byte RateMatching;
 }
 
-/// <summary>struct ethtool_value: PHYS_ID takes the blink time in seconds in data.</summary>
+/// <summary>struct ethtool_value: PHYS_ID takes the blink time in seconds in data; GLINK answers the link state in it.</summary>
 [StructLayout(LayoutKind.Explicit, Size = 8)]
 internal struct EthtoolValue
 {

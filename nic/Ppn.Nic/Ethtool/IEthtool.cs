@@ -39,4 +39,11 @@ public interface IEthtool
     void IdentifyPort(string iface, uint seconds);
 
     byte[] GetPermanentAddress(string iface);
+
+    /// <summary>
+    /// ETHTOOL_GLINK: whether the link is up (false while the interface is down). Since Linux 6.8 the query first
+    /// runs the interface's pending linkwatch event (net/ethtool/ioctl.c ethtool_op_get_link, commit facd15dfd691),
+    /// so operstate, and with it IPv6 address configuration, catches up with the carrier at once.
+    /// </summary>
+    bool GetLink(string iface);
 }

@@ -287,6 +287,13 @@ public sealed unsafe class SystemEthtool : IEthtool
         return buffer.AsSpan(PermAddrHeader, size).ToArray();
     }
 
+    public bool GetLink(string iface)
+    {
+        var v = new EthtoolValue { Cmd = ETHTOOL_GLINK };
+        Call(iface, &v, "GLINK");
+        return v.Data != 0;
+    }
+
     /// <summary>GSSET_INFO for one string set, then GSTRINGS; an empty list when the driver has no such set.</summary>
     internal IReadOnlyList<string> GetStrings(string iface, uint stringSet)
     {
