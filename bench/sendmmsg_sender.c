@@ -78,78 +78,52 @@ int main(int argc, char **argv) {
     fds[s] = socket(AF_INET, SOCK_DGRAM, 0);
     if (connect(fds[s], (struct sockaddr *)&to, sizeof to) != 0) { perror("sendmmsg_sender: connect"); return 1; }
   }
+  /* One sendmmsg per turn. Without --gso: up to BATCH messages of one datagram each. With --gso: up to
+   * GSO_MESSAGES messages, each a run of up to GSO_SEGMENTS consecutive records of one length (one iovec per
+   * record) that the kernel cuts into datagrams of that length. segments[m] = datagrams in message m. */
+  static struct iovec iov[BATCH][GSO_SEGMENTS];
+  static struct mmsghdr msgs[BATCH];
+  static union { char buf[CMSG_SPACE(sizeof(unsigned short))]; struct cmsghdr align; } control[BATCH];
+  int segments[BATCH];
+  int max_messages = gso ? GSO_MESSAGES : BATCH, max_segments = gso ? GSO_SEGMENTS : 1;
   long long sent = 0, next = 0;
   long long start = now_ns();
   int turn = 0;
-  if (gso) {
-    /* Each message: a run of up to GSO_SEGMENTS consecutive records of one length, one iovec per record. */
-    static struct iovec iov[GSO_MESSAGES][GSO_SEGMENTS];
-    static struct mmsghdr msgs[GSO_MESSAGES];
-    static union { char buf[CMSG_SPACE(sizeof(unsigned short))]; struct cmsghdr align; } control[GSO_MESSAGES];
-    int segments[GSO_MESSAGES];
-    while (sent < count) {
-      int m = 0;
-      long long planned = 0;
-      while (m < GSO_MESSAGES && sent + planned < count) {
-        unsigned char *first = data + ((next + planned) % records) * RECORD;
-        int k = 0;
-        while (k < GSO_SEGMENTS && sent + planned + k < count) {
-          unsigned char *r = data + ((next + planned + k) % records) * RECORD;
-          if (r[0] != first[0] || r[0] == 0) { if (k == 0) k = 1; break; }
-          iov[m][k].iov_base = r + 1;
-          iov[m][k].iov_len = r[0];
-          k++;
-        }
-        if (k == 1 && first[0] == 0) { iov[m][0].iov_base = first + 1; iov[m][0].iov_len = 0; }
-        msgs[m].msg_hdr = (struct msghdr){.msg_iov = iov[m], .msg_iovlen = (size_t)k};
-        if (k > 1) {
-          msgs[m].msg_hdr.msg_control = control[m].buf;
-          msgs[m].msg_hdr.msg_controllen = sizeof control[m].buf;
-          struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[m].msg_hdr);
-          c->cmsg_level = SOL_UDP;
-          c->cmsg_type = UDP_SEGMENT;
-          c->cmsg_len = CMSG_LEN(sizeof(unsigned short));
-          unsigned short size = first[0];
-          memcpy(CMSG_DATA(c), &size, sizeof size);
-        }
-        segments[m] = k;
-        planned += k;
-        m++;
-      }
-      int done = sendmmsg(fds[turn], msgs, m, 0);
-      if (done < 0) {
-        if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN || errno == ECONNREFUSED) continue;
-        perror("sendmmsg_sender: sendmmsg (--gso)");
-        return 1;
-      }
-      for (int i = 0; i < done; i++) { sent += segments[i]; next += segments[i]; }
-      turn = (turn + 1) % sockets;
-      if (rate > 0) {
-        long long due = start + (long long)(sent * 1e9 / rate);
-        while (now_ns() < due) { }
-      }
-    }
-    printf("sent %lld ns %lld\n", sent, now_ns() - start);
-    return 0;
-  }
-  struct iovec iov[BATCH];
-  struct mmsghdr msgs[BATCH];
   while (sent < count) {
-    int n = count - sent < BATCH ? (int)(count - sent) : BATCH;
-    for (int i = 0; i < n; i++) {
-      unsigned char *r = data + ((next + i) % records) * RECORD;
-      iov[i].iov_base = r + 1;
-      iov[i].iov_len = r[0];
-      msgs[i].msg_hdr = (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1};
+    int m = 0;
+    long long planned = 0;
+    while (m < max_messages && sent + planned < count) {
+      unsigned char *first = data + ((next + planned) % records) * RECORD;
+      int k = 0;
+      do {
+        unsigned char *r = data + ((next + planned + k) % records) * RECORD;
+        if (k > 0 && r[0] != first[0]) break;
+        iov[m][k].iov_base = r + 1;
+        iov[m][k].iov_len = r[0];
+        k++;
+      } while (k < max_segments && first[0] > 0 && sent + planned + k < count);
+      msgs[m].msg_hdr = (struct msghdr){.msg_iov = iov[m], .msg_iovlen = (size_t)k};
+      if (k > 1) {
+        msgs[m].msg_hdr.msg_control = control[m].buf;
+        msgs[m].msg_hdr.msg_controllen = sizeof control[m].buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[m].msg_hdr);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(unsigned short));
+        unsigned short size = first[0];
+        memcpy(CMSG_DATA(c), &size, sizeof size);
+      }
+      segments[m] = k;
+      planned += k;
+      m++;
     }
-    int done = sendmmsg(fds[turn], msgs, n, 0);
+    int done = sendmmsg(fds[turn], msgs, m, 0);
     if (done < 0) {
       if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN || errno == ECONNREFUSED) continue;
-      perror("sendmmsg_sender: sendmmsg");
+      perror(gso ? "sendmmsg_sender: sendmmsg (--gso)" : "sendmmsg_sender: sendmmsg");
       return 1;
     }
-    sent += done;
-    next += done;
+    for (int i = 0; i < done; i++) { sent += segments[i]; next += segments[i]; }
     turn = (turn + 1) % sockets;
     if (rate > 0) {
       long long due = start + (long long)(sent * 1e9 / rate);

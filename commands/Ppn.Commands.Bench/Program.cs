@@ -336,16 +336,8 @@ internal sealed partial class Bench
         using var store = new GatedStore();
         var journal = new CommandJournal();
         var verifier = new CommandVerifier(_ring, new NodeAddressing(NodeId), store, 0);
-        using var listener = CommandListener.Start(new CommandListenerOptions
-        {
-            BindAddress = IPAddress.Loopback,
-            Port = 0,
-            Receivers = 1,
-            ReceiveBufferBytes = CapacityBuffer,
-            ExecutorQueueCapacity = 1024,
-        }, verifier, new CommandDispatcher(new DiscardingEffects(), journal), journal);
+        using var listener = StartListener(verifier, journal, receivers: 1, CapacityBuffer);
         int rx = Native.FindThread("ppn-cmd-rx0");
-        Native.Pin(rx, ReceiverCpu);
         using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
         {
             var first = new byte[16];
@@ -414,15 +406,7 @@ internal sealed partial class Bench
     {
         var journal = new CommandJournal();
         var verifier = new CommandVerifier(_ring, new NodeAddressing(NodeId), Provisioned(), 0);
-        using var listener = CommandListener.Start(new CommandListenerOptions
-        {
-            BindAddress = IPAddress.Loopback,
-            Port = 0,
-            Receivers = receivers,
-            ReceiveBufferBytes = ReceiveBuffer,
-            ExecutorQueueCapacity = 1024,
-        }, verifier, new CommandDispatcher(new DiscardingEffects(), journal), journal);
-        for (int r = 0; r < receivers; r++) Native.Pin(Native.FindThread($"ppn-cmd-rx{r}"), (ReceiverCpu + r) % Environment.ProcessorCount);
+        using var listener = StartListener(verifier, journal, receivers, ReceiveBuffer);
         int count = _options.FloodDatagrams;
         // UDP GSO: one sender core offers several times what one sendmmsg entry per datagram can, so the flood
         // can reach the receiver's capacity; the receiver still gets each datagram on its own (docs/performance.md).
@@ -436,6 +420,21 @@ internal sealed partial class Bench
         }
         long validSent = count / ValidEvery;
         return (sent / (ns / 1e9), validSent - verifier.Counters[CommandVerdict.Accepted], listener.KernelDrops, listener.DatagramsReceived);
+    }
+
+    /// <summary>The real listener on loopback, its receivers pinned from <see cref="ReceiverCpu"/> on, one per CPU.</summary>
+    private static CommandListener StartListener(CommandVerifier verifier, CommandJournal journal, int receivers, int receiveBuffer)
+    {
+        var listener = CommandListener.Start(new CommandListenerOptions
+        {
+            BindAddress = IPAddress.Loopback,
+            Port = 0,
+            Receivers = receivers,
+            ReceiveBufferBytes = receiveBuffer,
+            ExecutorQueueCapacity = 1024,
+        }, verifier, new CommandDispatcher(new DiscardingEffects(), journal), journal);
+        for (int r = 0; r < receivers; r++) Native.Pin(Native.FindThread($"ppn-cmd-rx{r}"), (ReceiverCpu + r) % Environment.ProcessorCount);
+        return listener;
     }
 
     private (int Length, byte[] Bytes) Flooded(int i, bool wellFormed)

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using Ppn.Commands;
 using Ppn.Commands.Bench;
 
@@ -60,15 +59,7 @@ internal sealed partial class Bench
         using var store = new GatedStore();
         var journal = new CommandJournal();
         var verifier = new CommandVerifier(_ring, new NodeAddressing(NodeId), store, 0);
-        using var listener = CommandListener.Start(new CommandListenerOptions
-        {
-            BindAddress = IPAddress.Loopback,
-            Port = 0,
-            Receivers = receivers,
-            ReceiveBufferBytes = CapacityBuffer,
-            ExecutorQueueCapacity = 1024,
-        }, verifier, new CommandDispatcher(new DiscardingEffects(), journal), journal);
-        for (int r = 0; r < receivers; r++) Native.Pin(Native.FindThread($"ppn-cmd-rx{r}"), (ReceiverCpu + r) % Environment.ProcessorCount);
+        using var listener = StartListener(verifier, journal, receivers, CapacityBuffer);
         Send(listener.LocalEndPoint.Port, packets, fill, rate: 0, sockets: Flows);
         if (!store.Entered.Wait(TimeSpan.FromSeconds(10))) throw new BenchError("receivers: the listener never took a first command");
         // Each held receiver has read its first batch; what is left in the kernel's queues is the figure.
