@@ -29,7 +29,11 @@ try
         var capacity = bench.Capacity();
         if (options.Runs("flood")) bench.Flood(capacity);
     }
-    if (options.Runs("startup")) bench.Startup();
+    if (options.Runs("startup"))
+    {
+        bench.Startup();
+        bench.ExecToListening(); // StartupFigures.cs
+    }
     if (options.Runs("size")) bench.Size();
     if (options.Runs("boot"))
     {
@@ -150,7 +154,7 @@ internal sealed class Report
     }
 }
 
-internal sealed class Bench
+internal sealed partial class Bench
 {
     private const int ReceiverCpu = 0;
     private const int SenderCpu = 1;
