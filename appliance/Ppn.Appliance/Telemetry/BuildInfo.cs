@@ -14,9 +14,16 @@ public sealed record BuildInfo(string Version, string Commit, string PpnSha256)
 
     public static BuildInfo Current(string imageJsonPath = ImageJsonPath)
     {
+        var (version, commit) = Stamped();
+        return new BuildInfo(version, commit, ReadPpnSha256(imageJsonPath));
+    }
+
+    /// <summary>Only what the assembly carries: `ppn version` reads no file (image.json is the telemetry's).</summary>
+    public static (string Version, string Commit) Stamped()
+    {
         var info = typeof(BuildInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
         int plus = info.IndexOf('+');
-        return new BuildInfo(plus < 0 ? info : info[..plus], plus < 0 ? "unknown" : info[(plus + 1)..], ReadPpnSha256(imageJsonPath));
+        return (plus < 0 ? info : info[..plus], plus < 0 ? "unknown" : info[(plus + 1)..]);
     }
 
     /// <summary>image.json's ppnSha256 (64 lowercase hex digits), or "unknown" outside an image or when it is not one.</summary>
