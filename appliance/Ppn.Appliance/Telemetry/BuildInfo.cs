@@ -18,10 +18,14 @@ public sealed record BuildInfo(string Version, string Commit, string PpnSha256)
         return new BuildInfo(version, commit, ReadPpnSha256(imageJsonPath));
     }
 
-    /// <summary>Only what the assembly carries: `ppn version` reads no file (image.json is the telemetry's).</summary>
+    /// <summary>
+    /// Only what the build stamped in: `ppn version` reads no file (image.json is the telemetry's) and no attribute
+    /// (the same string as <see cref="AssemblyInformationalVersionAttribute"/>, written by Ppn.Appliance.csproj).
+    /// </summary>
     public static (string Version, string Commit) Stamped()
     {
-        var info = typeof(BuildInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        string info = BuildStamp.InformationalVersion;
+        if (info.Length == 0) info = "unknown";
         int plus = info.IndexOf('+');
         return (plus < 0 ? info : info[..plus], plus < 0 ? "unknown" : info[(plus + 1)..]);
     }
