@@ -30,6 +30,31 @@ public class CliTests
         Assert.StartsWith(".NET", doc.RootElement.GetProperty("runtime").GetString());
     }
 
+    [Theory]
+    [InlineData("version")]
+    [InlineData("version", "--json")]
+    public void Version_without_the_verb_tree_prints_and_exits_as_through_the_tree(params string[] args)
+    {
+        var tree = Run(args);
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int? code = VersionVerb.RunWithoutTree(args, stdout, stderr);
+        Assert.Equal(tree.Code, code);
+        Assert.Equal(tree.Out, stdout.ToString());
+        Assert.Equal(tree.Err, stderr.ToString());
+    }
+
+    [Theory]
+    [InlineData]
+    [InlineData("--help")]
+    [InlineData("version", "--help")]
+    [InlineData("version", "--verbose")]
+    [InlineData("version", "--json", "--json")]
+    [InlineData("version", "extra")]
+    [InlineData("status")]
+    public void Every_other_command_line_goes_through_the_verb_tree(params string[] args) =>
+        Assert.Null(VersionVerb.RunWithoutTree(args, TextWriter.Null, TextWriter.Null));
+
     [Fact]
     public void Help_documents_the_exit_codes()
     {

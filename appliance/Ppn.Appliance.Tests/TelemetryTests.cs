@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Text;
 using Ppn.Appliance.Commands;
 using Ppn.Appliance.Lifecycle;
@@ -394,6 +395,14 @@ public sealed class TelemetryTests : IDisposable
         Assert.Equal(1UL, counter.CountThisBoot(_ => { }));
         _efivarfs.Reboot();
         Assert.Equal(2UL, new BootCounter(_efivarfs.OpenStore()).CountThisBoot(_ => { }));
+    }
+
+    [Fact]
+    public void The_stamped_version_is_the_assembly_informational_version()
+    {
+        string attribute = typeof(BuildInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion;
+        var (version, commit) = BuildInfo.Stamped();
+        Assert.Equal(attribute, attribute.Contains('+') ? $"{version}+{commit}" : version);
     }
 
     [Fact]

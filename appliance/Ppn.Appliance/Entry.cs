@@ -13,6 +13,6 @@ public static class Entry
             InitVerb.RunAsPid1(new ConsoleLog(Console.Out));
             return 0; // never reached: PID 1 holds forever
         }
-        return CommandLine.Run(CommandLine.Build(), args);
+        return VersionVerb.RunWithoutTree(args, Console.Out, Console.Error) ?? CommandLine.Run(CommandLine.Build(), args);
     }
 }

@@ -39,7 +39,11 @@ try
         if (options.Runs("flood")) bench.Flood(capacity);
     }
     if (options.Runs("receivers")) bench.Scaling();
-    if (options.Runs("startup")) bench.Startup();
+    if (options.Runs("startup"))
+    {
+        bench.Startup();
+        bench.ExecToListening(); // StartupFigures.cs
+    }
     if (options.Runs("size")) bench.Size();
     if (options.Runs("boot"))
     {

@@ -84,11 +84,15 @@ public static class Verb
         });
     }
 
-    public static int Execute(ParseResult parseResult, Output output, Func<ParseResult, Output, int> body)
+    public static int Execute(ParseResult parseResult, Output output, Func<ParseResult, Output, int> body) =>
+        Execute(output, o => body(parseResult, o));
+
+    /// <summary>A verb body that needs no parse result (<see cref="VersionVerb.RunWithoutTree"/>), with the same failure mapping.</summary>
+    public static int Execute(Output output, Func<Output, int> body)
     {
         try
         {
-            return body(parseResult, output);
+            return body(output);
         }
         catch (CliError e)
         {

@@ -14,9 +14,20 @@ public sealed record BuildInfo(string Version, string Commit, string PpnSha256)
 
     public static BuildInfo Current(string imageJsonPath = ImageJsonPath)
     {
-        var info = typeof(BuildInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        var (version, commit) = Stamped();
+        return new BuildInfo(version, commit, ReadPpnSha256(imageJsonPath));
+    }
+
+    /// <summary>
+    /// Only what the build stamped in: `ppn version` reads no file (image.json is the telemetry's) and no attribute
+    /// (the same string as <see cref="AssemblyInformationalVersionAttribute"/>, written by Ppn.Appliance.csproj).
+    /// </summary>
+    public static (string Version, string Commit) Stamped()
+    {
+        string info = BuildStamp.InformationalVersion;
+        if (info.Length == 0) info = "unknown";
         int plus = info.IndexOf('+');
-        return new BuildInfo(plus < 0 ? info : info[..plus], plus < 0 ? "unknown" : info[(plus + 1)..], ReadPpnSha256(imageJsonPath));
+        return (plus < 0 ? info : info[..plus], plus < 0 ? "unknown" : info[(plus + 1)..]);
     }
 
     /// <summary>image.json's ppnSha256 (64 lowercase hex digits), or "unknown" outside an image or when it is not one.</summary>
