@@ -366,7 +366,6 @@ internal sealed partial class Bench
         }
         var begin = Native.Schedstat(rx);
         long resumed = listener.DatagramsReceived;
-        Native.Unpin(0);
         clock.Restart();
         while (listener.DatagramsReceived < target)
         {
@@ -374,7 +373,9 @@ internal sealed partial class Bench
             Thread.Sleep(1);
         }
         // Drained: the thread is in poll(2) and accrues nothing more, so reading it a little later changes nothing.
+        // This thread stayed on the sender's CPU while it polled, so its wake-ups never preempted the receiver.
         var end = Native.Schedstat(rx);
+        Native.Unpin(0);
         long cpu = end.Running - begin.Running;
         double ns = (cpu + end.Waiting - begin.Waiting) * (double)queued / Math.Max(1, target - resumed); // the first batch at the same rate
         cpu = (long)(cpu * (double)queued / Math.Max(1, target - resumed));
