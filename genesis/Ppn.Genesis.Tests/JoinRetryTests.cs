@@ -125,20 +125,58 @@ public sealed class JoinRetryTests : IDisposable
         Assert.Null(_nvram.TryRead(EnrolmentStore.Variable));
     }
 
+    /// <summary>
+    /// A clock that moves only when waited on: a timer advances it by its due time and fires at once, so a join's
+    /// budget is spent by its delays alone, however long the attempts take on the machine running the test.
+    /// </summary>
+    private sealed class SteppingClock : TimeProvider
+    {
+        private long _ticks;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Assert.Equal(Timeout.InfiniteTimeSpan, period); // Task.Delay: one shot
+            Interlocked.Add(ref _ticks, dueTime.Ticks);
+            ThreadPool.UnsafeQueueUserWorkItem(_ => callback(state), null);
+            return new Fired();
+        }
+
+        private sealed class Fired : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => false;
+            public void Dispose() { }
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+    }
+
     [Fact]
     public void Retries_stop_when_the_next_would_start_after_the_budget()
     {
         using var registrar = new LateRegistrar(_authority, _authority.GrantFor); // never listens
         var log = new ConcurrentQueue<string>();
-        var policy = new JoinRetryPolicy { FirstDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromMilliseconds(100), Budget = TimeSpan.FromMilliseconds(350), Random = () => 1 };
+        var clock = new SteppingClock();
+        var policy = new JoinRetryPolicy { FirstDelay = TimeSpan.FromMilliseconds(400), MaxDelay = TimeSpan.FromMilliseconds(400), Budget = TimeSpan.FromMilliseconds(1500), Random = () => 1, Time = clock };
         using var stop = new CancellationTokenSource(Bound);
-        // One attempt first, outside the budget: a cold first attempt (code loaded and compiled, under a loaded CI
-        // machine) once took longer than the whole budget and left a single attempt.
-        new JoinClient(_authority.Trust, new EnrolmentStore(_nvram), _ => { }, retry: JoinRetryPolicy.Fixed(1, TimeSpan.Zero)).Join(_node, BeaconFor(registrar), stop.Token);
         var outcome = new JoinClient(_authority.Trust, new EnrolmentStore(_nvram), log.Enqueue, retry: policy).Join(_node, BeaconFor(registrar), stop.Token);
         Assert.False(outcome.Succeeded);
         Assert.Null(outcome.Refusal);
-        Assert.InRange(outcome.Attempts, 2, 4); // 0, ~100, ~200, ~300 ms: the one after would start past 350 ms
-        Assert.Contains(log, l => l.EndsWith("the 0.3 s join budget is spent", StringComparison.Ordinal) || l.EndsWith("the 0.4 s join budget is spent", StringComparison.Ordinal));
+        Assert.Equal(4, outcome.Attempts); // at 0, 0.4, 0.8 and 1.2 s: the one after would start at 1.6 s, past 1.5 s
+        Assert.Equal(TimeSpan.FromMilliseconds(1200), clock.GetElapsedTime(0));
+        Assert.Equal(3, log.Count(l => l.EndsWith("; retrying in 0.40 s", StringComparison.Ordinal)));
+        Assert.EndsWith("; the 1.5 s join budget is spent", log.Last(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_fixed_retry_delay_keeps_the_policy_clock()
+    {
+        var clock = new SteppingClock();
+        using var registrar = new LateRegistrar(_authority, _authority.GrantFor); // never listens
+        using var stop = new CancellationTokenSource(Bound);
+        var outcome = new JoinClient(_authority.Trust, new EnrolmentStore(_nvram), _ => { }, attempts: 3, retryDelay: TimeSpan.FromSeconds(30),
+            retry: new JoinRetryPolicy { Time = clock }).Join(_node, BeaconFor(registrar), stop.Token);
+        Assert.Equal(3, outcome.Attempts);
+        Assert.Equal(TimeSpan.FromSeconds(60), clock.GetElapsedTime(0)); // two 30 s waits, on the test's clock, not the machine's
     }
 }

@@ -29,7 +29,7 @@ public sealed class JoinClient
         _log = log;
         _timeouts = timeouts ?? new GenesisTimeouts();
         _retry = retry ?? new JoinRetryPolicy();
-        if (retryDelay is { } fixedDelay) _retry = JoinRetryPolicy.Fixed(attempts ?? _retry.MaxAttempts, fixedDelay) with { Budget = _retry.Budget };
+        if (retryDelay is { } fixedDelay) _retry = JoinRetryPolicy.Fixed(attempts ?? _retry.MaxAttempts, fixedDelay) with { Budget = _retry.Budget, Time = _retry.Time };
         else if (attempts is { } n) _retry = _retry with { MaxAttempts = n };
     }
 
@@ -39,14 +39,15 @@ public sealed class JoinClient
     public async Task<EnrolmentOutcome> JoinAsync(NodeKeyPair node, VerifiedBeacon beacon, CancellationToken cancellation)
     {
         var last = EnrolmentOutcome.Failed("no attempt made");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var time = _retry.Time;
+        long start = time.GetTimestamp();
         int max = Math.Max(1, _retry.MaxAttempts);
         for (int attempt = 1; attempt <= max && !cancellation.IsCancellationRequested; attempt++)
         {
             last = await AttemptAsync(node, beacon, cancellation) with { Attempts = attempt };
             if (last.Succeeded)
             {
-                if (attempt > 1) _log($"joined at attempt {attempt}/{max}, {clock.Elapsed.TotalSeconds:0.0} s after the first");
+                if (attempt > 1) _log($"joined at attempt {attempt}/{max}, {time.GetElapsedTime(start).TotalSeconds:0.0} s after the first");
                 return last;
             }
             if (last.Refusal is not null)
@@ -59,13 +60,13 @@ public sealed class JoinClient
                 break;
             }
             var delay = _retry.DelayBefore(attempt + 1);
-            if (_retry.Budget is { } budget && clock.Elapsed + delay > budget)
+            if (_retry.Budget is { } budget && time.GetElapsedTime(start) + delay > budget)
             {
                 _log($"join attempt {attempt}/{max} to [{beacon.Registrar.Address}]:{beacon.Registrar.Port} failed: {last.Failure}; the {budget.TotalSeconds:0.#} s join budget is spent");
                 break;
             }
             _log($"join attempt {attempt}/{max} to [{beacon.Registrar.Address}]:{beacon.Registrar.Port} failed: {last.Failure}; retrying in {delay.TotalSeconds:0.00} s");
-            try { await Task.Delay(delay, cancellation); } catch (OperationCanceledException) { break; }
+            try { await Task.Delay(delay, time, cancellation); } catch (OperationCanceledException) { break; }
         }
         return last;
     }

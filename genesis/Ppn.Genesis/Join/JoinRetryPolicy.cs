@@ -22,6 +22,8 @@ public sealed record JoinRetryPolicy
     public TimeSpan? Budget { get; init; }
     /// <summary>0 ≤ r &lt; 1; <see cref="Random.Shared"/> unless a test fixes it.</summary>
     public Func<double> Random { get; init; } = System.Random.Shared.NextDouble;
+    /// <summary>The clock the budget is measured on and the delays wait on; <see cref="TimeProvider.System"/> unless a test fixes it.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>The wait before attempt <paramref name="attempt"/> (2, 3, ...): ceiling/2 + U(0, ceiling/2), ceiling = min(MaxDelay, FirstDelay·2^(attempt−2)).</summary>
     public TimeSpan DelayBefore(int attempt)
