@@ -297,7 +297,6 @@ public class ListenerTests : IDisposable
     [Fact]
     public void Listener_asks_for_a_large_receive_buffer_and_stops_cleanly()
     {
-        var clock = Stopwatch.StartNew();
         var listener = Start(IPAddress.Loopback, out _);
         Assert.True(listener.ReceiveBufferBytes >= 1 << 20, $"SO_RCVBUF granted {listener.ReceiveBufferBytes}");
         listener.Dispose();
