@@ -78,8 +78,9 @@ demo: image
 BOOT_CONSOLE ?= $(lastword $(sort $(wildcard $(OUT)/rig/*-self-genesis-first-boot-*/node-a.console.log)))
 bench: deps publish
 	$(DOTNET) publish commands/Ppn.Commands.Bench/Ppn.Commands.Bench.csproj $(DOTNET_OPTS) -r $(RID) -o $(OUT)/bench
-	@rm -f $(OUT)/bench/*.dbg $(OUT)/bench/*.pdb
-	$(OUT)/bench/Ppn.Commands.Bench --repo $(CURDIR) --ppn $(OUT)/bin/ppn \
+	$(DOTNET) publish commands/Ppn.AotHello.Bench/Ppn.AotHello.Bench.csproj $(DOTNET_OPTS) -r $(RID) -o $(OUT)/bench/aot-hello
+	@rm -f $(OUT)/bench/*.dbg $(OUT)/bench/*.pdb $(OUT)/bench/aot-hello/*.dbg $(OUT)/bench/aot-hello/*.pdb
+	$(OUT)/bench/Ppn.Commands.Bench --repo $(CURDIR) --ppn $(OUT)/bin/ppn --aot-hello $(OUT)/bench/aot-hello/aot-hello \
 	  $(if $(wildcard $(OUT)/image/initramfs.cpio.gz),--initramfs $(OUT)/image/initramfs.cpio.gz) \
 	  $(if $(BOOT_CONSOLE),--boot-console $(BOOT_CONSOLE)) $(BENCH_ARGS)
 	@# Mesh sync figures (root, namespaces, wireguard-go): enrolment/direct/fallback/revocation latencies, a 253-spoke set.

@@ -66,6 +66,9 @@ internal sealed class BenchError(string message) : Exception(message);
 
 internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Receivers, double FloodLoad, int FloodDatagrams, string? BootConsole, string? Initramfs, bool TimelineOnly, IReadOnlySet<string> Only)
 {
+    /// <summary>A Native AOT hello built with ppn's settings (make bench: out/bench/aot-hello/aot-hello): the startup floor.</summary>
+    public string? AotHello { get; init; }
+
     /// <summary>The phases --only may name; all run when it is not given.</summary>
     public static readonly string[] Phases = ["verify", "intake", "flood", "receivers", "startup", "size", "boot"];
 
@@ -74,7 +77,7 @@ internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Rece
     public static BenchOptions Parse(string[] args)
     {
         string repo = Environment.GetEnvironmentVariable("PPN_REPO_ROOT") ?? Directory.GetCurrentDirectory();
-        string? ppn = null, console = null, initramfs = null;
+        string? ppn = null, console = null, initramfs = null, aotHello = null;
         int reps = 5, receivers = 1, flood = 300_000;
         double load = 1.0;
         bool timelineOnly = false;
@@ -92,6 +95,7 @@ internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Rece
                 case "--flood-datagrams": flood = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--boot-console": console = Value(); break;
                 case "--initramfs": initramfs = Value(); break;
+                case "--aot-hello": aotHello = Value(); break;
                 case "--timeline-only": timelineOnly = true; break;
                 case "--only":
                     foreach (var phase in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -101,12 +105,13 @@ internal sealed record BenchOptions(string Repo, string? Ppn, int Reps, int Rece
                     }
                     break;
                 default:
-                    throw new BenchError($"unknown option {args[i]} (--repo DIR --ppn FILE --reps N --receivers N --flood-load X --flood-datagrams N --boot-console FILE --initramfs FILE --timeline-only --only {string.Join(",", Phases)})");
+                    throw new BenchError($"unknown option {args[i]} (--repo DIR --ppn FILE --reps N --receivers N --flood-load X --flood-datagrams N --boot-console FILE --initramfs FILE --aot-hello FILE --timeline-only --only {string.Join(",", Phases)})");
             }
         }
         if (!File.Exists(Path.Combine(repo, "ppn.slnx"))) throw new BenchError($"{repo} is not the repository (no ppn.slnx); pass --repo");
         if (reps < 1) throw new BenchError("--reps must be at least 1");
-        return new BenchOptions(repo, ppn, reps, receivers, load, flood, console, initramfs, timelineOnly, only);
+        if (aotHello is not null && !File.Exists(aotHello)) throw new BenchError($"--aot-hello {aotHello} does not exist (make bench publishes commands/Ppn.AotHello.Bench to out/bench/aot-hello)");
+        return new BenchOptions(repo, ppn, reps, receivers, load, flood, console, initramfs, timelineOnly, only) { AotHello = aotHello };
     }
 }
 
@@ -507,18 +512,35 @@ internal sealed partial class Bench
             _report.Note("startup: not measured — no --ppn (make bench passes out/bin/ppn)");
             return;
         }
-        List<double> hello = [], ours = [];
+        List<double> hello = [], aot = [], ours = [];
+        List<double> Starts(string command) => [.. Run(_exec, $"10 {command}").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(s => double.Parse(s, CultureInfo.InvariantCulture) / 1e6)];
+        var aotHello = _options.AotHello;
         for (int rep = 0; rep < _options.Reps; rep++)
         {
-            void H() => hello.AddRange(Run(_exec, $"10 {_hello}").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(s => double.Parse(s, CultureInfo.InvariantCulture) / 1e6));
-            void P() => ours.AddRange(Run(_exec, $"10 {ppn} version").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(s => double.Parse(s, CultureInfo.InvariantCulture) / 1e6));
-            if (rep % 2 == 0) { H(); P(); } else { P(); H(); }
+            // Interleaved, the order turned every repetition: C hello, AOT hello, ppn version, then the other way round.
+            Action[] turn = aotHello is null
+                ? [() => hello.AddRange(Starts(_hello)), () => ours.AddRange(Starts($"{ppn} version"))]
+                : [() => hello.AddRange(Starts(_hello)), () => aot.AddRange(Starts(aotHello)), () => ours.AddRange(Starts($"{ppn} version"))];
+            if (rep % 2 == 1) Array.Reverse(turn);
+            foreach (var run in turn) run();
         }
         var h = Stats.Of(hello);
         var p = Stats.Of(ours);
         Report.Line($"C hello      {h.Format("ms", "F2")}");
+        if (aot.Count > 0) Report.Line($"AOT hello    {Stats.Of(aot).Format("ms", "F2")} (Native AOT, ppn's build settings: the floor)");
         Report.Line($"ppn version  {p.Format("ms", "F2")}");
-        _report.Ratio("ppn version vs C hello", p.Median / h.Median, 3.0, atMost: true, "median wall time of one start, lower is better");
+        string floor = "";
+        if (aot.Count > 0)
+        {
+            var a = Stats.Of(aot);
+            floor = string.Create(CultureInfo.InvariantCulture,
+                $" (a Native AOT hello with ppn's settings is {a.Median / h.Median:F2}x: no .NET program starts faster; ppn version is {p.Median / a.Median:F2}x of it)");
+        }
+        else
+        {
+            floor = " (no --aot-hello: the Native AOT floor not measured)";
+        }
+        _report.Ratio("ppn version vs C hello", p.Median / h.Median, 3.0, atMost: true, "median wall time of one start, lower is better" + floor);
     }
 
     // ---- size: the binary and its share of the initramfs
