@@ -22,9 +22,10 @@ public sealed class BuiltImages : IDisposable
 
     public BuiltImages()
     {
-        // A stand-in appliance: any dynamically linked executable plus a shared object beside it.
+        // A stand-in appliance: a dynamically linked executable hardened as ppn is (the builder checks), plus a shared object beside it.
         var appliance = Directory.CreateDirectory(Path.Combine(Root, "bin")).FullName;
-        File.Copy("/bin/true", Path.Combine(appliance, "ppn"));
+        ElfHardeningTests.CompileStandIn(Root, "ppn", ElfHardeningTests.Hardened);
+        File.Move(Path.Combine(Root, "ppn"), Path.Combine(appliance, "ppn"));
         File.Copy("/usr/lib/x86_64-linux-gnu/libm.so.6", Path.Combine(appliance, "libsodium.so"));
         Assert.True(NodeConfig.TryParse(Encoding.UTF8.GetBytes(SampleConfig), out var config, out var errors), string.Join("\n", errors));
         Config = config.ToJson();
@@ -81,6 +82,7 @@ public sealed class ImageBuilderTests(BuiltImages images) : IClassFixture<BuiltI
             Assert.Contains(images.Progress, l => l.StartsWith(step, StringComparison.Ordinal));
         }
         Assert.Contains(images.Progress, l => l.StartsWith("initramfs.cpio.zst: ", StringComparison.Ordinal) && l.Contains("MiB", StringComparison.Ordinal));
+        Assert.Contains("appliance: ppn is PIE, full RELRO, non-executable stack, no text relocations", images.Progress);
     }
 
     [Fact]

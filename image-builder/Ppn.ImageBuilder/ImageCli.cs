@@ -70,7 +70,7 @@ public static class ImageCli
             {
                 (code, message) = (BadInput, e.Message); // ours: "no appliance executable at …; run make publish"
             }
-            catch (Exception e) when (e is FormatException or InvalidDataException or NotSupportedException or ArgumentException or ImageTooLargeException)
+            catch (Exception e) when (e is FormatException or InvalidDataException or NotSupportedException or ArgumentException or ImageTooLargeException or UnhardenedApplianceException)
             {
                 (code, message) = (BadInput, e.Message);
             }

@@ -38,6 +38,9 @@ public sealed record ImageResult(IReadOnlyList<ManifestFile> Outputs, int Module
 /// <summary>The image would not fit its size budget; the message says by how much and what is big.</summary>
 public sealed class ImageTooLargeException(string message) : Exception(message);
 
+/// <summary>The appliance executable lacks the hardening PID 1 must keep (<see cref="ElfHardening.MissingForPid1"/>); the message lists what.</summary>
+public sealed class UnhardenedApplianceException(string message) : Exception(message);
+
 /// <summary>
 /// Builds out/image/: the initramfs (ppn as /init, its libraries, kernel modules, node configuration) as gzip and
 /// zstd, the kernel, a Unified Kernel Image (ppn.efi), a GPT disk image whose ESP boots that UKI, manifest.json
@@ -66,6 +69,14 @@ public sealed class NodeImageBuilder
         if (!File.Exists(ppn))
         {
             throw new FileNotFoundException($"no appliance executable at {ppn}; run `make publish` first (or pass --appliance DIR)");
+        }
+        // ppn becomes PID 1 and faces the LAN: refuse a build that lost ASLR, RELRO or the non-executable stack
+        // (a link setting traded for start-up time, say: docs/performance.md) before anything is written.
+        var hardening = ElfDynamicInfo.Parse(File.ReadAllBytes(ppn), ppn).Hardening;
+        if (hardening.MissingForPid1() is { Count: > 0 } missing)
+        {
+            throw new UnhardenedApplianceException(
+                $"{ppn} is not hardened as the node's PID 1 must be: {string.Join("; ", missing)}. Link it as a PIE with full RELRO and a non-executable stack (docs/image.md): rebuild it with `make publish`");
         }
         var kernel = Path.Combine(inputs.BootDir, $"vmlinuz-{inputs.KernelVersion}");
         if (!File.Exists(kernel))
@@ -112,6 +123,7 @@ public sealed class NodeImageBuilder
                 ? CpioEntry.Link(lib.ImagePath.TrimStart('/'), same)
                 : CpioEntry.File(lib.ImagePath.TrimStart('/'), File.ReadAllBytes(lib.HostPath), Exec));
         }
+        _progress($"appliance: ppn is {hardening.Summary()}");
         _progress($"libraries: {libraries.Count} ({string.Join(", ", libraries.Select(l => Path.GetFileName(l.ImagePath)))})");
 
         var moduleSet = ModuleSet.Parse(File.ReadAllText(depFile), depFile);
