@@ -58,6 +58,7 @@ test: image rig-native
 	@rm -rf $(RESULTS); mkdir -p $(RESULTS)
 	@scripts/leak-check.sh snapshot $(RESULTS)/machine-before.txt
 	-$(DOTNET) test ppn.slnx $(DOTNET_OPTS) --logger trx --results-directory $(RESULTS)
+	-@scripts/leak-check.sh tidy $(RESULTS)/machine-before.txt
 	-@scripts/leak-check.sh compare $(RESULTS)/machine-before.txt > $(RESULTS)/leaks.txt
 	@scripts/test-summary.sh $(RESULTS) $(TEST_ASSEMBLIES) $(RESULTS)/leaks.txt
 
@@ -65,6 +66,7 @@ hil: image rig-native
 	@rm -rf $(OUT)/hil-results; mkdir -p $(OUT)/hil-results
 	@scripts/leak-check.sh snapshot $(OUT)/hil-results/machine-before.txt
 	-PPN_HIL=full $(DOTNET) test hw-tests/Ppn.Rig.Scenarios/Ppn.Rig.Scenarios.csproj $(DOTNET_OPTS) --logger trx --results-directory $(OUT)/hil-results
+	-@scripts/leak-check.sh tidy $(OUT)/hil-results/machine-before.txt
 	-@scripts/leak-check.sh compare $(OUT)/hil-results/machine-before.txt > $(OUT)/hil-results/leaks.txt
 	@scripts/test-summary.sh $(OUT)/hil-results 0 $(OUT)/hil-results/leaks.txt
 

@@ -3,6 +3,10 @@
 # step from CI: the next run finds the state ready and passes where a fresh machine fails.
 #
 #   leak-check.sh snapshot FILE   record the machine's state before the suite starts
+#   leak-check.sh tidy FILE       undo what iproute2 sets up on a machine's first namespace and never takes down,
+#                                 when the snapshot did not have it: the bind mount of /run/netns onto itself that
+#                                 the first 'ip netns add' makes ('ip netns delete' keeps it). Only an empty one
+#                                 is unmounted; namespaces still in it are left for compare to name.
 #   leak-check.sh compare FILE    list what exists now and did not then, one "LEAKED: <kind> <what>" line each;
 #                                 exit 1 when anything leaked. State present before the run is named, not counted.
 #
@@ -41,6 +45,20 @@ case "${1:-}" in
     file=${2:?usage: leak-check.sh snapshot FILE}
     state | sort -u > "$file" || { echo "leak-check: cannot write the snapshot $file" >&2; exit 2; }
     ;;
+  tidy)
+    file=${2:?usage: leak-check.sh tidy FILE}
+    [[ -f $file ]] || { echo "leak-check: no snapshot $file (run 'leak-check.sh snapshot $file' before the suite)" >&2; exit 2; }
+    grep -q '^mount /run/netns (' "$file" && exit 0
+    # Two first 'ip netns add' racing on a fresh machine can each stack one: take down all of them.
+    while mountpoint -q /run/netns; do
+      if [[ -n $(ls -A /run/netns 2>/dev/null) ]]; then
+        echo "leak-check: /run/netns left mounted: namespaces are still in it"
+        exit 0
+      fi
+      umount /run/netns || { echo "leak-check: cannot unmount /run/netns, which this run's first 'ip netns add' mounted" >&2; exit 1; }
+      echo "leak-check: /run/netns unmounted (this run's first 'ip netns add' had bind-mounted it)"
+    done
+    ;;
   compare)
     file=${2:?usage: leak-check.sh compare FILE}
     [[ -f $file ]] || { echo "leak-check: no snapshot $file (run 'leak-check.sh snapshot $file' before the suite)" >&2; exit 2; }
@@ -65,7 +83,7 @@ case "${1:-}" in
     exit 1
     ;;
   *)
-    echo "usage: leak-check.sh snapshot FILE | compare FILE" >&2
+    echo "usage: leak-check.sh snapshot FILE | tidy FILE | compare FILE" >&2
     exit 2
     ;;
 esac

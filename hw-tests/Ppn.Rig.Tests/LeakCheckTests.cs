@@ -39,6 +39,60 @@ public class LeakCheckTests
         }
     }
 
+    /// <summary>
+    /// The first <c>ip netns add</c> on a machine bind-mounts /run/netns onto itself and no <c>ip netns delete</c>
+    /// takes it down: on a fresh machine that mount is what a run leaves. tidy removes it when this run made it and
+    /// it is empty, and keeps one that was there before or still holds a namespace. Each case runs in a private
+    /// mount namespace over a fresh /run, so neither the host's mounts nor other tests' namespaces are touched.
+    /// </summary>
+    [RigFact]
+    public void Tidy_unmounts_the_run_netns_mount_only_when_this_run_made_it_and_it_is_empty()
+    {
+        var made = InFreshRun("""
+            scripts/leak-check.sh snapshot before.txt
+            ip netns add ppnt-tidy-a; ip netns delete ppnt-tidy-a
+            mountpoint -q /run/netns && echo mounted-by-run
+            scripts/leak-check.sh tidy before.txt
+            mountpoint -q /run/netns || echo gone
+            scripts/leak-check.sh compare before.txt | grep -c '^LEAKED' || true
+            """);
+        Assert.Equal(["mounted-by-run", "leak-check: /run/netns unmounted (this run's first 'ip netns add' had bind-mounted it)", "gone", "0"], made);
+
+        var holding = InFreshRun("""
+            scripts/leak-check.sh snapshot before.txt
+            ip netns add ppnt-tidy-b
+            scripts/leak-check.sh tidy before.txt
+            mountpoint -q /run/netns && echo still-mounted
+            ip netns delete ppnt-tidy-b
+            """);
+        Assert.Equal(["leak-check: /run/netns left mounted: namespaces are still in it", "still-mounted"], holding);
+
+        var before = InFreshRun("""
+            ip netns add ppnt-tidy-c; ip netns delete ppnt-tidy-c
+            scripts/leak-check.sh snapshot before.txt
+            scripts/leak-check.sh tidy before.txt
+            mountpoint -q /run/netns && echo kept
+            """);
+        Assert.Equal(["kept"], before);
+    }
+
+    /// <summary>Runs <paramref name="script"/> from the repository root in a new private mount namespace with an empty tmpfs on /run; its stdout lines.</summary>
+    private static string[] InFreshRun(string script)
+    {
+        var work = Directory.CreateTempSubdirectory("leakcheck-").FullName;
+        try
+        {
+            var body = $"set -e\nmount -t tmpfs ppnt-run /run\ncd '{RigEnvironment.RepoRoot}'\n" +
+                script.Replace("before.txt", Path.Combine(work, "before.txt"));
+            var result = HostCommand.Run("unshare", ["--mount", "--propagation", "private", "bash", "-c", body]);
+            return result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
     private static (int ExitCode, string Output) Compare(string before)
     {
         var result = HostCommand.Run("env", ["LEAK_CHECK_GRACE=0", "bash", Script, "compare", before], check: false);
