@@ -43,7 +43,8 @@ public class LeakCheckTests
     /// The first <c>ip netns add</c> on a machine bind-mounts /run/netns onto itself and no <c>ip netns delete</c>
     /// takes it down: on a fresh machine that mount is what a run leaves. tidy removes it when this run made it and
     /// it is empty, and keeps one that was there before or still holds a namespace. Each case runs in a private
-    /// mount namespace over a fresh /run, so neither the host's mounts nor other tests' namespaces are touched.
+    /// mount namespace over a fresh /run, with the host's /run/netns detached in that copy, so neither the host's mounts
+    /// nor other tests' namespaces are touched or seen.
     /// </summary>
     [RigFact]
     public void Tidy_unmounts_the_run_netns_mount_only_when_this_run_made_it_and_it_is_empty()
@@ -82,7 +83,9 @@ public class LeakCheckTests
         var work = Directory.CreateTempSubdirectory("leakcheck-").FullName;
         try
         {
-            var body = $"set -e\nmount -t tmpfs ppnt-run /run\ncd '{RigEnvironment.RepoRoot}'\n" +
+            // The copied mount table still lists a /run/netns that other tests' namespaces keep mounted on the host,
+            // also when shadowed by a new /run: detach it (and its namespace files) here first, in this copy only.
+            var body = $"set -e\nwhile mountpoint -q /run/netns; do umount -l /run/netns; done\nmount -t tmpfs ppnt-run /run\ncd '{RigEnvironment.RepoRoot}'\n" +
                 script.Replace("before.txt", Path.Combine(work, "before.txt"));
             var result = HostCommand.Run("unshare", ["--mount", "--propagation", "private", "bash", "-c", body]);
             return result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
