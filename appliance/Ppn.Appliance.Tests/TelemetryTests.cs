@@ -322,6 +322,45 @@ public sealed class TelemetryTests : IDisposable
         Assert.False(MetricsEndpoint.TryParseRequestLine("GET /metrics\u00ff HTTP/1.1"u8, out _, out _));
     }
 
+    [Fact]
+    public void A_replay_record_lost_and_rewritten_at_an_enrolment_in_this_run_shows_as_missing_in_status_and_metrics()
+    {
+        // The node had command state (epoch 3 recorded in PpnCommandEpoch) but the replay record is gone: the
+        // enrolment's rule moves to epoch 4 and writes a valid record, which the listener then loads ok. The loss
+        // must still reach the authority (commands.md §Lost replay state).
+        var store = new UefiReplayStateStore(_efivarfs.OpenStore());
+        store.Save(new ReplayState(3, 512));
+        _efivarfs.OpenStore().Delete(UefiReplayStateStore.ReplayVariable);
+        var commandState = new UefiCommandState(_efivarfs.OpenStore());
+        Assert.Equal(ReplayEnrolmentOutcome.LostState, commandState.OnEnrolment(Grant(), out var moved));
+        Assert.Equal(4, moved.Epoch);
+        Assert.Equal(ReplayStateLoad.Missing, commandState.LossFoundAtEnrolment);
+
+        using var commands = CommandService.Start(new CommandServiceSetup
+        {
+            Store = _efivarfs.OpenStore(),
+            Grant = Grant(),
+            AuthorityPublicKey = AuthorityPublic,
+            BindAddress = IPAddress.Loopback,
+            Port = 0,
+            StatusPath = Path.Combine(_run, "status.json"),
+            ReplayLossAtEnrolment = commandState.LossFoundAtEnrolment,
+        }, NodePrivate, _effects, line => { lock (_log) _log.Add(line); });
+        Assert.Equal(ReplayStateLoad.Ok, commands.Verifier.StartupLoad);
+        Assert.Equal(ReplayStateLoad.Missing, commands.ReplayStateAtBoot);
+        using var endpoint = StartEndpoint(Telemetry(commands));
+        var body = Body(Scrape(endpoint.LocalEndPoint));
+        Assert.Contains("ppn_command_replay_state_at_boot{state=\"missing\"} 1\n", body);
+        Assert.Contains("ppn_command_replay_state_at_boot{state=\"ok\"} 0\n", body);
+        Assert.Contains("ppn_command_epoch 4\n", body);
+        commands.Publish();
+        Assert.Contains("\"replayStateAtBoot\": \"missing\"", File.ReadAllText(Path.Combine(_run, "status.json")));
+
+        // A second enrolment in the same run finds the rewritten record and keeps it; the loss stays reported.
+        Assert.Equal(ReplayEnrolmentOutcome.Kept, commandState.OnEnrolment(Grant(), out _));
+        Assert.Equal(ReplayStateLoad.Missing, commandState.LossFoundAtEnrolment);
+    }
+
     /// <summary>The command intake with telemetry beside it, on loopback, as the lifecycle drives it.</summary>
     private TelemetryIntake Intake(int port) => new(
         new CommandServiceIntake(grant => new CommandServiceSetup

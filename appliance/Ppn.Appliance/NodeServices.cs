@@ -92,10 +92,11 @@ public static class NodeServices
             var genesis = new GenesisStep(store, node, log);
             NodeLifecycle? lifecycle = null;
             var mesh = new KernelMesh(node, store);
-            var intake = new Telemetry.TelemetryIntake(CommandIntake(store, node, genesis, mesh, log, power, signals.RequestRescan),
+            var commandState = new UefiCommandState(store);
+            var intake = new Telemetry.TelemetryIntake(CommandIntake(store, node, genesis, mesh, commandState, log, power, signals.RequestRescan),
                 (grant, commands) => Telemetry(grant, commands, boots, node, genesis, mesh, () => lifecycle), line => log.Write("telemetry", line));
             Task? sync = null;
-            lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), new UefiCommandState(store), mesh,
+            lifecycle = new NodeLifecycle(genesis, new JoinRescan(store, node, genesis, log), commandState, mesh,
                 intake, signals, log.Write)
             {
                 FirstActivation = cancel =>
@@ -291,7 +292,7 @@ public static class NodeServices
         }
     }
 
-    private static CommandServiceIntake CommandIntake(EfivarfsStore store, EnrolledNode node, GenesisStep genesis, KernelMesh mesh, ILog log, Action<PowerAction> power, Action requestRescan)
+    private static CommandServiceIntake CommandIntake(EfivarfsStore store, EnrolledNode node, GenesisStep genesis, KernelMesh mesh, UefiCommandState commandState, ILog log, Action<PowerAction> power, Action requestRescan)
     {
         void Log(string message) => log.Write("commands", message);
         var machine = new NodeMachine
@@ -317,6 +318,7 @@ public static class NodeServices
             AuthorityPublicKey = genesis.Config!.AuthorityNoiseKeysX25519[0].ToArray(),
             GroupIds = genesis.Config.CommandGroups,
             Sync = mesh.SyncStatus,
+            ReplayLossAtEnrolment = commandState.LossFoundAtEnrolment,
         }, () => node.Require().Keys.PrivateKey, () => new NodeCommandEffects(machine, Log), Log);
     }
 }

@@ -81,10 +81,16 @@ public enum ReplayEnrolmentOutcome
 /// </summary>
 public static class ReplayEnrolment
 {
-    public static ReplayEnrolmentOutcome Apply(IReplayStateStore store, byte grantEpoch, out ReplayState state)
+    public static ReplayEnrolmentOutcome Apply(IReplayStateStore store, byte grantEpoch, out ReplayState state) =>
+        Apply(store, grantEpoch, out state, out _);
+
+    /// <param name="found">How the replay record loaded before the rule ran: <see cref="ReplayStateLoad.Missing"/> or
+    /// <see cref="ReplayStateLoad.Corrupt"/> with <see cref="ReplayEnrolmentOutcome.LostState"/> is a loss the node must
+    /// report (telemetry's <c>ppn_command_replay_state_at_boot</c>) although the record it leaves behind loads ok.</param>
+    public static ReplayEnrolmentOutcome Apply(IReplayStateStore store, byte grantEpoch, out ReplayState state, out ReplayStateLoad found)
     {
         if (grantEpoch > CommandPacket.MaxEpoch) throw new ArgumentOutOfRangeException(nameof(grantEpoch), grantEpoch, "grant epochs are 0..15");
-        var load = store.Load(out state);
+        var load = found = store.Load(out state);
         if (load == ReplayStateLoad.Ok)
         {
             return ReplayEnrolmentOutcome.Kept;

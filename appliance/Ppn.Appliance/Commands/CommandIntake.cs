@@ -31,6 +31,17 @@ public sealed class CommandServiceIntake(
 /// <summary>The replay rule (docs/protocol/commands.md §Enrolment and the replay state) over the UEFI-backed replay store.</summary>
 public sealed class UefiCommandState(IVariableStore store) : ICommandState
 {
-    public ReplayEnrolmentOutcome OnEnrolment(EnrolmentGrant grant, out ReplayState state) =>
-        ReplayEnrolment.Apply(new UefiReplayStateStore(store), (byte)grant.CommandKeyEpoch, out state);
+    /// <summary>
+    /// How the replay record was found when an enrolment in this run moved the epoch (missing or corrupt), else null.
+    /// The rule leaves a valid record behind, so the listener's own load reads ok; this keeps the loss reportable
+    /// (§Lost replay state: the authority learns the new epoch from the node's telemetry).
+    /// </summary>
+    public ReplayStateLoad? LossFoundAtEnrolment { get; private set; }
+
+    public ReplayEnrolmentOutcome OnEnrolment(EnrolmentGrant grant, out ReplayState state)
+    {
+        var outcome = ReplayEnrolment.Apply(new UefiReplayStateStore(store), (byte)grant.CommandKeyEpoch, out state, out var found);
+        if (outcome == ReplayEnrolmentOutcome.LostState) LossFoundAtEnrolment ??= found;
+        return outcome;
+    }
 }

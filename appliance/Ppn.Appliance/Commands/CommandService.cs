@@ -20,6 +20,9 @@ public sealed class CommandServiceSetup
     public string StatusPath { get; init; } = NodeStatusFile.DefaultPath;
     /// <summary>The mesh sync agent's status for status.json's <c>sync</c> object; null (or returning null) before it runs.</summary>
     public Func<Ppn.Mesh.Sync.SyncStatus?>? Sync { get; init; }
+    /// <summary>Missing or corrupt when an enrolment earlier in this run found the replay record lost and moved the
+    /// epoch (<see cref="UefiCommandState.LossFoundAtEnrolment"/>); null otherwise.</summary>
+    public ReplayStateLoad? ReplayLossAtEnrolment { get; init; }
 }
 
 /// <summary>
@@ -85,6 +88,13 @@ public sealed class CommandService : IRunningIntake
     public Exception? Failure => _listener.Failure;
     public CommandJournal Journal => _journal;
     public CommandVerifier Verifier => _verifier;
+    /// <summary>
+    /// How the replay record was found in this run (status.json's <c>replayStateAtBoot</c>, telemetry's
+    /// <c>ppn_command_replay_state_at_boot</c>): the listener's own load, or, when that read the record an enrolment
+    /// rewrote after finding it lost, what the enrolment found.
+    /// </summary>
+    public ReplayStateLoad ReplayStateAtBoot =>
+        _verifier.StartupLoad != ReplayStateLoad.Ok ? _verifier.StartupLoad : _setup.ReplayLossAtEnrolment ?? ReplayStateLoad.Ok;
     /// <summary>The listener's statistics (datagrams, kernel drops, receivers), for status and metrics.</summary>
     public CommandListener Listener => _listener;
     public long DatagramsReceived => _listener.DatagramsReceived;
@@ -114,7 +124,7 @@ public sealed class CommandService : IRunningIntake
                 new StatusCommands(
                     _listener.LocalEndPoint.ToString(),
                     _verifier.Epoch,
-                    _verifier.StartupLoad.ToString().ToLowerInvariant(),
+                    ReplayStateAtBoot.ToString().ToLowerInvariant(),
                     _verifier.BootFloor,
                     _verifier.ReservedThrough,
                     _verifier.HighestAccepted,

@@ -116,7 +116,7 @@ public sealed class NodeTelemetry
         var journal = service.Journal;
         byte epoch = verifier.Epoch;
         uint floor = verifier.BootFloor, reserved = verifier.ReservedThrough, highest = verifier.HighestAccepted;
-        var load = verifier.StartupLoad;
+        var load = service.ReplayStateAtBoot;
         long datagrams = service.DatagramsReceived;
         long drops = service.Listener.KernelDrops;
         bool prefilter = service.Listener.KernelPrefilter;
@@ -138,7 +138,7 @@ public sealed class NodeTelemetry
             w.Sample(reserved);
             w.Family("ppn_command_highest_accepted", MetricType.Gauge, "The highest counter accepted in this epoch (0 when none).");
             w.Sample(highest);
-            w.Family("ppn_command_replay_state_at_boot", MetricType.Gauge, "1 for how the replay record loaded when the listener started: ok, missing or corrupt (missing/corrupt after a first enrolment means the record was lost and the epoch moved; docs/protocol/commands.md §Lost replay state).");
+            w.Family("ppn_command_replay_state_at_boot", MetricType.Gauge, "1 for how the replay record was found in this run, when the listener started or at an enrolment before it: ok, missing or corrupt (missing/corrupt after a first enrolment means the record was lost and the epoch moved; docs/protocol/commands.md §Lost replay state).");
             foreach (var l in Enum.GetValues<ReplayStateLoad>()) w.Sample(l == load ? 1 : 0, ("state", l.ToString().ToLowerInvariant()));
             w.Family("ppn_command_datagrams_total", MetricType.Counter, "UDP datagrams received on the command port (8090).");
             w.Sample(datagrams);
