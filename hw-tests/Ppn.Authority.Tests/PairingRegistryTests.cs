@@ -65,6 +65,23 @@ public sealed class PairingRegistryTests : IDisposable
     }
 
     [Fact]
+    public void A_revoked_key_gets_a_signed_refusal_with_reason_3_revoked_and_stays_out()
+    {
+        using var keys = GenesisLab.NewAuthority();
+        using var registry = PairingRegistry.Open(Path.Combine(_dir, "registry.db"), keys);
+        Assert.Equal(GrantStatus.Granted, registry.Assign(Key(5), BindingOrigin.Join, 1).Status);
+        Assert.NotNull(registry.Revoke(Key(5), 2));
+        foreach (var origin in new[] { BindingOrigin.Join, BindingOrigin.Claim })
+        {
+            var refusal = registry.Assign(Key(5), origin, 3);
+            Assert.Equal(GrantStatus.Refused, refusal.Status);
+            Assert.Equal(RefusalReason.Revoked, refusal.Reason);
+            Assert.Equal(3, (byte)refusal.Reason); // genesis.md §Grant: "3 revoked"
+            Assert.True(refusal.IsBoundTo(Key(5), keys.Trust));
+        }
+    }
+
+    [Fact]
     public void A_node_id_beyond_the_14_bit_command_target_is_never_granted()
     {
         using var keys = GenesisLab.NewAuthority();

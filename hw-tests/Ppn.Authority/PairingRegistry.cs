@@ -206,7 +206,7 @@ public sealed class PairingRegistry : IDisposable
             {
                 // A revoked key stays out: it gets a signed refusal, as a full /24 does (docs/protocol/sync.md §Authority).
                 tx.Commit();
-                return _authority.Refusal(key, nowUnixSeconds);
+                return _authority.Refusal(key, nowUnixSeconds, RefusalReason.Revoked);
             }
             if (Scalar(_db, tx, "SELECT grant FROM bindings WHERE node_key = $k", ("$k", key)) is byte[] existing)
             {
