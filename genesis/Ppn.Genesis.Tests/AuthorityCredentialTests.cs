@@ -45,6 +45,21 @@ public sealed class AuthorityCredentialTests : IDisposable
         Assert.Contains("chmod 600", error);
     }
 
+    [Fact]
+    public void An_unknown_field_inside_hub_is_refused_by_name()
+    {
+        using var credential = Fixed();
+        var path = Path.Combine(_dir, "authority.json");
+        credential.Save(path);
+        var json = File.ReadAllText(path);
+        Assert.True(AuthorityCredential.TryParse(System.Text.Encoding.UTF8.GetBytes(json), out var valid, out _));
+        valid!.Dispose();
+        var edited = json.Replace("\"endpoint\"", "\"endpiont\": \"x\", \"endpoint\"", StringComparison.Ordinal);
+        Assert.NotEqual(json, edited);
+        Assert.False(AuthorityCredential.TryParse(System.Text.Encoding.UTF8.GetBytes(edited), out _, out var error));
+        Assert.Equal("unknown field \"hub.endpiont\" in the credential", error);
+    }
+
     [Theory]
     [InlineData("", "not valid JSON")]
     [InlineData("[]", "one JSON object")]

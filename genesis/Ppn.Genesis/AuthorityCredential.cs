@@ -184,6 +184,10 @@ public sealed class AuthorityCredential : IDisposable
                 error = "credential \"hub.endpoint\" must be a literal ADDRESS:PORT such as \"198.51.100.7:51820\"";
                 return false;
             }
+            foreach (var p in hub.EnumerateObject())
+            {
+                if (p.Name is not ("endpoint" or "wireGuardPublicKey")) { error = $"unknown field \"hub.{Truncate(p.Name)}\" in the credential"; return false; }
+            }
             var hubKey = new byte[32];
             if (!Key(hub, "wireGuardPublicKey", hubKey, out error)) { error = "credential hub." + error; return false; }
             if (!root.TryGetProperty("commandKeyEpoch", out var epoch) || epoch.ValueKind != JsonValueKind.Number || !epoch.TryGetUInt32(out var e)
