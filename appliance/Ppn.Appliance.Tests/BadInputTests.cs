@@ -88,7 +88,7 @@ public sealed class BadInputTests : IDisposable
     public void Packet_bad_input()
     {
         Table("packet",
-            ["packet", "seal", "--authority-key", "$TMP/key", "--node-public-key", ZeroKey, "--intent", "noop", "--target", "all", "--counter", "1"],
+            ["packet", "seal", "--authority-key", "$TMP/key", "--node-public-key", ZeroKey, "--intent", "noop", "--target", "all", "--counter", "1", "--epoch", "0"],
             ["packet", "decode", "1000002a0000000161dbe5fe35e031be", "--node-key", "$TMP/key", "--authority-public-key", ZeroKey],
             ["packet", "decode", "1000002a0000000161dbe5fe35e031be", "--authority-key", "$TMP/key", "--node-public-key", ZeroKey],
             ["packet", "decode", "1000002a0000000161dbe5fe35e031be", "--node-key", "$TMP/key-0644", "--authority-public-key", SomeKey],
@@ -173,7 +173,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void A_low_order_public_key_is_bad_input_not_a_bug()
     {
-        var (code, _, error) = Run("packet", "seal", "--authority-key", Path.Combine(_dir, "key"), "--node-public-key", ZeroKey, "--intent", "noop", "--target", "all", "--counter", "1");
+        var (code, _, error) = Run("packet", "seal", "--authority-key", Path.Combine(_dir, "key"), "--node-public-key", ZeroKey, "--intent", "noop", "--target", "all", "--counter", "1", "--epoch", "0");
         Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("low-order point", error);
         (code, _, error) = Run("packet", "decode", "1000002a0000000161dbe5fe35e031be", "--node-key", Path.Combine(_dir, "key"), "--authority-public-key", ZeroKey);
@@ -227,7 +227,7 @@ public sealed class BadInputTests : IDisposable
     public void Json_output_does_not_escape_plus()
     {
         var key = "++++" + SomeKey[4..];
-        var (code, output, _) = Run("packet", "seal", "--authority-key", Path.Combine(_dir, "key"), "--node-public-key", SomeKey, "--intent", "noop", "--target", "all", "--counter", "1", "--json");
+        var (code, output, _) = Run("packet", "seal", "--authority-key", Path.Combine(_dir, "key"), "--node-public-key", SomeKey, "--intent", "noop", "--target", "all", "--counter", "1", "--epoch", "0", "--json");
         Assert.Equal(0, code);
         Assert.DoesNotContain("\\u002B", output);
         var json = Ppn.Cli.CliJson.Write(w => { w.WriteStartObject(); w.WriteString(key, key); w.WriteEndObject(); });

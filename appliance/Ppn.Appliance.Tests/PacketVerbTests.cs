@@ -31,7 +31,7 @@ public sealed class PacketVerbTests : IDisposable
     public void Seal_reproduces_the_spec_vector_packet()
     {
         var (code, output, err) = CliTests.Run("packet", "seal", "--authority-key", _authorityKeyFile, "--node-public-key", B64("nodePublic"),
-            "--intent", "identify", "--argument", "3", "--target", "group:7", "--counter", "2");
+            "--intent", "identify", "--argument", "3", "--target", "group:7", "--counter", "2", "--epoch", "0");
         Assert.True(code == 0, err);
         Assert.Equal("101340070000000258a32401f9bfbfd6\n", output);
     }
@@ -53,6 +53,30 @@ public sealed class PacketVerbTests : IDisposable
             "--intent", "noop", "--target", "all", "--counter", "1");
         Assert.Equal(ExitCodes.BadInput, both.Code);
         Assert.Contains("not both", both.Err);
+    }
+
+    [Fact]
+    public void Seal_takes_the_epoch_from_the_credential_and_needs_it_given_with_a_bare_key_file()
+    {
+        var path = Path.Combine(_dir, "authority-epoch5.json");
+        using (var credential = Ppn.Genesis.AuthorityCredential.Create(new byte[32].Select((_, i) => (byte)(i + 1)).ToArray(),
+            Convert.FromHexString(_keys.GetProperty("authorityPrivate").GetString()!), System.Net.IPEndPoint.Parse("192.0.2.1:51820"), new byte[32].Select(_ => (byte)9).ToArray(), 5))
+        {
+            credential.Save(path);
+        }
+        string[] common = ["--node-public-key", B64("nodePublic"), "--intent", "noop", "--target", "node:42", "--counter", "1"];
+        // Byte 0 is version (7-4) and epoch (3-0): commands.md §Layout.
+        var fromCredential = CliTests.Run(["packet", "seal", "--credential", path, .. common]);
+        Assert.True(fromCredential.Code == 0, fromCredential.Err);
+        Assert.StartsWith("15", fromCredential.Out);
+        var explicitEpoch = CliTests.Run(["packet", "seal", "--authority-key", _authorityKeyFile, .. common, "--epoch", "5"]);
+        Assert.Equal(fromCredential.Out, explicitEpoch.Out);
+        var overridden = CliTests.Run(["packet", "seal", "--credential", path, .. common, "--epoch", "6"]);
+        Assert.StartsWith("16", overridden.Out);
+        var bare = CliTests.Run(["packet", "seal", "--authority-key", _authorityKeyFile, .. common]);
+        Assert.Equal(ExitCodes.BadInput, bare.Code);
+        Assert.Equal("", bare.Out);
+        Assert.Contains("--authority-key carries no command epoch: give --epoch E", bare.Err);
     }
 
     [Fact]
@@ -125,7 +149,7 @@ public sealed class PacketVerbTests : IDisposable
         var args = new Dictionary<string, string>
         {
             ["--authority-key"] = _authorityKeyFile, ["--node-public-key"] = B64("nodePublic"), ["--intent"] = "noop",
-            ["--target"] = "node:42", ["--counter"] = "1",
+            ["--target"] = "node:42", ["--counter"] = "1", ["--epoch"] = "0",
         };
         args[option] = value;
         var (code, _, err) = CliTests.Run(["packet", "seal", .. args.SelectMany(kv => new[] { kv.Key, kv.Value })]);

@@ -87,7 +87,7 @@ public static class PacketVerb
         var argument = new Option<int>("--argument") { Description = "identify: 0 stops, n blinks n×10 s (1..15); genesis-reset-arm/confirm: pairing code 0..15; else 0" };
         var target = new Option<string>("--target") { Description = "node:ID, group:ID or all", Required = true };
         var counter = new Option<long>("--counter") { Description = "The command counter (1..4294967295); follow the batch rule in docs/protocol/commands.md", Required = true };
-        var epoch = new Option<int>("--epoch") { Description = "Command-key epoch (0..15)" };
+        var epoch = new Option<int?>("--epoch") { Description = "Command-key epoch (0..15); default with --credential: its commandKeyEpoch; required with --authority-key" };
         var seal = new Command("seal", "Seal a command as the authority would (for bench tests and interop checks); prints the 16 bytes as hex")
         {
             authorityKey, credential, nodePublic, intent, argument, target, counter, epoch,
@@ -104,10 +104,10 @@ public static class PacketVerb
             {
                 throw new CliError(ExitCodes.BadInput, $"--argument {arg} is not valid for {token}: identify and the genesis-reset pair take 0..15, every other intent 0");
             }
-            int e = parse.GetValue(epoch);
-            if (e is < 0 or > CommandPacket.MaxEpoch)
+            int? givenEpoch = parse.GetValue(epoch);
+            if (givenEpoch is < 0 or > CommandPacket.MaxEpoch)
             {
-                throw new CliError(ExitCodes.BadInput, $"--epoch {e} is out of range: epochs are 0..15");
+                throw new CliError(ExitCodes.BadInput, $"--epoch {givenEpoch} is out of range: epochs are 0..15");
             }
             long c = parse.GetValue(counter);
             if (c is < 1 or > uint.MaxValue)
@@ -115,8 +115,11 @@ public static class PacketVerb
                 throw new CliError(ExitCodes.BadInput, $"--counter {c} is out of range: counters are 1..4294967295 (0 is never valid)");
             }
             var selector = ParseTarget(parse.GetValue(target)!);
-            var priv = AuthorityPrivate(parse.GetValue(authorityKey), parse.GetValue(credential), required: true)!;
+            var priv = AuthorityPrivate(parse.GetValue(authorityKey), parse.GetValue(credential), required: true, out var credentialEpoch)!;
             var pub = DecodeKey(parse.GetValue(nodePublic)!, "--node-public-key", allowHex: false);
+            // A key file has no epoch: guessing 0 would seal stale-epoch commands for a node in any other epoch.
+            int e = givenEpoch ?? (int?)credentialEpoch ?? throw new CliError(ExitCodes.BadInput,
+                "--authority-key carries no command epoch: give --epoch E (the node's: `ppn status` or ppn_command_epoch), or use --credential FILE");
             Span<byte> packet = stackalloc byte[CommandPacket.Size];
             try
             {
@@ -179,8 +182,13 @@ public static class PacketVerb
     }
 
     /// <summary>The authority's X25519 private key from a key file or from the credential file; null when neither was given.</summary>
-    private static byte[]? AuthorityPrivate(FileInfo? keyFile, string? credentialPath, bool required)
+    private static byte[]? AuthorityPrivate(FileInfo? keyFile, string? credentialPath, bool required) =>
+        AuthorityPrivate(keyFile, credentialPath, required, out _);
+
+    /// <param name="credentialEpoch">The credential's commandKeyEpoch when the key came from a credential file, else null.</param>
+    private static byte[]? AuthorityPrivate(FileInfo? keyFile, string? credentialPath, bool required, out uint? credentialEpoch)
     {
+        credentialEpoch = null;
         if (keyFile is not null && credentialPath is not null)
         {
             throw new CliError(ExitCodes.BadInput, "give --authority-key or --credential, not both");
@@ -192,7 +200,11 @@ public static class PacketVerb
             {
                 throw new CliError(File.Exists(credentialPath) || Directory.Exists(credentialPath) ? ExitCodes.BadInput : ExitCodes.NotFound, error);
             }
-            using (credential) return credential.NoisePrivateKey.ToArray();
+            using (credential)
+            {
+                credentialEpoch = credential.CommandKeyEpoch;
+                return credential.NoisePrivateKey.ToArray();
+            }
         }
         if (required) throw new CliError(ExitCodes.BadInput, "sealing needs the authority's key: give --credential FILE or --authority-key FILE");
         return null;
