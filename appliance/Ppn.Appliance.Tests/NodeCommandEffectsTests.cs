@@ -81,6 +81,58 @@ public sealed class NodeCommandEffectsIdentifyTests
     }
 
     [Fact]
+    public void Identify_blinks_every_port_at_the_same_time_so_the_blink_lasts_the_asked_time_whatever_the_port_count()
+    {
+        var ethtool = new FakeEthtool()
+            .Add("eth0", new FakeNic { Driver = Driver(), CanIdentify = true })
+            .Add("eth1", new FakeNic { Driver = Driver(), CanIdentify = true });
+        // The real ioctl blocks for its slice: here each blink waits until the other port's blink of the same slice has
+        // started. Port after port would leave the first waiting alone (bounded: it then records the miss).
+        using var together = new Barrier(2);
+        var missed = 0;
+        ethtool.Blinking = (_, _) => { if (!together.SignalAndWait(TimeSpan.FromSeconds(30))) Interlocked.Increment(ref missed); };
+        var (effects, log, done) = Effects(ethtool, new Listed(Nic("eth0"), Nic("eth1")));
+        effects.Identify(10);
+        Assert.True(done.Wait(TimeSpan.FromSeconds(90)), string.Join("\n", log));
+        Assert.Equal(0, missed);
+        Assert.Equal(2, ethtool.Calls.Count(c => c == "PHYS_ID eth0"));
+        Assert.Equal(2, ethtool.Calls.Count(c => c == "PHYS_ID eth1"));
+        Assert.Equal("identify: done", log[^1]);
+    }
+
+    [Fact]
+    public void A_port_that_cannot_blink_is_reported_once_and_the_others_go_on()
+    {
+        var ethtool = new FakeEthtool()
+            .Add("eth0", new FakeNic { Driver = Driver(), CanIdentify = true })
+            .Add("eth1", new FakeNic { Driver = Driver(), CanIdentify = false });
+        var (effects, log, done) = Effects(ethtool, new Listed(Nic("eth0"), Nic("eth1")));
+        effects.Identify(12);
+        Assert.True(done.Wait(TimeSpan.FromSeconds(90)), string.Join("\n", log));
+        Assert.Equal(3, ethtool.Calls.Count(c => c == "PHYS_ID eth0"));
+        Assert.Equal(1, ethtool.Calls.Count(c => c == "PHYS_ID eth1"));
+        Assert.Single(log, l => l.StartsWith("identify: eth1: ", StringComparison.Ordinal));
+        Assert.Equal("identify: done", log[^1]);
+    }
+
+    private static NicIdentity Nic(string name) => new(name, 0x14e4, 0x16b4, null, null, "tg3", "0000:01:00.0");
+
+    private static (NodeCommandEffects Effects, List<string> Log, ManualResetEventSlim Done) Effects(FakeEthtool ethtool, INicDiscovery nics)
+    {
+        var log = new List<string>();
+        var done = new ManualResetEventSlim();
+        var effects = new NodeCommandEffects(new NodeMachine
+        {
+            Ethtool = ethtool,
+            Nics = nics,
+            Power = _ => { },
+            RescanBeacon = () => { },
+            EraseGenesis = () => { },
+        }, line => { lock (log) log.Add(line); if (line is "identify: done" or "identify: stopped" or "identify: no port could blink") done.Set(); });
+        return (effects, log, done);
+    }
+
+    [Fact]
     public void Nic_retune_reapplies_the_bcm57765_profile_through_ethtool()
     {
         var ethtool = new FakeEthtool().Add("enp2s0", Tg3Fixture.Bcm57765());

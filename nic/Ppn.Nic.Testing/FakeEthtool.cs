@@ -45,6 +45,12 @@ public sealed class FakeEthtool : IEthtool
     /// <summary>Setters that return success but change nothing (a driver that clamps or ignores).</summary>
     public HashSet<string> IgnoredSets { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Called (outside the fake's lock) for each accepted PHYS_ID with the port and seconds: the real ioctl blocks for
+    /// that long, so a test can block here to see which ports blink at the same time.
+    /// </summary>
+    public Action<string, uint>? Blinking { get; set; }
+
     public FakeEthtool Add(string iface, FakeNic nic)
     {
         _nics[iface] = nic;
@@ -169,6 +175,7 @@ public sealed class FakeEthtool : IEthtool
             throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "identify blinks for 1..60 seconds");
         }
         Do(iface, "PHYS_ID", n => n.CanIdentify ? 0 : throw NotSupported("PHYS_ID", iface));
+        Blinking?.Invoke(iface, seconds);
     }
 
     public byte[] GetPermanentAddress(string iface) => Do(iface, "GPERMADDR", n => n.PermanentAddress.ToArray());

@@ -69,30 +69,54 @@ public sealed class NodeCommandEffects(NodeMachine machine, Action<string> log) 
     }
 
     // The kernel blinks for the asked seconds inside the ioctl (ethtool.h ETHTOOL_PHYS_ID), so a long blink is a
-    // sequence of short ones with a stop check between; every port of the node blinks together slice by slice.
+    // sequence of short ones with a stop check between. The ioctl blocks for its slice, so each port's slice runs on a
+    // thread of its own and every port of the node blinks at the same time: identify n takes n×10 s however many ports
+    // the node has. A port whose blink fails is logged once and left out; the others go on.
     private void Blink(string[] ports, int seconds, Thread? previous, CancellationToken cancel)
     {
         previous?.Join(TimeSpan.FromSeconds(IdentifySliceSeconds * 2));
         log($"identify: blinking {string.Join(", ", ports)} for {seconds} s");
+        var blinking = ports.ToList();
         int left = seconds;
-        while (left > 0 && !cancel.IsCancellationRequested)
+        while (left > 0 && blinking.Count > 0 && !cancel.IsCancellationRequested)
         {
             uint slice = (uint)Math.Min(left, IdentifySliceSeconds);
-            foreach (var port in ports)
+            var failed = new string?[blinking.Count];
+            var others = new Thread[blinking.Count - 1];
+            for (int i = 1; i < blinking.Count; i++)
             {
-                try
+                int k = i;
+                others[i - 1] = new Thread(() => failed[k] = BlinkSlice(blinking[k], slice)) { IsBackground = true, Name = "identify-" + blinking[k] };
+                others[i - 1].Start();
+            }
+            failed[0] = BlinkSlice(blinking[0], slice);
+            // The ioctl returns after its slice (the kernel bounds it); the join is bounded too, so a driver that hangs
+            // cannot hold the identify thread for ever.
+            foreach (var t in others) t.Join(TimeSpan.FromSeconds(slice * 4 + 5));
+            for (int i = failed.Length - 1; i >= 0; i--)
+            {
+                if (failed[i] is { } message)
                 {
-                    machine.Ethtool.IdentifyPort(port, slice);
-                }
-                catch (Exception e)
-                {
-                    log($"identify: {port}: {e.Message}");
-                    return;
+                    log($"identify: {blinking[i]}: {message}");
+                    blinking.RemoveAt(i);
                 }
             }
             left -= (int)slice;
         }
-        log(cancel.IsCancellationRequested ? "identify: stopped" : "identify: done");
+        log(cancel.IsCancellationRequested ? "identify: stopped" : blinking.Count == 0 ? "identify: no port could blink" : "identify: done");
+    }
+
+    private string? BlinkSlice(string port, uint seconds)
+    {
+        try
+        {
+            machine.Ethtool.IdentifyPort(port, seconds);
+            return null;
+        }
+        catch (Exception e)
+        {
+            return e.Message;
+        }
     }
 
     public void Reboot()
