@@ -41,11 +41,6 @@ public sealed record HoldingOptions
     public TimeSpan EnrolledAnnouncement { get; init; } = GenesisBanner.EnrolledAnnouncement;
     /// <summary>At the cap: close a connection to make room (so a flood cannot lock a claim out), or refuse the new one.</summary>
     public FullPolicy WhenFull { get; init; } = FullPolicy.Evict;
-    /// <summary>
-    /// The clock the per-source rate tokens refill on (<see cref="TimeProvider.System"/> unless a test holds it still,
-    /// so rate and eviction decisions do not depend on how fast the test machine runs). Timeouts stay on real time.
-    /// </summary>
-    public TimeProvider RateClock { get; init; } = TimeProvider.System;
 }
 
 internal enum HoldingPoint { BeforeAccept, EvictionChosen, Released }
@@ -378,7 +373,7 @@ public sealed class HoldingListener : IDisposable
         HoldingConnection entry;
         lock (_gate)
         {
-            long now = NowMilliseconds();
+            long now = Environment.TickCount64;
             if (!_sources.TryGetValue(address, out var source))
             {
                 if (_sources.Count >= 4096) PruneSources();
@@ -437,9 +432,6 @@ public sealed class HoldingListener : IDisposable
         }
         return best;
     }
-
-    private long NowMilliseconds() =>
-        (long)(_options.RateClock.GetTimestamp() * (1000.0 / _options.RateClock.TimestampFrequency));
 
     private double TokensAt(Source source, long now) =>
         Math.Min(_options.PerSourceRatePerSecond * 2, source.Tokens + (now - source.Stamp) / 1000.0 * _options.PerSourceRatePerSecond);
