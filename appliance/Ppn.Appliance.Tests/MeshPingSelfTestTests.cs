@@ -15,12 +15,17 @@ public class MeshPingSelfTestTests
         Assert.Equal(["uefi", "mesh-ping:10.8.0.3,10.8.0.1", "mesh-ping:bogus"], cmdline.Values("ppn.selftest"));
     }
 
+    // Loopback answers the first echo on an idle machine; on a loaded one a later attempt answering is the self-test
+    // working as designed, so the tests ask for a pass within the attempts, with a per-attempt wait that only bounds.
+    private const int Attempts = 5;
+    private const int GenerousTimeoutMs = 10_000;
+
     [Fact]
     public void Loopback_answers_and_the_summary_counts_it()
     {
         var lines = new List<string>();
-        MeshPingSelfTest.Run([IPAddress.Loopback], lines.Add, attempts: 5);
-        Assert.StartsWith("mesh-ping: {\"target\":\"127.0.0.1\",\"passed\":true,\"attempts\":1,\"rttMs\":", lines[0]);
+        MeshPingSelfTest.Run([IPAddress.Loopback], lines.Add, Attempts, GenerousTimeoutMs);
+        Assert.Matches($"^mesh-ping: {{\"target\":\"127\\.0\\.0\\.1\",\"passed\":true,\"attempts\":[1-{Attempts}],\"rttMs\":", lines[0]);
         Assert.Equal("mesh-ping: 1 passed, 0 failed", lines[^1]);
     }
 
@@ -28,11 +33,12 @@ public class MeshPingSelfTestTests
     public void The_rig_reads_each_result_back_from_the_console_and_skips_the_summary()
     {
         var lines = new List<string>();
-        MeshPingSelfTest.Run([IPAddress.Loopback], lines.Add, attempts: 5);
+        MeshPingSelfTest.Run([IPAddress.Loopback], lines.Add, Attempts, GenerousTimeoutMs);
         var console = lines.Select(l => SelfTestLine.Prefix + l).Prepend("ppn: genesis: holding on enp3s0").ToList();
 
         var result = Assert.Single(SelfTestLine.MeshPingResults(console));
-        Assert.Equal(("127.0.0.1", true, 1), (result.Target, result.Passed, result.Attempts));
+        Assert.Equal(("127.0.0.1", true), (result.Target, result.Passed));
+        Assert.InRange(result.Attempts, 1, Attempts);
         Assert.NotNull(result.RttMs);
         Assert.Null(result.Error);
         Assert.False(SelfTestLine.TryParse(console[^1], out _));

@@ -10,6 +10,15 @@ namespace Ppn.Genesis.Testing;
 /// <summary>A holding node's listener on [::1] (an ephemeral port) with the banner and claim handler a test gives it.</summary>
 public static class LoopbackHolding
 {
+    /// <summary>
+    /// Holding deadlines for tests about who gets in, not about how fast a loaded 2-core machine answers: they bound
+    /// the waits, they are not what is tested.
+    /// </summary>
+    public static readonly HoldingOptions Relaxed = new() { HelloTimeout = TimeSpan.FromSeconds(15), HandshakeTimeout = TimeSpan.FromSeconds(15), MaxConnectionLifetime = TimeSpan.FromSeconds(40) };
+
+    /// <summary>The claiming (or joining) side's counterpart of <see cref="Relaxed"/>.</summary>
+    public static readonly GenesisTimeouts Generous = new() { Connect = TimeSpan.FromSeconds(20), Frame = TimeSpan.FromSeconds(20) };
+
     public static HoldingListener Start(Func<string> banner, IClaimHandler claims, HoldingOptions? options = null) =>
         HoldingListener.Start([new IPEndPoint(IPAddress.IPv6Loopback, 0)], banner, options ?? new HoldingOptions(), claims, _ => { });
 }

@@ -34,10 +34,9 @@ public sealed class ClaimPathTests : IDisposable
 
     private EnrolmentGrant? GrantFor(byte[] key) => _authority.Grant(key, 5, IPAddress.Parse("10.8.0.5"), 1_700_000_000);
 
-    // Generous timeouts: these tests are about who gets in, not about how fast a loaded 2-core machine answers.
-    // The claim client gets generous timeouts too.
-    private static readonly GenesisTimeouts Generous = new() { Connect = TimeSpan.FromSeconds(20), Frame = TimeSpan.FromSeconds(20) };
-    private static readonly HoldingOptions Relaxed = new() { HelloTimeout = TimeSpan.FromSeconds(15), HandshakeTimeout = TimeSpan.FromSeconds(15), MaxConnectionLifetime = TimeSpan.FromSeconds(40) };
+    // Generous timeouts on both sides: these tests are about who gets in, not about how fast a loaded machine answers.
+    private static readonly GenesisTimeouts Generous = LoopbackHolding.Generous;
+    private static readonly HoldingOptions Relaxed = LoopbackHolding.Relaxed;
 
     private HoldingListener Holding(IClaimHandler claims, HoldingOptions? options = null, Func<string>? banner = null) =>
         LoopbackHolding.Start(banner ?? (() => GenesisBanner.Format(_node.PublicKeyBase64)), claims, options ?? Relaxed);

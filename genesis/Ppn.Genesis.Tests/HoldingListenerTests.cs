@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using Ppn.Genesis.Holding;
 
 namespace Ppn.Genesis.Tests;
@@ -90,11 +91,17 @@ public class HoldingListenerTests
     [Fact]
     public void A_silent_peer_is_closed_after_the_idle_timeout()
     {
-        using var listener = Start(new HoldingOptions { IdleTimeout = TimeSpan.FromMilliseconds(200) }, IPAddress.Loopback);
+        // The lifetime is far beyond the receive bound, so an end seen within that bound is the idle timeout's.
+        using var listener = Start(new HoldingOptions { IdleTimeout = TimeSpan.FromMilliseconds(200), MaxConnectionLifetime = TimeSpan.FromMinutes(10) }, IPAddress.Loopback);
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         client.Connect(listener.LocalEndPoints[0]);
         // ReadAll returns only at end of stream (else its receive timeout throws): the node closed the connection.
-        Assert.Equal($"PPN-GENESIS/1 {Key}\r\n", ReadAll(client));
+        // The idle timeout also bounds the banner's send, so on a loaded machine the 200 ms can run out before the
+        // banner went (the node then resets): that is the same timeout doing its job, and every other test checks the
+        // banner itself; here it is whole or absent.
+        string got;
+        try { got = ReadAll(client); } catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset) { got = ""; }
+        Assert.Contains(got, new[] { $"PPN-GENESIS/1 {Key}\r\n", "" });
         Assert.True(SpinWait.SpinUntil(() => listener.Active == 0, Bound));
     }
 
@@ -228,7 +235,10 @@ public class HoldingListenerTests
     [Fact]
     public void Among_sources_holding_as_many_the_one_reconnecting_fastest_loses_not_the_older_claimant()
     {
-        using var listener = Start(new HoldingOptions { MaxConnections = 2, IdleTimeout = TimeSpan.FromMinutes(1) }, IPAddress.Loopback);
+        // The rate buckets' clock stands still: on the real one a slow (loaded) run refills the churning source's
+        // tokens to the claimant's level, and the tie then goes to the oldest connection, the claimant's.
+        var time = new FakeTimeProvider();
+        using var listener = Start(new HoldingOptions { MaxConnections = 2, IdleTimeout = TimeSpan.FromMinutes(1), Time = time }, IPAddress.Loopback);
         var endpoint = listener.LocalEndPoints[0];
         var owned = new List<Socket>();
         try

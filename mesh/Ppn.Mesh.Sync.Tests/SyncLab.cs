@@ -90,7 +90,12 @@ public sealed class SyncLab : IAsyncDisposable
         return (p.ExitCode, stdout.Result + stderr.Result);
     }
 
-    public static bool Ping(string ns, string address) => TryRun("ip", "netns", "exec", ns, "ping", "-n", "-c", "1", "-W", "1", address).Code == 0;
+    /// <summary>
+    /// True when <paramref name="address"/> answers an echo from <paramref name="ns"/> within 5 s. iputils with a
+    /// deadline (-w) keeps probing every 0.2 s until one reply (-c 1) or the deadline: one lost or slow packet on a
+    /// loaded machine is not a failure, and the call stays bounded. A path that must stay shut is silent for all 5 s.
+    /// </summary>
+    public static bool Ping(string ns, string address) => TryRun("ip", "netns", "exec", ns, "ping", "-n", "-c", "1", "-i", "0.2", "-w", "5", address).Code == 0;
 
     /// <summary>Waits (bounded) for <paramref name="condition"/>, re-checking on each agent step.</summary>
     public static async Task Eventually(Func<bool> condition, TimeSpan bound, string what, Func<string>? detail = null, int pollMilliseconds = 200)

@@ -160,9 +160,23 @@ public class NamespaceMeshTests
     {
         using var lab = new NamespaceLab();
         var ns = lab.AddNamespace("k");
-        var e = Assert.ThrowsAny<Ppn.Linux.SyscallException>(() => NetworkNamespace.Run(NetworkNamespace.PathOf(ns), () =>
-            new KernelWireGuard(new RtnetlinkLinkConfigurator()).Get("ppn0")));
-        Assert.Contains("no wireguard kernel module", e.Message);
+        // The errno the family lookup meets without the module (genetlink: ENOENT) maps to the advice on any host.
+        Assert.Equal(KernelWireGuard.NoModuleAdvice, KernelWireGuard.Advice((int)Ppn.Linux.Errno.ENOENT));
+        WireGuardDevice? device;
+        try
+        {
+            device = NetworkNamespace.Run(NetworkNamespace.PathOf(ns), () => new KernelWireGuard(new RtnetlinkLinkConfigurator()).Get("ppn0"));
+        }
+        catch (Ppn.Linux.SyscallException e)
+        {
+            // No module on this host (the usual CI machine): the real lookup fails and says what to do.
+            Assert.Contains("no wireguard kernel module", e.Message);
+            return;
+        }
+        // This host has the module (or it is built in; genetlink also loads it on demand): the message cannot be
+        // provoked here, so the kernel backend is held to what it owes with the module: a device that does not exist
+        // in the namespace is no device, not an error.
+        Assert.Null(device);
     }
 
     /// <summary>

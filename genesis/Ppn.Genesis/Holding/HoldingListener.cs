@@ -41,6 +41,12 @@ public sealed record HoldingOptions
     public TimeSpan EnrolledAnnouncement { get; init; } = GenesisBanner.EnrolledAnnouncement;
     /// <summary>At the cap: close a connection to make room (so a flood cannot lock a claim out), or refuse the new one.</summary>
     public FullPolicy WhenFull { get; init; } = FullPolicy.Evict;
+    /// <summary>
+    /// The clock of the per-source rate buckets, and so of admission and of eviction's tie-break (a monotonic
+    /// timestamp). Tests give a fake one so that those decisions do not depend on how fast a loaded machine runs them;
+    /// the timeouts and the lifetime run on real time whatever this is.
+    /// </summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
 internal enum HoldingPoint { BeforeAccept, EvictionChosen, Released }
@@ -349,6 +355,7 @@ public sealed class HoldingListener : IDisposable
     private sealed class Source
     {
         public double Tokens;
+        /// <summary>When <see cref="Tokens"/> was last brought up to date (<see cref="HoldingOptions.Time"/>'s timestamp).</summary>
         public long Stamp;
         /// <summary>This source's listed connections, oldest first.</summary>
         public readonly LinkedList<HoldingConnection> Connections = new();
@@ -373,7 +380,7 @@ public sealed class HoldingListener : IDisposable
         HoldingConnection entry;
         lock (_gate)
         {
-            long now = Environment.TickCount64;
+            long now = _options.Time.GetTimestamp();
             if (!_sources.TryGetValue(address, out var source))
             {
                 if (_sources.Count >= 4096) PruneSources();
@@ -434,7 +441,7 @@ public sealed class HoldingListener : IDisposable
     }
 
     private double TokensAt(Source source, long now) =>
-        Math.Min(_options.PerSourceRatePerSecond * 2, source.Tokens + (now - source.Stamp) / 1000.0 * _options.PerSourceRatePerSecond);
+        Math.Min(_options.PerSourceRatePerSecond * 2, source.Tokens + _options.Time.GetElapsedTime(source.Stamp, now).TotalSeconds * _options.PerSourceRatePerSecond);
 
     private void Unlist(HoldingConnection connection)
     {
