@@ -115,6 +115,102 @@ public class VectorTests
 
     private static byte[] Hex(JsonElement e, string name) => Convert.FromHexString(e.GetProperty(name).GetString()!);
 
+    [Fact]
+    public void Every_replay_record_vector_reads_as_its_verdict_and_the_valid_ones_are_what_the_writer_writes()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Repo.VectorsPath));
+        int count = 0;
+        foreach (var c in doc.RootElement.GetProperty("replayRecords").EnumerateArray())
+        {
+            var name = c.GetProperty("name").GetString();
+            var record = Hex(c, "record");
+            bool ok = ReplayState.TryReadRecord(record, out var state);
+            Assert.True((ok ? "ok" : "corrupt") == c.GetProperty("verdict").GetString(), name);
+            if (ok)
+            {
+                Assert.Equal((c.GetProperty("epoch").GetInt32(), c.GetProperty("floor").GetUInt32()), (state.Epoch, state.Floor));
+                var written = new byte[ReplayState.RecordSize];
+                state.WriteRecord(written);
+                Assert.Equal(record, written);
+            }
+            count++;
+        }
+        Assert.Equal(8, count);
+    }
+
+    /// <summary>"PRS1" records (commands.md §Enrolment and the replay state): written by the real writer, plus damaged ones.</summary>
+    private static void WriteReplayRecords(Utf8JsonWriter json)
+    {
+        static byte[] Record(byte epoch, uint floor) { var r = new byte[ReplayState.RecordSize]; new ReplayState(epoch, floor).WriteRecord(r); return r; }
+        // Bytes 0..11 changed and the check recomputed over them: only the field rule can refuse such a record.
+        static byte[] Resealed(byte[] record, Action<byte[]> change)
+        {
+            var r = record.ToArray();
+            change(r);
+            var hash = new byte[32];
+            BLAKE2b.ComputeHash(hash, r.AsSpan(0, 12));
+            hash.AsSpan(0, 4).CopyTo(r.AsSpan(12));
+            return r;
+        }
+        var flipped = Record(1, 511); flipped[15] ^= 0x01;
+        var cases = new (string Name, byte[] Record)[]
+        {
+            ("epoch-0-floor-0", Record(0, 0)),
+            ("epoch-1-floor-511", Record(1, 511)),
+            ("epoch-15-floor-max", Record(15, uint.MaxValue)),
+            ("check-flipped", flipped),
+            ("epoch-16", Record(16, 255)),
+            ("padding-set", Resealed(Record(1, 511), r => r[6] = 1)),
+            ("bad-magic", Resealed(Record(1, 511), r => r[3] = (byte)'2')),
+            ("truncated", Record(1, 511)[..15]),
+        };
+        json.WriteStartArray("replayRecords");
+        foreach (var (name, record) in cases)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", name);
+            json.WriteString("record", Convert.ToHexStringLower(record));
+            bool ok = ReplayState.TryReadRecord(record, out var state);
+            json.WriteString("verdict", ok ? "ok" : "corrupt");
+            if (ok)
+            {
+                json.WriteNumber("epoch", state.Epoch);
+                json.WriteNumber("floor", state.Floor);
+            }
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    /// <summary>
+    /// PpnCommandEpoch values (commands.md §Lost replay state), epoch | ~epoch. The codec lives in the appliance
+    /// (UefiReplayStateStore), whose tests read these cases back through it; written here from the rule.
+    /// </summary>
+    private static void WriteEpochMemory(Utf8JsonWriter json)
+    {
+        var cases = new (string Name, byte[] Value, int? Epoch)[]
+        {
+            ("epoch-0", [0x00, 0xff], 0),
+            ("epoch-3", [0x03, 0xfc], 3),
+            ("epoch-15", [0x0f, 0xf0], 15),
+            ("epoch-16-with-its-complement", [0x10, 0xef], null),
+            ("complement-wrong", [0x03, 0xfd], null),
+            ("one-byte", [0x03], null),
+            ("three-bytes", [0x03, 0xfc, 0x00], null),
+        };
+        json.WriteStartArray("epochMemory");
+        foreach (var (name, value, epoch) in cases)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", name);
+            json.WriteString("value", Convert.ToHexStringLower(value));
+            json.WriteString("verdict", epoch is null ? "missing" : "ok");
+            if (epoch is { } e) json.WriteNumber("epoch", e);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
     internal static string OutcomeToken(ReplayEnrolmentOutcome outcome) => outcome switch
     {
         ReplayEnrolmentOutcome.FirstEnrolment => "first-enrolment",
@@ -265,7 +361,13 @@ public class VectorTests
             Step("epoch 1 counter 257, never sent: epoch 1 is closed after the loss", Seal(1, CommandIntent.Noop, 0, me, 257), "stale-epoch");
             Restart("re-enrolment again (grant epoch 0) after the loss: the new record (2, 0) is kept", "enrol", grantEpoch: 0, expectOutcome: "kept");
             Step("the authority continues in epoch 2 from counter 1", Seal(2, CommandIntent.Noop, 0, me, 1), "accept");
+            // The window's edge (RFC 6479 ring: 960 counters below the highest accepted, H − 959 .. H − 1 when unseen).
+            Step("a later batch at counter 1200 in epoch 2: floor 1279", Seal(2, CommandIntent.Noop, 0, me, 1200), "accept");
+            Step("late counter 240 = 1200 − 960, never seen: just outside the window", Seal(2, CommandIntent.Noop, 0, me, 240), "replay");
+            Step("late counter 241 = 1200 − 959, never seen: the oldest the window accepts", Seal(2, CommandIntent.Noop, 0, me, 241), "accept");
             json.WriteEndArray();
+            WriteReplayRecords(json);
+            WriteEpochMemory(json);
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray()).ReplaceLineEndings("\n") + "\n";

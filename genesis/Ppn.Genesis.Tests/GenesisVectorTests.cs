@@ -29,10 +29,10 @@ public class GenesisVectorTests
         using var authority = Authority();
         using var rogue = Authority(Enumerable.Repeat((byte)0x99, 32).ToArray());
         var registrar = IPAddress.Parse("fe80::5054:ff:fe00:1");
-        byte[] Sign(AuthorityCredential by, IPAddress address, byte[] noiseKey, ulong sequence)
+        byte[] Sign(AuthorityCredential by, IPAddress address, byte[] noiseKey, ulong sequence, ushort port = 7443)
         {
             var d = new byte[BeaconPacket.Size];
-            new BeaconPacket(address, 7443, noiseKey, sequence).Sign(by.SigningPrivateKey, d);
+            new BeaconPacket(address, port, noiseKey, sequence).Sign(by.SigningPrivateKey, d);
             return d;
         }
         var valid = Sign(authority, registrar, authority.NoisePublicKey, 1);
@@ -49,6 +49,9 @@ public class GenesisVectorTests
         yield return ("truncated", valid[..127], BeaconVerdict.Malformed);
         var mapped = valid.ToArray(); IPAddress.Parse("::ffff:192.0.2.1").TryWriteBytes(mapped.AsSpan(8, 16), out _);
         yield return ("ipv4-mapped-registrar", mapped, BeaconVerdict.Malformed);
+        // Correctly signed, and still refused on the layout: nobody listens on port 0 or at ::.
+        yield return ("signed-port-0", Sign(authority, registrar, authority.NoisePublicKey, 4, port: 0), BeaconVerdict.Malformed);
+        yield return ("signed-unspecified-registrar", Sign(authority, IPAddress.IPv6Any, authority.NoisePublicKey, 5), BeaconVerdict.Malformed);
     }
 
     private static IEnumerable<(string Name, byte[] Grant, string Verdict)> GrantCases()
@@ -70,6 +73,8 @@ public class GenesisVectorTests
         yield return ("tampered-address", tampered, "bad-receipt");
         yield return ("signed-by-another-key", Bytes(rogue.Grant(NodePublic, 5, IPAddress.Parse("10.8.0.5"), 1_700_000_000)), "bad-receipt");
         yield return ("for-another-node", Bytes(authority.Grant(Enumerable.Repeat((byte)0x42, 32).ToArray(), 5, IPAddress.Parse("10.8.0.5"), 1_700_000_000)), "bad-receipt");
+        // Commands carry a 4-bit epoch: 16 is refused, never taken mod 16 (it would name epoch 0's key).
+        yield return ("command-key-epoch-16", Bytes((authority.Grant(NodePublic, 5, IPAddress.Parse("10.8.0.5"), 1_700_000_000) with { CommandKeyEpoch = 16 }).SignedWith(authority.SigningPrivateKey)), "malformed");
         yield return ("hub-address-granted", Bytes(authority.Grant(NodePublic, 5, IPAddress.Parse("10.8.0.1"), 1_700_000_000)), "malformed");
         var version = valid.ToArray(); version[4] = 2;
         yield return ("version-2", version, "malformed");
@@ -197,7 +202,7 @@ public class GenesisVectorTests
             }
             count++;
         }
-        Assert.Equal(9, count);
+        Assert.Equal(11, count);
     }
 
     [Fact]
@@ -218,7 +223,7 @@ public class GenesisVectorTests
             if (verdict == "refused") Assert.Equal(c.GetProperty("refusalReason").GetString(), grant!.Reason.Token());
             count++;
         }
-        Assert.Equal(13, count);
+        Assert.Equal(14, count);
         var m = root.GetProperty("messages");
         Assert.True(GenesisWire.TryParseRequest(Convert.FromHexString(m.GetProperty("joinRequestSequence42").GetString()!), out var kind, out var seq));
         Assert.Equal((RequestKind.Join, 42UL), (kind, seq));

@@ -78,7 +78,7 @@ public class SyncVectorTests
         {
             using var authority = Authority();
             w.WriteStartObject();
-            w.WriteString("description", "Mesh sync (docs/protocol/sync.md): peer sets with the verdict a node must reach that holds a set of serial highestAccepted (0: none) and whose serial floor is floor (0: none; a held set raises it to its serial), and the since its next request carries; the revocation record; the sync port: request, reply header and endpoint hint.");
+            w.WriteString("description", "Mesh sync (docs/protocol/sync.md): peer sets with the verdict a node must reach that holds a set of serial highestAccepted (0: none) and whose serial floor is floor (0: none; a held set raises it to its serial), and the since its next request carries; the revocation record; the sync port: request, reply header and endpoint hint, and hints a receiver drops; PpnPeerSetSerial values (serialFloorRecords: ok with the serial, or none).");
             w.WriteString("signingSeedEd25519", Convert.ToHexStringLower(SigningSeed));
             w.WriteString("signingPublicKeyEd25519", Convert.ToHexStringLower(authority.SigningPublicKey));
             w.WriteString("hubPublicKey", Convert.ToHexStringLower(HubKey));
@@ -112,9 +112,102 @@ public class SyncVectorTests
             var hint = new byte[EndpointHint.Size];
             SyncWire.WriteHint(hint, new EndpointHint(new Ppn.Mesh.WireGuard.WireGuardKey(NodeKey(2)), IPEndPoint.Parse("192.168.79.2:51820"), 12));
             w.WriteString("hint10802At192.168.79.2:51820Age12", Convert.ToHexStringLower(hint));
+            w.WriteStartArray("droppedHints");
+            foreach (var (name, dropped) in DroppedHints())
+            {
+                var bytes = new byte[EndpointHint.Size];
+                SyncWire.WriteHint(bytes, dropped);
+                w.WriteStartObject();
+                w.WriteString("name", name);
+                w.WriteString("hint", Convert.ToHexStringLower(bytes));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            WriteSerialFloorRecords(w);
             w.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    // Hints a receiver skips (sync.md §Sync port, "Dropped hints"): never an error, the rest of the reply is used.
+    private static IEnumerable<(string Name, EndpointHint Hint)> DroppedHints()
+    {
+        var key = new Ppn.Mesh.WireGuard.WireGuardKey(NodeKey(2));
+        yield return ("zero-key", new EndpointHint(new Ppn.Mesh.WireGuard.WireGuardKey(new byte[32]), IPEndPoint.Parse("192.168.79.2:51820"), 12));
+        yield return ("port-0", new EndpointHint(key, new IPEndPoint(IPAddress.Parse("192.168.79.2"), 0), 12));
+        yield return ("unspecified-ipv6", new EndpointHint(key, new IPEndPoint(IPAddress.IPv6Any, 51820), 12));
+        yield return ("unspecified-ipv4-mapped", new EndpointHint(key, new IPEndPoint(IPAddress.Any, 51820), 12));
+    }
+
+    /// <summary>
+    /// PpnPeerSetSerial values (sync.md §Node state): serial BE | ~serial BE. The codec lives in the appliance
+    /// (UefiSerialFloor), whose tests read these cases back through it; written here from the rule.
+    /// </summary>
+    private static void WriteSerialFloorRecords(Utf8JsonWriter w)
+    {
+        static byte[] Record(ulong serial, ulong complement)
+        {
+            var r = new byte[16];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(r, serial);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(r.AsSpan(8), complement);
+            return r;
+        }
+        var cases = new (string Name, byte[] Value, ulong? Serial)[]
+        {
+            ("serial-1", Record(1, ~1UL), 1),
+            ("serial-7", Record(7, ~7UL), 7),
+            ("serial-max", Record(ulong.MaxValue, 0), ulong.MaxValue),
+            ("complement-wrong", Record(7, ~6UL), null),
+            ("all-zero", Record(0, 0), null),
+            ("fifteen-bytes", Record(7, ~7UL)[..15], null),
+            ("seventeen-bytes", [.. Record(7, ~7UL), 0], null),
+        };
+        w.WriteStartArray("serialFloorRecords");
+        foreach (var (name, value, serial) in cases)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", name);
+            w.WriteString("value", Convert.ToHexStringLower(value));
+            w.WriteString("verdict", serial is null ? "none" : "ok");
+            if (serial is { } v) w.WriteNumber("serial", v);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    [Fact]
+    public void The_sync_port_vectors_parse_from_the_file_and_are_what_the_writer_writes()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "mesh-sync.json")));
+        var root = doc.RootElement;
+        var header = Convert.FromHexString(root.GetProperty("replyHeaderNotModifiedOneHint").GetString()!);
+        Assert.True(SyncWire.TryParseReplyHeader(header, out var status, out int setLength, out int hintCount, out var error), error);
+        Assert.Equal((ReplyStatus.NotModified, 0, 1), (status, setLength, hintCount));
+        var written = new byte[SyncWire.ReplyHeaderSize];
+        SyncWire.WriteReplyHeader(written, status, setLength, hintCount);
+        Assert.Equal(header, written);
+
+        var request = Convert.FromHexString(root.GetProperty("requestSince6").GetString()!);
+        var writtenRequest = new byte[SyncWire.RequestSize];
+        SyncWire.WriteRequest(writtenRequest, 6);
+        Assert.Equal(request, writtenRequest);
+
+        var hintBytes = Convert.FromHexString(root.GetProperty("hint10802At192.168.79.2:51820Age12").GetString()!);
+        Assert.True(SyncWire.TryParseHint(hintBytes, out var hint));
+        Assert.Equal(NodeKey(2), hint!.PublicKey.Bytes.ToArray());
+        Assert.Equal(IPEndPoint.Parse("192.168.79.2:51820"), hint.Endpoint);
+        Assert.Equal(12U, hint.AgeSeconds);
+        var writtenHint = new byte[EndpointHint.Size];
+        SyncWire.WriteHint(writtenHint, hint);
+        Assert.Equal(hintBytes, writtenHint);
+
+        int dropped = 0;
+        foreach (var c in root.GetProperty("droppedHints").EnumerateArray())
+        {
+            Assert.False(SyncWire.TryParseHint(Convert.FromHexString(c.GetProperty("hint").GetString()!), out _), c.GetProperty("name").GetString());
+            dropped++;
+        }
+        Assert.Equal(4, dropped);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ namespace Ppn.Genesis.Beacon;
 /// <code>
 ///   0   4  magic "PPNB"
 ///   4   1  version = 1
-///   5   1  flags = 0 (others reserved: a node ignores a beacon with unknown flags)
+///   5   1  flags = 0 (others reserved: a beacon with unknown flags is Malformed)
 ///   6   2  registrar TCP port (big-endian)
 ///   8  16  registrar IPv6 address (link-local: scoped to the interface the beacon came in on)
 ///  24  32  authority X25519 Noise static key (must be pinned)
