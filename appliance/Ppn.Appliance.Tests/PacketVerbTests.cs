@@ -36,15 +36,20 @@ public sealed class PacketVerbTests : IDisposable
         Assert.Equal("101340070000000258a32401f9bfbfd6\n", output);
     }
 
+    /// <summary>An authority credential holding the vectors' authority key, saved under the test's directory.</summary>
+    private string SaveCredential(string name, uint commandKeyEpoch)
+    {
+        var path = Path.Combine(_dir, name);
+        using var credential = Ppn.Genesis.AuthorityCredential.Create(new byte[32].Select((_, i) => (byte)(i + 1)).ToArray(),
+            Convert.FromHexString(_keys.GetProperty("authorityPrivate").GetString()!), System.Net.IPEndPoint.Parse("192.0.2.1:51820"), new byte[32].Select(_ => (byte)9).ToArray(), commandKeyEpoch);
+        credential.Save(path);
+        return path;
+    }
+
     [Fact]
     public void Seal_with_the_authority_credential_file_gives_the_same_packet()
     {
-        var path = Path.Combine(_dir, "authority.json");
-        using (var credential = Ppn.Genesis.AuthorityCredential.Create(new byte[32].Select((_, i) => (byte)(i + 1)).ToArray(),
-            Convert.FromHexString(_keys.GetProperty("authorityPrivate").GetString()!), System.Net.IPEndPoint.Parse("192.0.2.1:51820"), new byte[32].Select(_ => (byte)9).ToArray(), 0))
-        {
-            credential.Save(path);
-        }
+        var path = SaveCredential("authority.json", commandKeyEpoch: 0);
         var (code, output, err) = CliTests.Run("packet", "seal", "--credential", path, "--node-public-key", B64("nodePublic"),
             "--intent", "identify", "--argument", "3", "--target", "group:7", "--counter", "2");
         Assert.True(code == 0, err);
@@ -58,12 +63,7 @@ public sealed class PacketVerbTests : IDisposable
     [Fact]
     public void Seal_takes_the_epoch_from_the_credential_and_needs_it_given_with_a_bare_key_file()
     {
-        var path = Path.Combine(_dir, "authority-epoch5.json");
-        using (var credential = Ppn.Genesis.AuthorityCredential.Create(new byte[32].Select((_, i) => (byte)(i + 1)).ToArray(),
-            Convert.FromHexString(_keys.GetProperty("authorityPrivate").GetString()!), System.Net.IPEndPoint.Parse("192.0.2.1:51820"), new byte[32].Select(_ => (byte)9).ToArray(), 5))
-        {
-            credential.Save(path);
-        }
+        var path = SaveCredential("authority-epoch5.json", commandKeyEpoch: 5);
         string[] common = ["--node-public-key", B64("nodePublic"), "--intent", "noop", "--target", "node:42", "--counter", "1"];
         // Byte 0 is version (7-4) and epoch (3-0): commands.md §Layout.
         var fromCredential = CliTests.Run(["packet", "seal", "--credential", path, .. common]);

@@ -55,16 +55,20 @@ public sealed class TelemetryTests : IDisposable
     private CommandService StartCommands()
     {
         ReplayEnrolment.Apply(new UefiReplayStateStore(_efivarfs.OpenStore()), 0, out _);
-        return CommandService.Start(new CommandServiceSetup
-        {
-            Store = _efivarfs.OpenStore(),
-            Grant = Grant(),
-            AuthorityPublicKey = AuthorityPublic,
-            BindAddress = IPAddress.Loopback,
-            Port = 0,
-            StatusPath = Path.Combine(_run, "status.json"),
-        }, NodePrivate, _effects, line => { lock (_log) _log.Add(line); });
+        return StartService(null);
     }
+
+    /// <summary>The command service over whatever replay state the test left in the store.</summary>
+    private CommandService StartService(ReplayStateLoad? lossAtEnrolment) => CommandService.Start(new CommandServiceSetup
+    {
+        Store = _efivarfs.OpenStore(),
+        Grant = Grant(),
+        AuthorityPublicKey = AuthorityPublic,
+        BindAddress = IPAddress.Loopback,
+        Port = 0,
+        StatusPath = Path.Combine(_run, "status.json"),
+        ReplayLossAtEnrolment = lossAtEnrolment,
+    }, NodePrivate, _effects, line => { lock (_log) _log.Add(line); });
 
     private NodeTelemetry Telemetry(CommandService commands) => new()
     {
@@ -336,16 +340,7 @@ public sealed class TelemetryTests : IDisposable
         Assert.Equal(4, moved.Epoch);
         Assert.Equal(ReplayStateLoad.Missing, commandState.LossFoundAtEnrolment);
 
-        using var commands = CommandService.Start(new CommandServiceSetup
-        {
-            Store = _efivarfs.OpenStore(),
-            Grant = Grant(),
-            AuthorityPublicKey = AuthorityPublic,
-            BindAddress = IPAddress.Loopback,
-            Port = 0,
-            StatusPath = Path.Combine(_run, "status.json"),
-            ReplayLossAtEnrolment = commandState.LossFoundAtEnrolment,
-        }, NodePrivate, _effects, line => { lock (_log) _log.Add(line); });
+        using var commands = StartService(commandState.LossFoundAtEnrolment);
         Assert.Equal(ReplayStateLoad.Ok, commands.Verifier.StartupLoad);
         Assert.Equal(ReplayStateLoad.Missing, commands.ReplayStateAtBoot);
         using var endpoint = StartEndpoint(Telemetry(commands));
