@@ -64,6 +64,7 @@ public class GenesisVectorTests
         yield return ("refused", Bytes(authority.Refusal(NodePublic, 1_700_000_000)), "refused");
         yield return ("refused-address-pool-full", Bytes(authority.Refusal(NodePublic, 1_700_000_000, RefusalReason.AddressPoolFull)), "refused");
         yield return ("refused-node-ids-exhausted", Bytes(authority.Refusal(NodePublic, 1_700_000_000, RefusalReason.NodeIdsExhausted)), "refused");
+        yield return ("refused-revoked", Bytes(authority.Refusal(NodePublic, 1_700_000_000, RefusalReason.Revoked)), "refused");
         // A reason this node does not know is still a refusal (forward compatibility): shown by its code.
         yield return ("refused-unknown-reason-200", Bytes(authority.Refusal(NodePublic, 1_700_000_000, (RefusalReason)200)), "refused");
         var reasonChanged = Bytes(authority.Refusal(NodePublic, 1_700_000_000, RefusalReason.AddressPoolFull)); reasonChanged[6] = (byte)RefusalReason.Revoked;
@@ -223,7 +224,7 @@ public class GenesisVectorTests
             if (verdict == "refused") Assert.Equal(c.GetProperty("refusalReason").GetString(), grant!.Reason.Token());
             count++;
         }
-        Assert.Equal(14, count);
+        Assert.Equal(15, count);
         var m = root.GetProperty("messages");
         Assert.True(GenesisWire.TryParseRequest(Convert.FromHexString(m.GetProperty("joinRequestSequence42").GetString()!), out var kind, out var seq));
         Assert.Equal((RequestKind.Join, 42UL), (kind, seq));
