@@ -3,15 +3,17 @@
 # step from CI: the next run finds the state ready and passes where a fresh machine fails.
 #
 #   leak-check.sh snapshot FILE   record the machine's state before the suite starts
-#   leak-check.sh tidy FILE       undo what iproute2 sets up on a machine's first namespace and never takes down,
-#                                 when the snapshot did not have it: the bind mount of /run/netns onto itself that
-#                                 the first 'ip netns add' makes ('ip netns delete' keeps it). Only an empty one
-#                                 is unmounted; namespaces still in it are left for compare to name.
+#   leak-check.sh tidy FILE       undo what the interop tools set up on first use and never take down, when the
+#                                 snapshot did not have it: the bind mount of /run/netns onto itself that the first
+#                                 'ip netns add' makes ('ip netns delete' keeps it), and the /var/run/wireguard
+#                                 directory the first wireguard-go makes for its UAPI sockets (it removes only its
+#                                 socket). Only an empty one is taken down; what is still in it is left for compare
+#                                 to name.
 #   leak-check.sh compare FILE    list what exists now and did not then, one "LEAKED: <kind> <what>" line each;
 #                                 exit 1 when anything leaked. State present before the run is named, not counted.
 #
 # Kinds: netns, link (root namespace: taps, bridges, veths, wireguard), process (qemu, wireguard-go, capture tools,
-# node processes), socket (wireguard-go UAPI), loop (loop devices), mount, tmp (a new /tmp entry named ppn*, or any
+# node processes), socket (wireguard-go UAPI), dir (/var/run/wireguard), loop (loop devices), mount, tmp (a new /tmp entry named ppn*, or any
 # new /tmp entry over 16 MiB).
 set -uo pipefail
 
@@ -23,6 +25,8 @@ state() {
   # pid and command: a process from before the run is the same pid afterwards.
   pgrep -a -x "$processes" 2>/dev/null | cut -c1-160 | sed 's/^/process /'
   for s in /var/run/wireguard/*.sock; do [[ -e $s ]] && echo "socket $s"; done
+  # A fresh machine has no such directory; a run that leaves it hides from the next one whatever assumes it.
+  [[ -d /var/run/wireguard ]] && echo "dir /var/run/wireguard"
   losetup -n -O NAME,BACK-FILE 2>/dev/null | awk '{print "loop " $1 " " $2}'
   # Namespace files under /run/netns are bind mounts: counted as netns above.
   awk '$2 !~ "^/run/netns/" && $2 !~ "^/var/run/netns/" {print "mount " $2 " (" $3 ")"}' /proc/self/mounts
@@ -48,6 +52,14 @@ case "${1:-}" in
   tidy)
     file=${2:?usage: leak-check.sh tidy FILE}
     [[ -f $file ]] || { echo "leak-check: no snapshot $file (run 'leak-check.sh snapshot $file' before the suite)" >&2; exit 2; }
+    if ! grep -q '^dir /var/run/wireguard$' "$file" && [[ -d /var/run/wireguard ]]; then
+      if [[ -n $(ls -A /var/run/wireguard 2>/dev/null) ]]; then
+        echo "leak-check: /var/run/wireguard left: sockets are still in it"
+      else
+        rmdir /var/run/wireguard || { echo "leak-check: cannot remove /var/run/wireguard, which this run's first wireguard-go made" >&2; exit 1; }
+        echo "leak-check: /var/run/wireguard removed (this run's first wireguard-go had made it)"
+      fi
+    fi
     grep -q '^mount /run/netns (' "$file" && exit 0
     # Two first 'ip netns add' racing on a fresh machine can each stack one: take down all of them.
     while mountpoint -q /run/netns; do
@@ -76,7 +88,7 @@ case "${1:-}" in
       sed 's/^/  /' <<< "$before"
     fi
     if [[ -z $leaked ]]; then
-      echo "leak-check: clean (no namespace, link, process, socket, loop device, mount or temp dir left)"
+      echo "leak-check: clean (no namespace, link, process, socket, directory, loop device, mount or temp dir left)"
       exit 0
     fi
     sed 's/^/LEAKED: /' <<< "$leaked"

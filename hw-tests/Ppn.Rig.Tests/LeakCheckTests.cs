@@ -81,6 +81,42 @@ public class LeakCheckTests
         Assert.Equal(["kept"], before);
     }
 
+    /// <summary>
+    /// wireguard-go makes /var/run/wireguard for its UAPI socket and removes only the socket: on a fresh machine the
+    /// directory is what a run leaves, and a later run would find it ready (the fresh-clone failure of a rig test that
+    /// assumed it). tidy removes it when this run made it and it is empty, keeps one that was there before, and leaves
+    /// one with a socket in it for compare to name. Same fresh /run as above (/var/run is a link to /run).
+    /// </summary>
+    [RigFact]
+    public void Tidy_removes_the_wireguard_socket_directory_only_when_this_run_made_it_and_it_is_empty()
+    {
+        var made = InFreshRun("""
+            scripts/leak-check.sh snapshot before.txt
+            mkdir /var/run/wireguard
+            scripts/leak-check.sh tidy before.txt
+            [ -d /var/run/wireguard ] || echo gone
+            LEAK_CHECK_GRACE=0 scripts/leak-check.sh compare before.txt | grep -c '^LEAKED: dir /var/run/wireguard$' || true
+            """);
+        Assert.Equal(["leak-check: /var/run/wireguard removed (this run's first wireguard-go had made it)", "gone", "0"], made);
+
+        var holding = InFreshRun("""
+            scripts/leak-check.sh snapshot before.txt
+            mkdir /var/run/wireguard; touch /var/run/wireguard/ppnt-tidy.sock
+            scripts/leak-check.sh tidy before.txt
+            LEAK_CHECK_GRACE=0 scripts/leak-check.sh compare before.txt | grep -e '^LEAKED: dir /var/run/wireguard$' -e '^LEAKED: socket /var/run/wireguard/ppnt-tidy.sock$' || true
+            """);
+        Assert.Equal(["leak-check: /var/run/wireguard left: sockets are still in it",
+            "LEAKED: dir /var/run/wireguard", "LEAKED: socket /var/run/wireguard/ppnt-tidy.sock"], holding);
+
+        var before = InFreshRun("""
+            mkdir /var/run/wireguard
+            scripts/leak-check.sh snapshot before.txt
+            scripts/leak-check.sh tidy before.txt
+            [ -d /var/run/wireguard ] && echo kept
+            """);
+        Assert.Equal(["kept"], before);
+    }
+
     /// <summary>Runs <paramref name="script"/> from the repository root in a new private mount namespace with an empty tmpfs on /run; its stdout lines.</summary>
     private static string[] InFreshRun(string script)
     {
