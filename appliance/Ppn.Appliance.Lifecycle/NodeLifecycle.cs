@@ -51,6 +51,7 @@ public sealed class NodeLifecycle(
     private bool _activated;
     private string? _lastMeshError;
     private string? _lastIntakeError;
+    private CancellationToken _run;
 
     public NodeState State { get; private set; } = NodeState.Starting;
     public EnrolmentGrant? Grant { get; private set; }
@@ -66,11 +67,18 @@ public sealed class NodeLifecycle(
     public bool MeshUp => _meshUp;
     public bool IntakeRunning => _intake is { Failure: null };
 
-    /// <summary>Called once, the first time ppn0 is up and the intake was started (the mesh-ping self-test hangs here).</summary>
+    /// <summary>
+    /// Called once, the first time ppn0 is up and the intake was started (the mesh sync agent starts here, the mesh-ping
+    /// self-test hangs here). Its token is cancelled when <see cref="Run"/> ends, however it ends: what it started must
+    /// not outlive this run (a supervisor that restarts the service after a failure would run it twice, the old one on
+    /// a disposed identity).
+    /// </summary>
     public Action<CancellationToken>? FirstActivation { get; init; }
 
     public void Run(CancellationToken stopping)
     {
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        _run = run.Token;
         try
         {
             Enter(NodeState.Genesis);
@@ -106,6 +114,14 @@ public sealed class NodeLifecycle(
         }
         finally
         {
+            try
+            {
+                run.Cancel();
+            }
+            catch (AggregateException e)
+            {
+                log("mesh", $"stopping what the first activation started: {e.InnerException?.Message ?? e.Message}");
+            }
             StopIntake();
             Enter(NodeState.Stopped);
         }
@@ -171,7 +187,7 @@ public sealed class NodeLifecycle(
         if (_meshUp && !_activated)
         {
             _activated = true;
-            FirstActivation?.Invoke(stopping);
+            FirstActivation?.Invoke(_run);
         }
     }
 

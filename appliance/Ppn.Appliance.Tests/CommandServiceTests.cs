@@ -35,9 +35,10 @@ public sealed class CommandServiceTests : IDisposable
 
     private Func<Ppn.Mesh.Sync.SyncStatus?>? _sync;
 
-    private CommandService Start(EnrolmentGrant? grant = null) => CommandService.Start(new CommandServiceSetup
+    private CommandService Start(EnrolmentGrant? grant = null, TimeSpan? publisherStopTimeout = null) => CommandService.Start(new CommandServiceSetup
     {
         Sync = _sync,
+        PublisherStopTimeout = publisherStopTimeout ?? TimeSpan.FromSeconds(10),
         Store = _efivarfs.OpenStore(),
         Grant = grant ?? Grant(),
         AuthorityPublicKey = AuthorityPublic,
@@ -101,6 +102,51 @@ public sealed class CommandServiceTests : IDisposable
         NodeStatusFile.TryParse(File.ReadAllBytes(_statusPath), out var after, out _);
         Assert.Equal(("spoke", "signed", 1, 2L), (after!.Sync!.Role, after.Sync.Source, after.Sync.Peers, after.Sync.Refusals["NotNewer"]));
         Assert.Contains("\"sync\": {\n    \"role\": \"spoke\"", File.ReadAllText(_statusPath));
+    }
+
+    [Fact]
+    public void A_status_source_that_throws_costs_one_console_line_and_the_publisher_writes_once_it_heals()
+    {
+        // The publisher is a thread of PID 1: an exception escaping it would end the process (kernel panic).
+        var failing = 1;
+        _sync = () => Volatile.Read(ref failing) == 1 ? throw new InvalidOperationException("collection was modified") : null;
+        using var service = Start();
+        Assert.True(Until(() => { lock (_log) return _log.Any(l => l.Contains("not written: InvalidOperationException: collection was modified", StringComparison.Ordinal)); }));
+        Assert.False(File.Exists(_statusPath));
+        Volatile.Write(ref failing, 0);
+        // Nothing else changed: the failed write alone makes the publisher try again on its next tick.
+        Assert.True(Until(() => File.Exists(_statusPath)));
+        Assert.True(NodeStatusFile.TryParse(File.ReadAllBytes(_statusPath), out _, out var error), error);
+        lock (_log) Assert.Single(_log, l => l.Contains(" not written: ", StringComparison.Ordinal));
+        Assert.True(service.PublisherRunning);
+    }
+
+    [Fact]
+    public void Disposing_while_the_publisher_is_held_in_a_slow_status_source_leaves_it_to_end_cleanly()
+    {
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var hold = 0;
+        _sync = () =>
+        {
+            if (Interlocked.Exchange(ref hold, 0) == 1)
+            {
+                entered.Set();
+                release.Wait(TimeSpan.FromSeconds(20));
+            }
+            return null;
+        };
+        var service = Start(publisherStopTimeout: TimeSpan.Zero);
+        Assert.True(Until(() => File.Exists(_statusPath)));
+        Volatile.Write(ref hold, 1);
+        // The publisher asks the sync status every tick; it is now held there (as by the mesh lock during a bring-up).
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(20)));
+        service.Dispose();
+        Assert.True(service.PublisherRunning);
+        release.Set();
+        // Back from the source, the publisher sees the stop and ends (it waited on a disposed event before: an
+        // ObjectDisposedException on a thread of PID 1).
+        Assert.True(Until(() => !service.PublisherRunning));
     }
 
     [Fact]

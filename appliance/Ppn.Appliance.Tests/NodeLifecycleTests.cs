@@ -62,6 +62,29 @@ public class NodeLifecycleTests
     }
 
     [Fact]
+    public void What_the_first_activation_started_is_stopped_when_the_run_ends_also_when_it_ends_in_a_failure()
+    {
+        // A node that stops: the run ends on its own (the signals say stop), PID 1's token is never cancelled.
+        CancellationToken stopped = default;
+        var node = Lifecycle(new Enrolment(Grant(), MadeThisRun: false, "restored"), new SignalsTwin(LifecycleWake.Tick), token => stopped = token);
+        node.Run(CancellationToken.None);
+        Assert.True(stopped.IsCancellationRequested);
+
+        // A run that fails after the activation (the supervisor then starts the service again, with its own sync agent).
+        CancellationToken failed = default;
+        var failing = Lifecycle(new Enrolment(Grant(), MadeThisRun: false, "restored"), new SignalsTwin(), token =>
+        {
+            failed = token;
+            throw new InvalidOperationException("the mesh-ping self-test could not open its socket");
+        });
+        using var pid1 = new CancellationTokenSource();
+        Assert.Throws<InvalidOperationException>(() => failing.Run(pid1.Token));
+        Assert.True(failed.IsCancellationRequested);
+        Assert.False(pid1.IsCancellationRequested);
+        Assert.Equal(NodeState.Stopped, failing.State);
+    }
+
+    [Fact]
     public void A_restored_enrolment_leaves_the_replay_state_alone()
     {
         var node = Lifecycle(new Enrolment(Grant(), MadeThisRun: false, "restored"), new SignalsTwin());

@@ -302,4 +302,57 @@ public class ListenerTests : IDisposable
         listener.Dispose();
         Assert.Null(listener.Failure); // Dispose returned: the receive and executor threads ended
     }
+
+    [Fact]
+    public async Task Dispose_stops_a_receiver_that_a_flood_keeps_from_ever_getting_back_to_poll()
+    {
+        // Batches of one: while datagrams are queued every batch is full, as under a flood.
+        var summaries = new BlockingSummaries();
+        var memory = new InMemoryReplayStateStore();
+        memory.Save(new ReplayState(0, 0));
+        var verifier = new CommandVerifier(_node, new NodeAddressing(42, 7), memory, 0);
+        var listener = CommandListener.Start(new CommandListenerOptions
+        {
+            BindAddress = IPAddress.Loopback,
+            Port = 0,
+            BatchSize = 1,
+            Receivers = 1,
+            KernelPrefilter = false,
+            RejectSummaryInterval = TimeSpan.Zero,
+        }, verifier, new CommandDispatcher(_effects, _journal), _journal, summaries);
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.SendTo(new byte[15], listener.LocalEndPoint);
+        // The receiver read the first datagram and is held in its reject summary; 50 more wait in its socket.
+        Assert.True(summaries.Entered.Wait(Deadline));
+        for (int i = 0; i < 50; i++) sender.SendTo(new byte[15], listener.LocalEndPoint);
+        var disposing = Task.Run(listener.Dispose);
+        Assert.True(Wait.Until(() => listener.Disposing, Deadline));
+        summaries.Release.Set();
+        await disposing.WaitAsync(Deadline);
+        // It stopped after the batch it was in, not after draining the queue (which a flood never lets it finish).
+        Assert.Equal(1, listener.DatagramsReceived);
+        Assert.Null(listener.Failure);
+        summaries.Dispose();
+    }
+
+    private sealed class BlockingSummaries : ICommandLog, IDisposable
+    {
+        public readonly ManualResetEventSlim Entered = new();
+        public readonly ManualResetEventSlim Release = new();
+
+        public void RejectSummary(in RejectSummary summary)
+        {
+            if (Entered.IsSet) return;
+            Entered.Set();
+            Release.Wait(Deadline);
+        }
+
+        public void ListenerFailed(Exception error) { }
+
+        public void Dispose()
+        {
+            Entered.Dispose();
+            Release.Dispose();
+        }
+    }
 }

@@ -204,6 +204,8 @@ public sealed unsafe class CommandListener : IDisposable
     /// <summary>Datagrams each receiver has read (index = receiver), for the SO_REUSEPORT spread.</summary>
     public long[] DatagramsPerReceiver() => [.. _receivers.Select(r => Interlocked.Read(ref r.Datagrams))];
     public long QueueFull => Interlocked.Read(ref _queueFull);
+    /// <summary>Test hook: <see cref="Dispose"/> has begun.</summary>
+    internal bool Disposing => Volatile.Read(ref _disposed) != 0;
     public VerdictCounters Counters => _verifier.Counters;
     /// <summary>The first receive loop failure; the others keep running, and the node's lifecycle restarts the service.</summary>
     public Exception? Failure { get; private set; }
@@ -363,10 +365,9 @@ public sealed unsafe class CommandListener : IDisposable
             }
         }
 
-        public void Join(TimeSpan timeout)
-        {
-            if (_thread.ThreadState != System.Threading.ThreadState.Unstarted) _thread.Join(timeout);
-        }
+        /// <summary>False when the thread still runs after <paramref name="timeout"/>.</summary>
+        public bool Join(TimeSpan timeout) =>
+            _thread.ThreadState == System.Threading.ThreadState.Unstarted || _thread.Join(timeout);
 
         private void Loop()
         {
@@ -479,6 +480,13 @@ public sealed unsafe class CommandListener : IDisposable
                         owner._journal.RecordRejected(_rejects.AsSpan(0, rejects));
                         if (Pending() && now - lastSummary >= summaryInterval) FlushSummary(now);
                         if (n < _batch) break;
+                        // A flood keeps every batch full, so this loop would not get back to poll(2) and its wake-up:
+                        // Dispose would time out and free the buffers recvmmsg still writes into.
+                        if (Volatile.Read(ref owner._disposed) != 0)
+                        {
+                            if (Pending()) FlushSummary(MonotonicNanoseconds());
+                            return;
+                        }
                     }
                 }
             }
@@ -587,10 +595,15 @@ public sealed unsafe class CommandListener : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         ulong one = 1;
         LibC.write(_wake.Fd, (byte*)&one, sizeof(ulong));
-        foreach (var r in _receivers) r.Join(TimeSpan.FromSeconds(10));
+        var ended = _receivers.Select(r => r.Join(TimeSpan.FromSeconds(10))).ToArray();
         _queue.Writer.TryComplete();
         _executorThread.Join(TimeSpan.FromSeconds(10));
-        foreach (var r in _receivers) r.Dispose();
-        _wake.Dispose();
+        for (int i = 0; i < _receivers.Length; i++)
+        {
+            // A receiver that has not ended may still be inside recvmmsg on its socket and buffers: freeing them under
+            // it would corrupt PID 1's heap. Its socket and buffers are left to it (a leak, not a crash).
+            if (ended[i]) _receivers[i].Dispose();
+        }
+        if (ended.All(e => e)) _wake.Dispose();
     }
 }

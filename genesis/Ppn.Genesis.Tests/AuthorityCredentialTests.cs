@@ -35,6 +35,62 @@ public sealed class AuthorityCredentialTests : IDisposable
     }
 
     [Fact]
+    public void Saving_over_a_credential_replaces_it_whole_and_never_rewrites_the_old_file_in_place()
+    {
+        using var first = Fixed();
+        var path = Path.Combine(_dir, "authority.json");
+        first.Save(path);
+        using var moved = first.WithHub(new IPEndPoint(IPAddress.Parse("198.51.100.9"), 51820));
+        // A handle on the old file sees what a crash in the middle of the save would leave: rewritten in place
+        // (truncate, then write), it would change under the handle; written beside and renamed over, it stays whole.
+        using (var old = new FileStream(path, FileMode.Open, FileAccess.Read))
+        {
+            moved.Save(path);
+            var bytes = new byte[old.Length];
+            old.ReadExactly(bytes);
+            Assert.True(AuthorityCredential.TryParse(bytes, out var was, out var error), error);
+            using (was) Assert.Equal(first.HubEndpoint, was.HubEndpoint);
+        }
+        Assert.True(AuthorityCredential.TryLoad(path, out var now, out var loadError), loadError);
+        using (now) Assert.Equal(moved.HubEndpoint, now.HubEndpoint);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        Assert.False(File.Exists(path + ".new"));
+    }
+
+    [Fact]
+    public void A_temporary_file_left_by_a_cut_save_does_not_stop_the_next_one()
+    {
+        using var credential = Fixed();
+        var path = Path.Combine(_dir, "authority.json");
+        File.WriteAllText(path + ".new", "{\"format\": 1, \"kind\"");
+        File.SetUnixFileMode(path + ".new", UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        credential.Save(path);
+        Assert.True(AuthorityCredential.TryLoad(path, out var loaded, out var error), error);
+        loaded.Dispose();
+        Assert.False(File.Exists(path + ".new"));
+    }
+
+    [Fact]
+    public void The_credential_file_is_the_documented_format_one_line_per_field_and_a_trailing_newline()
+    {
+        using var credential = Fixed();
+        var json = credential.ToJson();
+        try
+        {
+            var text = System.Text.Encoding.UTF8.GetString(json);
+            Assert.EndsWith("}\n", text);
+            Assert.Contains("\"signingKeyEd25519\": \"" + Convert.ToBase64String(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray()) + "\"", text);
+            Assert.Contains("\"commandKeyEpoch\": 3", text);
+            Assert.True(AuthorityCredential.TryParse(json, out var again, out var error), error);
+            again.Dispose();
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(json);
+        }
+    }
+
+    [Fact]
     public void A_credential_readable_by_others_is_refused_with_the_fix()
     {
         using var credential = Fixed();

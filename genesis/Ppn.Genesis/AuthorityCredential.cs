@@ -157,9 +157,13 @@ public sealed class AuthorityCredential : IDisposable
             return false;
         }
         byte[] seed = GC.AllocateArray<byte>(32, pinned: true), noise = GC.AllocateArray<byte>(32, pinned: true);
+        // JsonDocument reads from memory it is given, not from a span: the copy holds both private keys (as base64), so
+        // it is pinned and zeroed like them.
+        byte[] text = GC.AllocateArray<byte>(utf8Json.Length, pinned: true);
+        utf8Json.CopyTo(text);
         try
         {
-            using var document = JsonDocument.Parse(utf8Json.ToArray(), new JsonDocumentOptions { MaxDepth = 4 });
+            using var document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 4 });
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object) { error = "an authority credential is one JSON object"; return false; }
             foreach (var p in root.EnumerateObject())
@@ -213,6 +217,7 @@ public sealed class AuthorityCredential : IDisposable
         {
             CryptographicOperations.ZeroMemory(seed);
             CryptographicOperations.ZeroMemory(noise);
+            CryptographicOperations.ZeroMemory(text);
         }
     }
 
@@ -239,49 +244,107 @@ public sealed class AuthorityCredential : IDisposable
         }
     }
 
-    /// <summary>The credential file's bytes (format 1, indented). Contains private keys: the caller writes it with mode 0600.</summary>
+    /// <summary>
+    /// The credential file's bytes (format 1, indented), in a pinned array. Contains private keys: the caller zeroes it
+    /// and writes it with mode 0600 (<see cref="Save"/> does both).
+    /// </summary>
     public byte[] ToJson()
     {
-        // Written with Utf8JsonWriter, not a serialised type, for the same reason it is read with JsonDocument.
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        // Written with Utf8JsonWriter, not a serialised type, for the same reason it is read with JsonDocument; into one
+        // pinned buffer of the largest credential, which never grows (a MemoryStream or ArrayBufferWriter leaves each
+        // outgrown buffer, private keys in it, to the garbage collector unzeroed).
+        var output = new PinnedBufferWriter(MaxFileBytes);
+        try
         {
-            w.WriteStartObject();
-            w.WriteNumber("format", CurrentFormat);
-            w.WriteString("kind", Kind);
-            // Base64 straight from the pinned buffers into the output (no string holding a private key).
-            w.WriteBase64String("signingKeyEd25519", SigningPrivateKey[..32]);
-            w.WriteBase64String("noiseStaticKeyX25519", NoisePrivateKey);
-            w.WriteStartObject("hub");
-            w.WriteString("endpoint", HubEndpoint.ToString());
-            w.WriteString("wireGuardPublicKey", Convert.ToBase64String(HubPublicKey));
-            w.WriteEndObject();
-            w.WriteNumber("commandKeyEpoch", CommandKeyEpoch);
-            w.WriteEndObject();
+            using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true }))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("format", CurrentFormat);
+                w.WriteString("kind", Kind);
+                // Base64 straight from the pinned buffers into the output (no string holding a private key).
+                w.WriteBase64String("signingKeyEd25519", SigningPrivateKey[..32]);
+                w.WriteBase64String("noiseStaticKeyX25519", NoisePrivateKey);
+                w.WriteStartObject("hub");
+                w.WriteString("endpoint", HubEndpoint.ToString());
+                w.WriteString("wireGuardPublicKey", Convert.ToBase64String(HubPublicKey));
+                w.WriteEndObject();
+                w.WriteNumber("commandKeyEpoch", CommandKeyEpoch);
+                w.WriteEndObject();
+            }
+            output.GetSpan(1)[0] = (byte)'\n';
+            output.Advance(1);
+            var bytes = GC.AllocateArray<byte>(output.Written.Length, pinned: true);
+            output.Written.CopyTo(bytes);
+            return bytes;
         }
-        stream.WriteByte((byte)'\n');
-        return stream.ToArray();
+        finally
+        {
+            output.Clear();
+        }
     }
 
-    /// <summary>Writes the credential file with mode 0600 from the start (never briefly world-readable).</summary>
+    /// <summary>
+    /// Writes the credential file with mode 0600 from the start (never briefly world-readable), whole or not at all: a
+    /// temporary file beside it, fsync, rename over it. A save cut by a crash or a full disk leaves the old credential
+    /// as it was; rewriting it in place would leave a truncated file, and with it the only copy of the keys every
+    /// node of this authority pins.
+    /// </summary>
     public void Save(string path)
     {
+        var temporary = path + ".new";
         var bytes = ToJson();
         try
         {
-            using var file = new FileStream(path, new FileStreamOptions
+            File.Delete(temporary); // left by a save that was cut: never the credential itself
+            using (var file = new FileStream(temporary, new FileStreamOptions
             {
-                Mode = FileMode.Create,
+                Mode = FileMode.CreateNew,
                 Access = FileAccess.Write,
                 UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            });
-            file.Write(bytes);
+            }))
+            {
+                file.Write(bytes);
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temporary); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            throw;
         }
         finally
         {
             CryptographicOperations.ZeroMemory(bytes);
         }
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    /// <summary>A fixed-size pinned <see cref="IBufferWriter{T}"/>: what does not fit is an error, never a second buffer.</summary>
+    private sealed class PinnedBufferWriter(int capacity) : System.Buffers.IBufferWriter<byte>
+    {
+        private readonly byte[] _buffer = GC.AllocateArray<byte>(capacity, pinned: true);
+        private int _written;
+
+        public ReadOnlySpan<byte> Written => _buffer.AsSpan(0, _written);
+
+        public void Advance(int count) => _written += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => _buffer.AsMemory(_written, Room(sizeHint));
+
+        public Span<byte> GetSpan(int sizeHint = 0) => _buffer.AsSpan(_written, Room(sizeHint));
+
+        private int Room(int sizeHint)
+        {
+            int room = _buffer.Length - _written;
+            if (room < Math.Max(sizeHint, 1)) throw new InvalidOperationException($"an authority credential is at most {_buffer.Length} bytes");
+            return room;
+        }
+
+        public void Clear()
+        {
+            CryptographicOperations.ZeroMemory(_buffer);
+            _written = 0;
+        }
     }
 
     /// <summary>A node configuration that pins this authority (for images built for it, and tests).</summary>

@@ -132,4 +132,35 @@ public class PeerSetStateTests
             foreach (var s in held) s.Dispose();
         }
     }
+
+    [Fact]
+    public async Task An_accept_that_fails_at_once_every_time_is_retried_after_a_growing_backoff_not_in_a_spin()
+    {
+        var (authority, trust) = Keys();
+        using var owned = authority;
+        var source = new PeerSetState(trust, authority.HubPublicKey, new MemoryPeerSetStore());
+        var listening = SyncServer.Bind(IPAddress.Loopback, 0);
+        await using var server = new SyncServer(listening, source);
+        var waits = System.Threading.Channels.Channel.CreateUnbounded<(TimeSpan Delay, TaskCompletionSource Done)>();
+        server.Delay = (delay, token) =>
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            waits.Writer.TryWrite((delay, done));
+            return done.Task.WaitAsync(token);
+        };
+        // shutdown(2) on a listening TCP socket closes it in the kernel: from then on every accept(2) fails at once
+        // (EINVAL), as one does when the process is out of descriptors (EMFILE) or the kernel out of buffers (ENOBUFS).
+        listening.Shutdown(SocketShutdown.Both);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var seen = new List<double>();
+        for (int i = 1; i <= 10; i++)
+        {
+            var (delay, done) = await waits.Reader.ReadAsync(cancel.Token);
+            // While a backoff is pending the loop is parked: one failure per wait.
+            Assert.Equal(i, server.AcceptFailures);
+            seen.Add(delay.TotalMilliseconds);
+            done.SetResult();
+        }
+        Assert.Equal([5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000], seen);
+    }
 }

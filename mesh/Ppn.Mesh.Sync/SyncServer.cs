@@ -52,6 +52,7 @@ public sealed class SyncServer : IAsyncDisposable
     private int _open;
     private long _refusedConnections;
     private long _badRequests;
+    private long _acceptFailures;
 
     /// <param name="listener">A bound TCP socket (the caller picks the namespace, address and port).</param>
     public SyncServer(Socket listener, IPeerSetSource source, IHintSource? hints = null, SyncServerOptions? options = null)
@@ -86,18 +87,42 @@ public sealed class SyncServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The first wait after a failed accept; it doubles with each failure in a row up to <see cref="MaxAcceptBackoff"/>.</summary>
+    public static readonly TimeSpan MinAcceptBackoff = TimeSpan.FromMilliseconds(5);
+    public static readonly TimeSpan MaxAcceptBackoff = TimeSpan.FromSeconds(1);
+
+    /// <summary>Accepts that failed (out of descriptors or buffers, a listening socket the kernel closed), each followed by a backoff.</summary>
+    public long AcceptFailures => Interlocked.Read(ref _acceptFailures);
+
+    /// <summary>Test seam: the backoff wait after a failed accept.</summary>
+    internal Func<TimeSpan, CancellationToken, Task> Delay { get; set; } = Task.Delay;
+
     private async Task AcceptLoopAsync()
     {
+        var backoff = MinAcceptBackoff;
         while (!_stop.IsCancellationRequested)
         {
             Socket client;
             try
             {
                 client = await _listener.AcceptAsync(_stop.Token);
+                backoff = MinAcceptBackoff;
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception) when (_stop.IsCancellationRequested)
             {
-                if (_stop.IsCancellationRequested) return;
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.Interrupted)
+            {
+                continue; // a peer that reset before the accept: its own connection, nothing to wait for
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a listening socket the kernel closed: accept(2) fails again at once, so
+                // retrying at once would spin PID 1 on a core. Back off as Go's net/http does (5 ms doubling to 1 s).
+                Interlocked.Increment(ref _acceptFailures);
+                try { await Delay(backoff, _stop.Token); } catch (OperationCanceledException) { return; }
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxAcceptBackoff.Ticks));
                 continue;
             }
             var source = (client.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;

@@ -23,6 +23,8 @@ public sealed class CommandServiceSetup
     /// <summary>Missing or corrupt when an enrolment earlier in this run found the replay record lost and moved the
     /// epoch (<see cref="UefiCommandState.LossFoundAtEnrolment"/>); null otherwise.</summary>
     public ReplayStateLoad? ReplayLossAtEnrolment { get; init; }
+    /// <summary>How long <see cref="CommandService.Dispose"/> waits for the status publisher to finish a write in progress.</summary>
+    public TimeSpan PublisherStopTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>
@@ -167,8 +169,11 @@ public sealed class CommandService : IRunningIntake
         _loggedAccepted = total;
     }
 
+    // PID 1's thread: an exception escaping it ends the process, and the kernel panics. So whatever a status source
+    // throws is a line on the console (once until the failure changes), never the end of the publisher or the node.
     private void PublishLoop()
     {
+        string? lastFailure = null;
         do
         {
             try
@@ -178,22 +183,32 @@ public sealed class CommandService : IRunningIntake
                 {
                     Publish();
                 }
+                lastFailure = null;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e)
             {
-                _log($"status file {_setup.StatusPath} not written: {e.Message}");
+                var failure = e is IOException or UnauthorizedAccessException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+                if (failure != lastFailure) _log($"status file {_setup.StatusPath} not written: {failure}; retrying every {NodeStatusFile.MinimumInterval.TotalSeconds:0} s");
+                lastFailure = failure;
+                // Publish marked this state as published before the write failed: forget it, so the next tick writes again.
+                Interlocked.Exchange(ref _publishedAccepted, -1);
             }
         }
         while (!_stop.Wait(NodeStatusFile.MinimumInterval));
     }
 
+    /// <summary>Whether the status publisher thread still runs (tests: it ends after <see cref="Dispose"/>).</summary>
+    internal bool PublisherRunning => _publisher.IsAlive;
+
     public void Dispose()
     {
         _stop.Set();
-        _publisher.Join(TimeSpan.FromSeconds(10));
+        // A publisher held up in a slow status source (the mesh lock during a bring-up) outlives the join; it waits on
+        // _stop once it is back, so _stop is disposed only when the publisher has ended.
+        bool publisherEnded = _publisher.Join(_setup.PublisherStopTimeout);
         _listener.Dispose();
         _keys.Dispose();
-        _stop.Dispose();
+        if (publisherEnded) _stop.Dispose();
     }
 
     private sealed class ConsoleCommandLog(Action<string> log) : ICommandLog
