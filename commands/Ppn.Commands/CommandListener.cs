@@ -595,7 +595,13 @@ public sealed unsafe class CommandListener : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         ulong one = 1;
         LibC.write(_wake.Fd, (byte*)&one, sizeof(ulong));
-        var ended = _receivers.Select(r => r.Join(TimeSpan.FromSeconds(10))).ToArray();
+        var ended = new bool[_receivers.Length];
+        bool allEnded = true;
+        for (int i = 0; i < _receivers.Length; i++)
+        {
+            ended[i] = _receivers[i].Join(TimeSpan.FromSeconds(10));
+            allEnded &= ended[i];
+        }
         _queue.Writer.TryComplete();
         _executorThread.Join(TimeSpan.FromSeconds(10));
         for (int i = 0; i < _receivers.Length; i++)
@@ -604,6 +610,6 @@ public sealed unsafe class CommandListener : IDisposable
             // it would corrupt PID 1's heap. Its socket and buffers are left to it (a leak, not a crash).
             if (ended[i]) _receivers[i].Dispose();
         }
-        if (ended.All(e => e)) _wake.Dispose();
+        if (allEnded) _wake.Dispose();
     }
 }
