@@ -72,9 +72,11 @@ public sealed class Pid1Host
 
     private void Supervise(IApplianceService service, CancellationToken stopping)
     {
-        var backoff = TimeSpan.FromSeconds(1);
+        var backoff = new RestartBackoff();
         while (!stopping.IsCancellationRequested)
         {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            string outcome;
             try
             {
                 _log.Write(service.Name, "starting");
@@ -83,7 +85,7 @@ public sealed class Pid1Host
                 {
                     return;
                 }
-                _log.Write(service.Name, $"stopped on its own; restarting in {backoff.TotalSeconds:0} s");
+                outcome = "stopped on its own";
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -91,10 +93,11 @@ public sealed class Pid1Host
             }
             catch (Exception ex)
             {
-                _log.Write(service.Name, $"failed: {ex.GetType().Name}: {ex.Message}; restarting in {backoff.TotalSeconds:0} s");
+                outcome = $"failed: {ex.GetType().Name}: {ex.Message}";
             }
-            stopping.WaitHandle.WaitOne(backoff);
-            backoff = TimeSpan.FromSeconds(Math.Min(backoff.TotalSeconds * 2, 60));
+            var wait = backoff.Next(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            _log.Write(service.Name, $"{outcome}; restarting in {wait.TotalSeconds:0} s");
+            stopping.WaitHandle.WaitOne(wait);
         }
     }
 
@@ -123,5 +126,29 @@ public sealed class Pid1Host
                 _log.Write("init", $"unexpected wake-up: {ex.Message}");
             }
         }
+    }
+}
+
+/// <summary>
+/// How long a supervised service waits before it is started again: 1 s after the first failure, doubling while it keeps
+/// failing, at most 60 s. A run that lasted at least <see cref="Healthy"/> starts the count again, so a node whose
+/// service failed a few times over months does not wait a minute for every later restart.
+/// </summary>
+public sealed class RestartBackoff
+{
+    public static readonly TimeSpan First = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan Max = TimeSpan.FromSeconds(60);
+    /// <summary>A run at least this long was healthy: the next wait is <see cref="First"/> again.</summary>
+    public static readonly TimeSpan Healthy = TimeSpan.FromMinutes(5);
+
+    private TimeSpan _next = First;
+
+    /// <summary>The wait after a run that ended after <paramref name="ranFor"/>.</summary>
+    public TimeSpan Next(TimeSpan ranFor)
+    {
+        if (ranFor >= Healthy) _next = First;
+        var wait = _next;
+        _next = TimeSpan.FromTicks(Math.Min(_next.Ticks * 2, Max.Ticks));
+        return wait;
     }
 }

@@ -58,6 +58,12 @@ public sealed class KernelWireGuard : IWireGuard
             builder.PrivateKey?.Dispose();
             return null;
         }
+        catch
+        {
+            // Any other failure after a reply part carried the private key: its pinned copy is zeroed, not left to the GC.
+            builder.PrivateKey?.Dispose();
+            throw;
+        }
         if (malformed)
         {
             builder.PrivateKey?.Dispose();
