@@ -30,28 +30,46 @@ public static class InitVerb
     public static void RunAsPid1(ILog log)
     {
         var host = new Pid1Host(log);
-        try
+        // Lives as long as PID 1: the services wait on its token for the whole life of the node.
+        var stopping = new CancellationTokenSource();
+        // Each step on its own: one that fails unexpectedly is reported and the later ones still run, so a NIC
+        // tuning or signal set-up failure never leaves the node without genesis and its services.
+        Step(log, "init", () =>
         {
             log.Write("init", $"ppn {typeof(InitVerb).Assembly.GetName().Version} starting as PID 1");
             // A crash of PID 1 panics the kernel; at least say why on the console before it happens.
             AppDomain.CurrentDomain.UnhandledException += (_, e) =>
                 log.Write("init", $"FATAL unhandled exception (kernel panic follows): {e.ExceptionObject}");
-            // Lives as long as PID 1: the services wait on its token for the whole life of the node.
-            var stopping = new CancellationTokenSource();
-            host.InstallSignalHandlers(() =>
-            {
-                stopping.Cancel();
-                host.Power(PowerAction.PowerOff);
-            });
-            var report = new InitSequence(log, new SystemMounter(), new FinitModuleLoader(), new SystemLinkControl(), InitPaths.System).Run();
-            // The NIC profile goes on before genesis, so the beacon scan and the mesh run on a tuned link.
-            NicTuner.TuneAll(new SystemEthtool(), new SysfsNicDiscovery(), message => log.Write("nic", message));
-            host.Start(NodeServices.Create(log, report, KernelCommandLine.Read(), host.Power), stopping.Token);
+        });
+        Step(log, "signals", () => host.InstallSignalHandlers(() =>
+        {
+            stopping.Cancel();
+            host.Power(PowerAction.PowerOff);
+        }));
+        EarlyBootReport? report = null;
+        Step(log, "early boot", () => report = new InitSequence(log, new SystemMounter(), new FinitModuleLoader(), new SystemLinkControl(), InitPaths.System).Run());
+        // The NIC profile goes on before genesis, so the beacon scan and the mesh run on a tuned link.
+        Step(log, "nic", () => NicTuner.TuneAll(new SystemEthtool(), new SysfsNicDiscovery(), message => log.Write("nic", message)));
+        if (report is not null)
+        {
+            Step(log, "services", () => host.Start(NodeServices.Create(log, report, KernelCommandLine.Read(), host.Power), stopping.Token));
+        }
+        else
+        {
+            log.Write("init", "no services: early boot did not finish; PID 1 stays up for inspection");
+        }
+        host.HoldForever();
+    }
+
+    private static void Step(ILog log, string area, Action step)
+    {
+        try
+        {
+            step();
         }
         catch (Exception ex)
         {
-            log.Write("init", $"fatal: {ex.GetType().Name}: {ex.Message}; PID 1 stays up for inspection");
+            log.Write(area, $"failed: {ex.GetType().Name}: {ex.Message}; PID 1 goes on");
         }
-        host.HoldForever();
     }
 }
