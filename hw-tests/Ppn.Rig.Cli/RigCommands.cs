@@ -283,7 +283,7 @@ public static class RigCommands
     }
 
     /// <summary>One line for the operator: infrastructure failures say which part of the rig, never a stack trace.</summary>
-    private static int Guard(ParseResult parse, Func<int> action)
+    internal static int Guard(ParseResult parse, Func<int> action)
     {
         var stderr = parse.InvocationConfiguration.Error;
         try
