@@ -67,6 +67,18 @@ public class CliTests
         Assert.Contains("Exit codes:", Run("uefi", "get", "--help").Out);
     }
 
+    [Fact]
+    public void Help_of_a_verb_with_a_required_argument_is_help_not_a_usage_error()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CommandLine.Run(CommandLine.Build(), ["claim", "--help"], new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        Assert.Equal(0, code);
+        Assert.Equal("", stderr.ToString());
+        Assert.Contains("--mesh-address", stdout.ToString());
+        Assert.Contains("Exit codes:", stdout.ToString());
+    }
+
     [Theory]
     [InlineData("'stauts'", "ppn --help", "stauts")]
     [InlineData("'variable'", "ppn uefi get --help", "uefi", "get")]
