@@ -37,6 +37,8 @@ public sealed class RigCliTests : IDisposable
             ["power", "status"],
             ["run", "no-such-scenario"],
             ["completion", "tcsh"],
+            ["serial-probe", "/dev/ppn-no-such-tty", "--for", "1"],
+            ["serial-probe", "$TMP", "--for", "1"],
             ["@$TMP/respond"],
         ];
         var transcript = new StringBuilder();
