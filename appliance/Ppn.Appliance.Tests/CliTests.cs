@@ -62,5 +62,38 @@ public class CliTests
         Assert.Equal(0, code);
         Assert.Contains("Exit codes:", output);
         Assert.Contains("7  no space (UEFI NVRAM full)", output);
+        // Once, in the root's description: the verb listing shows each verb's first paragraph, not its copy of the table.
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(output, "Exit codes:"));
+        Assert.Contains("Exit codes:", Run("uefi", "get", "--help").Out);
+    }
+
+    [Fact]
+    public void Help_of_a_verb_with_a_required_argument_is_help_not_a_usage_error()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CommandLine.Run(CommandLine.Build(), ["claim", "--help"], new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        Assert.Equal(0, code);
+        Assert.Equal("", stderr.ToString());
+        Assert.Contains("--mesh-address", stdout.ToString());
+        Assert.Contains("Exit codes:", stdout.ToString());
+    }
+
+    [Theory]
+    [InlineData("'stauts'", "ppn --help", "stauts")]
+    [InlineData("'variable'", "ppn uefi get --help", "uefi", "get")]
+    [InlineData("'--no-such-option'", "ppn version --help", "version", "--no-such-option")]
+    [InlineData("'tcsh'", "ppn completion --help", "completion", "tcsh")]
+    public void A_usage_error_is_one_line_naming_the_problem_and_the_help_to_read(string names, string help, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CommandLine.Run(CommandLine.Build(), args, new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr });
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("", stdout.ToString());
+        var line = Assert.Single(stderr.ToString().TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("ppn: error: ", line);
+        Assert.Contains(names, line);
+        Assert.EndsWith($"; see `{help}`", line);
     }
 }

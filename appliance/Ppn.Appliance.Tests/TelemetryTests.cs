@@ -405,6 +405,28 @@ public sealed class TelemetryTests : IDisposable
             var row = rows.FirstOrDefault(r => r.Split('|')[1].Contains($"`{name}`", StringComparison.Ordinal));
             Assert.True(row is not null, $"docs/telemetry.md has no row for {name}");
             Assert.True(row!.Split('|')[2].Trim() == type, $"docs/telemetry.md says {name} is a {row.Split('|')[2].Trim()}, the node writes a {type}");
+            var documented = System.Text.RegularExpressions.Regex.Matches(row.Split('|')[3], "`([a-z_0-9]+)`").Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal).ToList();
+            var samples = body.Split('\n').Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal)).ToList();
+            var written = samples.SelectMany(LabelNames).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            Assert.True(samples.Count == 0 || documented.SequenceEqual(written),
+                $"docs/telemetry.md gives {name} the labels [{string.Join(", ", documented)}], the node writes [{string.Join(", ", written)}]");
+        }
+    }
+
+    /// <summary>The label names of one sample line, <c>name{a="x",b="y \" z"} 1</c> → a, b (values may hold any escaped text).</summary>
+    private static IEnumerable<string> LabelNames(string sample)
+    {
+        int i = sample.IndexOf('{', StringComparison.Ordinal);
+        if (i < 0) yield break;
+        i++;
+        while (i < sample.Length && sample[i] != '}')
+        {
+            int eq = sample.IndexOf('=', i);
+            yield return sample[i..eq];
+            i = eq + 2; // past ="
+            while (sample[i] != '"') i += sample[i] == '\\' ? 2 : 1;
+            i++; // past the closing quote
+            if (sample[i] == ',') i++;
         }
     }
 

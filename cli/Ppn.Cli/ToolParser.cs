@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 
 namespace Ppn.Cli;
 
@@ -15,18 +16,91 @@ public static class ToolParser
     public static ParseResult Parse(Command root, IReadOnlyList<string> args) => root.Parse(args, Configuration());
 
     /// <summary>
-    /// Parses and invokes. A usage error under --json is one <see cref="CliJson.Error"/> object on stdout (exit 1),
-    /// like every other failure, instead of System.CommandLine's text and help.
+    /// Parses and invokes. A usage error is one line, like every other failure: <c>TOOL: error: …; see `TOOL VERB --help`</c>
+    /// on stderr, or under --json one <see cref="CliJson.Error"/> object on stdout (exit 1), instead of System.CommandLine's
+    /// whole help page with the errors after it.
     /// </summary>
     public static int Run(Command root, IReadOnlyList<string> args, string tool, InvocationConfiguration configuration)
     {
         var parse = Parse(root, args);
-        if (parse.Errors.Count > 0 && args.Contains("--json"))
+        if (parse.Errors.Count > 0)
         {
-            configuration.Output.Write(CliJson.Error(tool, UsageError, string.Join("; ", parse.Errors.Select(e => e.Message))));
+            var message = UsageMessage(parse, tool);
+            if (args.Contains("--json"))
+            {
+                configuration.Output.Write(CliJson.Error(tool, UsageError, message));
+            }
+            else
+            {
+                configuration.Error.WriteLine($"{tool}: error: {message}");
+            }
             return UsageError;
         }
         return parse.Invoke(configuration);
+    }
+
+    /// <summary>
+    /// The parse errors as one line, the one naming a token first ("Unrecognized command or argument 'x'" says more than
+    /// "Required command was not provided"), then where the help is.
+    /// </summary>
+    public static string UsageMessage(ParseResult parse, string tool)
+    {
+        var errors = parse.Errors
+            .Select(e => string.Join(' ', e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).TrimEnd('.'))
+            .Distinct(StringComparer.Ordinal)
+            .OrderBy(m => m.Contains('\'') ? 0 : 1)
+            .ToList();
+        var path = new List<string>();
+        for (var result = parse.CommandResult; result is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+        {
+            path.Insert(0, result.Parent is null ? tool : result.Command.Name);
+        }
+        return $"{string.Join("; ", errors)}; see `{string.Join(' ', path)} --help`";
+    }
+
+    /// <summary>
+    /// A verb's listing in its parent's help shows only the first paragraph of its description: the verbs' own help
+    /// ends with the exit-code table, and the root's help would otherwise repeat that table under every verb.
+    /// </summary>
+    public static void ListFirstParagraphs(Command root)
+    {
+        if (root.Options.OfType<System.CommandLine.Help.HelpOption>().FirstOrDefault() is { Action: SynchronousCommandLineAction help } option)
+        {
+            option.Action = new FirstParagraphHelp(help);
+        }
+    }
+
+    /// <summary>
+    /// System.CommandLine's help with the listed verbs' descriptions cut to their first paragraph while it renders (its
+    /// HelpBuilder, which could customise one row, is not public in this version).
+    /// </summary>
+    private sealed class FirstParagraphHelp(SynchronousCommandLineAction help) : SynchronousCommandLineAction
+    {
+        public override bool ClearsParseErrors => true;
+
+        public override int Invoke(ParseResult parseResult)
+        {
+            var listed = parseResult.CommandResult.Command.Subcommands;
+            var full = listed.Select(c => c.Description).ToList();
+            try
+            {
+                foreach (var verb in listed)
+                {
+                    if (verb.Description is { } text && text.IndexOf("\n\n", StringComparison.Ordinal) is > 0 and var end)
+                    {
+                        verb.Description = text[..end];
+                    }
+                }
+                return help.Invoke(parseResult);
+            }
+            finally
+            {
+                for (int i = 0; i < listed.Count; i++)
+                {
+                    listed[i].Description = full[i];
+                }
+            }
+        }
     }
 
     /// <summary>What System.CommandLine returns for a usage error; "bad input" in the tools' tables.</summary>

@@ -320,7 +320,7 @@ public sealed class NodeConfig
             }
             else if (!known.Contains(property.Name, StringComparer.Ordinal))
             {
-                found.Add(new(prefix + property.Name, "is not a field of format 1", $"remove it or fix its spelling (known: {string.Join(", ", known)})"));
+                found.Add(new(prefix + property.Name, string.Create(CultureInfo.InvariantCulture, $"is not a field of format {CurrentFormat}"), $"remove it or fix its spelling (known: {string.Join(", ", known)})"));
             }
         }
     }

@@ -63,6 +63,7 @@ public class NodeConfigTests
     {
         var error = Assert.Single(Errors(Valid("\"beaconPeriodSeconds\": 5", $"\"beaconPeriodSeconds\": 5, \"{field}\": {value}")));
         Assert.Equal(field, error.Field);
+        Assert.Equal("is not a field of format 2", error.Problem);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using Ppn.Genesis.Holding;
 using System.Globalization;
 using Ppn.Rig.Emulation;
+using Ppn.Rig.Model;
 
 namespace Ppn.Rig.Cli;
 
@@ -33,6 +34,7 @@ internal sealed class Demo(TextWriter output, bool showAllConsole)
         Say($"node image   {image.Directory}");
         var boots = new List<Boot>();
         Rig? rig = null;
+        bool rigCodeError = false;
         try
         {
             rig = Rig.Create("demo");
@@ -46,19 +48,29 @@ internal sealed class Demo(TextWriter output, bool showAllConsole)
             boots.Add(BootOnce(2, nodeA, "same NVRAM after a power cut"));
             boots.Add(BootOnce(3, nodeB, "another factory-new NVRAM"));
         }
-        catch (Exception e) when (e is NodeFailureException or RigCommandException or QmpException or TimeoutException)
+        catch (Exception e) when (FailureClassifier.Classify(e) == FailureKind.Infrastructure)
         {
+            // The rig could not run (emulator slot busy, QEMU did not start, ...): exit 2, never "the node failed".
+            rig?.Dispose();
+            rig = null;
+            return Fail(2, $"rig infrastructure{(e is RigInfrastructureException r ? $" ({r.Fault})" : "")}: {e.Message}");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            var kind = FailureClassifier.Classify(e);
             lock (_write)
             {
                 output.WriteLine();
-                output.WriteLine($"FAILED: {e.Message}");
+                output.WriteLine(kind == FailureKind.Product ? $"FAILED: {e.Message}" : $"FAILED (rig code error, a bug in the rig: report it): {e.GetType().Name}: {e.Message}");
             }
+            rigCodeError = kind == FailureKind.RigCode;
         }
         finally
         {
             rig?.Dispose();
         }
-        return Summarize(boots);
+        int verdict = Summarize(boots);
+        return rigCodeError ? 3 : verdict;
     }
 
     private Boot BootOnce(int number, QemuNode node, string how)

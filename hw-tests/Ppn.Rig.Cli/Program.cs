@@ -39,10 +39,10 @@ public static class RigCli
         };
         var demo = new Command("demo",
             "boot a factory-new node (self-genesis), power-cut and boot it again from the same NVRAM (same identity), " +
-            "then boot another factory-new node (another identity). Exit 0 only if all held; 1 if not; 2 if the rig cannot run here.");
+            "then boot another factory-new node (another identity). Exit 0 only if all held; 1 if not; 2 if the rig cannot run here; 3 a rig code error.");
         demo.Options.Add(image);
         demo.Options.Add(allConsole);
-        demo.SetAction(pr => new Demo(Console.Out, pr.GetValue(allConsole)).Run(pr.GetValue(image)));
+        demo.SetAction(pr => RigCommands.Guard(pr, () => new Demo(pr.InvocationConfiguration.Output, pr.GetValue(allConsole)).Run(pr.GetValue(image))));
         root.Subcommands.Add(demo);
 
         var outDir = new Option<string>("--out")
@@ -53,16 +53,27 @@ public static class RigCli
         var standIn = new Command("stand-in-image",
             "build a busybox stand-in image that keeps the node contract (NVRAM key, banner on 9443), to test the rig without the real image");
         standIn.Options.Add(outDir);
-        standIn.SetAction(pr =>
+        standIn.SetAction(pr => RigCommands.Guard(pr, () =>
         {
-            var built = Ppn.Rig.Emulation.StandInImage.Build(pr.GetValue(outDir)!);
-            Console.Out.WriteLine($"stand-in image at {built.Directory} (NOT the product image; for rig self-tests)");
+            var directory = pr.GetValue(outDir)!;
+            Ppn.Rig.Emulation.NodeImage built;
+            try
+            {
+                built = Ppn.Rig.Emulation.StandInImage.Build(directory);
+            }
+            catch (Exception e) when (Ppn.Linux.FileErrors.IsFileError(e))
+            {
+                throw new Ppn.Rig.Model.RigInfrastructureException(Ppn.Rig.Model.RigFault.ImageMissing,
+                    $"cannot write the stand-in image: {Ppn.Linux.FileErrors.Describe(e, directory)}; give --out a directory you can create", e);
+            }
+            pr.InvocationConfiguration.Output.WriteLine($"stand-in image at {built.Directory} (NOT the product image; for rig self-tests)");
             return 0;
-        });
+        }));
         root.Subcommands.Add(standIn);
         RigCommands.Add(root);
         Ppn.Cli.CompletionVerb.AddTo(root, "ppn-rig");
         RigCommands.ListExitCodes(root);
+        Ppn.Cli.ToolParser.ListFirstParagraphs(root);
         return root;
     }
 }

@@ -255,6 +255,15 @@ public static class RigCommands
 
     private static int SerialProbe(string device, int baud, int lines, double seconds)
     {
+        // The capture waits for a device that comes back (an adapter re-enumerating), so a mistyped path would
+        // otherwise end as "0 lines" after --for seconds, read as the board's fault.
+        var kind = Ppn.Linux.FileNode.Stat(device).Kind;
+        if (kind != Ppn.Linux.FileNodeKind.CharacterDevice)
+        {
+            throw new RigInfrastructureException(RigFault.ConsoleGone, kind == Ppn.Linux.FileNodeKind.Missing
+                ? $"serial device {device} does not exist: plug the USB serial adapter in, or name it by its link in /dev/serial/by-id/ (ls -l /dev/serial/by-id/)"
+                : $"{device} is {Ppn.Linux.FileNode.Describe(kind)}, not a serial device: give the adapter's tty, e.g. /dev/ttyUSB0 or its /dev/serial/by-id/ link");
+        }
         using var log = new ConsoleLog(null, device);
         using var done = new ManualResetEventSlim(false);
         int seen = 0;
@@ -279,11 +288,16 @@ public static class RigCommands
             done.Wait(TimeSpan.FromSeconds(seconds));
         }
         Console.Out.WriteLine($"serial-probe: done {seen} line(s)");
+        if (seen < lines)
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"ppn-rig: serial-probe: {seen} of {lines} line(s) from {device} within {seconds} s: is the board powered, TX wired to the adapter's RX, and --baud {baud} its rate?"));
+        }
         return seen >= lines ? Ok : ProductFailed;
     }
 
     /// <summary>One line for the operator: infrastructure failures say which part of the rig, never a stack trace.</summary>
-    private static int Guard(ParseResult parse, Func<int> action)
+    internal static int Guard(ParseResult parse, Func<int> action)
     {
         var stderr = parse.InvocationConfiguration.Error;
         try

@@ -37,6 +37,8 @@ public sealed class RigCliTests : IDisposable
             ["power", "status"],
             ["run", "no-such-scenario"],
             ["completion", "tcsh"],
+            ["serial-probe", "/dev/ppn-no-such-tty", "--for", "1"],
+            ["serial-probe", "$TMP", "--for", "1"],
             ["@$TMP/respond"],
         ];
         var transcript = new StringBuilder();
@@ -79,6 +81,17 @@ public sealed class RigCliTests : IDisposable
         var (code, _, error) = Run("power", "status", "emu-a", "--rig", _dir);
         Assert.Equal(RigCommands.RigBroken, code);
         Assert.Equal($"ppn-rig: rig infrastructure (ConfigInvalid): rig file {_dir} is a directory; give a rig YAML file (hw-tests/rigs/)\n", error);
+    }
+
+    [Fact]
+    public void A_stand_in_image_that_cannot_be_written_is_one_rig_line_and_exit_2_not_a_trace()
+    {
+        // Without a host kernel or busybox it fails earlier, with the same class: the rig cannot make its image.
+        var (code, output, error) = Run("stand-in-image", "--out", "/dev/null/stand-in");
+        Assert.Equal(RigCommands.RigBroken, code);
+        Assert.StartsWith("ppn-rig: rig infrastructure (ImageMissing): ", error);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.DoesNotContain("   at ", output + error, StringComparison.Ordinal);
     }
 
     [Theory]

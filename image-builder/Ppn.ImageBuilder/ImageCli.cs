@@ -31,6 +31,7 @@ public static class ImageCli
         root.Subcommands.Add(Verify());
         root.Subcommands.Add(Flash());
         CompletionVerb.AddTo(root, Tool);
+        ToolParser.ListFirstParagraphs(root);
         return root;
     }
 
@@ -112,7 +113,7 @@ public static class ImageCli
         var bootDir = new Option<string>("--boot-dir") { Description = "Where vmlinuz-<release> lives", DefaultValueFactory = _ => "/boot" };
         var epoch = new Option<long?>("--source-date-epoch") { Description = "Timestamp for every archive entry and FAT entry (default: $SOURCE_DATE_EPOCH, else 0)" };
         var extra = new Option<string[]>("--extra-module") { Description = "Another kernel module to ship (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var config = new Option<string?>("--config") { Description = "Node configuration JSON (format 1, docs/image.md) baked in as /etc/ppn/node.json" };
+        var config = new Option<string?>("--config") { Description = "Node configuration JSON (format 2, docs/image.md) baked in as /etc/ppn/node.json" };
         var cmdline = new Option<string>("--cmdline") { Description = "Kernel command line in the UKI", DefaultValueFactory = _ => NodeImageBuilder.DefaultCommandLine };
         var stub = new Option<string>("--efi-stub") { Description = "systemd-boot EFI stub the UKI is built on", DefaultValueFactory = _ => Uki.UkiWriter.DefaultStub };
         var signKey = new Option<string?>("--sign-key") { Description = "Secure Boot: PEM private key (with --sign-cert); the UKI is signed with osslsigncode at SOURCE_DATE_EPOCH, so signed builds are reproducible too" };

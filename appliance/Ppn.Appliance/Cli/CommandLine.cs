@@ -35,6 +35,7 @@ public static class CommandLine
         {
             ListExitCodes(verb);
         }
+        Ppn.Cli.ToolParser.ListFirstParagraphs(root);
         return root;
     }
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Ppn.Rig.Model;
 
 namespace Ppn.Rig.Emulation;
 
@@ -19,12 +20,12 @@ public static class StandInImage
     /// <summary>Writes vmlinuz and initramfs.cpio.gz into <paramref name="directory"/>; returns the image.</summary>
     public static NodeImage Build(string directory)
     {
-        var kernel = HostKernel.Newest() ?? throw new InvalidOperationException(HostKernel.Missing);
+        var kernel = HostKernel.Newest() ?? throw new RigInfrastructureException(RigFault.ImageMissing, HostKernel.Missing);
         var version = HostKernel.Release(kernel);
         var busybox = "/bin/busybox";
         if (!File.Exists(busybox))
         {
-            throw new InvalidOperationException("the stand-in image needs a static /bin/busybox (package busybox-static; scripts/install-deps.sh)");
+            throw new RigInfrastructureException(RigFault.ImageMissing, "the stand-in image needs a static /bin/busybox (package busybox-static; scripts/install-deps.sh)");
         }
         Directory.CreateDirectory(directory);
         var staging = Directory.CreateTempSubdirectory("ppnrig-standin-").FullName;
