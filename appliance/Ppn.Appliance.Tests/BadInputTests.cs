@@ -148,7 +148,11 @@ public sealed class BadInputTests : IDisposable
             ["status", "--file", "$TMP/broken.json", "--json"],
             ["status", "--file", "@$TMP/help"],
             ["no-such-verb"],
+            ["stauts"],
+            ["identity", "sho"],
+            ["mesh", "stat"],
             ["version", "--no-such-option"],
+            ["version", "--jsno"],
             ["@$TMP/help"]);
     }
 

@@ -41,21 +41,84 @@ public static class ToolParser
 
     /// <summary>
     /// The parse errors as one line, the one naming a token first ("Unrecognized command or argument 'x'" says more than
-    /// "Required command was not provided"), then where the help is.
+    /// "Required command was not provided", which is then left out), each unrecognized word with the verbs or options
+    /// it is a likely typo of, then where the help is.
     /// </summary>
     public static string UsageMessage(ParseResult parse, string tool)
     {
+        var command = parse.CommandResult.Command;
+        bool namesToken = parse.UnmatchedTokens.Count > 0;
         var errors = parse.Errors
             .Select(e => string.Join(' ', e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).TrimEnd('.'))
+            .Where(m => !(namesToken && command.Subcommands.Count > 0 && !m.Contains('\'')))
             .Distinct(StringComparer.Ordinal)
             .OrderBy(m => m.Contains('\'') ? 0 : 1)
             .ToList();
+        foreach (var token in parse.UnmatchedTokens.Distinct(StringComparer.Ordinal))
+        {
+            var names = token.StartsWith('-')
+                ? command.Options.Where(o => !o.Hidden).SelectMany(o => o.Aliases.Prepend(o.Name))
+                : command.Subcommands.Where(c => !c.Hidden).SelectMany(c => c.Aliases.Prepend(c.Name));
+            var near = LikelyMeant(token, names);
+            if (near.Count == 0) continue;
+            var hint = $" (did you mean {string.Join(" or ", near.Select(n => $"`{n}`"))}?)";
+            int at = errors.FindIndex(m => m.EndsWith($"'{token}'", StringComparison.Ordinal));
+            if (at >= 0) errors[at] += hint;
+            else errors.Add($"'{token}'{hint}");
+        }
         var path = new List<string>();
         for (var result = parse.CommandResult; result is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
         {
             path.Insert(0, result.Parent is null ? tool : result.Command.Name);
         }
         return $"{string.Join("; ", errors)}; see `{string.Join(' ', path)} --help`";
+    }
+
+    /// <summary>
+    /// The names a mistyped <paramref name="word"/> most likely meant: those it is a prefix of, or else those at the
+    /// smallest edit distance (insert, delete, substitute, swap two neighbours) when that is at most a third of the word.
+    /// </summary>
+    public static IReadOnlyList<string> LikelyMeant(string word, IEnumerable<string> names)
+    {
+        var candidates = names.Distinct(StringComparer.Ordinal).ToList();
+        string bare = word.TrimStart('-');
+        if (bare.Length >= 2)
+        {
+            var prefixed = candidates.Where(n => n.TrimStart('-').StartsWith(bare, StringComparison.Ordinal) && n != word).Order(StringComparer.Ordinal).ToList();
+            if (prefixed.Count > 0) return prefixed;
+        }
+        int limit = Math.Max(1, bare.Length / 3);
+        int best = int.MaxValue;
+        var nearest = new List<string>();
+        foreach (var name in candidates)
+        {
+            int d = EditDistance(word, name);
+            if (d > limit || d > best) continue;
+            if (d < best) { best = d; nearest.Clear(); }
+            nearest.Add(name);
+        }
+        nearest.Sort(StringComparer.Ordinal);
+        return nearest;
+    }
+
+    private static int EditDistance(string a, string b)
+    {
+        // Optimal string alignment distance: Levenshtein plus a swap of two neighbours ("stauts" for "status").
+        int w = b.Length + 1;
+        var d = new int[(a.Length + 1) * w];
+        for (int i = 0; i <= a.Length; i++) d[i * w] = i;
+        for (int j = 0; j <= b.Length; j++) d[j] = j;
+        for (int i = 1; i <= a.Length; i++)
+        {
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                int v = Math.Min(Math.Min(d[(i - 1) * w + j] + 1, d[i * w + j - 1] + 1), d[(i - 1) * w + j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) v = Math.Min(v, d[(i - 2) * w + j - 2] + 1);
+                d[i * w + j] = v;
+            }
+        }
+        return d[a.Length * w + b.Length];
     }
 
     /// <summary>
