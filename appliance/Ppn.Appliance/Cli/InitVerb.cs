@@ -36,7 +36,8 @@ public static class InitVerb
         // tuning or signal set-up failure never leaves the node without genesis and its services.
         Step(log, "init", () =>
         {
-            log.Write("init", $"ppn {typeof(InitVerb).Assembly.GetName().Version} starting as PID 1");
+            var (version, commit) = Telemetry.BuildInfo.Stamped();
+            log.Write("init", $"ppn {version} (commit {commit}) starting as PID 1"); // as `ppn version` says it
             // A crash of PID 1 panics the kernel; at least say why on the console before it happens.
             AppDomain.CurrentDomain.UnhandledException += (_, e) =>
                 log.Write("init", $"FATAL unhandled exception (kernel panic follows): {e.ExceptionObject}");
