@@ -356,6 +356,7 @@ public sealed class SpokeSync
     {
         var lastConverge = DateTimeOffset.MinValue;
         ulong convergedSerial = ulong.MaxValue;
+        bool saidRevoked = false;
         while (!stopping.IsCancellationRequested)
         {
             var changed = _state.Changed;
@@ -363,7 +364,9 @@ public sealed class SpokeSync
             try
             {
                 apply = Step(out var revoked);
-                if (revoked) _log("this node's key is revoked in the peer set: no direct paths");
+                // Said once, when it becomes true: the step runs every second for as long as the node lives.
+                if (revoked && !saidRevoked) _log("this node's key is revoked in the peer set: no direct paths");
+                saidRevoked = revoked;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
