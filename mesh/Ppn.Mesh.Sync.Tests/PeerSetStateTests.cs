@@ -223,4 +223,25 @@ public class PeerSetStateTests
             foreach (var s in held) s.Dispose();
         }
     }
+
+    [Fact]
+    public async Task A_connection_from_outside_the_allowed_sources_is_closed_at_once_and_counted()
+    {
+        var (authority, trust) = Keys();
+        using var owned = authority;
+        var source = new PeerSetState(trust, authority.HubPublicKey, new MemoryPeerSetStore());
+        source.Offer(PeerSet.Sign(1, 0, authority.HubPublicKey, [], [], authority.SigningPrivateKey).Bytes, out _);
+        await using var mesh = new SyncServer(SyncServer.Bind(IPAddress.Loopback, 0), source, null, new SyncServerOptions { Sources = IpPrefix.Parse("10.8.0.0/24") });
+        await using var local = new SyncServer(SyncServer.Bind(IPAddress.Loopback, 0), source, null, new SyncServerOptions { Sources = IpPrefix.Parse("127.0.0.0/8") });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Socket Tcp(AddressFamily f) => new(f, SocketType.Stream, ProtocolType.Tcp);
+
+        // Closed unanswered: an orderly close, or a reset when the request was already in (which one is the kernel's timing).
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => SyncClient.ExchangeAsync((IPEndPoint)mesh.LocalEndPoint, 0, Tcp, null, cancel.Token));
+        Assert.True(refused is InvalidDataException or SocketException, refused.ToString());
+        Assert.Equal(1, mesh.ForeignConnections);
+        Assert.Equal(0, mesh.OpenConnections);
+        Assert.Equal(ReplyStatus.Set, (await SyncClient.ExchangeAsync((IPEndPoint)local.LocalEndPoint, 0, Tcp, null, cancel.Token)).Status);
+        Assert.Equal(0, local.ForeignConnections);
+    }
 }

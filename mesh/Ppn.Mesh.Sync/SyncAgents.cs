@@ -194,7 +194,19 @@ public sealed class RelaySync(MeshConfig baseConfig, PeerSetState state, IPEndPo
         {
             try { await Task.Delay(_options.Backoff, stopping); } catch (OperationCanceledException) { return; }
         }
-        await using var server = new SyncServer(bindListener(), state, _hints, _options.Server);
+        var listener = bindListener();
+        var serving = _options.Server;
+        var meshPrefix = baseConfig.Address.Network();
+        if (serving.Sources is null && listener.LocalEndPoint is IPEndPoint local && meshPrefix.Contains(new IpPrefix(local.Address, 32)))
+        {
+            // Binding 10.8.0.1 does not keep the underlay out: Linux takes a packet for any local address on any
+            // interface (the weak host model), so a neighbour routing 10.8.0.1 at the relay's underlay address reaches the
+            // listener. So only mesh sources are served: a neighbour that forges one never completes the TCP handshake
+            // (the relay answers it through ppn0), and through ppn0 WireGuard admits a mesh source only from the peer
+            // whose AllowedIPs hold it (sync.md §Sync port).
+            serving = serving with { Sources = meshPrefix };
+        }
+        await using var server = new SyncServer(listener, state, _hints, serving);
         Server = server;
         _listening.TrySetResult(server.LocalEndPoint);
         log($"sync: serving the peer set on {server.LocalEndPoint}; pulling from the authority at {authority}");

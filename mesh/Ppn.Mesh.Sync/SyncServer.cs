@@ -31,6 +31,11 @@ public sealed record SyncServerOptions
     public int MaxConnections { get; init; } = 512;
     /// <summary>Per source address: one long poll plus a reconnect overlapping it.</summary>
     public int MaxPerSource { get; init; } = 4;
+    /// <summary>
+    /// Only connections from inside this prefix are served; any other is closed at once (counted). The relay sets its
+    /// mesh prefix when it listens on a mesh address: see <see cref="RelaySync"/>. Null: any source.
+    /// </summary>
+    public Ppn.Mesh.IpPrefix? Sources { get; init; }
 }
 
 /// <summary>
@@ -51,6 +56,7 @@ public sealed class SyncServer : IAsyncDisposable
     private readonly Task _accepting;
     private int _open;
     private long _refusedConnections;
+    private long _foreignConnections;
     private long _badRequests;
 
     /// <param name="listener">A bound TCP socket (the caller picks the namespace, address and port).</param>
@@ -66,6 +72,8 @@ public sealed class SyncServer : IAsyncDisposable
 
     public EndPoint LocalEndPoint => _listener.LocalEndPoint!;
     public long RefusedConnections => Interlocked.Read(ref _refusedConnections);
+    /// <summary>Connections closed at once because their source is outside <see cref="SyncServerOptions.Sources"/>.</summary>
+    public long ForeignConnections => Interlocked.Read(ref _foreignConnections);
     public long BadRequests => Interlocked.Read(ref _badRequests);
     public int OpenConnections => Volatile.Read(ref _open);
 
@@ -101,6 +109,13 @@ public sealed class SyncServer : IAsyncDisposable
                 continue;
             }
             var source = (client.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+            if (source.IsIPv4MappedToIPv6) source = source.MapToIPv4();
+            if (_options.Sources is { } allowed && !allowed.Contains(new Ppn.Mesh.IpPrefix(source, source.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)))
+            {
+                Interlocked.Increment(ref _foreignConnections);
+                client.Dispose();
+                continue;
+            }
             bool admitted;
             lock (_perSource)
             {
