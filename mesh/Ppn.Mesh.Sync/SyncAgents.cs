@@ -56,8 +56,15 @@ internal static class PullLoop
             try
             {
                 var reply = await SyncClient.ExchangeAsync(server, state.RequestSince, sockets, options.Client, stopping);
-                if (reply.Set is { } document) state.Offer(document, out _);
+                var verdict = reply.Set is { } document ? state.Offer(document, out _) : SetVerdict.Accepted;
                 onReply?.Invoke(reply);
+                if (verdict != SetVerdict.Accepted)
+                {
+                    // A server that follows the protocol sends only a set above `since`, which verifies: a refused one is a
+                    // replay or a forgery (a man in the middle of the underlay). Reconnecting at once would let it keep
+                    // this node verifying old sets back to back, so it is a failure like any other, with the backoff.
+                    throw new InvalidDataException($"the set it sent is refused ({verdict})");
+                }
                 backoff = options.Backoff;
                 lastError = null;
             }
