@@ -163,20 +163,21 @@ public sealed class SyncServer : IAsyncDisposable
                 var hints = _hints?.Hints() ?? [];
                 int hintCount = Math.Min(hints.Count, SyncWire.MaxHints);
                 int setLength = set?.Bytes.Length ?? 0;
-                var reply = new byte[SyncWire.ReplyHeaderSize + setLength + hintCount * EndpointHint.Size];
-                SyncWire.WriteReplyHeader(reply, set is null ? ReplyStatus.NotModified : ReplyStatus.Set, setLength, hintCount);
-                set?.Bytes.CopyTo(reply, SyncWire.ReplyHeaderSize);
+                // The header and hints are this reply's own; the set is sent from the one signed document every held
+                // request shares: a new set answers up to 512 held requests at once, and a copy for each would add up to ~90 MB.
+                var header = new byte[SyncWire.ReplyHeaderSize];
+                SyncWire.WriteReplyHeader(header, set is null ? ReplyStatus.NotModified : ReplyStatus.Set, setLength, hintCount);
+                var hintBytes = new byte[hintCount * EndpointHint.Size];
                 for (int i = 0; i < hintCount; i++)
                 {
-                    SyncWire.WriteHint(reply.AsSpan(SyncWire.ReplyHeaderSize + setLength + i * EndpointHint.Size), hints[i]);
+                    SyncWire.WriteHint(hintBytes.AsSpan(i * EndpointHint.Size), hints[i]);
                 }
                 using var write = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
                 write.CancelAfter(_options.WriteTimeout);
-                int sent = 0;
-                while (sent < reply.Length)
-                {
-                    sent += await client.SendAsync(reply.AsMemory(sent), SocketFlags.None, write.Token);
-                }
+                client.NoDelay = true; // three writes, one reply: Nagle would hold the last one for the reader's delayed ACK
+                await SendAllAsync(client, header, write.Token);
+                if (set is not null) await SendAllAsync(client, set.Bytes, write.Token);
+                await SendAllAsync(client, hintBytes, write.Token);
                 client.Shutdown(SocketShutdown.Both);
             }
         }
@@ -191,6 +192,15 @@ public sealed class SyncServer : IAsyncDisposable
                 _open--;
                 if (--_perSource[source] == 0) _perSource.Remove(source);
             }
+        }
+    }
+
+    private static async Task SendAllAsync(Socket client, ReadOnlyMemory<byte> bytes, CancellationToken cancellation)
+    {
+        int sent = 0;
+        while (sent < bytes.Length)
+        {
+            sent += await client.SendAsync(bytes[sent..], SocketFlags.None, cancellation);
         }
     }
 
