@@ -59,6 +59,97 @@ public class PeerSetStateTests
         }
     }
 
+    /// <summary>Set 5 grants node 4; set 6 revokes it.</summary>
+    private static (byte[] Before, byte[] Revoking) BeforeAndAfterRevocation(AuthorityCredential authority)
+    {
+        var two = authority.Grant(SyncVectorTests.NodeKey(2), 2, IPAddress.Parse("10.8.0.2"), 0);
+        var four = authority.Grant(SyncVectorTests.NodeKey(4), 4, IPAddress.Parse("10.8.0.4"), 0);
+        var revoked = Revocation.Sign(4, SyncVectorTests.NodeKey(4), 0, authority.SigningPrivateKey);
+        return (PeerSet.Sign(5, 0, authority.HubPublicKey, [two, four], [], authority.SigningPrivateKey).Bytes,
+            PeerSet.Sign(6, 0, authority.HubPublicKey, [two], [revoked], authority.SigningPrivateKey).Bytes);
+    }
+
+    [Fact]
+    public void A_persisted_set_below_the_serial_floor_is_refused_at_start_so_a_revoked_key_is_not_granted_again()
+    {
+        var (authority, trust) = Keys();
+        using var owned = authority;
+        var (before, revoking) = BeforeAndAfterRevocation(authority);
+        var store = new MemoryPeerSetStore();
+        var floor = new MemorySerialFloor();
+        Assert.Equal(SetVerdict.Accepted, new PeerSetState(trust, authority.HubPublicKey, store, floor: floor).Offer(before, out _));
+        // Set 6 is accepted: the floor is kept first, then the power goes before its file is written.
+        floor.Save(6);
+
+        var log = new List<string>();
+        var restarted = new PeerSetState(trust, authority.HubPublicKey, store, log.Add, floor);
+        Assert.Null(restarted.Current);
+        Assert.Equal(1, restarted.Refusals[SetVerdict.NotNewer]);
+        Assert.Contains(log, l => l.Contains("refused (NotNewer") && l.Contains("below 6"));
+        Assert.Equal(5UL, restarted.RequestSince); // asks for the floor's own set
+        Assert.Equal(SetVerdict.NotNewer, restarted.Offer(before, out _));
+        Assert.Equal(SetVerdict.Accepted, restarted.Offer(revoking, out _));
+        Assert.True(restarted.Current!.IsRevoked(SyncVectorTests.NodeKey(4)));
+    }
+
+    /// <summary>A store whose writes fail (a full or read-only disk) while <see cref="Failing"/> is set.</summary>
+    private sealed class FailingStore : IPeerSetStore
+    {
+        private readonly MemoryPeerSetStore _inner = new();
+        public bool Failing { get; set; }
+        public byte[]? Load() => _inner.Load();
+        public void Save(ReadOnlySpan<byte> document)
+        {
+            if (Failing) throw new IOException("No space left on device");
+            _inner.Save(document);
+        }
+        public void Delete() => _inner.Delete();
+    }
+
+    [Fact]
+    public void A_set_whose_file_cannot_be_written_is_still_used_and_the_older_file_is_removed()
+    {
+        var (authority, trust) = Keys();
+        using var owned = authority;
+        var (before, revoking) = BeforeAndAfterRevocation(authority);
+        var store = new FailingStore();
+        var log = new List<string>();
+        var state = new PeerSetState(trust, authority.HubPublicKey, store, log.Add);
+        Assert.Equal(SetVerdict.Accepted, state.Offer(before, out _));
+        store.Failing = true;
+        var changed = state.Changed;
+        Assert.Equal(SetVerdict.Accepted, state.Offer(revoking, out _));
+        Assert.True(changed.IsCompleted);
+        Assert.Equal(6UL, state.Current!.Serial);
+        Assert.DoesNotContain(state.Current.Grants, g => g.NodePublicKey.AsSpan().SequenceEqual(SyncVectorTests.NodeKey(4)));
+        Assert.Equal(SetVerdict.Accepted, state.Offer(PeerSet.Sign(7, 0, authority.HubPublicKey, [], [], authority.SigningPrivateKey).Bytes, out _));
+        Assert.Single(log, l => l.Contains("cannot be kept") && l.Contains("the older file is removed"));
+        // A restart (no floor kept here) cannot bring set 5 back: its file is gone.
+        Assert.Null(store.Load());
+        Assert.Null(new PeerSetState(trust, authority.HubPublicKey, store).Current);
+    }
+
+    [Fact]
+    public void A_persisted_file_larger_than_any_set_is_refused_as_malformed_and_counted()
+    {
+        var (authority, trust) = Keys();
+        using var owned = authority;
+        var dir = Directory.CreateTempSubdirectory("ppn-sync-");
+        try
+        {
+            var store = new FilePeerSetStore(Path.Combine(dir.FullName, "peerset"));
+            File.WriteAllBytes(store.Path, new byte[PeerSet.MaxSize + 4096]);
+            Assert.Equal(PeerSet.MaxSize + 1, store.Load()!.Length);
+            var state = new PeerSetState(trust, authority.HubPublicKey, store);
+            Assert.Null(state.Current);
+            Assert.Equal(1, state.Refusals[SetVerdict.Malformed]);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_long_poll_is_held_until_a_newer_set_and_a_stalled_client_is_cut_by_the_request_deadline()
     {
@@ -162,5 +253,26 @@ public class PeerSetStateTests
             done.SetResult();
         }
         Assert.Equal([5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000], seen);
+    }
+
+    [Fact]
+    public async Task A_connection_from_outside_the_allowed_sources_is_closed_at_once_and_counted()
+    {
+        var (authority, trust) = Keys();
+        using var owned = authority;
+        var source = new PeerSetState(trust, authority.HubPublicKey, new MemoryPeerSetStore());
+        source.Offer(PeerSet.Sign(1, 0, authority.HubPublicKey, [], [], authority.SigningPrivateKey).Bytes, out _);
+        await using var mesh = new SyncServer(SyncServer.Bind(IPAddress.Loopback, 0), source, null, new SyncServerOptions { Sources = IpPrefix.Parse("10.8.0.0/24") });
+        await using var local = new SyncServer(SyncServer.Bind(IPAddress.Loopback, 0), source, null, new SyncServerOptions { Sources = IpPrefix.Parse("127.0.0.0/8") });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Socket Tcp(AddressFamily f) => new(f, SocketType.Stream, ProtocolType.Tcp);
+
+        // Closed unanswered: an orderly close, or a reset when the request was already in (which one is the kernel's timing).
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => SyncClient.ExchangeAsync((IPEndPoint)mesh.LocalEndPoint, 0, Tcp, null, cancel.Token));
+        Assert.True(refused is InvalidDataException or SocketException, refused.ToString());
+        Assert.Equal(1, mesh.ForeignConnections);
+        Assert.Equal(0, mesh.OpenConnections);
+        Assert.Equal(ReplyStatus.Set, (await SyncClient.ExchangeAsync((IPEndPoint)local.LocalEndPoint, 0, Tcp, null, cancel.Token)).Status);
+        Assert.Equal(0, local.ForeignConnections);
     }
 }

@@ -7,6 +7,8 @@ public interface IPeerSetStore
 {
     byte[]? Load();
     void Save(ReadOnlySpan<byte> document);
+    /// <summary>Removes the kept set (nothing when none is kept).</summary>
+    void Delete();
 }
 
 /// <summary>
@@ -34,16 +36,19 @@ public sealed class FilePeerSetStore(string path) : IPeerSetStore
     {
         try
         {
-            var info = new FileInfo(Path);
-            if (!info.Exists) return null;
-            if (info.Length > PeerSet.MaxSize) return null; // refused by verification anyway; do not read a huge file
-            return File.ReadAllBytes(Path);
+            using var file = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            // Never more than one byte past the largest set: a huge file is refused (Malformed, counted) unread.
+            var bytes = new byte[Math.Min(file.Length, PeerSet.MaxSize + 1)];
+            file.ReadExactly(bytes);
+            return bytes;
         }
-        catch (DirectoryNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
         }
     }
+
+    public void Delete() => File.Delete(Path);
 
     public void Save(ReadOnlySpan<byte> document)
     {
@@ -65,6 +70,7 @@ public sealed class MemoryPeerSetStore : IPeerSetStore
     private byte[]? _document;
     public byte[]? Load() => _document?.ToArray();
     public void Save(ReadOnlySpan<byte> document) => _document = document.ToArray();
+    public void Delete() => _document = null;
 }
 
 /// <summary>
@@ -83,6 +89,7 @@ public sealed class PeerSetState : IPeerSetSource
     private readonly ISerialFloor? _floor;
     private ulong _floorSerial;
     private bool _floorFailed;
+    private bool _fileFailed;
 
     public PeerSetState(AuthorityTrust trust, ReadOnlySpan<byte> hubPublicKey, IPeerSetStore store, Action<string>? log = null, ISerialFloor? floor = null)
     {
@@ -99,9 +106,26 @@ public sealed class PeerSetState : IPeerSetSource
         {
             Log($"the highest accepted serial cannot be read ({e.Message}); the set's file is the only record");
         }
-        if (store.Load() is { } persisted)
+        byte[]? persisted = null;
+        try
+        {
+            persisted = store.Load();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log($"the persisted peer set cannot be read ({e.Message}); starting from none");
+        }
+        if (persisted is not null)
         {
             var verdict = PeerSet.Verify(persisted, trust, _hubPublicKey, out var set, out var detail);
+            if (verdict == SetVerdict.Accepted && set!.Serial < _floorSerial)
+            {
+                // The floor is kept before the file is written: a cut between the two (or a file that could not be
+                // written) leaves an older file under a newer floor. That older set may still grant a key the newer one
+                // revokes, so it is refused like any set below the floor (sync.md §Node state).
+                verdict = SetVerdict.NotNewer;
+                detail = $"serial {set.Serial} is below {_floorSerial}, the highest accepted";
+            }
             if (verdict == SetVerdict.Accepted)
             {
                 Current = set;
@@ -165,7 +189,7 @@ public sealed class PeerSetState : IPeerSetSource
             else
             {
                 SaveFloor(set!.Serial);
-                _store.Save(set.Bytes);
+                SaveFile(set);
                 Current = set;
                 fire = _changed;
                 _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -194,6 +218,35 @@ public sealed class PeerSetState : IPeerSetSource
         {
             if (!_floorFailed) Log($"the highest accepted serial cannot be kept ({e.Message}): after a reboot an older set could be accepted again");
             _floorFailed = true;
+        }
+    }
+
+    /// <summary>
+    /// A file that cannot be written is said once and the set is still used: refusing it would keep the older set, and
+    /// with it a key the new one revokes, for as long as the disk fails. The older file is removed (best effort) so a
+    /// restart cannot bring it back; the floor refuses it anyway where one is kept.
+    /// </summary>
+    private void SaveFile(PeerSet set)
+    {
+        try
+        {
+            _store.Save(set.Bytes);
+            _fileFailed = false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string removed;
+            try
+            {
+                _store.Delete();
+                removed = "the older file is removed";
+            }
+            catch (Exception d) when (d is IOException or UnauthorizedAccessException)
+            {
+                removed = $"the older file could not be removed either ({d.Message})";
+            }
+            if (!_fileFailed) Log($"the peer set of serial {set.Serial} cannot be kept ({e.Message}); it is used, {removed}");
+            _fileFailed = true;
         }
     }
 

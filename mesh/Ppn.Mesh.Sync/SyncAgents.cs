@@ -56,8 +56,15 @@ internal static class PullLoop
             try
             {
                 var reply = await SyncClient.ExchangeAsync(server, state.RequestSince, sockets, options.Client, stopping);
-                if (reply.Set is { } document) state.Offer(document, out _);
+                var verdict = reply.Set is { } document ? state.Offer(document, out _) : SetVerdict.Accepted;
                 onReply?.Invoke(reply);
+                if (verdict != SetVerdict.Accepted)
+                {
+                    // A server that follows the protocol sends only a set above `since`, which verifies: a refused one is a
+                    // replay or a forgery (a man in the middle of the underlay). Reconnecting at once would let it keep
+                    // this node verifying old sets back to back, so it is a failure like any other, with the backoff.
+                    throw new InvalidDataException($"the set it sent is refused ({verdict})");
+                }
                 backoff = options.Backoff;
                 lastError = null;
             }
@@ -194,7 +201,19 @@ public sealed class RelaySync(MeshConfig baseConfig, PeerSetState state, IPEndPo
         {
             try { await Task.Delay(_options.Backoff, stopping); } catch (OperationCanceledException) { return; }
         }
-        await using var server = new SyncServer(bindListener(), state, _hints, _options.Server);
+        var listener = bindListener();
+        var serving = _options.Server;
+        var meshPrefix = baseConfig.Address.Network();
+        if (serving.Sources is null && listener.LocalEndPoint is IPEndPoint local && meshPrefix.Contains(new IpPrefix(local.Address, 32)))
+        {
+            // Binding 10.8.0.1 does not keep the underlay out: Linux takes a packet for any local address on any
+            // interface (the weak host model), so a neighbour routing 10.8.0.1 at the relay's underlay address reaches the
+            // listener. So only mesh sources are served: a neighbour that forges one never completes the TCP handshake
+            // (the relay answers it through ppn0), and through ppn0 WireGuard admits a mesh source only from the peer
+            // whose AllowedIPs hold it (sync.md §Sync port).
+            serving = serving with { Sources = meshPrefix };
+        }
+        await using var server = new SyncServer(listener, state, _hints, serving);
         Server = server;
         _listening.TrySetResult(server.LocalEndPoint);
         log($"sync: serving the peer set on {server.LocalEndPoint}; pulling from the authority at {authority}");
@@ -356,6 +375,7 @@ public sealed class SpokeSync
     {
         var lastConverge = DateTimeOffset.MinValue;
         ulong convergedSerial = ulong.MaxValue;
+        bool saidRevoked = false;
         while (!stopping.IsCancellationRequested)
         {
             var changed = _state.Changed;
@@ -363,7 +383,9 @@ public sealed class SpokeSync
             try
             {
                 apply = Step(out var revoked);
-                if (revoked) _log("this node's key is revoked in the peer set: no direct paths");
+                // Said once, when it becomes true: the step runs every second for as long as the node lives.
+                if (revoked && !saidRevoked) _log("this node's key is revoked in the peer set: no direct paths");
+                saidRevoked = revoked;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {

@@ -31,6 +31,11 @@ public sealed record SyncServerOptions
     public int MaxConnections { get; init; } = 512;
     /// <summary>Per source address: one long poll plus a reconnect overlapping it.</summary>
     public int MaxPerSource { get; init; } = 4;
+    /// <summary>
+    /// Only connections from inside this prefix are served; any other is closed at once (counted). The relay sets its
+    /// mesh prefix when it listens on a mesh address: see <see cref="RelaySync"/>. Null: any source.
+    /// </summary>
+    public Ppn.Mesh.IpPrefix? Sources { get; init; }
 }
 
 /// <summary>
@@ -51,6 +56,7 @@ public sealed class SyncServer : IAsyncDisposable
     private readonly Task _accepting;
     private int _open;
     private long _refusedConnections;
+    private long _foreignConnections;
     private long _badRequests;
     private long _acceptFailures;
 
@@ -67,6 +73,8 @@ public sealed class SyncServer : IAsyncDisposable
 
     public EndPoint LocalEndPoint => _listener.LocalEndPoint!;
     public long RefusedConnections => Interlocked.Read(ref _refusedConnections);
+    /// <summary>Connections closed at once because their source is outside <see cref="SyncServerOptions.Sources"/>.</summary>
+    public long ForeignConnections => Interlocked.Read(ref _foreignConnections);
     public long BadRequests => Interlocked.Read(ref _badRequests);
     public int OpenConnections => Volatile.Read(ref _open);
 
@@ -126,6 +134,13 @@ public sealed class SyncServer : IAsyncDisposable
                 continue;
             }
             var source = (client.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+            if (source.IsIPv4MappedToIPv6) source = source.MapToIPv4();
+            if (_options.Sources is { } allowed && !allowed.Contains(new Ppn.Mesh.IpPrefix(source, source.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)))
+            {
+                Interlocked.Increment(ref _foreignConnections);
+                client.Dispose();
+                continue;
+            }
             bool admitted;
             lock (_perSource)
             {
@@ -173,20 +188,21 @@ public sealed class SyncServer : IAsyncDisposable
                 var hints = _hints?.Hints() ?? [];
                 int hintCount = Math.Min(hints.Count, SyncWire.MaxHints);
                 int setLength = set?.Bytes.Length ?? 0;
-                var reply = new byte[SyncWire.ReplyHeaderSize + setLength + hintCount * EndpointHint.Size];
-                SyncWire.WriteReplyHeader(reply, set is null ? ReplyStatus.NotModified : ReplyStatus.Set, setLength, hintCount);
-                set?.Bytes.CopyTo(reply, SyncWire.ReplyHeaderSize);
+                // The header and hints are this reply's own; the set is sent from the one signed document every held
+                // request shares: a new set answers up to 512 held requests at once, and a copy for each would add up to ~90 MB.
+                var header = new byte[SyncWire.ReplyHeaderSize];
+                SyncWire.WriteReplyHeader(header, set is null ? ReplyStatus.NotModified : ReplyStatus.Set, setLength, hintCount);
+                var hintBytes = new byte[hintCount * EndpointHint.Size];
                 for (int i = 0; i < hintCount; i++)
                 {
-                    SyncWire.WriteHint(reply.AsSpan(SyncWire.ReplyHeaderSize + setLength + i * EndpointHint.Size), hints[i]);
+                    SyncWire.WriteHint(hintBytes.AsSpan(i * EndpointHint.Size), hints[i]);
                 }
                 using var write = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
                 write.CancelAfter(_options.WriteTimeout);
-                int sent = 0;
-                while (sent < reply.Length)
-                {
-                    sent += await client.SendAsync(reply.AsMemory(sent), SocketFlags.None, write.Token);
-                }
+                client.NoDelay = true; // three writes, one reply: Nagle would hold the last one for the reader's delayed ACK
+                await SendAllAsync(client, header, write.Token);
+                if (set is not null) await SendAllAsync(client, set.Bytes, write.Token);
+                await SendAllAsync(client, hintBytes, write.Token);
                 client.Shutdown(SocketShutdown.Both);
             }
         }
@@ -201,6 +217,15 @@ public sealed class SyncServer : IAsyncDisposable
                 _open--;
                 if (--_perSource[source] == 0) _perSource.Remove(source);
             }
+        }
+    }
+
+    private static async Task SendAllAsync(Socket client, ReadOnlyMemory<byte> bytes, CancellationToken cancellation)
+    {
+        int sent = 0;
+        while (sent < bytes.Length)
+        {
+            sent += await client.SendAsync(bytes[sent..], SocketFlags.None, cancellation);
         }
     }
 
