@@ -88,4 +88,96 @@ public class SpokeSyncTests
         hostile.Stop();
         await serving.WaitAsync(TimeSpan.FromSeconds(30));
     }
+
+    [Fact]
+    public async Task A_server_that_answers_not_modified_at_once_is_asked_again_only_after_the_request_spacing()
+    {
+        using var authority = SyncVectorTests.Authority();
+        using var own = WireGuardPrivateKey.Generate();
+        var set = PeerSet.Sign(5, 0, authority.HubPublicKey, [], [], authority.SigningPrivateKey).Bytes;
+        var held = new PeerSetState(authority.Trust, authority.HubPublicKey, new MemoryPeerSetStore());
+        Assert.Equal(SetVerdict.Accepted, held.Offer(set, out _));
+        var served = new PeerSetState(authority.Trust, authority.HubPublicKey, new MemoryPeerSetStore());
+        Assert.Equal(SetVerdict.Accepted, served.Offer(set, out _));
+        // A server that does not hold: every request is answered NotModified at once.
+        await using var server = new SyncServer(SyncServer.Bind(IPAddress.Loopback, 0), served, null, new SyncServerOptions { HoldTime = TimeSpan.Zero });
+        int requests = 0;
+        var access = new MeshAccess(_ => new BringUpReport("ppn0", "test", []), () => null, family =>
+        {
+            Interlocked.Increment(ref requests);
+            return new Socket(family, SocketType.Stream, ProtocolType.Tcp);
+        });
+        var waits = System.Threading.Channels.Channel.CreateUnbounded<(TimeSpan Delay, TaskCompletionSource Done)>();
+        var spacing = TimeSpan.FromHours(1); // longer than any exchange, however slow the machine: every round waits
+        var options = new SyncAgentOptions
+        {
+            MinRequestSpacing = spacing,
+            Delay = (delay, token) =>
+            {
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                waits.Writer.TryWrite((delay, done));
+                return done.Task.WaitAsync(token);
+            },
+        };
+        var log = new List<string>();
+        MeshConfig Enrolled() => new() { PrivateKey = own.Clone(), Address = IpPrefix.Parse("10.8.0.5/24") };
+        var spoke = new SpokeSync(Enrolled, own.PublicKey(), held, (IPEndPoint)server.LocalEndPoint, access, m => { lock (log) log.Add(m); }, options);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var running = spoke.RunAsync(stop.Token);
+        for (int round = 1; round <= 3; round++)
+        {
+            var (delay, done) = await waits.Reader.ReadAsync(stop.Token);
+            // Parked before its next request: exactly one request per round, and the wait is what is left of the spacing.
+            Assert.Equal(round, Volatile.Read(ref requests));
+            Assert.InRange(delay, TimeSpan.FromTicks(1), spacing);
+            done.SetResult();
+        }
+        stop.Cancel();
+        await running.WaitAsync(TimeSpan.FromSeconds(30));
+        lock (log) Assert.DoesNotContain(log, l => l.Contains("retrying"));
+    }
+
+    [Fact]
+    public async Task A_failure_the_pull_loop_did_not_expect_is_said_with_its_type_and_retried_not_the_end_of_sync()
+    {
+        using var authority = SyncVectorTests.Authority();
+        using var own = WireGuardPrivateKey.Generate();
+        var state = new PeerSetState(authority.Trust, authority.HubPublicKey, new MemoryPeerSetStore());
+        int requests = 0;
+        // The socket factory throws what no network failure is: before, the loop ended there and mesh sync stopped silently.
+        var access = new MeshAccess(_ => new BringUpReport("ppn0", "test", []), () => null, _ =>
+        {
+            Interlocked.Increment(ref requests);
+            throw new UnauthorizedAccessException("denied by a test");
+        });
+        var waits = System.Threading.Channels.Channel.CreateUnbounded<(TimeSpan Delay, TaskCompletionSource Done)>();
+        var options = new SyncAgentOptions
+        {
+            MinRequestSpacing = TimeSpan.Zero, // only the backoff's waits: the seam's waits take no time
+            Delay = (delay, token) =>
+            {
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                waits.Writer.TryWrite((delay, done));
+                return done.Task.WaitAsync(token);
+            },
+        };
+        var log = new List<string>();
+        MeshConfig Enrolled() => new() { PrivateKey = own.Clone(), Address = IpPrefix.Parse("10.8.0.5/24") };
+        var spoke = new SpokeSync(Enrolled, own.PublicKey(), state, IPEndPoint.Parse("127.0.0.1:9"), access, m => { lock (log) log.Add(m); }, options);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var running = spoke.RunAsync(stop.Token);
+        var backoffs = new List<TimeSpan>();
+        for (int round = 1; round <= 3; round++)
+        {
+            var (delay, done) = await waits.Reader.ReadAsync(stop.Token);
+            backoffs.Add(delay);
+            done.SetResult();
+        }
+        // The third wait is taken when the third request has failed; the fourth may be on its way.
+        Assert.InRange(Volatile.Read(ref requests), 3, 4);
+        Assert.Equal([options.Backoff, options.Backoff * 2, options.Backoff * 4], backoffs);
+        stop.Cancel();
+        await running.WaitAsync(TimeSpan.FromSeconds(30));
+        lock (log) Assert.Single(log, l => l.Contains("UnauthorizedAccessException: denied by a test; retrying"));
+    }
 }

@@ -15,6 +15,14 @@ public sealed record SyncAgentOptions
     /// <summary>After a failed exchange, wait this long before the next (doubling up to <see cref="MaxBackoff"/>).</summary>
     public TimeSpan Backoff { get; init; } = TimeSpan.FromMilliseconds(500);
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Requests start at least this far apart: a server (or a man in the middle of the underlay) that answers
+    /// <c>NotModified</c> at once, instead of holding the request, cannot make the node reconnect in a spin. Legitimate
+    /// early answers (the relay's hints change, about once a second at most) are far slower.
+    /// </summary>
+    public TimeSpan MinRequestSpacing { get; init; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>Test seam: every wait of the pull loop (the spacing and the backoff).</summary>
+    internal Func<TimeSpan, CancellationToken, Task> Delay { get; init; } = Task.Delay;
     /// <summary>Re-converge ppn0 at least this often even when nothing changed (drift repair, like the lifecycle's tick).</summary>
     public TimeSpan ConvergeInterval { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>The spokes' direct-path policy step.</summary>
@@ -51,10 +59,16 @@ internal static class PullLoop
     {
         var backoff = options.Backoff;
         string? lastError = null;
+        long lastStart = 0;
         while (!stopping.IsCancellationRequested)
         {
             try
             {
+                if (lastStart != 0 && System.Diagnostics.Stopwatch.GetElapsedTime(lastStart) is var since && since < options.MinRequestSpacing)
+                {
+                    await options.Delay(options.MinRequestSpacing - since, stopping);
+                }
+                lastStart = System.Diagnostics.Stopwatch.GetTimestamp();
                 var reply = await SyncClient.ExchangeAsync(server, state.RequestSince, sockets, options.Client, stopping);
                 var verdict = reply.Set is { } document ? state.Offer(document, out _) : SetVerdict.Accepted;
                 onReply?.Invoke(reply);
@@ -68,16 +82,19 @@ internal static class PullLoop
                 backoff = options.Backoff;
                 lastError = null;
             }
-            catch (Exception e) when (e is SocketException or TimeoutException or InvalidDataException or IOException)
-            {
-                if (e.Message != lastError) log($"sync with {server}: {e.Message}; retrying");
-                lastError = e.Message;
-                try { await Task.Delay(backoff, stopping); } catch (OperationCanceledException) { return; }
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, options.MaxBackoff.Ticks));
-            }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Network and protocol failures are expected; anything else (a state file that cannot be written, a bug)
+                // is said with its type, and the loop goes on: mesh sync that stops silently would keep revoked peers.
+                string what = e is SocketException or TimeoutException or InvalidDataException or IOException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+                if (what != lastError) log($"sync with {server}: {what}; retrying");
+                lastError = what;
+                try { await options.Delay(backoff, stopping); } catch (OperationCanceledException) { return; }
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, options.MaxBackoff.Ticks));
             }
         }
     }
