@@ -52,4 +52,35 @@ public class UefiRelayRosterStoreTests
         Assert.Equal(RosterVerdict.None, RelayRosterKeeping.Load(new UefiRelayRosterStore(efivarfs), Hub, 0, out _, out _));
         UefiRelayRosterStore.EraseWithFloor(efivarfs); // nothing left: no error
     }
+
+    [Fact]
+    public void A_new_enrolment_starts_without_the_floor_and_roster_of_the_one_before_and_a_restored_one_keeps_them()
+    {
+        using var efivarfs = new TempDirEfivarfs();
+        var log = new List<string>();
+        new UefiSerialFloor(efivarfs).Save(41);
+        RelayRosterKeeping.Save(new UefiRelayRosterStore(efivarfs), Roster(41, 3));
+
+        Assert.False(UefiRelayRosterStore.ForgetAtNewEnrolment(efivarfs, enrolledThisRun: false, log.Add));
+        Assert.Equal(41UL, new UefiSerialFloor(efivarfs).Load());
+
+        Assert.True(UefiRelayRosterStore.ForgetAtNewEnrolment(efivarfs, enrolledThisRun: true, log.Add));
+        Assert.Equal(0UL, new UefiSerialFloor(efivarfs).Load());
+        Assert.All(UefiRelayRosterStore.Variables, v => Assert.Null(efivarfs.TryRead(v)));
+        Assert.Equal(["new enrolment: the peer-set serial floor (41) and relay roster of the enrolment before it are erased"], log);
+
+        Assert.False(UefiRelayRosterStore.ForgetAtNewEnrolment(efivarfs, enrolledThisRun: true, log.Add)); // nothing held: nothing said
+        Assert.Single(log);
+    }
+
+    [Fact]
+    public void A_floor_that_cannot_be_erased_at_a_new_enrolment_is_said_not_thrown()
+    {
+        using var efivarfs = new TempDirEfivarfs();
+        var log = new List<string>();
+        new UefiSerialFloor(efivarfs).Save(7);
+        efivarfs.InjectFault(Ppn.UefiVars.Testing.EfivarfsOperation.Unlink, 1, Ppn.Linux.Errno.EIO);
+        Assert.False(UefiRelayRosterStore.ForgetAtNewEnrolment(efivarfs, enrolledThisRun: true, log.Add));
+        Assert.Single(log, l => l.StartsWith("new enrolment: the peer-set serial floor of the enrolment before it cannot be erased (", StringComparison.Ordinal));
+    }
 }

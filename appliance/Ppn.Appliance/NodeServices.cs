@@ -188,6 +188,7 @@ public static class NodeServices
             var genesis = new GenesisProtocol(store, EntropyMixer.ForThisMachine(), new ProcNetIfInet6(), Scanner, new HoldingOptions(), Log, Plan);
             genesis.Run(stopping);
             Origin = genesis.EnrolledBy ?? "unknown";
+            if (genesis.Enrolment is not null) UefiRelayRosterStore.ForgetAtNewEnrolment(store, genesis.EnrolledThisRun, line => log.Write("sync", line));
             if (genesis.Enrolment is not { } grant || Plan is null || Config is null || !node.Load()) return null;
             return new Enrolment(grant, genesis.EnrolledThisRun, genesis.EnrolledThisRun ? "join or claim" : "restored");
         }

@@ -48,4 +48,33 @@ public sealed class UefiRelayRosterStore(IVariableStore store) : IRelayRosterSto
         RelayRosterKeeping.Erase(new UefiRelayRosterStore(store));
         if (store.TryRead(UefiSerialFloor.Variable) is not null) store.Delete(UefiSerialFloor.Variable);
     }
+
+    /// <summary>
+    /// A spoke that genesis enrolled in this run (join or claim, not a restored enrolment) starts without a serial
+    /// floor or roster: they belong to the enrolment before, and the new one may be under another authority whose
+    /// serials start again (sync.md §Node state). The genesis reset erases them too, but a power cut after it deleted
+    /// the enrolment, or the mesh sync agent still running until the reboot, can leave a floor behind; without this
+    /// the new enrolment's sets would be refused as <c>NotNewer</c> until its serials passed the old floor. Only an
+    /// enrolment the pinned authority made can trigger it, and before the mesh sync agent starts. Returns whether
+    /// anything was erased; a store failure is said and the floor stays (the sets below it are then refused and counted).
+    /// </summary>
+    public static bool ForgetAtNewEnrolment(IVariableStore store, bool enrolledThisRun, Action<string> log)
+    {
+        if (!enrolledThisRun) return false;
+        try
+        {
+            bool held = store.TryRead(UefiSerialFloor.Variable) is not null ||
+                Variables.Any(v => store.TryRead(v) is not null);
+            if (!held) return false;
+            ulong floor = new UefiSerialFloor(store).Load();
+            EraseWithFloor(store);
+            log($"new enrolment: the peer-set serial floor ({floor}) and relay roster of the enrolment before it are erased");
+            return true;
+        }
+        catch (IOException e)
+        {
+            log($"new enrolment: the peer-set serial floor of the enrolment before it cannot be erased ({e.Message}); sets below it are refused");
+            return false;
+        }
+    }
 }
