@@ -40,7 +40,8 @@ public sealed class MeshSyncNamespaceTests
         // a and b share a LAN: they probe the endpoints the relay observed and go direct.
         var akey = sa.Key.PublicKey();
         var bkey = sb.Key.PublicKey();
-        await SyncLab.Eventually(() => sa.Agent.StateOf(bkey) == DirectState.Direct && sb.Agent.StateOf(akey) == DirectState.Direct, TimeSpan.FromSeconds(60), "a and b go direct");
+        await SyncLab.Eventually(() => sa.Agent.StateOf(bkey) == DirectState.Direct && sb.Agent.StateOf(akey) == DirectState.Direct, TimeSpan.FromSeconds(60), "a and b go direct",
+            () => $"a sees b {sa.Agent.StateOf(bkey)}, b sees a {sb.Agent.StateOf(akey)}\n" + lab.Log());
         Assert.NotEqual(DirectState.Direct, sa.Agent.StateOf(sc.Key.PublicKey())); // c is not on their LAN
         using (var capture = new SyncLab.Capture(lab.Relay, lab.RelayIface))
         {
