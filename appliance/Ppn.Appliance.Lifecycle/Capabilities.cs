@@ -46,6 +46,11 @@ public interface ICommandIntake
 public interface IRunningIntake : IDisposable
 {
     Exception? Failure { get; }
+    /// <summary>
+    /// The interface the intake is bound to was replaced (ppn0 deleted, or deleted and created again): it hears
+    /// nothing more, so the lifecycle starts it again.
+    /// </summary>
+    bool InterfaceReplaced => false;
 }
 
 public enum LifecycleWake

@@ -198,6 +198,11 @@ public sealed class NodeLifecycle(
             log("commands", $"the receive loop died ({failure.Message}); restarting the command listener");
             StopIntake();
         }
+        else if (_intake is { InterfaceReplaced: true })
+        {
+            log("commands", "ppn0 was replaced since the command listener bound it; restarting the command listener");
+            StopIntake();
+        }
         if (_intake is not null) return;
         try
         {

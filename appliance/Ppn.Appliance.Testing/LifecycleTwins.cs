@@ -114,6 +114,7 @@ public sealed class RunningIntakeTwin(LifecycleJournal journal, EnrolmentGrant g
     public EnrolmentGrant Grant { get; } = grant;
     public bool Disposed { get; private set; }
     public Exception? Failure { get; set; }
+    public bool InterfaceReplaced { get; set; }
 
     public void Dispose()
     {

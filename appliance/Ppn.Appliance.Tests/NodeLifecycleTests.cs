@@ -158,6 +158,18 @@ public class NodeLifecycleTests
     }
 
     [Fact]
+    public void An_intake_whose_ppn0_was_replaced_is_started_again_on_the_new_one()
+    {
+        var signals = new SignalsTwin(LifecycleWake.Tick, LifecycleWake.Tick);
+        signals.BeforeWake = n => { if (n == 0) _intake.Started[0].InterfaceReplaced = true; };
+        var node = Lifecycle(new Enrolment(Grant(), false, "restored"), signals);
+        node.Run(CancellationToken.None);
+        Assert.Equal(2, _intake.Started.Count);
+        Assert.True(_intake.Started[0].Disposed);
+        Assert.Single(_log, l => l == "commands: ppn0 was replaced since the command listener bound it; restarting the command listener");
+    }
+
+    [Fact]
     public void A_dead_receive_loop_is_noticed_and_the_intake_restarted_with_a_console_line()
     {
         var signals = new SignalsTwin(LifecycleWake.Tick, LifecycleWake.Tick);

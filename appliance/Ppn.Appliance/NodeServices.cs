@@ -318,6 +318,8 @@ public static class NodeServices
             // The command keys pair the node with the authority's first pinned X25519 key (docs/protocol/commands.md §Keys).
             AuthorityPublicKey = genesis.Config!.AuthorityNoiseKeysX25519[0].ToArray(),
             GroupIds = genesis.Config.CommandGroups,
+            // Only what came through the WireGuard tunnel: the mesh address alone would also take the underlay's.
+            Interface = EnrolledMesh.Interface,
             Sync = mesh.SyncStatus,
             ReplayLossAtEnrolment = commandState.LossFoundAtEnrolment,
         }, () => node.Require().Keys.PrivateKey, () => new NodeCommandEffects(machine, Log), Log);

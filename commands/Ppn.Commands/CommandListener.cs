@@ -45,6 +45,12 @@ public sealed class CommandListenerOptions
     /// default; off only to exercise the user-space checks.
     /// </summary>
     public bool KernelPrefilter { get; init; } = true;
+    /// <summary>
+    /// The interface commands must arrive on (the appliance: ppn0, so only what came through the WireGuard tunnel).
+    /// Every socket is bound to its index (SO_BINDTOIFINDEX): the bound address alone would also take a datagram an
+    /// underlay neighbour routes to the mesh address (Linux's weak host model). Null: any interface (tests on loopback).
+    /// </summary>
+    public string? Interface { get; init; }
 
     public const int MaxReceivers = 4;
 
@@ -105,6 +111,14 @@ public sealed unsafe class CommandListener : IDisposable
         _batch = Math.Clamp(options.BatchSize, 1, 1024);
         int count = options.ResolveReceivers(Environment.ProcessorCount);
         var filter = options.KernelPrefilter ? CommandPrefilter.Program(verifier.Addressing) : null;
+        if (options.Interface is { } device)
+        {
+            InterfaceIndex = (int)LibC.if_nametoindex(device);
+            if (InterfaceIndex == 0)
+            {
+                throw new SyscallException("if_nametoindex", device, Marshal.GetLastPInvokeError(), "the mesh interface must exist before the command listener starts");
+            }
+        }
         _receivers = new Receiver[count];
         try
         {
@@ -115,7 +129,7 @@ public sealed unsafe class CommandListener : IDisposable
             for (int i = 0; i < count; i++)
             {
                 // The first socket may take an ephemeral port (tests); the rest of the group joins that port.
-                var socket = OpenSocket(options, port, reusePort: count > 1, filter, out var local, out var rcvbuf);
+                var socket = OpenSocket(options, port, reusePort: count > 1, filter, InterfaceIndex, out var local, out var rcvbuf);
                 _receivers[i] = new Receiver(this, i, socket, _batch);
                 if (i == 0)
                 {
@@ -152,6 +166,14 @@ public sealed unsafe class CommandListener : IDisposable
     }
 
     public IPEndPoint LocalEndPoint { get; } = null!;
+    /// <summary>The index of <see cref="CommandListenerOptions.Interface"/> the sockets are bound to; 0 without one.</summary>
+    public int InterfaceIndex { get; }
+    /// <summary>
+    /// True when <see cref="CommandListenerOptions.Interface"/> no longer has the index the sockets are bound to (it was
+    /// deleted, or deleted and created again): the listener hears nothing more and must be started again. Resolved in
+    /// the calling thread's network namespace, which must be the one the listener was started in.
+    /// </summary>
+    public bool InterfaceReplaced => _options.Interface is { } device && LibC.if_nametoindex(device) != (uint)InterfaceIndex;
     /// <summary>The receive buffer the kernel granted each socket (getsockopt SO_RCVBUF, which reports twice the request).</summary>
     public int ReceiveBufferBytes { get; }
     /// <summary>How many receive sockets (and threads) share the port.</summary>
@@ -211,7 +233,7 @@ public sealed unsafe class CommandListener : IDisposable
     public Exception? Failure { get; private set; }
 
     private static SafeFd OpenSocket(CommandListenerOptions options, int port, bool reusePort, LibC.sock_filter[]? filter,
-        out IPEndPoint local, out int granted)
+        int interfaceIndex, out IPEndPoint local, out int granted)
     {
         bool v6 = options.BindAddress.AddressFamily == AddressFamily.InterNetworkV6;
         int fd = LibC.socket(v6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC | LibC.SOCK_NONBLOCK, LibC.IPPROTO_UDP);
@@ -234,6 +256,12 @@ public sealed unsafe class CommandListener : IDisposable
             if (reusePort)
             {
                 SyscallException.ThrowIfFailed(LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_REUSEPORT, &on, sizeof(int)), "setsockopt", "SO_REUSEPORT");
+            }
+            if (interfaceIndex != 0)
+            {
+                // Before bind, like the filter: no datagram from another interface is ever queued.
+                SyscallException.ThrowIfFailed(LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_BINDTOIFINDEX, &interfaceIndex, sizeof(int)),
+                    "setsockopt(SO_BINDTOIFINDEX)", options.Interface, "binding to an interface needs root (CAP_NET_RAW)");
             }
             if (filter is not null)
             {

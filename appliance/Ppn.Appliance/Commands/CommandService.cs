@@ -16,6 +16,8 @@ public sealed class CommandServiceSetup
     public required byte[] AuthorityPublicKey { get; init; }
     public IPAddress? BindAddress { get; init; }
     public int Port { get; init; } = CommandListenerOptions.DefaultPort;
+    /// <summary>The interface commands must arrive on (the node: ppn0); null: any (tests on loopback).</summary>
+    public string? Interface { get; init; }
     public IReadOnlyList<ushort> GroupIds { get; init; } = [];
     public string StatusPath { get; init; } = NodeStatusFile.DefaultPath;
     /// <summary>The mesh sync agent's status for status.json's <c>sync</c> object; null (or returning null) before it runs.</summary>
@@ -69,7 +71,7 @@ public sealed class CommandService : IRunningIntake
                 log($"replay state {_verifier.StartupLoad.ToString().ToLowerInvariant()}: moved to command epoch {_verifier.Epoch} " +
                     "(commands of earlier epochs can never verify again; the authority continues in this epoch from counter 1)");
             }
-            var options = new CommandListenerOptions { BindAddress = setup.BindAddress ?? grant.Address, Port = setup.Port };
+            var options = new CommandListenerOptions { BindAddress = setup.BindAddress ?? grant.Address, Port = setup.Port, Interface = setup.Interface };
             _listener = CommandListener.Start(options, _verifier, new CommandDispatcher(effects, _journal), _journal, new ConsoleCommandLog(log));
         }
         catch
@@ -77,7 +79,7 @@ public sealed class CommandService : IRunningIntake
             _keys.Dispose();
             throw;
         }
-        log($"listening on {_listener.LocalEndPoint} for node {grant.NodeId}, epoch {_verifier.Epoch}, replay floor {_verifier.BootFloor}");
+        log($"listening on {_listener.LocalEndPoint}{(setup.Interface is { } device ? $" ({device} only)" : "")} for node {grant.NodeId}, epoch {_verifier.Epoch}, replay floor {_verifier.BootFloor}");
         _publisher = new Thread(PublishLoop) { IsBackground = true, Name = "ppn-cmd-status" };
         _publisher.Start();
     }
@@ -88,6 +90,7 @@ public sealed class CommandService : IRunningIntake
     public IPEndPoint LocalEndPoint => _listener.LocalEndPoint;
     /// <summary>Set when the receive loop died; the node's lifecycle then restarts the service.</summary>
     public Exception? Failure => _listener.Failure;
+    public bool InterfaceReplaced => _listener.InterfaceReplaced;
     public CommandJournal Journal => _journal;
     public CommandVerifier Verifier => _verifier;
     /// <summary>

@@ -50,6 +50,8 @@ public sealed class TelemetryIntake(
             }
         }
 
+        public bool InterfaceReplaced => _service.InterfaceReplaced;
+
         public MetricsEndpoint? Endpoint => _endpoint;
 
         private void EnsureEndpoint()

@@ -28,6 +28,11 @@ public static unsafe partial class LibC
     /// socket filter refuses a datagram (net/ipv4/udp.c, udp_queue_rcv_one_skb).
     /// </summary>
     public const int SO_RXQ_OVFL = 40;
+    /// <summary>
+    /// Only packets that arrived on this interface index reach the socket (socket(7), Linux 5.0; asm-generic/socket.h).
+    /// A bound address alone does not: Linux takes a packet for any local address on any interface (weak host model).
+    /// </summary>
+    public const int SO_BINDTOIFINDEX = 62;
     /// <summary>getsockopt: u32[SK_MEMINFO_VARS] of the socket's memory accounting (linux/sock_diag.h), SK_MEMINFO_DROPS among them.</summary>
     public const int SO_MEMINFO = 55;
     public const int SK_MEMINFO_VARS = 9;
