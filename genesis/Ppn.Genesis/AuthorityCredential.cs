@@ -285,33 +285,16 @@ public sealed class AuthorityCredential : IDisposable
 
     /// <summary>
     /// Writes the credential file with mode 0600 from the start (never briefly world-readable), whole or not at all: a
-    /// temporary file beside it, fsync, rename over it. A save cut by a crash or a full disk leaves the old credential
+    /// temporary file beside it, fsync, rename over it, fsync of the directory (<see cref="Ppn.Linux.AtomicFile"/>). A save cut by a crash or a full disk leaves the old credential
     /// as it was; rewriting it in place would leave a truncated file, and with it the only copy of the keys every
     /// node of this authority pins.
     /// </summary>
     public void Save(string path)
     {
-        var temporary = path + ".new";
         var bytes = ToJson();
         try
         {
-            File.Delete(temporary); // left by a save that was cut: never the credential itself
-            using (var file = new FileStream(temporary, new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            }))
-            {
-                file.Write(bytes);
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temporary); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-            throw;
+            Ppn.Linux.AtomicFile.Replace(path, bytes, Ppn.Linux.AtomicFile.OwnerOnly);
         }
         finally
         {

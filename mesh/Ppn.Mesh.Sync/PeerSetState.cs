@@ -23,8 +23,9 @@ public interface ISerialFloor
 }
 
 /// <summary>
-/// A file, written whole: a temporary file beside it, fsync, rename (a crash leaves the old set or the new one,
-/// never half of one). The set is public data (grants and revocations), so the mode is 0644.
+/// A file, written whole (<see cref="Ppn.Linux.AtomicFile"/>: a temporary file beside it, fsync, rename, fsync of the
+/// directory; a crash leaves the old set or the new one, never half of one). The set is public data (grants and
+/// revocations), so the mode is 0644.
 /// </summary>
 public sealed class FilePeerSetStore(string path) : IPeerSetStore
 {
@@ -50,18 +51,7 @@ public sealed class FilePeerSetStore(string path) : IPeerSetStore
 
     public void Delete() => File.Delete(Path);
 
-    public void Save(ReadOnlySpan<byte> document)
-    {
-        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
-        Directory.CreateDirectory(directory);
-        var temporary = Path + ".new";
-        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            file.Write(document);
-            file.Flush(flushToDisk: true);
-        }
-        File.Move(temporary, Path, overwrite: true);
-    }
+    public void Save(ReadOnlySpan<byte> document) => Ppn.Linux.AtomicFile.Replace(Path, document, Ppn.Linux.AtomicFile.Public);
 }
 
 /// <summary>An in-memory store (the default when nothing should outlive the process, and for tests).</summary>
