@@ -331,4 +331,27 @@ public class RelayRosterTests
         Assert.Equal(SetVerdict.Accepted, after.Offer(set7, out _));
         Assert.Equal(SetVerdict.NotNewer, after.Offer(set7, out _));
     }
+
+    [Fact]
+    public void A_roster_ahead_of_a_floor_whose_write_failed_raises_the_floor_so_an_older_set_is_not_taken_after_the_reboot()
+    {
+        using var hubKey = WireGuardPrivateKey.Generate();
+        using var relayBase = new MeshConfig { PrivateKey = hubKey.Clone(), Address = IpPrefix.Parse("10.8.0.1/24"), ListenPort = 51820, Forwarding = true };
+        using var authority = SyncVectorTests.Authority();
+        var hub = hubKey.PublicKey().Bytes.ToArray();
+        var roster = new MemoryRosterStore();
+        RelayRosterKeeping.Save(roster, Roster(9, 3, hub)); // set 9's roster was kept; its floor write had failed at 5
+        var floor = new MemorySerialFloor(5);
+        var log = new List<string>();
+        var state = new PeerSetState(authority.Trust, hub, new MemoryPeerSetStore(), floor: floor);
+        var sync = new RelaySync(relayBase, state, IPEndPoint.Parse("127.0.0.1:9"), new RecordingMesh().Access,
+            () => SyncServer.Bind(IPAddress.Loopback, 0), m => { lock (log) log.Add(m); }, roster: roster);
+        sync.RestoreRoster();
+        Assert.NotNull(sync.RestoredRoster);
+        Assert.Equal(9UL, floor.Load());
+        Assert.Equal(8UL, state.RequestSince); // the authority's answer is set 9 itself or newer
+        Assert.Equal(SetVerdict.NotNewer, state.Offer(PeerSet.Sign(7, 0, hub, [], [], authority.SigningPrivateKey).Bytes, out _));
+        Assert.Equal(SetVerdict.Accepted, state.Offer(PeerSet.Sign(9, 0, hub, [], [], authority.SigningPrivateKey).Bytes, out _));
+        lock (log) Assert.Contains("the serial floor 5 is below the roster's 9 (a floor write failed): raised to it", log);
+    }
 }

@@ -142,6 +142,9 @@ public sealed class PeerSetState : IPeerSetSource
     /// </summary>
     public ulong HeldSerial => Current?.Serial ?? 0;
 
+    /// <summary>The serial floor: the highest serial accepted, as kept across reboots (0: none).</summary>
+    public ulong FloorSerial { get { lock (_gate) return _floorSerial; } }
+
     /// <summary>
     /// The <c>since</c> of the next sync request: the held set's serial, or one below the floor when that is higher (a
     /// rebooted node asks for the set the floor records, not only for a newer one: sync.md §Node state).
@@ -195,6 +198,19 @@ public sealed class PeerSetState : IPeerSetSource
     /// cannot be written is said once and the set is still used: the mesh keeps working, the file still guards
     /// replays until a reboot.
     /// </summary>
+    /// <summary>
+    /// Raises the serial floor to <paramref name="serial"/> when it is higher (kept like an accepted set's): the relay's
+    /// roster restored at start may be ahead of a floor whose write failed, and a set older than the roster must not
+    /// be accepted then (it could grant a key the roster's set revoked).
+    /// </summary>
+    public void RaiseFloor(ulong serial)
+    {
+        lock (_gate)
+        {
+            if (serial > _floorSerial) SaveFloor(serial);
+        }
+    }
+
     private void SaveFloor(ulong serial)
     {
         _floorSerial = Math.Max(_floorSerial, serial);

@@ -174,6 +174,12 @@ public sealed class RelaySync(MeshConfig baseConfig, PeerSetState state, IPEndPo
             {
                 _restored = _kept = kept;
                 log($"relay roster restored: {detail} (unsigned: forwarded for, never served; the authority's next set replaces it)");
+                // The roster is kept after the floor; a floor write that failed leaves it ahead. Its serial is a floor too.
+                if (kept!.Serial > state.FloorSerial)
+                {
+                    log($"the serial floor {state.FloorSerial} is below the roster's {kept.Serial} (a floor write failed): raised to it");
+                    state.RaiseFloor(kept.Serial);
+                }
             }
             else if (verdict != RosterVerdict.None)
             {
