@@ -9,6 +9,7 @@ using Ppn.Appliance.Telemetry;
 using Ppn.Commands;
 using Ppn.Genesis.Enrolment;
 using Ppn.Genesis.Entropy;
+using Ppn.Linux.Netlink;
 using Ppn.Mesh.WireGuard;
 using Ppn.Nic.Discovery;
 using Ppn.UefiVars.Testing;
@@ -97,6 +98,7 @@ public sealed class TelemetryTests : IDisposable
             MetricsEndpoint.DefaultOptions with
             {
                 Port = 0,
+                Device = "lo",
                 MaxConnections = bounds?.MaxConnections ?? 16,
                 HelloTimeout = bounds?.RequestTimeout ?? TimeSpan.FromSeconds(5),
             });
@@ -285,6 +287,45 @@ public sealed class TelemetryTests : IDisposable
         Assert.Contains($"ppn_telemetry_connections_refused_total {refused}\n", body);
     }
 
+    [NamespaceFact]
+    public void The_endpoint_answers_on_ppn0_and_refuses_a_lan_host_that_routes_the_mesh_address_to_the_underlay()
+    {
+        // node: ppn0 (a veth standing in for WireGuard) with the mesh address, eth0 on the LAN. The hub's side of ppn0
+        // scrapes; a LAN host routes 10.8.0.0/24 to the node's underlay address, which a weak-host kernel accepts.
+        using var lab = new NamespaceLab("ppntel");
+        var node = lab.AddNamespace("node");
+        var hub = lab.AddNamespace("hub");
+        var lan = lab.AddNamespace("lan");
+        lab.AddVeth(node, "ppn0", hub, "mesh0", noDad: true);
+        lab.AddVeth(node, "eth0", lan, "lan0", noDad: true);
+        HostProcess.Run("ip", "-n", node, "addr", "add", "10.8.0.42/24", "dev", "ppn0");
+        HostProcess.Run("ip", "-n", node, "addr", "add", "192.168.77.1/24", "dev", "eth0");
+        HostProcess.Run("ip", "-n", hub, "addr", "add", "10.8.0.1/24", "dev", "mesh0");
+        HostProcess.Run("ip", "-n", lan, "addr", "add", "192.168.77.2/24", "dev", "lan0");
+        HostProcess.Run("ip", "-n", lan, "route", "add", "10.8.0.0/24", "via", "192.168.77.1");
+        using var commands = StartCommands();
+        var telemetry = Telemetry(commands);
+        var address = Grant().Address;
+        // The production bounds and device, as TelemetryIntake starts it on the grant's address.
+        using var endpoint = NetworkNamespace.Run(NamespaceLab.PathOf(node), () => MetricsEndpoint.Start(address, telemetry, line => { lock (_log) _log.Add(line); }));
+        var target = new IPEndPoint(address, MetricsEndpoint.DefaultPort);
+
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", NetworkNamespace.Run(NamespaceLab.PathOf(hub), () => Scrape(target)));
+        var fromLan = NetworkNamespace.Run(NamespaceLab.PathOf(lan), () =>
+        {
+            try
+            {
+                return Scrape(target);
+            }
+            catch (SocketException e)
+            {
+                return e.SocketErrorCode.ToString();
+            }
+        });
+        Assert.Equal(nameof(SocketError.ConnectionRefused), fromLan);
+        Assert.Equal(1L, telemetry.Endpoint!().Accepted);
+    }
+
     [Fact]
     public void A_failing_collector_costs_its_own_metrics_not_the_scrape()
     {
@@ -369,7 +410,7 @@ public sealed class TelemetryTests : IDisposable
         }, () => NodePrivate, () => _effects, line => { lock (_log) _log.Add(line); }),
         (_, commands) => Telemetry(commands),
         line => { lock (_log) _log.Add(line); },
-        port, IPAddress.Loopback);
+        port, IPAddress.Loopback, "lo");
 
     [Fact]
     public void A_telemetry_port_that_cannot_be_bound_leaves_the_command_intake_running_and_is_bound_at_a_later_check()

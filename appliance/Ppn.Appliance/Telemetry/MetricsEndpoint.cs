@@ -22,11 +22,13 @@ public sealed class MetricsEndpoint : IRunningIntake
     /// <summary>
     /// Bounds for a port only the hub's side of the mesh should reach: a scraper needs one connection per scrape
     /// interval; a request (Prometheus sends ~300 bytes of headers) must arrive whole within 5 s and fit 8 KiB.
-    /// At the cap new connections are refused: nothing here is worth evicting for.
+    /// At the cap new connections are refused: nothing here is worth evicting for. Bound to ppn0 as well as to its
+    /// address (<see cref="HoldingOptions.Device"/>): a weak-host kernel would otherwise answer the address on the underlay.
     /// </summary>
     public static HoldingOptions DefaultOptions => new()
     {
         Port = DefaultPort,
+        Device = EnrolledMesh.Interface,
         MaxConnections = 16,
         Backlog = 64,
         IdleTimeout = TimeSpan.FromSeconds(5),
@@ -43,7 +45,7 @@ public sealed class MetricsEndpoint : IRunningIntake
 
     private MetricsEndpoint(HoldingListener listener) => _listener = listener;
 
-    /// <summary>Binds <paramref name="address"/>:port (the grant's mesh address: nothing on any other address or link).</summary>
+    /// <summary>Binds <paramref name="address"/>:port on the options' device (the grant's mesh address on ppn0: nothing on any other address or link).</summary>
     public static MetricsEndpoint Start(IPAddress address, NodeTelemetry telemetry, Action<string> log, HoldingOptions? options = null)
     {
         options ??= DefaultOptions;

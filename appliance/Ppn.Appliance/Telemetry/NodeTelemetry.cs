@@ -39,7 +39,7 @@ public sealed class NodeTelemetry
     /// <summary>The endpoint's own connection counters (accepted, refused), once it runs.</summary>
     public Func<(long Accepted, long Refused)>? Endpoint { get; set; }
 
-    public const string MeshInterface = "ppn0";
+    public const string MeshInterface = EnrolledMesh.Interface;
 
     /// <summary>Collector names, in the order they are written (ppn_scrape_collector_success's label values).</summary>
     public static readonly IReadOnlyList<string> Collectors = ["node", "enrolment", "commands", "mesh", "nic", "identity", "telemetry"];
