@@ -22,8 +22,10 @@ public sealed class MetricsEndpoint : IRunningIntake
     /// <summary>
     /// Bounds for a port only the hub's side of the mesh should reach: a scraper needs one connection per scrape
     /// interval; a request (Prometheus sends ~300 bytes of headers) must arrive whole within 5 s and fit 8 KiB.
-    /// At the cap new connections are refused: nothing here is worth evicting for. Bound to ppn0 as well as to its
-    /// address (<see cref="HoldingOptions.Device"/>): a weak-host kernel would otherwise answer the address on the underlay.
+    /// At the cap the source holding the most connections loses its oldest (<see cref="FullPolicy.Evict"/>): peers that
+    /// hold slow connections from a few addresses (4 each) would otherwise keep the real scraper, one connection per
+    /// interval, refused for as long as they like. Bound to ppn0 as well as to its address
+    /// (<see cref="HoldingOptions.Device"/>): a weak-host kernel would otherwise answer the address on the underlay.
     /// </summary>
     public static HoldingOptions DefaultOptions => new()
     {
@@ -38,7 +40,7 @@ public sealed class MetricsEndpoint : IRunningIntake
         PerSourceMaxConnections = 4,
         PerSourceRatePerSecond = 5,
         EnrolledAnnouncement = TimeSpan.Zero,
-        WhenFull = FullPolicy.RefuseNew,
+        WhenFull = FullPolicy.Evict,
     };
 
     private readonly HoldingListener _listener;
@@ -51,7 +53,7 @@ public sealed class MetricsEndpoint : IRunningIntake
         options ??= DefaultOptions;
         var listener = HoldingListener.Start([new IPEndPoint(address, options.Port)], banner: null, options, new Handler(telemetry, log),
             message => log($"metrics endpoint: {message}"));
-        telemetry.Endpoint = () => (listener.Accepted, listener.Refused);
+        telemetry.Endpoint = () => (listener.Accepted, listener.Refused, listener.Evicted);
         return new MetricsEndpoint(listener);
     }
 
