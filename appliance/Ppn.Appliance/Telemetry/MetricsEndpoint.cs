@@ -70,7 +70,9 @@ public sealed class MetricsEndpoint : IRunningIntake
     /// <summary>One HTTP/1.x request per connection (RFC 9112 §3 request line; the headers are read, bounded, and ignored).</summary>
     internal sealed class Handler(NodeTelemetry telemetry, Action<string> log) : IClaimHandler
     {
-        private readonly Lock _render = new();
+        // Waited on asynchronously: 16 handlers blocked in a lock would each hold a pool thread of PID 1 while one
+        // render (a netlink call, sysfs reads) runs, and a connection's lifetime could not end the wait.
+        private readonly SemaphoreSlim _render = new(1, 1);
         private int _renderFailures;
 
         public async Task HandleAsync(HoldingConnection connection, CancellationToken cancellation)
@@ -123,14 +125,23 @@ public sealed class MetricsEndpoint : IRunningIntake
                 await Respond(socket, 404, "Not Found", "the node serves only " + Path + "\n", head, options, cancellation);
                 return;
             }
-            byte[] body;
+            byte[]? body;
+            await _render.WaitAsync(cancellation);
             try
             {
-                lock (_render) body = telemetry.Render();
+                body = telemetry.Render();
             }
             catch (Exception e)
             {
+                body = null;
                 if (Interlocked.Increment(ref _renderFailures) <= 5) log($"metrics endpoint: rendering failed: {e.GetType().Name}: {e.Message}");
+            }
+            finally
+            {
+                _render.Release();
+            }
+            if (body is null)
+            {
                 await Respond(socket, 500, "Internal Server Error", "the metrics could not be collected; the node's console says why\n", head, options, cancellation);
                 return;
             }
