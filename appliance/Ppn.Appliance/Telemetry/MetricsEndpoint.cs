@@ -22,11 +22,15 @@ public sealed class MetricsEndpoint : IRunningIntake
     /// <summary>
     /// Bounds for a port only the hub's side of the mesh should reach: a scraper needs one connection per scrape
     /// interval; a request (Prometheus sends ~300 bytes of headers) must arrive whole within 5 s and fit 8 KiB.
-    /// At the cap new connections are refused: nothing here is worth evicting for.
+    /// At the cap the source holding the most connections loses its oldest (<see cref="FullPolicy.Evict"/>): peers that
+    /// hold slow connections from a few addresses (4 each) would otherwise keep the real scraper, one connection per
+    /// interval, refused for as long as they like. Bound to ppn0 as well as to its address
+    /// (<see cref="HoldingOptions.Device"/>): a weak-host kernel would otherwise answer the address on the underlay.
     /// </summary>
     public static HoldingOptions DefaultOptions => new()
     {
         Port = DefaultPort,
+        Device = EnrolledMesh.Interface,
         MaxConnections = 16,
         Backlog = 64,
         IdleTimeout = TimeSpan.FromSeconds(5),
@@ -36,20 +40,20 @@ public sealed class MetricsEndpoint : IRunningIntake
         PerSourceMaxConnections = 4,
         PerSourceRatePerSecond = 5,
         EnrolledAnnouncement = TimeSpan.Zero,
-        WhenFull = FullPolicy.RefuseNew,
+        WhenFull = FullPolicy.Evict,
     };
 
     private readonly HoldingListener _listener;
 
     private MetricsEndpoint(HoldingListener listener) => _listener = listener;
 
-    /// <summary>Binds <paramref name="address"/>:port (the grant's mesh address: nothing on any other address or link).</summary>
+    /// <summary>Binds <paramref name="address"/>:port on the options' device (the grant's mesh address on ppn0: nothing on any other address or link).</summary>
     public static MetricsEndpoint Start(IPAddress address, NodeTelemetry telemetry, Action<string> log, HoldingOptions? options = null)
     {
         options ??= DefaultOptions;
         var listener = HoldingListener.Start([new IPEndPoint(address, options.Port)], banner: null, options, new Handler(telemetry, log),
             message => log($"metrics endpoint: {message}"));
-        telemetry.Endpoint = () => (listener.Accepted, listener.Refused);
+        telemetry.Endpoint = () => (listener.Accepted, listener.Refused, listener.Evicted);
         return new MetricsEndpoint(listener);
     }
 
@@ -66,7 +70,9 @@ public sealed class MetricsEndpoint : IRunningIntake
     /// <summary>One HTTP/1.x request per connection (RFC 9112 §3 request line; the headers are read, bounded, and ignored).</summary>
     internal sealed class Handler(NodeTelemetry telemetry, Action<string> log) : IClaimHandler
     {
-        private readonly Lock _render = new();
+        // Waited on asynchronously: 16 handlers blocked in a lock would each hold a pool thread of PID 1 while one
+        // render (a netlink call, sysfs reads) runs, and a connection's lifetime could not end the wait.
+        private readonly SemaphoreSlim _render = new(1, 1);
         private int _renderFailures;
 
         public async Task HandleAsync(HoldingConnection connection, CancellationToken cancellation)
@@ -119,14 +125,23 @@ public sealed class MetricsEndpoint : IRunningIntake
                 await Respond(socket, 404, "Not Found", "the node serves only " + Path + "\n", head, options, cancellation);
                 return;
             }
-            byte[] body;
+            byte[]? body;
+            await _render.WaitAsync(cancellation);
             try
             {
-                lock (_render) body = telemetry.Render();
+                body = telemetry.Render();
             }
             catch (Exception e)
             {
+                body = null;
                 if (Interlocked.Increment(ref _renderFailures) <= 5) log($"metrics endpoint: rendering failed: {e.GetType().Name}: {e.Message}");
+            }
+            finally
+            {
+                _render.Release();
+            }
+            if (body is null)
+            {
                 await Respond(socket, 500, "Internal Server Error", "the metrics could not be collected; the node's console says why\n", head, options, cancellation);
                 return;
             }

@@ -36,10 +36,10 @@ public sealed class NodeTelemetry
     /// <summary>Time since the kernel booted (CLOCK_MONOTONIC, which Environment.TickCount64 reads on Linux).</summary>
     public Func<TimeSpan> Uptime { get; init; } = () => TimeSpan.FromMilliseconds(Environment.TickCount64);
     public Func<DateTimeOffset> Clock { get; init; } = () => DateTimeOffset.UtcNow;
-    /// <summary>The endpoint's own connection counters (accepted, refused), once it runs.</summary>
-    public Func<(long Accepted, long Refused)>? Endpoint { get; set; }
+    /// <summary>The endpoint's own connection counters (accepted, refused, evicted), once it runs.</summary>
+    public Func<(long Accepted, long Refused, long Evicted)>? Endpoint { get; set; }
 
-    public const string MeshInterface = "ppn0";
+    public const string MeshInterface = EnrolledMesh.Interface;
 
     /// <summary>Collector names, in the order they are written (ppn_scrape_collector_success's label values).</summary>
     public static readonly IReadOnlyList<string> Collectors = ["node", "enrolment", "commands", "mesh", "nic", "identity", "telemetry"];
@@ -268,8 +268,10 @@ public sealed class NodeTelemetry
             if (counts is not { } c) return;
             w.Family("ppn_telemetry_connections_accepted_total", MetricType.Counter, "Connections the metrics endpoint admitted.");
             w.Sample(c.Accepted);
-            w.Family("ppn_telemetry_connections_refused_total", MetricType.Counter, "Connections the metrics endpoint refused (its connection cap or a source's rate or share).");
+            w.Family("ppn_telemetry_connections_refused_total", MetricType.Counter, "Connections the metrics endpoint refused (a source's rate or share).");
             w.Sample(c.Refused);
+            w.Family("ppn_telemetry_connections_evicted_total", MetricType.Counter, "Admitted connections the metrics endpoint closed at its cap to make room for a new one.");
+            w.Sample(c.Evicted);
         };
     }
 

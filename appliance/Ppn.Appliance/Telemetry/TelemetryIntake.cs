@@ -7,7 +7,7 @@ namespace Ppn.Appliance.Telemetry;
 
 /// <summary>
 /// The lifecycle's intake with telemetry beside it: the command service for the grant, then the metrics endpoint on
-/// the same mesh address (so it follows the grant: stopped before ppn0 moves, started on the new address). The
+/// the same mesh address on ppn0 (so it follows the grant: stopped before ppn0 moves, started on the new address). The
 /// endpoint never takes the command intake down: if it cannot bind or its accept loop gives up, that is logged and it
 /// is bound again at the lifecycle's next check (every converge interval), while 8090 keeps running.
 /// </summary>
@@ -16,13 +16,14 @@ public sealed class TelemetryIntake(
     Func<EnrolmentGrant, CommandService, NodeTelemetry> telemetry,
     Action<string> log,
     int port = MetricsEndpoint.DefaultPort,
-    IPAddress? bindAddress = null) : ICommandIntake
+    IPAddress? bindAddress = null,
+    string? device = EnrolledMesh.Interface) : ICommandIntake
 {
     public IRunningIntake Start(EnrolmentGrant grant)
     {
         var running = commands.Start(grant);
         if (running is not CommandService service) return running;
-        var options = MetricsEndpoint.DefaultOptions with { Port = port };
+        var options = MetricsEndpoint.DefaultOptions with { Port = port, Device = device };
         return new Running(service, () => MetricsEndpoint.Start(bindAddress ?? grant.Address, telemetry(grant, service), log, options), log);
     }
 

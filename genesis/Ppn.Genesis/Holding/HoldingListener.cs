@@ -10,6 +10,14 @@ public sealed record HoldingOptions
     public const int DefaultPort = Ppn.Formats.PpnPorts.Holding;
 
     public int Port { get; init; } = DefaultPort;
+    /// <summary>
+    /// When set, every listening socket is also bound to this interface (SO_BINDTODEVICE, socket(7)), so only
+    /// connections arriving on it are accepted. Linux is a weak host: a SYN for any local address is accepted on any
+    /// link, so an address alone does not keep a listener off the others (the telemetry port on ppn0's address would
+    /// answer a LAN host that routes 10.8.0.0/24 to the node's underlay address). Link-local addresses need none:
+    /// their scope id binds them to their link already.
+    /// </summary>
+    public string? Device { get; init; }
     /// <summary>Connections served at once (the unclaimed node is on a hostile LAN); see <see cref="WhenFull"/>.</summary>
     public int MaxConnections { get; init; } = 64;
     /// <summary>
@@ -223,6 +231,7 @@ public sealed class HoldingListener : IDisposable
                     socket.DualMode = false;
                 }
                 socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                if (options.Device is { } device) BindToDevice(socket, device);
                 socket.Bind(endpoint);
                 socket.Listen(Math.Max(options.Backlog, 1));
             }
@@ -237,6 +246,22 @@ public sealed class HoldingListener : IDisposable
             listener._loops.Add(Task.Run(() => listener.Supervise(socket)));
         }
         return listener;
+    }
+
+    private const int SolSocket = 1, SoBindToDevice = 25; // asm-generic/socket.h
+
+    private static void BindToDevice(Socket socket, string device)
+    {
+        // IFNAMSIZ is 16 with the terminating NUL (if.h); a longer name would be cut by the kernel, binding another device.
+        if (device.Length is 0 or > 15 || !Ascii.IsValid(device)) throw new ArgumentException($"'{device}' is not an interface name", nameof(device));
+        try
+        {
+            socket.SetRawSocketOption(SolSocket, SoBindToDevice, Encoding.ASCII.GetBytes(device + "\0"));
+        }
+        catch (SocketException e)
+        {
+            throw new IOException($"SO_BINDTODEVICE {device}: {e.Message} (the interface must exist; the call needs CAP_NET_RAW)", e);
+        }
     }
 
     // Restarts a failed accept loop in place; after repeated failures reports Failed instead of spinning.
