@@ -248,15 +248,13 @@ public sealed class HoldingListener : IDisposable
         return listener;
     }
 
-    private const int SolSocket = 1, SoBindToDevice = 25; // asm-generic/socket.h
-
     private static void BindToDevice(Socket socket, string device)
     {
         // IFNAMSIZ is 16 with the terminating NUL (if.h); a longer name would be cut by the kernel, binding another device.
         if (device.Length is 0 or > 15 || !Ascii.IsValid(device)) throw new ArgumentException($"'{device}' is not an interface name", nameof(device));
         try
         {
-            socket.SetRawSocketOption(SolSocket, SoBindToDevice, Encoding.ASCII.GetBytes(device + "\0"));
+            socket.SetRawSocketOption(Ppn.Linux.Interop.LibC.SOL_SOCKET, Ppn.Linux.Interop.LibC.SO_BINDTODEVICE, Encoding.ASCII.GetBytes(device + "\0"));
         }
         catch (SocketException e)
         {

@@ -33,6 +33,8 @@ public static unsafe partial class LibC
     /// A bound address alone does not: Linux takes a packet for any local address on any interface (weak host model).
     /// </summary>
     public const int SO_BINDTOIFINDEX = 62;
+    /// <summary>The same by name (a NUL-terminated string of at most IFNAMSIZ − 1 bytes), resolved when it is set.</summary>
+    public const int SO_BINDTODEVICE = 25;
     /// <summary>getsockopt: u32[SK_MEMINFO_VARS] of the socket's memory accounting (linux/sock_diag.h), SK_MEMINFO_DROPS among them.</summary>
     public const int SO_MEMINFO = 55;
     public const int SK_MEMINFO_VARS = 9;
