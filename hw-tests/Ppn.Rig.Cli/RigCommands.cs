@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Ppn.Rig.Consoles;
 using Ppn.Rig.Emulation;
 using Ppn.Rig.Model;
@@ -20,8 +21,44 @@ public static class RigCommands
     public const int RigBroken = 2;
     public const int RigCodeError = 3;
     public const int Skipped = 4;
+    public const int Interrupted = 130;
 
-    public const string ExitCodesText = "Exit codes: 0 ok, 1 product failure (the node failed), 2 rig infrastructure (no QEMU, no hub, no image, a bad rig file) or usage, 3 rig code error, 4 scenario skipped (the backend lacks what it needs).";
+    public const string ExitCodesText = "Exit codes: 0 ok, 1 product failure (the node failed), 2 rig infrastructure (no QEMU, no hub, no image, a bad rig file) or usage, 3 rig code error, 4 scenario skipped (the backend lacks what it needs), 130 interrupted (Ctrl-C or SIGTERM: nodes cut, rig cleaned up, no verdict).";
+
+    /// <summary>
+    /// The first SIGINT or SIGTERM stops the run instead of the process: without this the runtime ends the process
+    /// at once, with no finally block run, leaving a bench board powered, its NIC in the rig's namespace and (on a
+    /// SIGTERM from CI, which reaches only this process) QEMU and its helpers running. A second signal ends the
+    /// process as usual.
+    /// </summary>
+    internal static IDisposable InterruptOnSignals(ScenarioRunner runner, TextWriter stderr)
+    {
+        int signals = 0;
+        void OnSignal(PosixSignalContext context)
+        {
+            if (Interlocked.Increment(ref signals) > 1)
+            {
+                return; // not cancelled: the default action ends the process
+            }
+            context.Cancel = true;
+            stderr.WriteLine($"ppn-rig: {context.Signal}: cutting every node's power and cleaning up (again to quit at once, leaving them)");
+            runner.Interrupt(context.Signal.ToString());
+        }
+        return new SignalRegistrations(
+            PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal),
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal));
+    }
+
+    private sealed class SignalRegistrations(params PosixSignalRegistration[] registrations) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var r in registrations)
+            {
+                r.Dispose();
+            }
+        }
+    }
 
     /// <summary>Every verb's help ends with the exit codes.</summary>
     public static void ListExitCodes(Command command)
@@ -102,7 +139,17 @@ public static class RigCommands
                 Backend = NodeBackendNames.Parse(pr.GetValue(backend)!, () => LoadRig(pr.GetValue(rigFile))),
             };
             var scenario = ScenarioRunner.Find(pr.GetValue(scenarioName)!);
-            var result = new ScenarioRunner(pr.InvocationConfiguration.Output, options).Run(scenario);
+            var runner = new ScenarioRunner(pr.InvocationConfiguration.Output, options);
+            ScenarioResult result;
+            using (InterruptOnSignals(runner, pr.InvocationConfiguration.Error))
+            {
+                result = runner.Run(scenario);
+            }
+            if (result.Outcome == ScenarioOutcome.Interrupted)
+            {
+                pr.InvocationConfiguration.Error.WriteLine($"ppn-rig: interrupted ({result.InterruptReason}): no verdict; report: {result.ReportDirectory}");
+                return Interrupted;
+            }
             if (result.Error is { } e)
             {
                 pr.InvocationConfiguration.Error.WriteLine(e.Message);

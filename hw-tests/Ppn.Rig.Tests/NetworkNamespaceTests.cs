@@ -132,3 +132,24 @@ public class BenchLinkRigTests
         Assert.Contains("'link:'", e.Message);
     }
 }
+
+public class HoldingPortProbeLinkTests
+{
+    /// <summary>The rig's link vanishing mid-run (a USB NIC unplugged) is the rig's fault at once, not a silent board after the boot budget.</summary>
+    [RigFact]
+    public void A_link_gone_from_the_namespace_is_a_rig_fault_not_a_silent_holding_port()
+    {
+        using var ns = NetworkNamespace.Create();
+        ns.AddTap("tap0");
+        using var node = new Ppn.Rig.Power.BenchNode("board-a", System.Net.NetworkInformation.PhysicalAddress.Parse("00-10-18-AA-BB-01"),
+            new Power.FakePowerSwitch(), new Consoles.FakeConsolePort(), new Ppn.Rig.Power.BenchNodeOptions { Network = new Ppn.Rig.Emulation.NodeNetwork(ns, "tap0") });
+        node.PowerOn();
+        HostCommand.Run("ip", "-n", ns.Name, "link", "del", "tap0"); // unplugged
+
+        var e = Assert.Throws<Ppn.Rig.Model.RigInfrastructureException>(() => node.AwaitGenesisKey(TimeSpan.FromMinutes(4)));
+
+        Assert.Equal(Ppn.Rig.Model.RigFault.LinkMissing, e.Fault);
+        Assert.Contains("the rig link tap0 is gone", e.Message);
+        Assert.Equal(Ppn.Rig.Model.FailureKind.Infrastructure, Ppn.Rig.Model.FailureClassifier.Classify(e));
+    }
+}

@@ -1,7 +1,10 @@
+using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Ppn.Rig.Emulation;
 using Ppn.Rig.Model;
+using Ppn.Rig.Power;
 using Ppn.Rig.Running;
+using Ppn.Rig.Tests.Power;
 
 namespace Ppn.Rig.Tests;
 
@@ -130,6 +133,90 @@ public sealed class RigReportTests : IDisposable
         Assert.Contains("NVRAM as a file", doc.Descendants("skipped").Single().Attribute("message")!.Value);
         Assert.Empty(doc.Descendants("failure"));
         Assert.Empty(doc.Descendants("error"));
+    }
+
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+    private static readonly System.Net.NetworkInformation.PhysicalAddress BoardMac = System.Net.NetworkInformation.PhysicalAddress.Parse("00-10-18-AA-BB-01");
+    private static readonly BootSource NoBoot = new("vmlinuz", null, "");
+
+    private ScenarioResult RunOnBench(FakePowerSwitch power, Consoles.FakeConsolePort console, Action<ScenarioContext> body, ScenarioRunner? runner = null)
+    {
+        var backend = new FakeBenchBackend(name => new Ppn.Rig.Power.BenchNode(name, BoardMac, power, console,
+            new Ppn.Rig.Power.BenchNodeOptions { ReopenInterval = TimeSpan.FromMilliseconds(20), Silence = TimeSpan.Zero }));
+        runner ??= new ScenarioRunner(TextWriter.Null, new ScenarioOptions { ReportRoot = _root, Backend = backend });
+        return runner.Run(new Scenario("bench-test", ScenarioSet.Quick, "one board", body));
+    }
+
+    [Fact]
+    public void A_board_whose_port_will_not_switch_off_at_cleanup_is_a_reported_rig_fault()
+    {
+        var power = new FakePowerSwitch("hub 1-1.4 port 2");
+        var result = RunOnBench(power, new Consoles.FakeConsolePort(), ctx =>
+        {
+            ctx.FactoryNewNode(null!, "node-a", NoBoot).PowerOn();
+            power.OffFault = new RigInfrastructureException(RigFault.PowerNotConfirmed, "USB hub port 1-1.4:2: asked off, but PORT_POWER still reads on");
+        });
+
+        Assert.Equal(ScenarioOutcome.Failed, result.Outcome);
+        Assert.Equal(FailureKind.Infrastructure, result.Failure);
+        Assert.Contains("still reads on", result.Error!.Message);
+        Assert.Equal(PortPower.On, power.Current);
+        var summary = File.ReadAllText(Path.Combine(result.ReportDirectory!, RigReport.SummaryFile));
+        Assert.Contains("RIG INFRASTRUCTURE", summary);
+        Assert.Single(result.Notes, n => n == "cleanup failed: USB hub port 1-1.4:2: asked off, but PORT_POWER still reads on");
+        Assert.Equal("rig-infrastructure", TestCase(result).Element("error")!.Attribute("type")!.Value);
+    }
+
+    [Fact]
+    public void An_interrupted_run_cuts_the_board_cleans_up_and_gives_no_verdict()
+    {
+        var power = new FakePowerSwitch("hub 1-1.4 port 2");
+        var console = new Consoles.FakeConsolePort();
+        var runner = new ScenarioRunner(TextWriter.Null, new ScenarioOptions
+        {
+            ReportRoot = _root,
+            Backend = new FakeBenchBackend(name => new Ppn.Rig.Power.BenchNode(name, BoardMac, power, console,
+                new Ppn.Rig.Power.BenchNodeOptions { ReopenInterval = TimeSpan.FromMilliseconds(20) })),
+        });
+        using var waiting = new ManualResetEventSlim(false);
+        bool madeAnother = false;
+        ScenarioResult? result = null;
+        var run = new Thread(() => result = runner.Run(new Scenario("bench-test", ScenarioSet.Quick, "one board", ctx =>
+        {
+            var node = ctx.FactoryNewNode(null!, "node-a", NoBoot);
+            node.PowerOn();
+            waiting.Set();
+            try
+            {
+                node.WaitForLine(new Regex("never printed"), TimeSpan.FromMinutes(4)); // ends when the interrupt cuts the power
+            }
+            finally
+            {
+                try
+                {
+                    ctx.FactoryNewNode(null!, "node-b", NoBoot);
+                    madeAnother = true;
+                }
+                catch (RunInterruptedException)
+                {
+                }
+            }
+        })));
+        run.Start();
+        Assert.True(waiting.Wait(Bound));
+
+        runner.Interrupt("SIGINT");
+
+        Assert.True(run.Join(Bound));
+        Assert.Equal(ScenarioOutcome.Interrupted, result!.Outcome);
+        Assert.Null(result.Failure);
+        Assert.Equal("SIGINT", result.InterruptReason);
+        Assert.False(madeAnother);
+        Assert.Equal(PortPower.Off, power.Current);
+        Assert.Equal(PortPower.On, power.History[0]);
+        Assert.Contains("verdict   INTERRUPTED (SIGINT): no verdict", File.ReadAllText(Path.Combine(result.ReportDirectory!, RigReport.SummaryFile)));
+        Assert.Equal("interrupted", TestCase(result).Element("error")!.Attribute("type")!.Value);
+        Assert.Null(TestCase(result).Element("failure"));
     }
 
     [Fact]

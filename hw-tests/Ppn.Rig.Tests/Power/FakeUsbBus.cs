@@ -15,6 +15,9 @@ internal sealed class FakeUsbBus(string? sysfsRoot = null) : IUsbBus
         public byte[] Descriptor { get; } = descriptor;
         public Dictionary<int, bool> Powered { get; } = [];
         public bool IgnoresPowerRequests { get; init; }
+
+        /// <summary>GET_STATUS answers this many bytes (a misbehaving hub); null: the spec's 4.</summary>
+        public int? StatusBytes { get; set; }
         public List<string> Requests { get; } = [];
     }
 
@@ -81,7 +84,7 @@ internal sealed class FakeUsbBus(string? sysfsRoot = null) : IUsbBus
                     data[1] = (byte)(status >> 8);
                     data[2] = 0;
                     data[3] = 0;
-                    return 4;
+                    return hub.StatusBytes ?? 4;
                 case (HubRequests.SetPortFeatureType, HubRequests.SetFeature or HubRequests.ClearFeature) when value == HubRequests.PortPowerFeature:
                     if (!hub.IgnoresPowerRequests)
                     {

@@ -25,6 +25,23 @@ public class UsbProbeTests
     }
 
     [Fact]
+    public void A_short_port_status_is_said_not_read_from_the_previous_ports_bytes()
+    {
+        var bus = new FakeUsbBus();
+        var hub = bus.AddHub(new UsbDevice(1, [1], 0x0409, 0x55aa, 0x0200, 9), UsbHubPowerSwitchTests.Usb2PerPort, 4);
+        hub.StatusBytes = 1;
+        var output = new StringWriter();
+
+        var e = Assert.Throws<RigInfrastructureException>(() => new UsbHubPowerSwitch(PowerPort.TryParse("1-1:1", out var p, out _) ? p : null!, bus).Status());
+        Assert.Equal(0, UsbProbe.Run(bus, output, null, "/nonexistent"));
+
+        Assert.Equal(RigFault.PowerSwitchFailed, e.Fault);
+        Assert.Contains("short port status", e.Message);
+        Assert.Contains("usb-probe: hub 1-1 port 1 status short (1 of 4 bytes)", output.ToString());
+        Assert.DoesNotContain("wPortStatus", output.ToString());
+    }
+
+    [Fact]
     public void A_hub_that_cannot_switch_is_reported_as_refused()
     {
         var bus = new FakeUsbBus();

@@ -52,6 +52,9 @@ public sealed class ConsoleCapture : IDisposable
 
     public void Start() => _reader.Start();
 
+    /// <summary>The port captured ("/dev/serial/by-id/… @ 115200").</summary>
+    public string Describe => _port.Describe;
+
     /// <summary>
     /// Where lines go; a bench node points it at each boot's log at power-on (the capture itself never stops: the
     /// adapter stays plugged in while the board is off).
@@ -96,7 +99,45 @@ public sealed class ConsoleCapture : IDisposable
     /// <summary>Raised when an open console goes away (with why), on the reader thread.</summary>
     public event Action<string>? Disconnected;
 
+    /// <summary>How many times an open console went away.</summary>
+    public int Disconnects => Volatile.Read(ref _disconnects);
+
+    private int _disconnects;
+
+    /// <summary>Why the console went away the last time, or null when it never did.</summary>
+    public string? LastDisconnect { get; private set; }
+
+    /// <summary>
+    /// Set when the capture stopped on an error that is not the console going away (a handler of
+    /// <see cref="ConnectedChanged"/> or <see cref="ConsoleLog.LineReceived"/> threw, a write to the log file failed);
+    /// the log then ends with it, so waiters fail at once instead of at their deadline.
+    /// </summary>
+    public Exception? Fault { get; private set; }
+
     private void ReadLoop()
+    {
+        // An exception escaping a thread ends the process at once, without the finally blocks that switch the
+        // boards off and delete the namespaces: the reader records it and stops instead.
+        try
+        {
+            Capture();
+        }
+        catch (Exception e)
+        {
+            Connected = false;
+            Fault = e;
+            try
+            {
+                Log.End($"the console capture of {_port.Describe} failed: {e.GetType().Name}: {e.Message}");
+            }
+            catch (Exception)
+            {
+                // The log file itself failed (disk full): End marks the log before it writes; Fault keeps the cause.
+            }
+        }
+    }
+
+    private void Capture()
     {
         var buffer = new byte[4096];
         string? lastProblem = null;
@@ -119,22 +160,24 @@ public sealed class ConsoleCapture : IDisposable
                 continue;
             }
             lastProblem = null;
-            int n;
-            lock (_connectGate)
-            {
-                n = ++_connects;
-                Monitor.PulseAll(_connectGate);
-            }
-            Log.Note(n == 1
-                ? $"console {_port.Describe} connected"
-                : string.Create(CultureInfo.InvariantCulture, $"console {_port.Describe} reconnected (connection {n}, away {down.Elapsed.TotalSeconds:0.0} s)"));
-            Connected = true;
-            ConnectedChanged?.Invoke(n);
             var splitter = new ConsoleLog.LineSplitter(line => Log.Append(line));
             try
             {
                 using (connection)
                 {
+                    int n;
+                    lock (_connectGate)
+                    {
+                        n = ++_connects;
+                        Monitor.PulseAll(_connectGate);
+                    }
+                    Log.Note(n == 1
+                        ? $"console {_port.Describe} connected"
+                        : string.Create(CultureInfo.InvariantCulture, $"console {_port.Describe} reconnected (connection {n}, away {down.Elapsed.TotalSeconds:0.0} s)"));
+                    Connected = true;
+                    // Inside the try: a handler that touches the device (serial-probe reads the line settings back)
+                    // meets an adapter that left again as a disconnect, not as the end of the process.
+                    ConnectedChanged?.Invoke(n);
                     while (!_stop.IsSet)
                     {
                         int got = connection.Read(buffer, TimeSpan.FromMilliseconds(200));
@@ -147,6 +190,9 @@ public sealed class ConsoleCapture : IDisposable
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
+                Connected = false;
+                LastDisconnect = e.Message;
+                Interlocked.Increment(ref _disconnects);
                 Log.Note($"console {_port.Describe} disconnected: {e.Message}");
                 Disconnected?.Invoke(e.Message);
             }
@@ -159,9 +205,9 @@ public sealed class ConsoleCapture : IDisposable
     public void Dispose()
     {
         _stop.Set();
-        if (_reader.IsAlive)
+        if (_reader.IsAlive && !_reader.Join(TimeSpan.FromSeconds(5)))
         {
-            _reader.Join(TimeSpan.FromSeconds(5));
+            return; // still inside a device call: it sees the stop when it returns; disposing the event under it would throw
         }
         _stop.Dispose();
     }

@@ -183,15 +183,16 @@ public sealed class ConsoleLog : IDisposable
     /// </summary>
     public ConsoleLine WaitForLine(Regex pattern, TimeSpan timeout, string node, int fromIndex = 0)
     {
-        var line = TryWaitForLine(pattern, timeout, fromIndex);
-        if (line is not null)
-        {
-            return line;
-        }
+        return TryWaitForLine(pattern, timeout, fromIndex) ?? throw NoLine(pattern, timeout, node);
+    }
+
+    /// <summary>The failure of a wait for <paramref name="pattern"/> that saw no such line: why, and the console tail.</summary>
+    public NodeFailureException NoLine(Regex pattern, TimeSpan timeout, string node)
+    {
         var why = EndReason is { } ended
             ? $"the console ended ({ended}) before a line matching /{pattern}/ appeared"
             : $"no console line matching /{pattern}/ within {BoundedWait.Format(timeout)}";
-        throw new NodeFailureException(node, why, FormatTail());
+        return new NodeFailureException(node, why, FormatTail());
     }
 
     /// <summary>Closes the file; lines that still arrive (a reader thread finishing) are kept in memory only.</summary>

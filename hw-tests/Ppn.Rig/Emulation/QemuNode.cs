@@ -269,7 +269,18 @@ public sealed class QemuNode : IRigNode
     }
 
     /// <summary>Kills the emulator (SIGKILL) and waits, bounded, until it is reaped.</summary>
+    private readonly object _killGate = new();
+
     public void Kill()
+    {
+        // Also called from another thread (an interrupted run cuts every node while the scenario still runs).
+        lock (_killGate)
+        {
+            KillLocked();
+        }
+    }
+
+    private void KillLocked()
     {
         if (_process is { } process && IsRunning)
         {
@@ -277,7 +288,9 @@ public sealed class QemuNode : IRigNode
             Lifecycle.Note("SIGKILL to the emulator");
             if (!process.Kill(TimeSpan.FromSeconds(15)))
             {
-                throw new NodeFailureException(Name, $"QEMU (pid {process.Pid}) survived SIGKILL for 15 s", Console.FormatTail());
+                // A process stuck in the kernel is the host's trouble, never the node's.
+                throw new RigInfrastructureException(RigFault.PowerNotConfirmed,
+                    $"node {Name}: QEMU (pid {process.Pid}) survived SIGKILL for 15 s (stuck in the kernel? see /proc/{process.Pid}/stack); it still holds the emulator slot");
             }
         }
         Cleanup();

@@ -49,6 +49,15 @@ public static class HoldingPortProbe
                 node.Console.Note($"holding port answered after {attempts} attempt(s): PPN-GENESIS/1 {key}");
                 return key;
             }
+            catch (Ppn.Linux.SyscallException e) when (e.Call == "if_nametoindex")
+            {
+                // The link itself is gone from the rig's namespace (a USB NIC unplugged; it comes back in the host's
+                // namespace, never in ours): waiting out the boot budget would end as "the node did not answer".
+                lifecycle.Note($"the rig link {network.Tap} is gone: {e.Message}");
+                throw new RigInfrastructureException(RigFault.LinkMissing,
+                    $"node {node.Name}: the rig link {network.Tap} is gone from {network.Namespace.Name} ({e.Message}); " +
+                    "was the NIC unplugged? Plug it back and rerun (the rig moves it into a fresh namespace)", e);
+            }
             catch (Exception e) when (e is SocketException or TimeoutException or IOException)
             {
                 lastError = e is SocketException se ? $"{se.SocketErrorCode}: {se.Message}" : e.Message;

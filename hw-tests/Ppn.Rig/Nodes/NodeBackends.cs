@@ -125,13 +125,21 @@ public sealed class BenchBackend(RigConfig config) : INodeBackend
         var spec = _boards[next];
         var serial = (ConsoleEndpoint.Serial)spec.Console;
         var bus = Power.Usb.LibUsbBus.Open();
-        var power = new Power.Usb.UsbHubPowerSwitch(spec.Power!, bus);
-        return new BenchNode(spec.Name, spec.Mac, power, new SerialConsole(serial.Device, serial.Baud), new BenchNodeOptions
+        try
         {
-            Network = rig.Network,
-            LogDirectory = rig.WorkDirectory,
-            Owned = bus,
-        });
+            var power = new Power.Usb.UsbHubPowerSwitch(spec.Power!, bus);
+            return new BenchNode(spec.Name, spec.Mac, power, new SerialConsole(serial.Device, serial.Baud), new BenchNodeOptions
+            {
+                Network = rig.Network,
+                LogDirectory = rig.WorkDirectory,
+                Owned = bus,
+            });
+        }
+        catch
+        {
+            bus.Dispose(); // a hub not found or unreadable: the node never owned the libusb context
+            throw;
+        }
     }
 }
 

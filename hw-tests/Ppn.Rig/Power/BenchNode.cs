@@ -53,6 +53,8 @@ public sealed class BenchNode : IRigNode
     private readonly BenchNodeOptions _options;
     private readonly ManualResetEventSlim _off = new(true);
     private bool _disposed;
+    private int _disconnectsAtPowerOn;
+    private readonly object _powerGate = new();
 
     /// <summary>Starts capturing the console at once; the board is not powered (the port is switched off first when it reads on).</summary>
     public BenchNode(string name, PhysicalAddress mac, IPowerSwitch power, IConsolePort console, BenchNodeOptions? options = null)
@@ -64,13 +66,22 @@ public sealed class BenchNode : IRigNode
         LogPath = _options.LogDirectory is { } dir ? Path.Combine(dir, $"{name}.console.log") : null;
         Lifecycle = new NodeLifecycle(name, NodeTimeouts.Holding);
         Console = new ConsoleLog(LogPath, $"node {name}: console {console.Describe} attached, not powered on yet");
-        _capture = new ConsoleCapture(console, Console, _options.ReopenInterval);
-        // Start from a known state: a board left powered by an earlier run is cut (read back) before the first boot.
-        if (power.Status() == PortPower.On)
+        try
         {
-            power.Set(PortPower.Off);
-            Lifecycle.Note($"port read on at start ({power.Describe}): switched off");
+            // Start from a known state: a board left powered by an earlier run is cut (read back) before the first boot.
+            if (power.Status() == PortPower.On)
+            {
+                power.Set(PortPower.Off);
+                Lifecycle.Note($"port read on at start ({power.Describe}): switched off");
+            }
         }
+        catch
+        {
+            Console.Dispose();
+            throw;
+        }
+        // Only now: a hub that cannot be read must not leave a reader thread holding the serial device open.
+        _capture = new ConsoleCapture(console, Console, _options.ReopenInterval);
     }
 
     /// <summary>A board from a rig file (<see cref="NodeSpec"/>): its name and MAC.</summary>
@@ -103,11 +114,25 @@ public sealed class BenchNode : IRigNode
     public void PowerOn()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_powerGate)
+        {
+            PowerOnLocked();
+        }
+    }
+
+    private void PowerOnLocked()
+    {
         if (IsRunning)
         {
             throw new InvalidOperationException($"node {Name} is {State}; power it off first");
         }
+        if (_capture.Fault is { } fault)
+        {
+            throw new RigInfrastructureException(RigFault.ConsoleGone,
+                $"node {Name}: the console capture of {_capture.Describe} stopped ({fault.Message}); without a console nothing the board does can be checked", fault);
+        }
         BootCount++;
+        _disconnectsAtPowerOn = _capture.Disconnects;
         var log = new ConsoleLog(LogPath, string.Create(CultureInfo.InvariantCulture, $"node {Name} boot {BootCount}: power on via {_power.Describe}"));
         log.LineReceived += line =>
         {
@@ -127,11 +152,28 @@ public sealed class BenchNode : IRigNode
         {
             _power.Set(PortPower.On);
         }
-        catch
+        catch (Exception failed)
         {
-            log.End("the power did not come on");
-            Lifecycle.MoveTo(NodeState.Off, "the power did not come on");
-            _off.Set();
+            // The switch may have got half way (one half of a USB 3 hub on, the other refusing; a port on but not read
+            // back): a node that counts as off is never cut at cleanup, so cut it now.
+            bool cut;
+            try
+            {
+                _power.Set(PortPower.Off);
+                cut = true;
+            }
+            catch (Exception e)
+            {
+                // Still counted as powered, so the cleanup after the scenario cuts (and reports) it again.
+                Lifecycle.Note($"the power did not come on ({failed.Message}), and switching it back off failed: {e.Message}");
+                cut = false;
+            }
+            if (cut)
+            {
+                log.End("the power did not come on (port switched back off)");
+                Lifecycle.MoveTo(NodeState.Off, $"the power did not come on: {failed.Message} (port switched back off)");
+                _off.Set();
+            }
             throw;
         }
         log.Note($"power on ({_power.Describe}, read back on)");
@@ -148,7 +190,14 @@ public sealed class BenchNode : IRigNode
         var silence = timeout ?? _options.Silence;
         var log = Console;
         var cutAt = log.Elapsed;
-        _power.Set(PortPower.Off);
+        lock (_powerGate)
+        {
+            if (!IsRunning)
+            {
+                return PowerOffOutcome.AlreadyOff;
+            }
+            _power.Set(PortPower.Off);
+        }
         log.Note($"power cut ({_power.Describe}, read back off)");
         Lifecycle.Note($"power cut ({_power.Describe}, read back off)");
         var window = Deadline.After(silence);
@@ -165,9 +214,15 @@ public sealed class BenchNode : IRigNode
                 $"node {Name}: the hub reads port {_power.Describe} off, but the console still printed after the cut: '{spoke.Text}'. " +
                 "Is the board powered from elsewhere (barrel jack, back-powering serial adapter)?");
         }
-        log.End("power cut");
-        Lifecycle.MoveTo(NodeState.Off, $"power off confirmed: port reads off, console silent for {BoundedWait.Format(silence)}");
-        _off.Set();
+        lock (_powerGate)
+        {
+            if (IsRunning) // not cut meanwhile by Kill
+            {
+                log.End("power cut");
+                Lifecycle.MoveTo(NodeState.Off, $"power off confirmed: port reads off, console silent for {BoundedWait.Format(silence)}");
+                _off.Set();
+            }
+        }
         return PowerOffOutcome.PortSwitchedOff;
     }
 
@@ -185,15 +240,19 @@ public sealed class BenchNode : IRigNode
     /// <summary>The port switched off (read back) without waiting for console silence: cleanup after a scenario.</summary>
     public void Kill()
     {
-        if (!IsRunning)
+        // Also called from another thread (an interrupted run cuts every node while the scenario still runs).
+        lock (_powerGate)
         {
-            return;
+            if (!IsRunning)
+            {
+                return;
+            }
+            _power.Set(PortPower.Off);
+            Console.Note($"power cut at cleanup ({_power.Describe}, read back off)");
+            Console.End("power cut");
+            Lifecycle.MoveTo(NodeState.Off, $"power cut at cleanup ({_power.Describe})");
+            _off.Set();
         }
-        _power.Set(PortPower.Off);
-        Console.Note($"power cut at cleanup ({_power.Describe}, read back off)");
-        Console.End("power cut");
-        Lifecycle.MoveTo(NodeState.Off, $"power cut at cleanup ({_power.Describe})");
-        _off.Set();
     }
 
     public void Reset() => throw new NotSupportedException($"node {Name}: {NodeAbilitiesText.Why(NodeAbilities.ResetButton)}; a bench node has only its power switch");
@@ -202,8 +261,45 @@ public sealed class BenchNode : IRigNode
 
     public string NvramPath => throw new NotSupportedException($"node {Name}: {NodeAbilitiesText.Why(NodeAbilities.NvramFile)}");
 
-    public ConsoleLine WaitForLine(Regex pattern, TimeSpan timeout, int fromIndex = 0) =>
-        Console.WaitForLine(pattern, timeout, Name, fromIndex);
+    /// <summary>
+    /// A missing line is the board's failure only when the console was there all along: an adapter that went away
+    /// during this boot (unplugged, re-enumerated, its capture failed) may have lost the very line, so that is
+    /// <see cref="RigFault.ConsoleGone"/>. (The adapter is powered by the rig host: a board losing power does not
+    /// unplug it.)
+    /// </summary>
+    public ConsoleLine WaitForLine(Regex pattern, TimeSpan timeout, int fromIndex = 0)
+    {
+        var log = Console;
+        if (log.TryWaitForLine(pattern, timeout, fromIndex) is { } line)
+        {
+            return line;
+        }
+        var failure = log.NoLine(pattern, timeout, Name);
+        if (ConsoleLost() is { } lost)
+        {
+            Lifecycle.Note($"console lost during the boot: {lost}");
+            throw new RigInfrastructureException(RigFault.ConsoleGone,
+                $"node {Name}: no console line matching /{pattern}/, but {lost}: lines may be lost, so this is no verdict on the board. " +
+                $"Check the USB serial adapter and its cable (ls -l /dev/serial/by-id/).\n{log.FormatTail()}", failure);
+        }
+        throw failure;
+    }
+
+    /// <summary>Why this boot's console may be incomplete, or null when it was connected throughout.</summary>
+    private string? ConsoleLost()
+    {
+        if (_capture.Fault is { } fault)
+        {
+            return $"the console capture of {_capture.Describe} failed ({fault.Message})";
+        }
+        int away = _capture.Disconnects - _disconnectsAtPowerOn;
+        if (away > 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"the console {_capture.Describe} was disconnected {away} time(s) during this boot (last: {_capture.LastDisconnect})");
+        }
+        return _capture.Connected ? null : $"the console {_capture.Describe} is not connected";
+    }
 
     public NodeFailureException Failure(string what) =>
         new(Name, what, $"{Console.FormatTail()}\n  power: {_power.Describe}");

@@ -36,7 +36,8 @@ public static class RigReport
         using var xml = XmlWriter.Create(stream, settings);
         string seconds = result.Duration.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
         bool failure = result.Failure == FailureKind.Product;
-        bool error = result.Failure is FailureKind.Infrastructure or FailureKind.RigCode;
+        bool interrupted = result.Outcome == ScenarioOutcome.Interrupted;
+        bool error = interrupted || result.Failure is FailureKind.Infrastructure or FailureKind.RigCode;
         xml.WriteStartDocument();
         xml.WriteStartElement("testsuites");
         xml.WriteStartElement("testsuite");
@@ -60,6 +61,14 @@ public static class RigReport
         {
             xml.WriteStartElement("skipped");
             xml.WriteAttributeString("message", result.SkipReason ?? "");
+            xml.WriteEndElement();
+        }
+        else if (interrupted)
+        {
+            xml.WriteStartElement("error");
+            xml.WriteAttributeString("type", "interrupted");
+            xml.WriteAttributeString("message", $"interrupted ({result.InterruptReason}): no verdict");
+            xml.WriteString(result.Error?.ToString() ?? "");
             xml.WriteEndElement();
         }
         else if (result.Error is { } e)
@@ -100,6 +109,14 @@ public static class RigReport
         if (result.Outcome == ScenarioOutcome.Skipped)
         {
             text.Append("verdict   SKIPPED: ").Append(result.SkipReason).Append('\n');
+        }
+        else if (result.Outcome == ScenarioOutcome.Interrupted)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"verdict   INTERRUPTED ({result.InterruptReason}): no verdict; every node was cut and the rig cleaned up\n");
+            if (result.Error is { } after)
+            {
+                text.Append("error     (after the interrupt) ").Append(Indent(after.Message, "          ")).Append('\n');
+            }
         }
         else if (result.Error is { } e)
         {

@@ -57,11 +57,74 @@ public sealed class ScenarioContext : IDisposable
     private readonly List<string> _notes = [];
     private readonly TextWriter _progress;
 
+    private readonly ManualResetEventSlim _bodyEnded = new(false);
+    private string? _interrupted;
+
     internal ScenarioContext(Scenario scenario, ScenarioOptions options, TextWriter progress)
     {
         Scenario = scenario;
         Options = options;
         _progress = progress;
+    }
+
+    /// <summary>Why the run was stopped from outside (SIGINT, SIGTERM), or null.</summary>
+    public string? Interrupted => Volatile.Read(ref _interrupted);
+
+    private void ThrowIfInterrupted()
+    {
+        if (Interrupted is { } why)
+        {
+            throw new RunInterruptedException(why);
+        }
+    }
+
+    /// <summary>
+    /// Stops the run from another thread: no new rig or node is made, and every node is cut (<see cref="IRigNode.Kill"/>)
+    /// until the scenario's body has returned — again and again, since a body between two steps may power a node on
+    /// after the first cut. A cut node ends its console, so the body's waits end at once instead of at their deadlines.
+    /// </summary>
+    internal void Interrupt(string why)
+    {
+        if (Interlocked.CompareExchange(ref _interrupted, why, null) is not null)
+        {
+            return;
+        }
+        Log($"interrupted ({why}): cutting every node's power, then cleaning up");
+        new Thread(() =>
+        {
+            while (true)
+            {
+                foreach (var node in NodesSnapshot())
+                {
+                    try
+                    {
+                        if (node.IsRunning)
+                        {
+                            node.Kill();
+                        }
+                    }
+                    catch (Exception)
+                    {
+                        // The runner's own cleanup kills again and reports what fails.
+                    }
+                }
+                // Bounded step; ends with the body (the runner then cleans up on its own thread).
+                if (_bodyEnded.Wait(TimeSpan.FromMilliseconds(250)))
+                {
+                    return;
+                }
+            }
+        }) { IsBackground = true, Name = "scenario interrupt" }.Start();
+    }
+
+    internal void BodyEnded() => _bodyEnded.Set();
+
+    private IRigNode[] NodesSnapshot()
+    {
+        lock (_nodes)
+        {
+            return [.. _nodes];
+        }
     }
 
     public Scenario Scenario { get; }
@@ -76,6 +139,7 @@ public sealed class ScenarioContext : IDisposable
     /// <summary>A fresh rig (namespace, the backend's link, work directory), disposed with the context.</summary>
     public Rig CreateRig(string name)
     {
+        ThrowIfInterrupted();
         var rig = Backend.CreateRig(name);
         _rigs.Add(rig);
         return rig;
@@ -87,14 +151,19 @@ public sealed class ScenarioContext : IDisposable
     /// </summary>
     public IRigNode FactoryNewNode(Rig rig, string name, BootSource boot, NicModel nic = NicModel.VirtioNet)
     {
+        ThrowIfInterrupted();
         var node = Backend.NewNode(rig, name, boot, nic);
-        _nodes.Add(node);
+        lock (_nodes)
+        {
+            _nodes.Add(node);
+        }
         return node;
     }
 
     /// <summary>An emulated LAN (<see cref="Rig.CreateLan"/>), disposed with the context.</summary>
     public Rig CreateLan(string name, int ports)
     {
+        ThrowIfInterrupted();
         var rig = Rig.CreateLan(name, ports);
         _rigs.Add(rig);
         return rig;
@@ -103,12 +172,16 @@ public sealed class ScenarioContext : IDisposable
     /// <summary>A factory-new node on port <paramref name="port"/> of a LAN rig, included in the report.</summary>
     public IRigNode LanNode(Rig rig, string name, BootSource boot, int port, System.Net.NetworkInformation.PhysicalAddress? mac = null)
     {
+        ThrowIfInterrupted();
         var node = rig.LanNode(name, boot, port, mac);
-        _nodes.Add(node);
+        lock (_nodes)
+        {
+            _nodes.Add(node);
+        }
         return node;
     }
 
-    public IReadOnlyList<IRigNode> Nodes => _nodes;
+    public IReadOnlyList<IRigNode> Nodes => NodesSnapshot();
     public IReadOnlyList<string> Notes => _notes;
 
     /// <summary>A progress line (shown live by the CLI, kept in the report).</summary>
@@ -128,7 +201,8 @@ public sealed class ScenarioContext : IDisposable
     public void Dispose()
     {
         List<Exception> errors = [];
-        Disposal.Each(_nodes, errors);
+        _bodyEnded.Set();
+        Disposal.Each(NodesSnapshot(), errors);
         Disposal.Each(_rigs, errors);
         if (errors.Count > 0)
         {
@@ -162,6 +236,8 @@ public enum ScenarioOutcome
     Failed,
     /// <summary>Not run: the backend lacks what the scenario needs (<see cref="ScenarioResult.SkipReason"/>).</summary>
     Skipped,
+    /// <summary>Stopped from outside (<see cref="ScenarioRunner.Interrupt"/>: Ctrl-C, SIGTERM): no verdict; nodes cut, rig cleaned up.</summary>
+    Interrupted,
 }
 
 /// <summary>What one scenario run gave, and what each node did (for the report).</summary>
@@ -183,6 +259,9 @@ public sealed record ScenarioResult(
 
     /// <summary>The backend it ran on (or was skipped on).</summary>
     public string Backend { get; init; } = "qemu";
+
+    /// <summary>Why it was stopped from outside (<see cref="ScenarioOutcome.Interrupted"/>).</summary>
+    public string? InterruptReason { get; init; }
 }
 
 public sealed record NodeReport(string Name, string? ConsoleLogPath, IReadOnlyList<ConsoleLine> ConsoleTail, IReadOnlyList<NodeEvent> PowerEvents, int Boots)
@@ -193,7 +272,26 @@ public sealed record NodeReport(string Name, string? ConsoleLogPath, IReadOnlyLi
 /// <summary>Runs scenarios by name, classifies failures (infrastructure, product, rig code) and writes reports.</summary>
 public sealed class ScenarioRunner(TextWriter progress, ScenarioOptions? options = null)
 {
+    private readonly object _gate = new();
+    private ScenarioContext? _running;
+    private string? _interrupt;
+
     public ScenarioOptions Options { get; } = options ?? new ScenarioOptions();
+
+    /// <summary>
+    /// Stops the run in progress (or the next one) from another thread, e.g. on Ctrl-C: returns at once; the run then
+    /// cuts every node, cleans up (namespaces, the bench link given back, reports) and ends <see cref="ScenarioOutcome.Interrupted"/>.
+    /// </summary>
+    public void Interrupt(string why)
+    {
+        ScenarioContext? running;
+        lock (_gate)
+        {
+            _interrupt ??= why;
+            running = _running;
+        }
+        running?.Interrupt(why);
+    }
 
     public static Scenario Find(string name) =>
         ScenarioCatalog.All.FirstOrDefault(s => s.Name == name)
@@ -218,8 +316,22 @@ public sealed class ScenarioRunner(TextWriter progress, ScenarioOptions? options
         var clock = Stopwatch.StartNew();
         Exception? error = null;
         IReadOnlyList<NodeReport> nodes;
-        IReadOnlyList<string> notes;
-        using (var context = new ScenarioContext(scenario, Options, progress))
+        List<string> notes;
+        // What stopping the nodes and rigs threw: a port that will not switch off is a board left powered, which the
+        // report must say (and classify) instead of it escaping the runner as a bare exception with no report.
+        var cleanup = new List<Exception>();
+        var context = new ScenarioContext(scenario, Options, progress);
+        string? interruptedBefore;
+        lock (_gate)
+        {
+            _running = context;
+            interruptedBefore = _interrupt;
+        }
+        if (interruptedBefore is not null)
+        {
+            context.Interrupt(interruptedBefore);
+        }
+        try
         {
             context.Log($"scenario {scenario.Name} on {Options.Backend.Name} (seed {Options.Seed}, {(Options.Full ? "full" : "quick")} mode)");
             try
@@ -232,6 +344,7 @@ public sealed class ScenarioRunner(TextWriter progress, ScenarioOptions? options
             }
             finally
             {
+                context.BodyEnded();
                 // Stop every emulator before the report, so each console ends with its last words.
                 foreach (var node in context.Nodes)
                 {
@@ -239,17 +352,57 @@ public sealed class ScenarioRunner(TextWriter progress, ScenarioOptions? options
                     {
                         node.Kill();
                     }
-                    catch (Exception e) when (error is null)
+                    catch (Exception e)
                     {
-                        error = e;
-                    }
-                    catch (Exception)
-                    {
+                        cleanup.Add(e);
                     }
                 }
             }
             nodes = context.Nodes.Select(n => new NodeReport(n.Name, n.LogPath, n.Console.Tail(), n.Lifecycle.Events, n.BootCount) { Backend = n.Backend }).ToArray();
-            notes = context.Notes.ToArray();
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _running = null;
+            }
+            try
+            {
+                context.Dispose();
+            }
+            catch (AggregateException e)
+            {
+                cleanup.AddRange(e.InnerExceptions);
+            }
+            catch (Exception e)
+            {
+                cleanup.Add(e);
+            }
+        }
+        notes = [.. context.Notes];
+        // The same fault is met twice (Kill, then Dispose kills again): say each once.
+        var distinct = cleanup.GroupBy(e => e.Message).Select(g => g.First()).ToList();
+        foreach (var e in distinct)
+        {
+            var line = $"cleanup failed: {e.Message}";
+            notes.Add(line);
+            progress.WriteLine(line);
+        }
+        if (error is null && distinct.Count > 0)
+        {
+            error = distinct.Count == 1 ? distinct[0] : new AggregateException("the scenario could not stop every node and rig", distinct);
+        }
+        if (context.Interrupted is { } signal)
+        {
+            // What the body threw after its nodes were cut is no verdict on anything.
+            var interrupted = new ScenarioResult(scenario, ScenarioOutcome.Interrupted, null, error, clock.Elapsed, started, Options.Seed, nodes, notes)
+            {
+                Backend = Options.Backend.Name,
+                InterruptReason = signal,
+            };
+            var at = RigReport.Write(interrupted, Options.ReportRoot);
+            progress.WriteLine($"{scenario.Name}: INTERRUPTED ({signal}); nodes cut, rig cleaned up; report: {at}");
+            return interrupted with { ReportDirectory = at };
         }
         var result = new ScenarioResult(scenario, error is null ? ScenarioOutcome.Passed : ScenarioOutcome.Failed,
             error is null ? null : FailureClassifier.Classify(error), error, clock.Elapsed, started, Options.Seed, nodes, notes)
@@ -271,6 +424,10 @@ public sealed class ScenarioRunner(TextWriter progress, ScenarioOptions? options
         {
             throw new ScenarioFailedException(result);
         }
+        if (result.Outcome == ScenarioOutcome.Interrupted)
+        {
+            throw new RunInterruptedException($"{result.InterruptReason}; report: {result.ReportDirectory}");
+        }
         if (result.Outcome == ScenarioOutcome.Skipped)
         {
             // A wrapper picks its backend: one that cannot run its scenario is a wrapper bug, not a pass.
@@ -278,6 +435,9 @@ public sealed class ScenarioRunner(TextWriter progress, ScenarioOptions? options
         }
     }
 }
+
+/// <summary>The run was stopped from outside (<see cref="ScenarioRunner.Interrupt"/>) before this step.</summary>
+public sealed class RunInterruptedException(string why) : Exception($"the run was interrupted ({why})");
 
 public sealed class ScenarioFailedException(ScenarioResult result) : Exception(
     $"{FailureClassifier.Describe(result.Failure!.Value)}: {result.Error!.Message}\nreport: {result.ReportDirectory}",

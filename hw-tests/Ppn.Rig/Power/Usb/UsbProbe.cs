@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using Ppn.Rig.Model;
 
@@ -41,8 +42,15 @@ public static class UsbProbe
                     $"hub {hub.Location} descriptor {Convert.ToHexString(buffer[..n])} type 0x{type:X2} ports {d.Ports} wHubCharacteristics 0x{d.Characteristics:x4} switching {d.Switching}"));
                 for (int p = 1; p <= d.Ports; p++)
                 {
-                    control.ControlTransfer(HubRequests.PortStatusType, HubRequests.GetStatus, 0, (ushort)p, status, TimeSpan.FromSeconds(5));
-                    ushort w = (ushort)(status[0] | (status[1] << 8));
+                    status.Clear();
+                    int got = control.ControlTransfer(HubRequests.PortStatusType, HubRequests.GetStatus, 0, (ushort)p, status, TimeSpan.FromSeconds(5));
+                    if (got < status.Length)
+                    {
+                        // USB 2.0 §11.24.2.7: wPortStatus + wPortChange; fewer bytes would show the previous port's.
+                        Say(string.Create(CultureInfo.InvariantCulture, $"hub {hub.Location} port {p} status short ({got} of 4 bytes): a misbehaving hub"));
+                        continue;
+                    }
+                    ushort w = BinaryPrimitives.ReadUInt16LittleEndian(status);
                     string location = hub.Location;
                     string interfaceDir = hub.PortPath.Count == 0 ? $"{hub.Bus}-0:1.0" : $"{hub.Location}:1.0";
                     bool sysfs = File.Exists(Path.Combine(sysfsRoot, interfaceDir, $"{location}-port{p}", "disable"));
