@@ -232,13 +232,8 @@ public class PeerSetStateTests
         var source = new PeerSetState(trust, authority.HubPublicKey, new MemoryPeerSetStore());
         var listening = SyncServer.Bind(IPAddress.Loopback, 0);
         await using var server = new SyncServer(listening, source);
-        var waits = System.Threading.Channels.Channel.CreateUnbounded<(TimeSpan Delay, TaskCompletionSource Done)>();
-        server.Delay = (delay, token) =>
-        {
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            waits.Writer.TryWrite((delay, done));
-            return done.Task.WaitAsync(token);
-        };
+        var waits = new ParkedDelays();
+        server.Delay = waits.Delay;
         // shutdown(2) on a listening TCP socket closes it in the kernel: from then on every accept(2) fails at once
         // (EINVAL), as one does when the process is out of descriptors (EMFILE) or the kernel out of buffers (ENOBUFS).
         listening.Shutdown(SocketShutdown.Both);
@@ -246,7 +241,7 @@ public class PeerSetStateTests
         var seen = new List<double>();
         for (int i = 1; i <= 10; i++)
         {
-            var (delay, done) = await waits.Reader.ReadAsync(cancel.Token);
+            var (delay, done) = await waits.NextAsync(cancel.Token);
             // While a backoff is pending the loop is parked: one failure per wait.
             Assert.Equal(i, server.AcceptFailures);
             seen.Add(delay.TotalMilliseconds);

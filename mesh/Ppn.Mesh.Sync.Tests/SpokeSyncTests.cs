@@ -107,18 +107,9 @@ public class SpokeSyncTests
             Interlocked.Increment(ref requests);
             return new Socket(family, SocketType.Stream, ProtocolType.Tcp);
         });
-        var waits = System.Threading.Channels.Channel.CreateUnbounded<(TimeSpan Delay, TaskCompletionSource Done)>();
+        var waits = new ParkedDelays();
         var spacing = TimeSpan.FromHours(1); // longer than any exchange, however slow the machine: every round waits
-        var options = new SyncAgentOptions
-        {
-            MinRequestSpacing = spacing,
-            Delay = (delay, token) =>
-            {
-                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                waits.Writer.TryWrite((delay, done));
-                return done.Task.WaitAsync(token);
-            },
-        };
+        var options = new SyncAgentOptions { MinRequestSpacing = spacing, Delay = waits.Delay };
         var log = new List<string>();
         MeshConfig Enrolled() => new() { PrivateKey = own.Clone(), Address = IpPrefix.Parse("10.8.0.5/24") };
         var spoke = new SpokeSync(Enrolled, own.PublicKey(), held, (IPEndPoint)server.LocalEndPoint, access, m => { lock (log) log.Add(m); }, options);
@@ -126,7 +117,7 @@ public class SpokeSyncTests
         var running = spoke.RunAsync(stop.Token);
         for (int round = 1; round <= 3; round++)
         {
-            var (delay, done) = await waits.Reader.ReadAsync(stop.Token);
+            var (delay, done) = await waits.NextAsync(stop.Token);
             // Parked before its next request: exactly one request per round, and the wait is what is left of the spacing.
             Assert.Equal(round, Volatile.Read(ref requests));
             Assert.InRange(delay, TimeSpan.FromTicks(1), spacing);
@@ -150,17 +141,9 @@ public class SpokeSyncTests
             Interlocked.Increment(ref requests);
             throw new UnauthorizedAccessException("denied by a test");
         });
-        var waits = System.Threading.Channels.Channel.CreateUnbounded<(TimeSpan Delay, TaskCompletionSource Done)>();
-        var options = new SyncAgentOptions
-        {
-            MinRequestSpacing = TimeSpan.Zero, // only the backoff's waits: the seam's waits take no time
-            Delay = (delay, token) =>
-            {
-                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                waits.Writer.TryWrite((delay, done));
-                return done.Task.WaitAsync(token);
-            },
-        };
+        var waits = new ParkedDelays();
+        // Only the backoff's waits: the seam's waits take no time, so a spacing would ask for one every round.
+        var options = new SyncAgentOptions { MinRequestSpacing = TimeSpan.Zero, Delay = waits.Delay };
         var log = new List<string>();
         MeshConfig Enrolled() => new() { PrivateKey = own.Clone(), Address = IpPrefix.Parse("10.8.0.5/24") };
         var spoke = new SpokeSync(Enrolled, own.PublicKey(), state, IPEndPoint.Parse("127.0.0.1:9"), access, m => { lock (log) log.Add(m); }, options);
@@ -169,7 +152,7 @@ public class SpokeSyncTests
         var backoffs = new List<TimeSpan>();
         for (int round = 1; round <= 3; round++)
         {
-            var (delay, done) = await waits.Reader.ReadAsync(stop.Token);
+            var (delay, done) = await waits.NextAsync(stop.Token);
             backoffs.Add(delay);
             done.SetResult();
         }
