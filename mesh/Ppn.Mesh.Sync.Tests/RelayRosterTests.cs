@@ -354,4 +354,43 @@ public class RelayRosterTests
         Assert.Equal(SetVerdict.Accepted, state.Offer(PeerSet.Sign(9, 0, hub, [], [], authority.SigningPrivateKey).Bytes, out _));
         lock (log) Assert.Contains("the serial floor 5 is below the roster's 9 (a floor write failed): raised to it", log);
     }
+
+    [Fact]
+    public async Task A_set_accepted_while_a_converge_runs_is_converged_and_its_roster_kept_at_once_not_at_the_next_interval()
+    {
+        using var hubKey = WireGuardPrivateKey.Generate();
+        using var relayBase = new MeshConfig { PrivateKey = hubKey.Clone(), Address = IpPrefix.Parse("10.8.0.1/24"), ListenPort = 51820, Forwarding = true };
+        var hub = hubKey.PublicKey().Bytes.ToArray();
+        using var authority = SyncVectorTests.Authority(hub: hub);
+        var grants = Enumerable.Range(2, 2).Select(i => authority.Grant(SyncVectorTests.NodeKey(i), (ulong)i, IPAddress.Parse($"10.8.0.{i}"), 0)).ToList();
+        var state = new PeerSetState(authority.Trust, hub, new MemoryPeerSetStore(), floor: new MemorySerialFloor());
+        var roster = new MemoryRosterStore();
+        using var applyingSpokes = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        int held = 0;
+        // The first bring-up with spokes (set 2's) is held until set 3 has been accepted: two sets in quick succession.
+        var access = new MeshAccess(config =>
+        {
+            if (config.Peers.Count > 0 && Interlocked.Exchange(ref held, 1) == 0)
+            {
+                applyingSpokes.Set();
+                Assert.True(release.Wait(TimeSpan.FromSeconds(30)));
+            }
+            return new BringUpReport("ppn0", "test", []);
+        }, () => null, family => new Socket(family, SocketType.Stream, ProtocolType.Tcp));
+        // An interval no test waits out: only the change signal can bring the second converge in time.
+        var options = new SyncAgentOptions { ConvergeInterval = TimeSpan.FromHours(1), Backoff = TimeSpan.FromMinutes(10) };
+        var sync = new RelaySync(relayBase, state, IPEndPoint.Parse("127.0.0.1:9"), access, () => SyncServer.Bind(IPAddress.Loopback, 0), _ => { }, options, roster);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var running = sync.RunAsync(stop.Token);
+        await sync.Listening.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(SetVerdict.Accepted, state.Offer(PeerSet.Sign(2, 0, hub, grants, [], authority.SigningPrivateKey).Bytes, out _));
+        Assert.True(applyingSpokes.Wait(TimeSpan.FromSeconds(30)), "set 2 was not converged");
+        Assert.Equal(SetVerdict.Accepted, state.Offer(PeerSet.Sign(3, 0, hub, grants, [], authority.SigningPrivateKey).Bytes, out _));
+        release.Set();
+        await SyncLab.Eventually(() => RelayRosterKeeping.Load(roster, hub, 0, out var kept, out _) == RosterVerdict.Accepted && kept!.Serial == 3,
+            TimeSpan.FromSeconds(30), "set 3's roster is kept");
+        stop.Cancel();
+        await running.WaitAsync(TimeSpan.FromSeconds(30));
+    }
 }

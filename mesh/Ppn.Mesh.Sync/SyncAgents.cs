@@ -295,15 +295,20 @@ public sealed class RelaySync(MeshConfig baseConfig, PeerSetState state, IPEndPo
 
     private async Task ConvergeOnChangesAsync(CancellationToken stopping)
     {
+        // The change signal is taken before each converge reads the set: a set accepted while a converge runs (two in
+        // quick succession) then wakes the next one at once. Taken after, it would be missed until the next interval,
+        // and with it the roster of that set (a power cut in between left a roster below the floor: Stale at the boot).
+        var changed = state.Changed;
+        await ConvergeAsync();
         while (!stopping.IsCancellationRequested)
         {
-            var changed = state.Changed;
             try
             {
                 await changed.WaitAsync(_options.ConvergeInterval, stopping);
             }
             catch (TimeoutException) { }
             catch (OperationCanceledException) { return; }
+            changed = state.Changed;
             await ConvergeAsync();
         }
     }
