@@ -1,9 +1,11 @@
 /* Baseline for `make bench`: what one command tag costs in C — libsodium's keyed BLAKE2b-256 over the 8
- * authenticated bytes (crypto_generichash, as CommandKeyring.ComputeTag calls it through Geralt), linked against
- * the libsodium.so ppn ships. The prototypes are libsodium's stable public API (sodium/crypto_generichash.h);
- * no headers are needed. Usage: verify_blake2b N   prints "ns_per_op X". */
-#include <stdio.h>
-#include <stdlib.h>
+ * authenticated bytes (crypto_generichash, as CommandKeyring.ComputeTag calls it), then the 8-byte compare a
+ * verifier does, linked against the libsodium.so ppn ships. The prototypes are libsodium's stable public API
+ * (sodium/crypto_generichash.h); no headers are needed.
+ *
+ * Built as a shared library: the bench loads it into its own process and calls verify_blake2b_loop on the same
+ * thread, pinned to the same CPU, in chunks interleaved with its own, so both sides see the same CPU, caches and
+ * libsodium instance (docs/performance.md). */
 #include <time.h>
 
 int sodium_init(void);
@@ -17,19 +19,17 @@ static long long now_ns(void) {
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-int main(int argc, char **argv) {
-  long n = argc > 1 ? atol(argv[1]) : 500000;
-  if (sodium_init() < 0) return 1;
+/* n tags of one 16-byte datagram whose tag does not match; returns ns per tag, or -1 if libsodium failed to start. */
+double verify_blake2b_loop(long n) {
+  if (sodium_init() < 0) return -1;
   unsigned char key[32], packet[16] = {0x10, 0x00, 0x00, 0x2a, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8}, tag[32];
   for (int i = 0; i < 32; i++) key[i] = (unsigned char)(i * 7 + 1);
   volatile int equal = 0;
-  for (long i = 0; i < 20000; i++) crypto_generichash(tag, 32, packet, 8, key, 32);
   long long start = now_ns();
   for (long i = 0; i < n; i++) {
     crypto_generichash(tag, 32, packet, 8, key, 32);
     equal += sodium_memcmp(tag, packet + 8, 8) == 0; /* the compare a verifier does */
   }
   long long ns = now_ns() - start;
-  printf("ns_per_op %.2f\n", (double)ns / n);
-  return equal == 0 ? 0 : 1;
+  return equal == 0 ? (double)ns / n : -1;
 }
