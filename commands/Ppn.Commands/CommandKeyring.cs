@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Geralt;
 
@@ -89,6 +91,7 @@ public sealed class CommandKeyring : IDisposable
     }
 
     /// <summary>The 32-byte key for <paramref name="epoch"/> (0..15).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ReadOnlySpan<byte> Key(int epoch)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -102,6 +105,23 @@ public sealed class CommandKeyring : IDisposable
         SodiumGenericHash.Compute(full, header[..CommandPacket.AuthenticatedSize], key);
         full[..CommandPacket.TagSize].CopyTo(tag);
         CryptographicOperations.ZeroMemory(full);
+    }
+
+    /// <summary>
+    /// Whether bytes 8–15 of <paramref name="datagram"/> (16 bytes) are the tag of its bytes 0–7 under
+    /// <paramref name="key"/>. Constant time: the 8-byte tags are compared as one 64-bit XOR, no branch before the
+    /// single result. The hash is made and compared in one buffer, then zeroed (its first 8 bytes are the valid tag
+    /// for this header). The 8090 hot path: one call per datagram the prefilter passes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TagMatches(ReadOnlySpan<byte> datagram, ReadOnlySpan<byte> key)
+    {
+        Span<byte> full = stackalloc byte[SodiumGenericHash.HashSize];
+        SodiumGenericHash.Compute(full, datagram[..CommandPacket.AuthenticatedSize], key);
+        ulong difference = BinaryPrimitives.ReadUInt64LittleEndian(full) ^
+            BinaryPrimitives.ReadUInt64LittleEndian(datagram.Slice(CommandPacket.AuthenticatedSize, CommandPacket.TagSize));
+        CryptographicOperations.ZeroMemory(full);
+        return difference == 0;
     }
 
     public void Dispose()

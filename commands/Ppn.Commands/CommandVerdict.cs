@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Ppn.Commands;
 
 /// <summary>Outcome of verifying one datagram, in the order the checks run (docs/protocol/commands.md §Verify order).</summary>
@@ -53,6 +55,7 @@ public sealed class VerdictCounters
 {
     private readonly long[] _counts = new long[CommandVerdicts.Count];
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Increment(CommandVerdict verdict) => Interlocked.Increment(ref _counts[(int)verdict]);
 
     public long this[CommandVerdict verdict] => Interlocked.Read(ref _counts[(int)verdict]);
@@ -92,6 +95,7 @@ public sealed class NodeAddressing
     public ushort NodeId { get; }
     public ReadOnlySpan<ushort> GroupIds => _groups;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Matches(TargetSelector target) => target.Kind switch
     {
         TargetKind.Node => target.Id == NodeId,

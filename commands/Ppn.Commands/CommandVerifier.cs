@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace Ppn.Commands;
 
 /// <summary>
@@ -91,15 +89,7 @@ public sealed class CommandVerifier
         if (!packet.IsKnownIntent || !CommandPacket.IsValidArgument(packet.Intent, packet.Argument)) return CommandVerdict.BadIntent;
         if (!_node.Matches(packet.Target)) return CommandVerdict.WrongTarget;
 
-        Span<byte> expected = stackalloc byte[CommandPacket.TagSize];
-        CommandKeyring.ComputeTag(expected, datagram, _keys.Key(packet.Epoch));
-        // Constant time: the 8-byte tags are compared as one 64-bit XOR, no branch before the single result.
-        ulong difference = BinaryPrimitives.ReadUInt64LittleEndian(expected) ^
-            BinaryPrimitives.ReadUInt64LittleEndian(datagram.Slice(CommandPacket.AuthenticatedSize, CommandPacket.TagSize));
-        if (difference != 0)
-        {
-            return CommandVerdict.BadTag;
-        }
+        if (!CommandKeyring.TagMatches(datagram, _keys.Key(packet.Epoch))) return CommandVerdict.BadTag;
 
         lock (_state)
         {
