@@ -176,6 +176,8 @@ internal sealed partial class Bench
     private const int SenderCpu = 1;
     /// <summary>verify: each repetition's 300 000 datagrams per side, in this many chunks interleaved with C's.</summary>
     private const int VerifyChunks = 10;
+    /// <summary>intake capacity: fills drained per side and repetition, alternating which side goes first.</summary>
+    private const int IntakeSamplesPerRep = 3;
     private const int RecordBytes = 32;
     private const int ValidEvery = 1000;
     private const ushort NodeId = 42;
@@ -311,7 +313,7 @@ internal sealed partial class Bench
     // ---- capacity: drain a pre-filled receive buffer, receiver pinned, buffer filled by the C sendmmsg sender
     public double Capacity()
     {
-        _report.Section($"intake capacity: drain a receive buffer pre-filled with well-formed forgeries (receiver pinned to CPU {ReceiverCpu}, C sender on CPU {SenderCpu})");
+        _report.Section($"intake capacity: drain a receive buffer pre-filled with well-formed forgeries (receiver pinned to CPU {ReceiverCpu}, C sender on CPU {SenderCpu}; {IntakeSamplesPerRep} fills per side and repetition)");
         const int fill = 60_000; // more than a 16 MiB request (32 MiB granted) holds: what does not fit is dropped by the kernel
         var packets = WritePackets("prefill.bin", 1, _ => Forged(wellFormed: true, 0));
         List<double> cRate = [], cCpu = [], vRate = [], vCpu = [], oRate = [], oCpu = [];
@@ -335,7 +337,10 @@ internal sealed partial class Bench
                 oRate.Add(queued / (ns / 1e9));
                 oCpu.Add(cpu / (double)queued);
             }
-            if (rep % 2 == 0) { MeasureC(); MeasureOurs(); } else { MeasureOurs(); MeasureC(); }
+            for (int sample = 0; sample < IntakeSamplesPerRep; sample++)
+            {
+                if ((rep + sample) % 2 == 0) { MeasureC(); MeasureOurs(); } else { MeasureOurs(); MeasureC(); }
+            }
         }
         var c = Stats.Of(cRate);
         var o = Stats.Of(oRate);
@@ -344,16 +349,16 @@ internal sealed partial class Bench
         var vc = Stats.Of(vCpu);
         var oc = Stats.Of(oCpu);
         Report.Line($"C recvmmsg drain           {Scale(c, 1e-3).Format("k datagrams/s", "F0")}, CPU {cc.Format("ns/datagram")} ({cQueued} queued)");
-        Report.Line($"C drain + libsodium tag    {Scale(v, 1e-3).Format("k datagrams/s", "F0")}, CPU {vc.Format("ns/datagram")}");
+        Report.Line($"C drain, the same work     {Scale(v, 1e-3).Format("k datagrams/s", "F0")}, CPU {vc.Format("ns/datagram")}");
         Report.Line($"ppn listener               {Scale(o, 1e-3).Format("k datagrams/s", "F0")}, CPU {oc.Format("ns/datagram")} ({oQueued} queued; every one verified)");
         // Against the drain that verifies nothing, the hash alone bounds any verifying receiver: C with the same
         // libsodium call reaches only v/c. Printed beside the ratio so the reader sees how much of the gap is ours.
         _report.Ratio("intake capacity vs C recvmmsg drain", o.Median / c.Median, 0.9, atMost: false,
-            string.Create(CultureInfo.InvariantCulture, $"median datagrams/s draining a full buffer, higher is better (the drain verifies nothing; C with the same tag reaches {v.Median / c.Median:F2}x)"));
+            string.Create(CultureInfo.InvariantCulture, $"median datagrams/s draining a full buffer, higher is better (the drain verifies nothing; C doing the same work reaches {v.Median / c.Median:F2}x)"));
         _report.Ratio("intake CPU per datagram vs C recvmmsg drain", oc.Median / cc.Median, 1.2, atMost: true,
-            string.Create(CultureInfo.InvariantCulture, $"median receiver-thread CPU ns per datagram, lower is better (the drain verifies nothing; C with the same tag needs {vc.Median / cc.Median:F2}x)"));
-        _report.Ratio("intake capacity vs C drain + libsodium tag", o.Median / v.Median, 0.9, atMost: false, "the same work in C: what ppn adds beyond the kernel and the hash");
-        _report.Ratio("intake CPU per datagram vs C drain + libsodium tag", oc.Median / vc.Median, 1.2, atMost: true, "the same work in C");
+            string.Create(CultureInfo.InvariantCulture, $"median receiver-thread CPU ns per datagram, lower is better (the drain verifies nothing; C doing the same work needs {vc.Median / cc.Median:F2}x)"));
+        _report.Ratio("intake capacity vs C drain doing the same work", o.Median / v.Median, 0.9, atMost: false, "tag, SO_RXQ_OVFL and its control messages in C: what ppn adds beyond the kernel and the hash");
+        _report.Ratio("intake CPU per datagram vs C drain doing the same work", oc.Median / vc.Median, 1.2, atMost: true, "the same work in C");
         return o.Median;
     }
 
