@@ -111,7 +111,9 @@ public sealed class CommandKeyring : IDisposable
     /// Whether bytes 8–15 of <paramref name="datagram"/> (16 bytes) are the tag of its bytes 0–7 under
     /// <paramref name="key"/>. Constant time: the 8-byte tags are compared as one 64-bit XOR, no branch before the
     /// single result. The hash is made and compared in one buffer, then zeroed (its first 8 bytes are the valid tag
-    /// for this header). The 8090 hot path: one call per datagram the prefilter passes.
+    /// for this header). The 8090 hot path: one call per datagram the prefilter passes, and the one tag check
+    /// (the verifier and the packet decoder both use it). A datagram shorter than 16 bytes throws
+    /// <see cref="ArgumentOutOfRangeException"/> (callers parse with <see cref="CommandPacket.TryParse"/> first).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TagMatches(ReadOnlySpan<byte> datagram, ReadOnlySpan<byte> key)

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Serialization;
 
@@ -149,9 +148,7 @@ public static class PacketDecoder
         if (haveKey)
         {
             if (key.Length != CommandKeyring.KeySize) throw new ArgumentException("command keys are 32 bytes", nameof(key));
-            Span<byte> expected = stackalloc byte[CommandPacket.TagSize];
-            CommandKeyring.ComputeTag(expected, datagram, key);
-            tag = CryptographicOperations.FixedTimeEquals(expected, datagram[8..16]) ? TagCheck.Valid : TagCheck.Invalid;
+            tag = CommandKeyring.TagMatches(datagram, key) ? TagCheck.Valid : TagCheck.Invalid;
         }
         var verdict = packet.Version != CommandPacket.CurrentVersion ? CommandVerdict.BadVersion
             : !packet.IsKnownIntent || !CommandPacket.IsValidArgument(packet.Intent, packet.Argument) ? CommandVerdict.BadIntent
