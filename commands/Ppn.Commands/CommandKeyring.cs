@@ -10,7 +10,8 @@ namespace Ppn.Commands;
 /// shared = X25519(own private, peer public);
 /// key(e) = BLAKE2b-256(key = shared, message = "ppn-command-key-v1" || e || authority_pk || node_pk).
 /// Both sides derive the same keys: the node from (node private, authority public), the authority from
-/// (authority private, node public). Keys live in one pinned buffer zeroed on <see cref="Dispose"/>.
+/// (authority private, node public). Keys live in one pinned buffer, and each key's tag state
+/// (<see cref="CommandTagState"/>, as secret as the key) in another; both are zeroed on <see cref="Dispose"/>.
 /// </summary>
 public sealed class CommandKeyring : IDisposable
 {
@@ -21,6 +22,7 @@ public sealed class CommandKeyring : IDisposable
     public static ReadOnlySpan<byte> Label => "ppn-command-key-v1"u8;
 
     private readonly byte[] _keys = GC.AllocateArray<byte>(EpochCount * KeySize, pinned: true);
+    private readonly ulong[] _tagStates = GC.AllocateArray<ulong>(EpochCount * CommandTagState.Words, pinned: true);
     private bool _disposed;
 
     private CommandKeyring() { }
@@ -62,7 +64,9 @@ public sealed class CommandKeyring : IDisposable
             }
             for (byte e = 0; e < EpochCount; e++)
             {
-                DeriveCommandKey(ring._keys.AsSpan(e * KeySize, KeySize), shared, e, authorityPublic, nodePublic);
+                var key = ring._keys.AsSpan(e * KeySize, KeySize);
+                DeriveCommandKey(key, shared, e, authorityPublic, nodePublic);
+                CommandTagState.Precompute(ring._tagStates.AsSpan(e * CommandTagState.Words, CommandTagState.Words), key);
             }
             return ring;
         }
@@ -108,11 +112,27 @@ public sealed class CommandKeyring : IDisposable
     }
 
     /// <summary>
+    /// Whether bytes 8–15 of <paramref name="datagram"/> (16 bytes) are the tag of its bytes 0–7 under the key of
+    /// <paramref name="epoch"/> (0..15). The 8090 hot path (<see cref="CommandVerifier"/>): one call per datagram the
+    /// prefilter passes, one BLAKE2b compression from the key's state (<see cref="CommandTagState"/>). Constant time:
+    /// the 8-byte tags are compared as one 64-bit XOR, no branch before the single result. A datagram shorter than
+    /// 16 bytes throws <see cref="ArgumentOutOfRangeException"/> (callers parse with <see cref="CommandPacket.TryParse"/> first).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TagMatches(ReadOnlySpan<byte> datagram, int epoch)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var state = _tagStates.AsSpan(epoch * CommandTagState.Words, CommandTagState.Words);
+        ulong tag = CommandTagState.Tag(state, BinaryPrimitives.ReadUInt64LittleEndian(datagram));
+        return (tag ^ BinaryPrimitives.ReadUInt64LittleEndian(datagram.Slice(CommandPacket.AuthenticatedSize, CommandPacket.TagSize))) == 0;
+    }
+
+    /// <summary>
     /// Whether bytes 8–15 of <paramref name="datagram"/> (16 bytes) are the tag of its bytes 0–7 under
-    /// <paramref name="key"/>. Constant time: the 8-byte tags are compared as one 64-bit XOR, no branch before the
+    /// <paramref name="key"/>, computed by libsodium (the reference the keyring's own <see cref="TagMatches(ReadOnlySpan{byte}, int)"/>
+    /// is tested against). Constant time: the 8-byte tags are compared as one 64-bit XOR, no branch before the
     /// single result. The hash is made and compared in one buffer, then zeroed (its first 8 bytes are the valid tag
-    /// for this header). The 8090 hot path: one call per datagram the prefilter passes, and the one tag check
-    /// (the verifier and the packet decoder both use it). A datagram shorter than 16 bytes throws
+    /// for this header). Used by the packet decoder, which checks any key it is given. A datagram shorter than 16 bytes throws
     /// <see cref="ArgumentOutOfRangeException"/> (callers parse with <see cref="CommandPacket.TryParse"/> first).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -131,6 +151,7 @@ public sealed class CommandKeyring : IDisposable
         if (_disposed) return;
         _disposed = true;
         CryptographicOperations.ZeroMemory(_keys);
+        Array.Clear(_tagStates);
     }
 
 }

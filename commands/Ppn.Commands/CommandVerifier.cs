@@ -89,7 +89,7 @@ public sealed class CommandVerifier
         if (!packet.IsKnownIntent || !CommandPacket.IsValidArgument(packet.Intent, packet.Argument)) return CommandVerdict.BadIntent;
         if (!_node.Matches(packet.Target)) return CommandVerdict.WrongTarget;
 
-        if (!CommandKeyring.TagMatches(datagram, _keys.Key(packet.Epoch))) return CommandVerdict.BadTag;
+        if (!_keys.TagMatches(datagram, packet.Epoch)) return CommandVerdict.BadTag;
 
         lock (_state)
         {
