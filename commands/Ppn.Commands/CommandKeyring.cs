@@ -19,6 +19,8 @@ public sealed class CommandKeyring : IDisposable
     public const int PublicKeySize = 32;
     public const int PrivateKeySize = 32;
     public const int EpochCount = 16;
+    /// <summary>The tag is the first 8 bytes of a 32-byte BLAKE2b output (the output length is a hash parameter).</summary>
+    public const int HashSize = 32;
     public static ReadOnlySpan<byte> Label => "ppn-command-key-v1"u8;
 
     private readonly byte[] _keys = GC.AllocateArray<byte>(EpochCount * KeySize, pinned: true);
@@ -102,11 +104,11 @@ public sealed class CommandKeyring : IDisposable
         return _keys.AsSpan(epoch * KeySize, KeySize);
     }
 
-    /// <summary>tag = first 8 bytes of BLAKE2b-256(key, header[0..8]). Allocation-free.</summary>
+    /// <summary>tag = first 8 bytes of BLAKE2b-256(key, header[0..8]), by libsodium through Geralt. Allocation-free.</summary>
     public static void ComputeTag(Span<byte> tag, ReadOnlySpan<byte> header, ReadOnlySpan<byte> key)
     {
-        Span<byte> full = stackalloc byte[SodiumGenericHash.HashSize];
-        SodiumGenericHash.Compute(full, header[..CommandPacket.AuthenticatedSize], key);
+        Span<byte> full = stackalloc byte[HashSize];
+        BLAKE2b.ComputeTag(full, header[..CommandPacket.AuthenticatedSize], key);
         full[..CommandPacket.TagSize].CopyTo(tag);
         CryptographicOperations.ZeroMemory(full);
     }
@@ -129,17 +131,16 @@ public sealed class CommandKeyring : IDisposable
 
     /// <summary>
     /// Whether bytes 8–15 of <paramref name="datagram"/> (16 bytes) are the tag of its bytes 0–7 under
-    /// <paramref name="key"/>, computed by libsodium (the reference the keyring's own <see cref="TagMatches(ReadOnlySpan{byte}, int)"/>
+    /// <paramref name="key"/>, computed by libsodium through Geralt (the reference the keyring's own <see cref="TagMatches(ReadOnlySpan{byte}, int)"/>
     /// is tested against). Constant time: the 8-byte tags are compared as one 64-bit XOR, no branch before the
     /// single result. The hash is made and compared in one buffer, then zeroed (its first 8 bytes are the valid tag
     /// for this header). Used by the packet decoder, which checks any key it is given. A datagram shorter than 16 bytes throws
     /// <see cref="ArgumentOutOfRangeException"/> (callers parse with <see cref="CommandPacket.TryParse"/> first).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TagMatches(ReadOnlySpan<byte> datagram, ReadOnlySpan<byte> key)
     {
-        Span<byte> full = stackalloc byte[SodiumGenericHash.HashSize];
-        SodiumGenericHash.Compute(full, datagram[..CommandPacket.AuthenticatedSize], key);
+        Span<byte> full = stackalloc byte[HashSize];
+        BLAKE2b.ComputeTag(full, datagram[..CommandPacket.AuthenticatedSize], key);
         ulong difference = BinaryPrimitives.ReadUInt64LittleEndian(full) ^
             BinaryPrimitives.ReadUInt64LittleEndian(datagram.Slice(CommandPacket.AuthenticatedSize, CommandPacket.TagSize));
         CryptographicOperations.ZeroMemory(full);

@@ -12,7 +12,7 @@ namespace Ppn.Commands;
 /// follows in a block of its own. That first compression depends on the key alone, so <see cref="Precompute"/>
 /// does it once per key and keeps the 8-word chaining value, and <see cref="Tag"/> does only the final compression:
 /// one block whose single non-zero word is the header (counter 136, final flag set). libsodium's
-/// <c>crypto_generichash</c> exposes no such state and does both compressions, its parameter block and its
+/// <c>crypto_generichash</c> (and so Geralt) exposes no such state and does both compressions, its parameter block and its
 /// buffering on every call: 4 to 5 times the cost (docs/performance.md). Everything else that makes or checks a tag
 /// (the sealer, the decoder, the fuzz harness's oracle) calls libsodium, and the tests compare the two on random
 /// keys and headers and on the protocol vectors, so this code is checked against the reference on every run.
@@ -58,7 +58,7 @@ internal static class CommandTagState
         Span<ulong> v = stackalloc ulong[16];
         ReadOnlySpan<ulong> iv = [Iv0, Iv1, Iv2, Iv3, Iv4, Iv5, Iv6, Iv7];
         iv.CopyTo(state);
-        state[0] ^= 0x01010000UL ^ ((ulong)CommandKeyring.KeySize << 8) ^ SodiumGenericHash.HashSize;
+        state[0] ^= 0x01010000UL ^ ((ulong)CommandKeyring.KeySize << 8) ^ CommandKeyring.HashSize;
         state.CopyTo(v);
         iv.CopyTo(v[8..]);
         v[12] ^= 128; // bytes compressed so far: the key block
