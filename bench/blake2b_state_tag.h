@@ -34,25 +34,26 @@ static const uint8_t tag_sigma[12][16] = {
   } while (0)
 #define TAG_ROUND(r)                                                                                                   \
   do {                                                                                                                 \
-    TAG_G(r, 0, v[0], v[4], v[8], v[12]);                                                                              \
-    TAG_G(r, 1, v[1], v[5], v[9], v[13]);                                                                              \
-    TAG_G(r, 2, v[2], v[6], v[10], v[14]);                                                                             \
-    TAG_G(r, 3, v[3], v[7], v[11], v[15]);                                                                             \
-    TAG_G(r, 4, v[0], v[5], v[10], v[15]);                                                                             \
-    TAG_G(r, 5, v[1], v[6], v[11], v[12]);                                                                             \
-    TAG_G(r, 6, v[2], v[7], v[8], v[13]);                                                                              \
-    TAG_G(r, 7, v[3], v[4], v[9], v[14]);                                                                              \
+    TAG_G(r, 0, v0, v4, v8, v12);                                                                                      \
+    TAG_G(r, 1, v1, v5, v9, v13);                                                                                      \
+    TAG_G(r, 2, v2, v6, v10, v14);                                                                                     \
+    TAG_G(r, 3, v3, v7, v11, v15);                                                                                     \
+    TAG_G(r, 4, v0, v5, v10, v15);                                                                                     \
+    TAG_G(r, 5, v1, v6, v11, v12);                                                                                     \
+    TAG_G(r, 6, v2, v7, v8, v13);                                                                                      \
+    TAG_G(r, 7, v3, v4, v9, v14);                                                                                      \
   } while (0)
 
+/* The 16 working words as scalars, so gcc keeps them in registers (an array of them stayed partly on the stack). */
 static inline __attribute__((always_inline)) void tag_compress(uint64_t h[8], const uint64_t m[16], uint64_t t,
                                                                int last) {
-  uint64_t v[16];
-  for (int i = 0; i < 8; i++) v[i] = h[i], v[i + 8] = tag_iv[i];
-  v[12] ^= t;
-  if (last) v[14] = ~v[14];
+  uint64_t v0 = h[0], v1 = h[1], v2 = h[2], v3 = h[3], v4 = h[4], v5 = h[5], v6 = h[6], v7 = h[7];
+  uint64_t v8 = tag_iv[0], v9 = tag_iv[1], v10 = tag_iv[2], v11 = tag_iv[3], v12 = tag_iv[4] ^ t, v13 = tag_iv[5],
+           v14 = last ? ~tag_iv[6] : tag_iv[6], v15 = tag_iv[7];
   TAG_ROUND(0); TAG_ROUND(1); TAG_ROUND(2); TAG_ROUND(3); TAG_ROUND(4); TAG_ROUND(5);
   TAG_ROUND(6); TAG_ROUND(7); TAG_ROUND(8); TAG_ROUND(9); TAG_ROUND(10); TAG_ROUND(11);
-  for (int i = 0; i < 8; i++) h[i] ^= v[i] ^ v[i + 8];
+  h[0] ^= v0 ^ v8; h[1] ^= v1 ^ v9; h[2] ^= v2 ^ v10; h[3] ^= v3 ^ v11;
+  h[4] ^= v4 ^ v12; h[5] ^= v5 ^ v13; h[6] ^= v6 ^ v14; h[7] ^= v7 ^ v15;
 }
 
 static void tag_state_init(uint64_t h[8], const unsigned char key[32]) {

@@ -47,6 +47,8 @@ internal sealed class Harness
         var decoded = PacketDecoder.Decode(input, ring, addressing);
         if (decoded.Parsed != parsed) throw new InvalidOperationException("decoder and parser disagree on length");
         if (verdict == CommandVerdict.Accepted && decoded.Verdict != CommandVerdict.Accepted) throw new InvalidOperationException("decoder rejects what the verifier accepted");
+        // Both ways: the verifier's tag (one compression from the key's state) and the decoder's (libsodium) agree.
+        if (verdict == CommandVerdict.BadTag && decoded.Tag == TagCheck.Valid) throw new InvalidOperationException("the verifier refused a tag libsodium accepts");
         _ = decoded.ToText();
     }
 }

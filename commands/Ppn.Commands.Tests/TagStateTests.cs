@@ -60,21 +60,27 @@ public class TagStateTests
     }
 
     [Fact]
-    public void The_keyring_checks_tags_as_libsodium_does_under_every_epoch_and_refuses_every_flipped_bit()
+    public void The_keyring_checks_tags_as_libsodium_does_under_every_epoch_and_refuses_every_flipped_bit_and_length()
     {
         using var nodeRing = TestKeys.NodeRing();
         using var authorityRing = CommandKeyring.ForAuthority(TestKeys.AuthorityPrivate, TestKeys.NodePublic);
-        Gen.Select(Gen.Int[0, 15], Gen.UInt[1, uint.MaxValue], Gen.Int[0, 63]).Sample((epoch, counter, bit) =>
+        Gen.Select(Gen.Int[0, 15], Gen.UInt[1, uint.MaxValue]).Sample((epoch, counter) =>
         {
             var datagram = new byte[CommandPacket.Size];
             CommandSealer.Seal(authorityRing.Key(epoch), CommandPacket.CurrentVersion, (byte)epoch, 0, 0, TargetSelector.Node(42), counter, datagram);
             Assert.True(nodeRing.TagMatches(datagram, epoch));
             Assert.True(CommandKeyring.TagMatches(datagram, nodeRing.Key(epoch)));
             Assert.False(nodeRing.TagMatches(datagram, (epoch + 1) & 15));
-            datagram[8 + bit / 8] ^= (byte)(1 << (bit % 8));
-            Assert.False(nodeRing.TagMatches(datagram, epoch));
-            Assert.False(CommandKeyring.TagMatches(datagram, nodeRing.Key(epoch)));
-        }, iter: 2000);
+            for (int bit = 0; bit < 64; bit++)
+            {
+                datagram[8 + bit / 8] ^= (byte)(1 << (bit % 8));
+                Assert.False(nodeRing.TagMatches(datagram, epoch));
+                Assert.False(CommandKeyring.TagMatches(datagram, nodeRing.Key(epoch)));
+                datagram[8 + bit / 8] ^= (byte)(1 << (bit % 8));
+            }
+            Assert.False(nodeRing.TagMatches(datagram.AsSpan(0, 15), epoch));
+            Assert.False(nodeRing.TagMatches([.. datagram, 0], epoch));
+        }, iter: 300);
     }
 
     [Fact]
@@ -83,5 +89,17 @@ public class TagStateTests
         var ring = TestKeys.NodeRing();
         ring.Dispose();
         Assert.Throws<ObjectDisposedException>(() => ring.TagMatches(new byte[CommandPacket.Size], 0));
+    }
+
+    [Fact]
+    public void Epochs_outside_0_to_15_and_authority_keyrings_are_refused()
+    {
+        using var ring = TestKeys.NodeRing();
+        Assert.Throws<ArgumentOutOfRangeException>(() => ring.TagMatches(new byte[CommandPacket.Size], 16));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ring.TagMatches(new byte[CommandPacket.Size], 0x20000000));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ring.Key(-1).Length);
+        using var authority = CommandKeyring.ForAuthority(TestKeys.AuthorityPrivate, TestKeys.NodePublic);
+        Assert.Throws<InvalidOperationException>(() => authority.TagMatches(new byte[CommandPacket.Size], 0));
+        Assert.Throws<ArgumentException>(() => new CommandVerifier(authority, new NodeAddressing(42), new InMemoryReplayStateStore(), 0));
     }
 }

@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Geralt;
 
@@ -24,17 +26,20 @@ public sealed class CommandKeyring : IDisposable
     public static ReadOnlySpan<byte> Label => "ppn-command-key-v1"u8;
 
     private readonly byte[] _keys = GC.AllocateArray<byte>(EpochCount * KeySize, pinned: true);
-    private readonly ulong[] _tagStates = GC.AllocateArray<ulong>(EpochCount * CommandTagState.Words, pinned: true);
+    private readonly ulong[]? _tagStates; // the node side only: the authority seals and never verifies
     private bool _disposed;
 
-    private CommandKeyring() { }
+    private CommandKeyring(bool verifies)
+    {
+        if (verifies) _tagStates = GC.AllocateArray<ulong>(EpochCount * CommandTagState.Words, pinned: true);
+    }
 
     /// <summary>The node side: its own static X25519 private key and the authority's public key.</summary>
     public static CommandKeyring ForNode(ReadOnlySpan<byte> nodePrivateKey, ReadOnlySpan<byte> authorityPublicKey)
     {
         Span<byte> nodePublic = stackalloc byte[PublicKeySize];
         X25519.ComputePublicKey(nodePublic, nodePrivateKey);
-        return Derive(nodePrivateKey, authorityPublicKey, authorityPublicKey, nodePublic);
+        return Derive(nodePrivateKey, authorityPublicKey, authorityPublicKey, nodePublic, verifies: true);
     }
 
     /// <summary>The authority side: its static X25519 private key and the node's public key.</summary>
@@ -42,15 +47,15 @@ public sealed class CommandKeyring : IDisposable
     {
         Span<byte> authorityPublic = stackalloc byte[PublicKeySize];
         X25519.ComputePublicKey(authorityPublic, authorityPrivateKey);
-        return Derive(authorityPrivateKey, nodePublicKey, authorityPublic, nodePublicKey);
+        return Derive(authorityPrivateKey, nodePublicKey, authorityPublic, nodePublicKey, verifies: false);
     }
 
     private static CommandKeyring Derive(ReadOnlySpan<byte> ownPrivate, ReadOnlySpan<byte> peerPublic,
-        ReadOnlySpan<byte> authorityPublic, ReadOnlySpan<byte> nodePublic)
+        ReadOnlySpan<byte> authorityPublic, ReadOnlySpan<byte> nodePublic, bool verifies)
     {
         if (ownPrivate.Length != PrivateKeySize) throw new ArgumentException("X25519 private keys are 32 bytes", nameof(ownPrivate));
         if (peerPublic.Length != PublicKeySize) throw new ArgumentException("X25519 public keys are 32 bytes", nameof(peerPublic));
-        var ring = new CommandKeyring();
+        var ring = new CommandKeyring(verifies);
         Span<byte> shared = stackalloc byte[X25519.SharedSecretSize];
         try
         {
@@ -68,7 +73,12 @@ public sealed class CommandKeyring : IDisposable
             {
                 var key = ring._keys.AsSpan(e * KeySize, KeySize);
                 DeriveCommandKey(key, shared, e, authorityPublic, nodePublic);
-                CommandTagState.Precompute(ring._tagStates.AsSpan(e * CommandTagState.Words, CommandTagState.Words), key);
+                if (ring._tagStates is { } states)
+                {
+                    var state = states.AsSpan(e * CommandTagState.Words, CommandTagState.Words);
+                    CommandTagState.Precompute(state, key);
+                    SelfTest(state, key, e);
+                }
             }
             return ring;
         }
@@ -96,11 +106,32 @@ public sealed class CommandKeyring : IDisposable
         BLAKE2b.ComputeTag(key[..KeySize], info, sharedSecret);
     }
 
+    /// <summary>Whether this keyring checks tags (a node keyring); an authority keyring only seals.</summary>
+    public bool Verifies => _tagStates is not null;
+
+    /// <summary>
+    /// A known-answer check of each key's tag state against libsodium when the keyring is made: the shipped binary's
+    /// compression (Native AOT, size-optimised) is then proven on the node itself, not only by the tests' JIT build.
+    /// A mismatch fails closed: no keyring, no command accepted.
+    /// </summary>
+    private static void SelfTest(ReadOnlySpan<ulong> state, ReadOnlySpan<byte> key, byte epoch)
+    {
+        Span<byte> header = stackalloc byte[CommandPacket.AuthenticatedSize];
+        header.Fill(0xA5);
+        header[0] = (byte)(0x10 | epoch);
+        Span<byte> expected = stackalloc byte[CommandPacket.TagSize];
+        ComputeTag(expected, header, key);
+        bool same = CommandTagState.Tag(state, BinaryPrimitives.ReadUInt64LittleEndian(header)) == BinaryPrimitives.ReadUInt64LittleEndian(expected);
+        CryptographicOperations.ZeroMemory(expected);
+        if (!same) throw new InvalidOperationException($"the command tag computed from the key's state disagrees with libsodium for epoch {epoch}: this build of ppn is broken; no command can be verified");
+    }
+
     /// <summary>The 32-byte key for <paramref name="epoch"/> (0..15).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ReadOnlySpan<byte> Key(int epoch)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if ((uint)epoch >= EpochCount) ThrowEpoch(epoch);
         return _keys.AsSpan(epoch * KeySize, KeySize);
     }
 
@@ -117,13 +148,18 @@ public sealed class CommandKeyring : IDisposable
     /// Whether bytes 8–15 of <paramref name="datagram"/> (16 bytes) are the tag of its bytes 0–7 under the key of
     /// <paramref name="epoch"/> (0..15). The 8090 hot path (<see cref="CommandVerifier"/>): one call per datagram the
     /// prefilter passes, one BLAKE2b compression from the key's state (<see cref="CommandTagState"/>). Constant time:
-    /// the 8-byte tags are compared as one 64-bit XOR, no branch before the single result. A datagram shorter than
-    /// 16 bytes throws <see cref="ArgumentOutOfRangeException"/> (callers parse with <see cref="CommandPacket.TryParse"/> first).
+    /// the 8-byte tags are compared as one 64-bit XOR, no branch before the single result. A datagram that is not 16
+    /// bytes long matches nothing. Only a node keyring (<see cref="ForNode"/>) verifies. The expected tag lives in a
+    /// register for the compare and is not zeroed (there is no buffer to zero; the compression's working words are the
+    /// same, see <see cref="CommandTagState"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TagMatches(ReadOnlySpan<byte> datagram, int epoch)
     {
+        if (datagram.Length != CommandPacket.Size) return false;
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if ((uint)epoch >= EpochCount) ThrowEpoch(epoch);
+        if (_tagStates is null) ThrowNotVerifying();
         var state = _tagStates.AsSpan(epoch * CommandTagState.Words, CommandTagState.Words);
         ulong tag = CommandTagState.Tag(state, BinaryPrimitives.ReadUInt64LittleEndian(datagram));
         return (tag ^ BinaryPrimitives.ReadUInt64LittleEndian(datagram.Slice(CommandPacket.AuthenticatedSize, CommandPacket.TagSize))) == 0;
@@ -134,11 +170,12 @@ public sealed class CommandKeyring : IDisposable
     /// <paramref name="key"/>, computed by libsodium through Geralt (the reference the keyring's own <see cref="TagMatches(ReadOnlySpan{byte}, int)"/>
     /// is tested against). Constant time: the 8-byte tags are compared as one 64-bit XOR, no branch before the
     /// single result. The hash is made and compared in one buffer, then zeroed (its first 8 bytes are the valid tag
-    /// for this header). Used by the packet decoder, which checks any key it is given. A datagram shorter than 16 bytes throws
-    /// <see cref="ArgumentOutOfRangeException"/> (callers parse with <see cref="CommandPacket.TryParse"/> first).
+    /// for this header). Used by the packet decoder, which checks any key it is given. A datagram that is not 16 bytes
+    /// long matches nothing.
     /// </summary>
     public static bool TagMatches(ReadOnlySpan<byte> datagram, ReadOnlySpan<byte> key)
     {
+        if (datagram.Length != CommandPacket.Size) return false;
         Span<byte> full = stackalloc byte[HashSize];
         BLAKE2b.ComputeTag(full, datagram[..CommandPacket.AuthenticatedSize], key);
         ulong difference = BinaryPrimitives.ReadUInt64LittleEndian(full) ^
@@ -147,12 +184,18 @@ public sealed class CommandKeyring : IDisposable
         return difference == 0;
     }
 
+    [DoesNotReturn]
+    private static void ThrowEpoch(int epoch) => throw new ArgumentOutOfRangeException(nameof(epoch), epoch, $"command epochs are 0..{EpochCount - 1}");
+
+    [DoesNotReturn]
+    private static void ThrowNotVerifying() => throw new InvalidOperationException("an authority keyring seals and does not verify: use CommandKeyring.ForNode to check tags");
+
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
         CryptographicOperations.ZeroMemory(_keys);
-        Array.Clear(_tagStates);
+        if (_tagStates is not null) CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(_tagStates.AsSpan()));
     }
 
 }

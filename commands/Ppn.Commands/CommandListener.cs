@@ -639,5 +639,13 @@ public sealed unsafe class CommandListener : IDisposable
             if (ended[i]) _receivers[i].Dispose();
         }
         if (allEnded) _wake.Dispose();
+        ReceiversEnded = allEnded;
     }
+
+    /// <summary>
+    /// After <see cref="Dispose"/>: whether every receive thread ended. When one did not, it may still verify with the
+    /// verifier's keyring, so its owner must not zero the keys under it (a zeroed key makes every tag a public function
+    /// of the header).
+    /// </summary>
+    public bool ReceiversEnded { get; private set; }
 }

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 
 namespace Ppn.Commands;
 
@@ -18,8 +20,10 @@ namespace Ppn.Commands;
 /// keys and headers and on the protocol vectors, so this code is checked against the reference on every run.
 ///
 /// The chaining value is as secret as the key (it forges tags): <see cref="CommandKeyring"/> keeps it in its
-/// pinned buffer and zeroes it with the keys. The working words live in registers and stack spills and, as in
-/// libsodium's own compression functions, are not zeroed.
+/// pinned buffer and zeroes it with the keys. The working words of <see cref="Tag"/> live in registers and stack
+/// spills and are not zeroed: run back through the rounds with the (public) header they give the chaining value, so
+/// that residue is as secret as the key. libsodium's compression functions leave theirs too (and with the old path
+/// the key block's words, the raw key); nothing a C# method can do reaches its own spills.
 /// </summary>
 internal static class CommandTagState
 {
@@ -76,8 +80,8 @@ internal static class CommandTagState
             Mix(v, 3, 4, 9, 14, m[s[14]], m[s[15]]);
         }
         for (int i = 0; i < Words; i++) state[i] ^= v[i] ^ v[i + 8];
-        m.Clear();
-        v.Clear();
+        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(m));
+        CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(v));
     }
 
     /// <summary>
@@ -86,6 +90,7 @@ internal static class CommandTagState
     /// the block (header, 0, ..., 0) with counter 128 + 8 and the final flag, of which only h[0] is kept.
     /// Not inlined into its caller: its 96 inlined G steps are what the method budget is for.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static ulong Tag(ReadOnlySpan<ulong> state, ulong m0)
     {
         var h = state[..Words];

@@ -32,6 +32,7 @@ public sealed class CommandVerifier
     public CommandVerifier(CommandKeyring keys, NodeAddressing node, IReplayStateStore store, byte lastKnownEpoch)
     {
         if (lastKnownEpoch > CommandPacket.MaxEpoch) throw new ArgumentOutOfRangeException(nameof(lastKnownEpoch));
+        if (!keys.Verifies) throw new ArgumentException("a verifier needs the node's keyring (CommandKeyring.ForNode); an authority keyring only seals", nameof(keys));
         _keys = keys;
         _node = node;
         _store = store;

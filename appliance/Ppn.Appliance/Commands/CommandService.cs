@@ -210,7 +210,9 @@ public sealed class CommandService : IRunningIntake
         // _stop once it is back, so _stop is disposed only when the publisher has ended.
         bool publisherEnded = _publisher.Join(_setup.PublisherStopTimeout);
         _listener.Dispose();
-        _keys.Dispose();
+        // A receive thread that outlived its join still verifies with these keys: zeroing them under it would make every
+        // tag it checks computable from the header alone. The keys are left to the ending process instead.
+        if (_listener.ReceiversEnded) _keys.Dispose();
         if (publisherEnded) _stop.Dispose();
     }
 
