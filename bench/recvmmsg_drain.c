@@ -11,7 +11,8 @@
  * is the kernel's control-message path and the walk.)
  * Then it drains the queue until it is empty and prints
  * "received R ns T cpu_ns C drops D": datagrams, wall time and this thread's CPU time from the first receive
- * call to the empty queue, and the socket's drop count (SO_MEMINFO) at the start. Loopback only. */
+ * call to the empty queue, and the socket's drop count (SO_MEMINFO) at the start; the -DVERIFY build appends
+ * "authentic A kernel_drops K" (tags that matched, the last drop count a datagram carried). Loopback only. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -121,8 +122,12 @@ int main(int argc, char **argv) {
   }
   long long wall = clock_ns(CLOCK_MONOTONIC) - wall0, cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
 #ifdef VERIFY
-  if (authentic < 0 || kernel_drops == 0xFFFFFFFFu) return 1; /* keeps the results live */
-#endif
+  /* Printed, so the compiler must compute every tag: with the tag inline and the count only tested against an
+   * impossible value, gcc removed the whole computation (the same-work drain then ran at the plain drain's speed). */
+  printf("received %lld ns %lld cpu_ns %lld drops %u authentic %lld kernel_drops %u\n", received, wall, cpu_ns,
+         meminfo[SK_MEMINFO_DROPS], authentic, kernel_drops);
+#else
   printf("received %lld ns %lld cpu_ns %lld drops %u\n", received, wall, cpu_ns, meminfo[SK_MEMINFO_DROPS]);
+#endif
   return 0;
 }
