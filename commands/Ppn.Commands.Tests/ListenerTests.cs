@@ -304,6 +304,27 @@ public class ListenerTests : IDisposable
     }
 
     [Fact]
+    public void After_full_batches_the_receiver_polls_the_queue_briefly_and_still_takes_a_lone_command_and_stops()
+    {
+        // 300 forgeries back to back: read in batches of up to 64, and after a full one the receiver retries an empty
+        // queue for up to BusyPollNanoseconds before it sleeps in poll. A valid command after them is taken, and so is
+        // one sent after the receiver has gone back to poll; then it stops.
+        using var listener = Start(IPAddress.Loopback, out var verifier);
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        var forged = Seal(100);
+        forged[15] ^= 1;
+        for (int i = 0; i < 300; i++) sender.SendTo(forged, listener.LocalEndPoint);
+        sender.SendTo(Seal(1), listener.LocalEndPoint);
+        Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.Accepted] == 1, Deadline));
+        Assert.Equal(300, verifier.Counters[CommandVerdict.BadTag]);
+        Assert.True(listener.ReceiveCalls >= 6, $"{listener.ReceiveCalls} recvmmsg calls for 301 datagrams in batches of 64");
+        sender.SendTo(Seal(2), listener.LocalEndPoint);
+        Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.Accepted] == 2, Deadline));
+        listener.Dispose();
+        Assert.Null(listener.Failure);
+    }
+
+    [Fact]
     public async Task Dispose_stops_a_receiver_that_a_flood_keeps_from_ever_getting_back_to_poll()
     {
         // Batches of one: while datagrams are queued every batch is full, as under a flood.

@@ -85,6 +85,15 @@ public sealed unsafe class CommandListener : IDisposable
 {
     internal const int SlotBytes = 32; // larger than a command, so oversize datagrams show as MSG_TRUNC/wrong length
     internal const int NameBytes = SockaddrCodec.MaxLength;
+    /// <summary>
+    /// After a full batch (a flood, or a burst), how long the receiver keeps retrying an empty queue before it sleeps
+    /// in poll(2). A receiver that drains faster than datagrams arrive would otherwise sleep and be woken for every few
+    /// of them, and each wake-up costs the CPU that queues the datagrams (the NIC's softirq; on loopback the sender's)
+    /// more than the datagrams themselves: make bench's paced forgery flood could not be offered at the receiver's
+    /// capacity until this was added (docs/performance.md). Commands that arrive one by one never fill a batch and
+    /// never spin; after a burst the spin is at most this long.
+    /// </summary>
+    internal const long BusyPollNanoseconds = 50_000;
     internal static readonly int ControlBytes = LibC.CmsgSpace(sizeof(uint)); // one SO_RXQ_OVFL message
 
     private readonly CommandListenerOptions _options;
@@ -189,6 +198,7 @@ public sealed unsafe class CommandListener : IDisposable
             return sum;
         }
     }
+    /// <summary>recvmmsg(2) calls by all receivers, the empty retries after a full batch included.</summary>
     public long ReceiveCalls
     {
         get
@@ -453,6 +463,7 @@ public sealed unsafe class CommandListener : IDisposable
                         continue;
                     }
 
+                    long busyUntil = 0;
                     while (true)
                     {
                         for (int i = 0; i < _batch; i++)
@@ -468,7 +479,11 @@ public sealed unsafe class CommandListener : IDisposable
                         {
                             int errno = Marshal.GetLastPInvokeError();
                             if (errno == (int)Errno.EINTR) continue;
-                            if (errno == (int)Errno.EAGAIN) break;
+                            if (errno == (int)Errno.EAGAIN)
+                            {
+                                if (MonotonicNanoseconds() < busyUntil && Volatile.Read(ref owner._disposed) == 0) { Thread.SpinWait(16); continue; }
+                                break;
+                            }
                             throw new SyscallException("recvmmsg", $"command socket {owner.LocalEndPoint}", errno);
                         }
                         Interlocked.Add(ref Datagrams, n);
@@ -507,7 +522,8 @@ public sealed unsafe class CommandListener : IDisposable
                         }
                         owner._journal.RecordRejected(_rejects.AsSpan(0, rejects));
                         if (Pending() && now - lastSummary >= summaryInterval) FlushSummary(now);
-                        if (n < _batch) break;
+                        if (n == _batch) busyUntil = now + BusyPollNanoseconds;
+                        else if (now >= busyUntil) break;
                         // A flood keeps every batch full, so this loop would not get back to poll(2) and its wake-up:
                         // Dispose would time out and free the buffers recvmmsg still writes into.
                         if (Volatile.Read(ref owner._disposed) != 0)
