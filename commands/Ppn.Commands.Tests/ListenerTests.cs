@@ -303,25 +303,75 @@ public class ListenerTests : IDisposable
         Assert.Null(listener.Failure); // Dispose returned: the receive and executor threads ended
     }
 
-    [Fact]
-    public void After_full_batches_the_receiver_polls_the_queue_briefly_and_still_takes_a_lone_command_and_stops()
+    private CommandListener StartHeld(GatedReplayStateStore store, TimeSpan busyPoll, out CommandVerifier verifier)
     {
-        // 300 forgeries back to back: read in batches of up to 64, and after a full one the receiver retries an empty
-        // queue for up to BusyPollNanoseconds before it sleeps in poll. A valid command after them is taken, and so is
-        // one sent after the receiver has gone back to poll; then it stops.
-        using var listener = Start(IPAddress.Loopback, out var verifier);
+        verifier = new CommandVerifier(_node, new NodeAddressing(42, 7), store, 0);
+        return CommandListener.Start(new CommandListenerOptions
+        {
+            BindAddress = IPAddress.Loopback,
+            Port = 0,
+            Receivers = 1,
+            BusyPoll = busyPoll,
+        }, verifier, new CommandDispatcher(_effects, _journal), _journal);
+    }
+
+    /// <summary>
+    /// 300 forgeries queued while the receiver is held in the first command's floor save: released, it reads them in
+    /// full batches (64, 64, 64, 64, 44). Returns the receive calls made by the time all 300 were verified.
+    /// </summary>
+    private static long HoldThenQueue(CommandListener listener, CommandVerifier verifier, GatedReplayStateStore store, Func<uint, byte[]> seal)
+    {
         using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        var forged = Seal(100);
+        sender.SendTo(seal(1), listener.LocalEndPoint);
+        Assert.True(store.Entered.Wait(Deadline));
+        var forged = seal(100);
         forged[15] ^= 1;
         for (int i = 0; i < 300; i++) sender.SendTo(forged, listener.LocalEndPoint);
-        sender.SendTo(Seal(1), listener.LocalEndPoint);
-        Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.Accepted] == 1, Deadline));
-        Assert.Equal(300, verifier.Counters[CommandVerdict.BadTag]);
-        Assert.True(listener.ReceiveCalls >= 6, $"{listener.ReceiveCalls} recvmmsg calls for 301 datagrams in batches of 64");
-        sender.SendTo(Seal(2), listener.LocalEndPoint);
+        store.Release.Set();
+        Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.BadTag] == 300, Deadline));
+        return listener.ReceiveCalls;
+    }
+
+    [Fact]
+    public void Without_a_busy_poll_the_receiver_goes_back_to_poll_after_the_last_partial_batch()
+    {
+        using var store = new GatedReplayStateStore();
+        using var listener = StartHeld(store, TimeSpan.Zero, out var verifier);
+        Assert.Equal(6, HoldThenQueue(listener, verifier, store, c => Seal(c))); // 1, then 64, 64, 64, 64, 44
+        Assert.Equal(6, listener.ReceiveCalls);
+    }
+
+    [Fact]
+    public void After_a_full_batch_the_receiver_retries_its_empty_queue_takes_what_comes_and_still_stops()
+    {
+        using var store = new GatedReplayStateStore();
+        var listener = StartHeld(store, TimeSpan.FromHours(1), out var verifier);
+        long calls = HoldThenQueue(listener, verifier, store, c => Seal(c));
+        // Nothing more is sent: only the busy poll makes more receive calls.
+        Assert.True(Wait.Until(() => listener.ReceiveCalls > calls + 1000, Deadline), $"{listener.ReceiveCalls} receive calls");
+        using (var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+        {
+            sender.SendTo(Seal(2), listener.LocalEndPoint);
+        }
         Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.Accepted] == 2, Deadline));
-        listener.Dispose();
+        listener.Dispose(); // within its join: the spin sees the listener closing
+        Assert.True(listener.ReceiversEnded);
         Assert.Null(listener.Failure);
+    }
+
+    [Fact]
+    public void Commands_arriving_one_by_one_never_start_the_busy_poll()
+    {
+        using var store = new GatedReplayStateStore();
+        store.Release.Set();
+        using var listener = StartHeld(store, TimeSpan.FromHours(1), out var verifier);
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        for (uint c = 1; c <= 5; c++)
+        {
+            sender.SendTo(Seal(c), listener.LocalEndPoint);
+            Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.Accepted] == c, Deadline));
+        }
+        Assert.Equal(5, listener.ReceiveCalls); // one call each, then back to poll: an hour-long window never opened
     }
 
     [Fact]

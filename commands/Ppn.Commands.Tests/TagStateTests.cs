@@ -92,6 +92,20 @@ public class TagStateTests
     }
 
     [Fact]
+    public void A_retired_keyring_checks_no_tag_and_keeps_its_keys_for_whoever_still_holds_them()
+    {
+        var ring = TestKeys.NodeRing();
+        var key0 = ring.Key(0).ToArray();
+        var captured = ring.KeyMemoryForTests().Span;
+        ring.Retire();
+        Assert.Throws<ObjectDisposedException>(() => ring.TagMatches(new byte[CommandPacket.Size], 0));
+        Assert.Throws<ObjectDisposedException>(() => ring.Key(0).Length);
+        Assert.Equal(key0, captured[..32].ToArray()); // not zeroed: a thread still inside a check computes real tags
+        ring.Dispose();
+        Assert.True(captured.ToArray().All(b => b == 0));
+    }
+
+    [Fact]
     public void Epochs_outside_0_to_15_and_authority_keyrings_are_refused()
     {
         using var ring = TestKeys.NodeRing();

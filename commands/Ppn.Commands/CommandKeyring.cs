@@ -27,7 +27,8 @@ public sealed class CommandKeyring : IDisposable
 
     private readonly byte[] _keys = GC.AllocateArray<byte>(EpochCount * KeySize, pinned: true);
     private readonly ulong[]? _tagStates; // the node side only: the authority seals and never verifies
-    private bool _disposed;
+    private volatile bool _disposed; // closed: by Dispose, or by Retire without zeroing
+    private bool _zeroed;
 
     private CommandKeyring(bool verifies)
     {
@@ -117,11 +118,16 @@ public sealed class CommandKeyring : IDisposable
     private static void SelfTest(ReadOnlySpan<ulong> state, ReadOnlySpan<byte> key, byte epoch)
     {
         Span<byte> header = stackalloc byte[CommandPacket.AuthenticatedSize];
-        header.Fill(0xA5);
-        header[0] = (byte)(0x10 | epoch);
         Span<byte> expected = stackalloc byte[CommandPacket.TagSize];
-        ComputeTag(expected, header, key);
-        bool same = CommandTagState.Tag(state, BinaryPrimitives.ReadUInt64LittleEndian(header)) == BinaryPrimitives.ReadUInt64LittleEndian(expected);
+        bool same = true;
+        foreach (byte fill in (ReadOnlySpan<byte>)[0x00, 0xA5, 0xFF])
+        {
+            header.Fill(fill);
+            header[0] = (byte)(0x10 | epoch);
+            ComputeTag(expected, header, key);
+            // CommandTagState.Tag is never inlined, so this runs the very code the verifier calls.
+            same &= CommandTagState.Tag(state, BinaryPrimitives.ReadUInt64LittleEndian(header)) == BinaryPrimitives.ReadUInt64LittleEndian(expected);
+        }
         CryptographicOperations.ZeroMemory(expected);
         if (!same) throw new InvalidOperationException($"the command tag computed from the key's state disagrees with libsodium for epoch {epoch}: this build of ppn is broken; no command can be verified");
     }
@@ -190,9 +196,21 @@ public sealed class CommandKeyring : IDisposable
     [DoesNotReturn]
     private static void ThrowNotVerifying() => throw new InvalidOperationException("an authority keyring seals and does not verify: use CommandKeyring.ForNode to check tags");
 
+    /// <summary>The key buffer itself, for the tests of <see cref="Retire"/> and <see cref="Dispose"/>.</summary>
+    internal ReadOnlyMemory<byte> KeyMemoryForTests() => _keys;
+
+    /// <summary>
+    /// Closes the keyring without zeroing it: every later <see cref="Key"/> or <see cref="TagMatches(ReadOnlySpan{byte}, int)"/>
+    /// throws <see cref="ObjectDisposedException"/>. For a receive thread that outlived its join: it must neither go
+    /// on accepting with live keys nor compute tags under zeroed ones (which anyone could forge); the keys stay in
+    /// memory until the process ends.
+    /// </summary>
+    public void Retire() => _disposed = true;
+
     public void Dispose()
     {
-        if (_disposed) return;
+        if (_zeroed) return;
+        _zeroed = true;
         _disposed = true;
         CryptographicOperations.ZeroMemory(_keys);
         if (_tagStates is not null) CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(_tagStates.AsSpan()));

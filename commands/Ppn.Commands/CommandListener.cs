@@ -46,6 +46,12 @@ public sealed class CommandListenerOptions
     /// </summary>
     public bool KernelPrefilter { get; init; } = true;
     /// <summary>
+    /// After a full batch (a flood or a burst), how long a receiver keeps retrying its empty queue before it sleeps in
+    /// poll(2) (<see cref="CommandListener.DefaultBusyPoll"/>). Null: 50 µs on a machine with more than one core, none
+    /// on a single core (where the spin would only delay the softirq that queues the datagrams). Zero: never spin.
+    /// </summary>
+    public TimeSpan? BusyPoll { get; init; }
+    /// <summary>
     /// The interface commands must arrive on (the appliance: ppn0, so only what came through the WireGuard tunnel).
     /// Every socket is bound to its index (SO_BINDTOIFINDEX): the bound address alone would also take a datagram an
     /// underlay neighbour routes to the mesh address (Linux's weak host model). Null: any interface (tests on loopback).
@@ -90,10 +96,13 @@ public sealed unsafe class CommandListener : IDisposable
     /// in poll(2). A receiver that drains faster than datagrams arrive would otherwise sleep and be woken for every few
     /// of them, and each wake-up costs the CPU that queues the datagrams (the NIC's softirq; on loopback the sender's)
     /// more than the datagrams themselves: make bench's paced forgery flood could not be offered at the receiver's
-    /// capacity until this was added (docs/performance.md). Commands that arrive one by one never fill a batch and
-    /// never spin; after a burst the spin is at most this long.
+    /// capacity until this was added (docs/performance.md). With the default batch of 64, commands that arrive one by
+    /// one never fill a batch and never spin. The window starts when the full batch has been handled; each window that
+    /// passes with nothing halves the next (down to an eighth), and one that catches more restores it, so bursts spaced
+    /// just beyond the window cost at most an eighth of it each, not all of it.
     /// </summary>
-    internal const long BusyPollNanoseconds = 50_000;
+    public static readonly TimeSpan DefaultBusyPoll = TimeSpan.FromMicroseconds(50);
+    private readonly long _busyPollNanoseconds;
     internal static readonly int ControlBytes = LibC.CmsgSpace(sizeof(uint)); // one SO_RXQ_OVFL message
 
     private readonly CommandListenerOptions _options;
@@ -118,6 +127,8 @@ public sealed unsafe class CommandListener : IDisposable
         _journal = journal;
         _log = log;
         _batch = Math.Clamp(options.BatchSize, 1, 1024);
+        var busyPoll = options.BusyPoll ?? (Environment.ProcessorCount > 1 ? DefaultBusyPoll : TimeSpan.Zero);
+        _busyPollNanoseconds = (long)Math.Max(0, busyPoll.TotalNanoseconds);
         int count = options.ResolveReceivers(Environment.ProcessorCount);
         var filter = options.KernelPrefilter ? CommandPrefilter.Program(verifier.Addressing) : null;
         if (options.Interface is { } device)
@@ -433,6 +444,8 @@ public sealed unsafe class CommandListener : IDisposable
                     lastSummary = now;
                 }
                 bool Pending() => rejectsSinceSummary > 0 || KernelDropsSeen != dropsAtSummary;
+                long fullWindow = owner._busyPollNanoseconds, window = fullWindow;
+                bool retried = false; // the last call found the queue empty inside the busy window
                 while (true)
                 {
                     fds[0].revents = 0;
@@ -481,10 +494,23 @@ public sealed unsafe class CommandListener : IDisposable
                             if (errno == (int)Errno.EINTR) continue;
                             if (errno == (int)Errno.EAGAIN)
                             {
-                                if (MonotonicNanoseconds() < busyUntil && Volatile.Read(ref owner._disposed) == 0) { Thread.SpinWait(16); continue; }
+                                if (MonotonicNanoseconds() < busyUntil && Volatile.Read(ref owner._disposed) == 0)
+                                {
+                                    retried = true;
+                                    Thread.SpinWait(16);
+                                    continue;
+                                }
+                                // A window that passed with nothing: spend less on the next one.
+                                if (retried) window = Math.Max(fullWindow / 8, window / 2);
+                                retried = false;
                                 break;
                             }
                             throw new SyscallException("recvmmsg", $"command socket {owner.LocalEndPoint}", errno);
+                        }
+                        if (retried)
+                        {
+                            window = fullWindow; // the spin caught more before its window ended: worth it
+                            retried = false;
                         }
                         Interlocked.Add(ref Datagrams, n);
                         long now = MonotonicNanoseconds();
@@ -522,8 +548,8 @@ public sealed unsafe class CommandListener : IDisposable
                         }
                         owner._journal.RecordRejected(_rejects.AsSpan(0, rejects));
                         if (Pending() && now - lastSummary >= summaryInterval) FlushSummary(now);
-                        if (n == _batch) busyUntil = now + BusyPollNanoseconds;
-                        else if (now >= busyUntil) break;
+                        if (n == _batch) busyUntil = window > 0 ? MonotonicNanoseconds() + window : 0;
+                        else if (busyUntil == 0 || now >= busyUntil) break;
                         // A flood keeps every batch full, so this loop would not get back to poll(2) and its wake-up:
                         // Dispose would time out and free the buffers recvmmsg still writes into.
                         if (Volatile.Read(ref owner._disposed) != 0)

@@ -210,9 +210,11 @@ public sealed class CommandService : IRunningIntake
         // _stop once it is back, so _stop is disposed only when the publisher has ended.
         bool publisherEnded = _publisher.Join(_setup.PublisherStopTimeout);
         _listener.Dispose();
-        // A receive thread that outlived its join still verifies with these keys: zeroing them under it would make every
-        // tag it checks computable from the header alone. The keys are left to the ending process instead.
+        // A receive thread that outlived its join may still verify: zeroing the keys under it would make every tag it
+        // checks computable from the header alone, and leaving them open would let it go on accepting beside a
+        // restarted service. Retired, its next tag check throws and ends it; the keys stay until the process ends.
         if (_listener.ReceiversEnded) _keys.Dispose();
+        else _keys.Retire();
         if (publisherEnded) _stop.Dispose();
     }
 
