@@ -320,73 +320,94 @@ internal sealed partial class Bench
         _report.Ratio("verify forged vs C doing the same work", sb.Median / ss.Median, 1.15, atMost: true, "C computing the tag from the key's state as ours does: what the parse, checks and counters around it cost");
     }
 
-    // ---- capacity: drain a pre-filled receive buffer, receiver pinned, buffer filled by the C sendmmsg sender
+    // ---- capacity: drain a pre-filled receive buffer, receiver pinned, buffer filled by the C sendmmsg sender.
+    // Two rounds on each socket: the first fill overflows, so in the second every queued datagram carries the
+    // socket's drop count (SO_RXQ_OVFL), as on a node that has ever dropped anything.
     public double Capacity()
     {
-        _report.Section($"intake capacity: drain a receive buffer pre-filled with well-formed forgeries (receiver pinned to CPU {ReceiverCpu}, C sender on CPU {SenderCpu}; {IntakeSamplesPerRep} fills per side and repetition)");
+        _report.Section($"intake capacity: drain a receive buffer pre-filled with well-formed forgeries (receiver pinned to CPU {ReceiverCpu}, C sender on CPU {SenderCpu}; {IntakeSamplesPerRep} fills per side and repetition; each socket filled twice: a fresh socket, then the same socket after the first fill overflowed)");
         const int fill = 60_000; // more than a 16 MiB request (32 MiB granted) holds: what does not fit is dropped by the kernel
         var packets = WritePackets("prefill.bin", 1, _ => Forged(wellFormed: true, 0));
-        List<double> cRate = [], cCpu = [], vRate = [], vCpu = [], oRate = [], oCpu = [];
-        long cQueued = 0, oQueued = 0;
+        var c = new Samples[2];
+        var v = new Samples[2];
+        var o = new Samples[2];
+        for (int r = 0; r < 2; r++) (c[r], v[r], o[r]) = (new(), new(), new());
+        long cQueued = 0, oQueued = 0, oCarried = 0;
         for (int rep = 0; rep < _options.Reps; rep++)
         {
             void MeasureC()
             {
-                var (queued, ns, cpu) = DrainWithC(_drain, packets, fill);
-                cQueued = queued;
-                cRate.Add(queued / (ns / 1e9));
-                cCpu.Add(cpu / (double)queued);
-                (queued, ns, cpu) = DrainWithC(_drainVerify, packets, fill);
-                vRate.Add(queued / (ns / 1e9));
-                vCpu.Add(cpu / (double)queued);
+                var plain = DrainWithC(_drain, packets, fill);
+                for (int r = 0; r < 2; r++) c[r].Add(plain[r]);
+                cQueued = plain[0].Queued;
+                var same = DrainWithC(_drainVerify, packets, fill);
+                for (int r = 0; r < 2; r++) v[r].Add(same[r]);
             }
             void MeasureOurs()
             {
-                var (queued, ns, cpu) = DrainWithListener(packets, fill);
-                oQueued = queued;
-                oRate.Add(queued / (ns / 1e9));
-                oCpu.Add(cpu / (double)queued);
+                var ours = DrainWithListener(packets, fill, out oCarried);
+                for (int r = 0; r < 2; r++) o[r].Add(ours[r]);
+                oQueued = ours[0].Queued;
             }
             for (int sample = 0; sample < IntakeSamplesPerRep; sample++)
             {
                 if ((rep + sample) % 2 == 0) { MeasureC(); MeasureOurs(); } else { MeasureOurs(); MeasureC(); }
             }
         }
-        var c = Stats.Of(cRate);
-        var o = Stats.Of(oRate);
-        var v = Stats.Of(vRate);
-        var cc = Stats.Of(cCpu);
-        var vc = Stats.Of(vCpu);
-        var oc = Stats.Of(oCpu);
-        Report.Line($"C recvmmsg drain           {Scale(c, 1e-3).Format("k datagrams/s", "F0")}, CPU {cc.Format("ns/datagram")} ({cQueued} queued)");
-        Report.Line($"C drain, the same work     {Scale(v, 1e-3).Format("k datagrams/s", "F0")}, CPU {vc.Format("ns/datagram")}");
-        Report.Line($"ppn listener               {Scale(o, 1e-3).Format("k datagrams/s", "F0")}, CPU {oc.Format("ns/datagram")} ({oQueued} queued; every one verified)");
-        // Against the drain that verifies nothing, the hash alone bounds any verifying receiver: C computing the tag
-        // the same way reaches only v/c. Printed beside the ratio so the reader sees how much of the gap is ours.
-        _report.Ratio("intake capacity vs C recvmmsg drain", o.Median / c.Median, 0.9, atMost: false,
-            string.Create(CultureInfo.InvariantCulture, $"median datagrams/s draining a full buffer, higher is better (the drain verifies nothing; C doing the same work reaches {v.Median / c.Median:F2}x)"));
-        _report.Ratio("intake CPU per datagram vs C recvmmsg drain", oc.Median / cc.Median, 1.2, atMost: true,
-            string.Create(CultureInfo.InvariantCulture, $"median receiver-thread CPU ns per datagram, lower is better (the drain verifies nothing; C doing the same work needs {vc.Median / cc.Median:F2}x)"));
-        _report.Ratio("intake capacity vs C drain doing the same work", o.Median / v.Median, 0.9, atMost: false, "tag, SO_RXQ_OVFL and its control messages in C: what ppn adds beyond the kernel and the hash");
-        _report.Ratio("intake CPU per datagram vs C drain doing the same work", oc.Median / vc.Median, 1.2, atMost: true, "the same work in C");
-        return o.Median;
+        for (int r = 0; r < 2; r++)
+        {
+            string suffix = r == 0 ? "" : " after an overflow";
+            var (cr, vr, or, cc, vc, oc) = (Stats.Of(c[r].Rate), Stats.Of(v[r].Rate), Stats.Of(o[r].Rate), Stats.Of(c[r].Cpu), Stats.Of(v[r].Cpu), Stats.Of(o[r].Cpu));
+            Report.Line(r == 0 ? "fresh socket (the datagrams carry no drop count):" : $"after an overflow (every datagram queued carries the drop count; ppn's last batch read {oCarried}):");
+            Report.Line($"C recvmmsg drain           {Scale(cr, 1e-3).Format("k datagrams/s", "F0")}, CPU {cc.Format("ns/datagram")} ({cQueued} queued)");
+            Report.Line($"C drain, the same work     {Scale(vr, 1e-3).Format("k datagrams/s", "F0")}, CPU {vc.Format("ns/datagram")}");
+            Report.Line($"ppn listener               {Scale(or, 1e-3).Format("k datagrams/s", "F0")}, CPU {oc.Format("ns/datagram")} ({oQueued} queued; every one verified)");
+            // Against the drain that verifies nothing, the hash alone bounds any verifying receiver: C computing the tag
+            // the same way reaches only v/c. Printed beside the ratio so the reader sees how much of the gap is ours.
+            _report.Ratio("intake capacity vs C recvmmsg drain" + suffix, or.Median / cr.Median, 0.9, atMost: false,
+                string.Create(CultureInfo.InvariantCulture, $"median datagrams/s draining a full buffer, higher is better (the drain verifies nothing; C doing the same work reaches {vr.Median / cr.Median:F2}x)"));
+            _report.Ratio("intake CPU per datagram vs C recvmmsg drain" + suffix, oc.Median / cc.Median, 1.2, atMost: true,
+                string.Create(CultureInfo.InvariantCulture, $"median receiver-thread CPU ns per datagram, lower is better (the drain verifies nothing; C doing the same work needs {vc.Median / cc.Median:F2}x)"));
+            _report.Ratio("intake capacity vs C drain doing the same work" + suffix, or.Median / vr.Median, 0.9, atMost: false, "tag, SO_RXQ_OVFL and its control message in C: what ppn adds beyond the kernel and the hash");
+            _report.Ratio("intake CPU per datagram vs C drain doing the same work" + suffix, oc.Median / vc.Median, 1.2, atMost: true, "the same work in C");
+        }
+        return Stats.Of(o[0].Rate).Median;
     }
 
-    private (long Queued, double Ns, long Cpu) DrainWithC(string drain, string packets, int fill)
+    private sealed class Samples
     {
-        using var p = Process.Start(new ProcessStartInfo(drain, $"--cpu {ReceiverCpu} --rcvbuf {CapacityBuffer}")
+        public readonly List<double> Rate = [], Cpu = [];
+        public void Add((long Queued, double Ns, long Cpu) drain)
+        {
+            Rate.Add(drain.Queued / (drain.Ns / 1e9));
+            Cpu.Add(drain.Cpu / (double)drain.Queued);
+        }
+    }
+
+    /// <summary>Two fills and drains of one C drain's socket: a fresh one, then after the first overflowed.</summary>
+    private (long Queued, double Ns, long Cpu)[] DrainWithC(string drain, string packets, int fill)
+    {
+        using var p = Process.Start(new ProcessStartInfo(drain, $"--cpu {ReceiverCpu} --rcvbuf {CapacityBuffer} --rounds 2")
         { RedirectStandardOutput = true, RedirectStandardInput = true })!;
         try
         {
             int port = int.Parse((p.StandardOutput.ReadLine() ?? throw new BenchError("recvmmsg_drain did not start")).Split(' ')[1], CultureInfo.InvariantCulture);
-            Send(port, packets, fill, rate: 0, sockets: 1);
-            p.StandardInput.WriteLine("go");
-            p.StandardInput.Flush();
-            var parts = (p.StandardOutput.ReadLine() ?? throw new BenchError("recvmmsg_drain printed nothing")).Split(' ');
+            var rounds = new (long, double, long)[2];
+            for (int r = 0; r < 2; r++)
+            {
+                Send(port, packets, fill, rate: 0, sockets: 1);
+                p.StandardInput.WriteLine("go");
+                p.StandardInput.Flush();
+                var parts = (p.StandardOutput.ReadLine() ?? throw new BenchError("recvmmsg_drain printed nothing")).Split(' ');
+                // The -DVERIFY drain also prints how many tags matched: every queued datagram is a forgery.
+                if (parts.Length > 7 && parts[6] == "authentic" && parts[7] != "0") throw new BenchError($"{drain}: {parts[7]} forged tags matched");
+                // ... and the drop count its batches carried: none in the first round, the first fill's in the second.
+                if (parts.Length > 9 && parts[8] == "kernel_drops" && (parts[9] == "0") != (r == 0))
+                    throw new BenchError($"{drain}: round {r + 1} read a drop count of {parts[9]} (expected {(r == 0 ? "none" : "the first fill's")})");
+                rounds[r] = (long.Parse(parts[1], CultureInfo.InvariantCulture), double.Parse(parts[3], CultureInfo.InvariantCulture), long.Parse(parts[5], CultureInfo.InvariantCulture));
+            }
             if (!p.WaitForExit(30_000)) throw new BenchError("recvmmsg_drain did not exit");
-            // The -DVERIFY drain also prints how many tags matched: every queued datagram is a forgery.
-            if (parts.Length > 7 && parts[6] == "authentic" && parts[7] != "0") throw new BenchError($"{drain}: {parts[7]} forged tags matched");
-            return (long.Parse(parts[1], CultureInfo.InvariantCulture), double.Parse(parts[3], CultureInfo.InvariantCulture), long.Parse(parts[5], CultureInfo.InvariantCulture));
+            return rounds;
         }
         finally
         {
@@ -394,54 +415,68 @@ internal sealed partial class Bench
         }
     }
 
-    private (long Queued, double Ns, long Cpu) DrainWithListener(string packets, int fill)
+    /// <summary>Two fills and drains of one listener's socket, as <see cref="DrainWithC"/>.</summary>
+    private (long Queued, double Ns, long Cpu)[] DrainWithListener(string packets, int fill, out long carried)
     {
-        // The receive thread is held inside the first valid command's floor save while the C sender fills the
-        // buffer; released, it drains what was queued. Its CPU time comes from the kernel (schedstat).
+        // The receive thread is held inside a valid command's floor save while the C sender fills the buffer;
+        // released, it drains what was queued. Its CPU time comes from the kernel (schedstat).
         using var store = new GatedStore();
         var journal = new CommandJournal();
         var verifier = new CommandVerifier(_ring, new NodeAddressing(NodeId), store, 0);
         using var listener = StartListener(verifier, journal, receivers: 1, CapacityBuffer);
         int rx = Native.FindThread("ppn-cmd-rx0");
-        using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+        var rounds = new (long, double, long)[2];
+        carried = 0;
+        for (int r = 0; r < 2; r++)
         {
-            var first = new byte[16];
-            _sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(NodeId), 1, first);
-            client.SendTo(first, listener.LocalEndPoint);
+            using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+            {
+                // Counter 1, then 1 + BlockSize: each starts a new block, so each is held in its floor save.
+                var first = new byte[16];
+                _sealer.Seal(0, CommandIntent.Noop, 0, TargetSelector.Node(NodeId), 1 + (uint)r * CommandVerifier.BlockSize, first);
+                client.SendTo(first, listener.LocalEndPoint);
+            }
+            if (!store.Entered.Wait(TimeSpan.FromSeconds(10))) throw new BenchError("the listener never took the gating command");
+            store.Entered.Reset();
+            long dropsBefore = listener.KernelDrops;
+            Send(listener.LocalEndPoint.Port, packets, fill, rate: 0, sockets: 1);
+            long queued = fill - (listener.KernelDrops - dropsBefore);
+            long target = listener.DatagramsReceived + queued;
+            Native.Pin(0, SenderCpu);
+            var clock = Stopwatch.StartNew();
+            long start = listener.DatagramsReceived;
+            store.Release.Set();
+            // As the C drain does, time from the first receive call on (the thread's wake-up latency is the scheduler's,
+            // not the listener's): spin until the first batch after the release is counted, then stop watching from a
+            // CPU. A spinning watcher would push other load onto the receiver's CPU, which the C drain never has; the
+            // receiver's own schedstat (on a CPU + waiting for one) is its wall time while it drains.
+            while (listener.DatagramsReceived == start)
+            {
+                if (clock.Elapsed > TimeSpan.FromSeconds(20)) throw new BenchError("the listener did not resume");
+            }
+            var begin = Native.Schedstat(rx);
+            long resumed = listener.DatagramsReceived;
+            clock.Restart();
+            while (listener.DatagramsReceived < target)
+            {
+                if (clock.Elapsed > TimeSpan.FromSeconds(20)) throw new BenchError($"the listener drained {listener.DatagramsReceived} of {target} datagrams in 20 s");
+                Thread.Sleep(1);
+            }
+            // Drained: the thread retries its empty queue for at most the busy-poll window (50 µs, about 1 ns a datagram
+            // over 40 000) and then sleeps in poll(2), so reading it a little later changes next to nothing.
+            // This thread stayed on the sender's CPU while it polled, so its wake-ups never preempted the receiver.
+            var end = Native.Schedstat(rx);
+            Native.Unpin(0);
+            store.Release.Reset();
+            long cpu = end.Running - begin.Running;
+            double ns = (cpu + end.Waiting - begin.Waiting) * (double)queued / Math.Max(1, target - resumed); // the first batch at the same rate
+            cpu = (long)(cpu * (double)queued / Math.Max(1, target - resumed));
+            rounds[r] = (queued, ns, cpu);
+            carried = listener.KernelDropsFromControlMessages;
+            if ((carried == 0) != (r == 0))
+                throw new BenchError($"the listener's round {r + 1} read a drop count of {carried} (expected {(r == 0 ? "none" : "the first fill's")})");
         }
-        if (!store.Entered.Wait(TimeSpan.FromSeconds(10))) throw new BenchError("the listener never took the first command");
-        Send(listener.LocalEndPoint.Port, packets, fill, rate: 0, sockets: 1);
-        long queued = fill - listener.KernelDrops;
-        long target = listener.DatagramsReceived + queued;
-        Native.Pin(0, SenderCpu);
-        var clock = Stopwatch.StartNew();
-        long start = listener.DatagramsReceived;
-        store.Release.Set();
-        // As the C drain does, time from the first receive call on (the thread's wake-up latency is the scheduler's,
-        // not the listener's): spin until the first batch after the release is counted, then stop watching from a
-        // CPU. A spinning watcher would push other load onto the receiver's CPU, which the C drain never has; the
-        // receiver's own schedstat (on a CPU + waiting for one) is its wall time while it drains.
-        while (listener.DatagramsReceived == start)
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(20)) throw new BenchError("the listener did not resume");
-        }
-        var begin = Native.Schedstat(rx);
-        long resumed = listener.DatagramsReceived;
-        clock.Restart();
-        while (listener.DatagramsReceived < target)
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(20)) throw new BenchError($"the listener drained {listener.DatagramsReceived} of {target} datagrams in 20 s");
-            Thread.Sleep(1);
-        }
-        // Drained: the thread retries its empty queue for at most the busy-poll window (50 µs, about 1 ns a datagram
-        // over 40 000) and then sleeps in poll(2), so reading it a little later changes next to nothing.
-        // This thread stayed on the sender's CPU while it polled, so its wake-ups never preempted the receiver.
-        var end = Native.Schedstat(rx);
-        Native.Unpin(0);
-        long cpu = end.Running - begin.Running;
-        double ns = (cpu + end.Waiting - begin.Waiting) * (double)queued / Math.Max(1, target - resumed); // the first batch at the same rate
-        cpu = (long)(cpu * (double)queued / Math.Max(1, target - resumed));
-        return (queued, ns, cpu);
+        return rounds;
     }
 
     // ---- flood: the listener under floods at and beyond its capacity; fails on a lost valid command or a sender-bound run
@@ -668,7 +703,6 @@ internal sealed partial class Bench
 internal sealed class GatedStore : IReplayStateStore, IDisposable
 {
     private readonly InMemoryReplayStateStore _inner = new();
-    private int _saves;
     public readonly ManualResetEventSlim Entered = new();
     public readonly ManualResetEventSlim Release = new();
 
@@ -677,13 +711,11 @@ internal sealed class GatedStore : IReplayStateStore, IDisposable
     public ReplayStateLoad Load(out ReplayState state) => _inner.Load(out state);
     public byte? LastKnownEpoch() => _inner.LastKnownEpoch();
 
+    /// <summary>Every save after the first (the constructor's) is held until <see cref="Release"/> is set.</summary>
     public void Save(ReplayState state)
     {
-        if (Interlocked.Increment(ref _saves) == 1)
-        {
-            Entered.Set();
-            Release.Wait(TimeSpan.FromSeconds(60));
-        }
+        Entered.Set();
+        Release.Wait(TimeSpan.FromSeconds(60));
         _inner.Save(state);
     }
 

@@ -137,6 +137,31 @@ public class ListenerTests : IDisposable
     }
 
     [Fact]
+    public void After_a_drop_every_queued_datagram_carries_the_count_and_a_batch_of_them_reads_it_once_and_verifies_all()
+    {
+        // Once a socket has dropped anything the kernel attaches its count to every datagram queued later; the
+        // listener gives a control buffer to the first message of each batch only (the kernel marks the others
+        // MSG_CTRUNC), which must neither lose the count nor disturb the datagrams it did not attach to.
+        using var store = new GatedReplayStateStore();
+        using var listener = Start(IPAddress.Loopback, out var verifier, receivers: 1, store: store);
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sender.SendTo(Seal(1), listener.LocalEndPoint);
+        Assert.True(store.Entered.Wait(Deadline), "the receive thread never reached the floor save");
+        const int refused = 5, forgeries = 40;
+        for (int i = 0; i < refused; i++) sender.SendTo(new byte[3], listener.LocalEndPoint); // the prefilter's drops
+        var forged = Seal(300);
+        forged[15] ^= 1;
+        for (int i = 0; i < forgeries; i++) sender.SendTo(forged, listener.LocalEndPoint);
+        sender.SendTo(Seal(2), listener.LocalEndPoint);
+        store.Release.Set();
+        Assert.True(Wait.Until(() => verifier.Counters[CommandVerdict.Accepted] == 2 && verifier.Counters[CommandVerdict.BadTag] == forgeries, Deadline));
+        Assert.Equal(forgeries + 2, listener.DatagramsReceived);
+        Assert.Equal(refused, listener.KernelDropsFromControlMessages); // from the second batch's first datagram
+        Assert.Equal(refused, listener.KernelDrops);
+        Assert.Equal(0, verifier.Counters[CommandVerdict.WrongLength]);
+    }
+
+    [Fact]
     public void SO_REUSEPORT_receivers_share_the_port_and_every_flow_is_verified()
     {
         using var listener = Start(IPAddress.Loopback, out var verifier, receivers: 2, queue: 256);

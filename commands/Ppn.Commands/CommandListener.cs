@@ -103,7 +103,14 @@ public sealed unsafe class CommandListener : IDisposable
     /// </summary>
     public static readonly TimeSpan DefaultBusyPoll = TimeSpan.FromMicroseconds(50);
     private readonly long _busyPollNanoseconds;
-    internal static readonly int ControlBytes = LibC.CmsgSpace(sizeof(uint)); // one SO_RXQ_OVFL message
+    /// <summary>
+    /// One SO_RXQ_OVFL message, given to the first datagram of each recvmmsg(2) batch only. Once a socket has dropped
+    /// anything, the kernel attaches its drop count to every datagram queued after that, for the socket's life, and
+    /// copying it out cost about 55 ns a datagram more (docs/performance.md). The count only grows and the queue is
+    /// in order, so the first datagram's count is the batch's, at most the rest of the batch behind; the kernel
+    /// marks the others MSG_CTRUNC and copies nothing. <see cref="KernelDrops"/> asks the socket as well.
+    /// </summary>
+    internal static readonly int ControlBytes = LibC.CmsgSpace(sizeof(uint));
 
     private readonly CommandListenerOptions _options;
     private readonly CommandVerifier _verifier;
@@ -222,7 +229,7 @@ public sealed unsafe class CommandListener : IDisposable
     /// <summary>
     /// Datagrams the kernel dropped at the 8090 sockets before ppn read them, summed over the receivers: refused
     /// by the in-kernel prefilter (wrong length, version or target) or lost to a full receive queue. The kernel keeps
-    /// one count for both (sk_drops). It reaches the receive loop with each datagram read (SO_RXQ_OVFL); reading this
+    /// one count for both (sk_drops). It reaches the receive loop with the first datagram of each batch read (SO_RXQ_OVFL); reading this
     /// property also asks each socket for its count now (SO_MEMINFO), so drops after a socket's last datagram show too.
     /// </summary>
     public long KernelDrops
@@ -234,7 +241,7 @@ public sealed unsafe class CommandListener : IDisposable
             return sum;
         }
     }
-    /// <summary>The drop counts the last datagrams carried (SO_RXQ_OVFL) alone, summed; the tests tell the two sources apart.</summary>
+    /// <summary>The drop counts the batches' first datagrams carried (SO_RXQ_OVFL) alone, summed; the tests tell the two sources apart.</summary>
     internal long KernelDropsFromControlMessages
     {
         get
@@ -369,7 +376,7 @@ public sealed unsafe class CommandListener : IDisposable
             _batch = batch;
             _buffers = (byte*)NativeMemory.AllocZeroed((nuint)(batch * SlotBytes));
             _names = (byte*)NativeMemory.AllocZeroed((nuint)(batch * NameBytes));
-            _controls = (byte*)NativeMemory.AllocZeroed((nuint)(batch * ControlBytes));
+            _controls = (byte*)NativeMemory.AllocZeroed((nuint)ControlBytes);
             _iovecs = (LibC.iovec*)NativeMemory.AllocZeroed((nuint)(batch * sizeof(LibC.iovec)));
             _messages = (LibC.mmsghdr*)NativeMemory.AllocZeroed((nuint)(batch * sizeof(LibC.mmsghdr)));
             _rejects = new CommandJournalEntry[batch];
@@ -380,14 +387,14 @@ public sealed unsafe class CommandListener : IDisposable
                 _messages[i].msg_hdr.msg_iov = &_iovecs[i];
                 _messages[i].msg_hdr.msg_iovlen = 1;
                 _messages[i].msg_hdr.msg_name = _names + i * NameBytes;
-                _messages[i].msg_hdr.msg_control = _controls + i * ControlBytes;
             }
+            _messages[0].msg_hdr.msg_control = _controls; // the batch's one control buffer (ControlBytes)
             _thread = new Thread(Loop) { IsBackground = true, Name = $"ppn-cmd-rx{index}" };
         }
 
         public void Start() => _thread.Start();
 
-        /// <summary>The larger of the count the last datagram carried and the socket's count now (0 .. 2^32-1, sk_drops is a u32 on the wire).</summary>
+        /// <summary>The larger of the count the last batch's first datagram carried and the socket's count now (0 .. 2^32-1, sk_drops is a u32 on the wire).</summary>
         public long CurrentKernelDrops()
         {
             long seen = Volatile.Read(ref KernelDropsSeen);
@@ -482,10 +489,10 @@ public sealed unsafe class CommandListener : IDisposable
                         for (int i = 0; i < _batch; i++)
                         {
                             _messages[i].msg_hdr.msg_namelen = NameBytes;
-                            _messages[i].msg_hdr.msg_controllen = (nuint)ControlBytes;
                             _messages[i].msg_hdr.msg_flags = 0;
                             _messages[i].msg_len = 0;
                         }
+                        _messages[0].msg_hdr.msg_controllen = (nuint)ControlBytes;
                         int n = LibC.recvmmsg(Socket.Fd, _messages, (uint)_batch, LibC.MSG_DONTWAIT, null);
                         Interlocked.Increment(ref Calls);
                         if (n < 0)
@@ -515,14 +522,14 @@ public sealed unsafe class CommandListener : IDisposable
                         Interlocked.Add(ref Datagrams, n);
                         long now = MonotonicNanoseconds();
                         int rejects = 0; // this batch's rejects go to the journal under one lock, after the batch
+                        if (_messages[0].msg_hdr.msg_controllen != 0)
+                        {
+                            long drops = ReadDropCount(_messages[0].msg_hdr);
+                            if (drops > KernelDropsSeen) Volatile.Write(ref KernelDropsSeen, drops);
+                        }
                         for (int i = 0; i < n; i++)
                         {
                             ref var message = ref _messages[i];
-                            if (message.msg_hdr.msg_controllen != 0)
-                            {
-                                long drops = ReadDropCount(message.msg_hdr);
-                                if (drops > KernelDropsSeen) Volatile.Write(ref KernelDropsSeen, drops);
-                            }
                             int length = (int)message.msg_len;
                             if ((message.msg_hdr.msg_flags & LibC.MSG_TRUNC) != 0) length = SlotBytes;
                             var datagram = new ReadOnlySpan<byte>(_buffers + i * SlotBytes, Math.Min(length, SlotBytes));
