@@ -97,6 +97,7 @@ public class DispatcherTests
 
     [Theory]
     [InlineData(3)]   // batches smaller than the ring
+    [InlineData(5)]   // ... that wrap in the middle
     [InlineData(8)]   // exactly the ring
     [InlineData(64)]  // a full receive batch, larger than the ring
     public void Rejects_recorded_in_batches_keep_the_newest_in_order(int batch)
